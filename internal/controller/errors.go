@@ -1,0 +1,112 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+)
+
+// The errors below are the ones the controller state machine branches on. aws-lambda-go
+// reports the Go type name of a returned error as errorType, which ASL ErrorEquals matches,
+// so each is its own type and Named hands the outermost one to the Lambda runtime.
+
+// Transient is worth retrying: throttling, 5xx, a lost optimistic-lock race.
+type Transient struct{ cause }
+
+// InvalidEvent is an event the handler cannot read.
+type InvalidEvent struct{ cause }
+
+// InvalidDefinition is ASL that is not JSON or that Step Functions refuses.
+type InvalidDefinition struct{ cause }
+
+// InvalidPolicy is a policy that does not parse or validate.
+type InvalidPolicy struct{ cause }
+
+// StateMachineNotFound is an upload for a state machine or alias that does not exist.
+type StateMachineNotFound struct{ cause }
+
+// NotManaged is a state machine without the tag rollout:managed=true.
+type NotManaged struct{ cause }
+
+// AlarmNotFound is a policy naming an alarm that does not exist.
+type AlarmNotFound struct{ cause }
+
+// AlarmFiring is an alarm in ALARM before the rollout, with preexistingAlarms=block.
+type AlarmFiring struct{ cause }
+
+// RolloutInProgress is an upload for an alias that another rollout holds, with onBusy=reject.
+type RolloutInProgress struct{ cause }
+
+// NothingToDeploy is an upload whose definition is already the stable version's.
+type NothingToDeploy struct{ cause }
+
+// PreTrafficFailed is a pre-traffic test that did not end as expected.
+type PreTrafficFailed struct{ cause }
+
+// RolledBack ends the progress wait of a rollout that was rolled back.
+type RolledBack struct{ cause }
+
+// Aborted ends the progress wait of a rollout aborted by an operator or a newer upload.
+type Aborted struct{ cause }
+
+// RolloutFailed ends the progress wait of a rollout that failed (timed out, refused).
+type RolloutFailed struct{ cause }
+
+// RolloutNotFound is a rollout id with no record.
+type RolloutNotFound struct{ cause }
+
+// CommandRejected is an operator command that does not fit the rollout's phase.
+type CommandRejected struct{ cause }
+
+// Internal is anything else: a bug or a permanent AWS error. Not retried.
+type Internal struct{ cause }
+
+type cause struct {
+	msg string
+	err error
+}
+
+func (c cause) Error() string {
+	switch {
+	case c.err == nil:
+		return c.msg
+	case c.msg == "":
+		return c.err.Error()
+	}
+	return c.msg + ": " + c.err.Error()
+}
+
+func (c cause) Unwrap() error { return c.err }
+
+func (c cause) named() {}
+
+type named interface {
+	error
+	named()
+}
+
+func newCause(err error, format string, args ...any) cause {
+	return cause{msg: fmt.Sprintf(format, args...), err: err}
+}
+
+// Named returns the outermost named error in err's chain, or err as an Internal error when
+// it holds none, so that a wrapping fmt error never reaches Step Functions as "wrapError".
+func Named(err error) error {
+	if err == nil {
+		return nil
+	}
+	var n named
+	if errors.As(err, &n) {
+		return n
+	}
+	return &Internal{cause{err: err}}
+}
+
+// ErrorName is the errorType the Lambda runtime reports for err.
+func ErrorName(err error) string {
+	t := reflect.TypeOf(Named(err))
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Name()
+}

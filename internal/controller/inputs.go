@@ -1,0 +1,213 @@
+package controller
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
+)
+
+// Envelope is an EventBridge event as targets receive it.
+type Envelope struct {
+	Version    string          `json:"version"`
+	ID         string          `json:"id"`
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Account    string          `json:"account"`
+	Time       time.Time       `json:"time"`
+	Region     string          `json:"region"`
+	Resources  []string        `json:"resources"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+// ObjectCreated is the detail of an S3 "Object Created" event.
+type ObjectCreated struct {
+	Version string `json:"version"`
+	Bucket  struct {
+		Name string `json:"name"`
+	} `json:"bucket"`
+	Object struct {
+		Key       string `json:"key"`
+		Size      int64  `json:"size"`
+		ETag      string `json:"etag"`
+		VersionID string `json:"version-id,omitempty"`
+		Sequencer string `json:"sequencer"`
+	} `json:"object"`
+	RequestID       string `json:"request-id"`
+	Requester       string `json:"requester"`
+	SourceIPAddress string `json:"source-ip-address"`
+	Reason          string `json:"reason"`
+}
+
+// AlarmStateChange is the detail of a "CloudWatch Alarm State Change" event.
+type AlarmStateChange struct {
+	AlarmName     string          `json:"alarmName"`
+	State         AlarmStateValue `json:"state"`
+	PreviousState AlarmStateValue `json:"previousState"`
+	Configuration json.RawMessage `json:"configuration,omitempty"`
+}
+
+// AlarmStateValue is one side of an alarm state change.
+type AlarmStateValue struct {
+	Value      string `json:"value"`
+	Reason     string `json:"reason"`
+	ReasonData string `json:"reasonData,omitempty"`
+	Timestamp  string `json:"timestamp"`
+}
+
+// DecodeObjectCreated reads an EventBridge "Object Created" event.
+func DecodeObjectCreated(raw []byte) (Envelope, ObjectCreated, error) {
+	var env Envelope
+	var d ObjectCreated
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return env, d, &InvalidEvent{newCause(err, "decode event")}
+	}
+	if env.Source != "aws.s3" || env.DetailType != "Object Created" {
+		return env, d, &InvalidEvent{newCause(nil, "event is %q from %q, not \"Object Created\" from \"aws.s3\"", env.DetailType, env.Source)}
+	}
+	if err := json.Unmarshal(env.Detail, &d); err != nil {
+		return env, d, &InvalidEvent{newCause(err, "decode Object Created detail")}
+	}
+	if d.Bucket.Name == "" || d.Object.Key == "" {
+		return env, d, &InvalidEvent{newCause(nil, "Object Created event without bucket name or object key")}
+	}
+	return env, d, nil
+}
+
+// DecodeAlarmStateChange reads an EventBridge "CloudWatch Alarm State Change" event.
+func DecodeAlarmStateChange(raw []byte) (Envelope, AlarmStateChange, error) {
+	var env Envelope
+	var d AlarmStateChange
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return env, d, &InvalidEvent{newCause(err, "decode event")}
+	}
+	if env.Source != "aws.cloudwatch" || env.DetailType != "CloudWatch Alarm State Change" {
+		return env, d, &InvalidEvent{newCause(nil, "event is %q from %q, not \"CloudWatch Alarm State Change\" from \"aws.cloudwatch\"", env.DetailType, env.Source)}
+	}
+	if err := json.Unmarshal(env.Detail, &d); err != nil {
+		return env, d, &InvalidEvent{newCause(err, "decode alarm state change detail")}
+	}
+	if d.AlarmName == "" || d.State.Value == "" {
+		return env, d, &InvalidEvent{newCause(nil, "alarm state change without alarmName or state.value")}
+	}
+	return env, d, nil
+}
+
+// State is the data of the controller state machine, passed whole to prepare, register and
+// finalize. Each task writes its result under its own field (ResultPath).
+type State struct {
+	// Event is the EventBridge "Object Created" event that started the execution.
+	Event json.RawMessage `json:"event"`
+	// Execution is $$.Execution.Id, so that a retried Prepare knows its own claim.
+	Execution string         `json:"execution"`
+	Prepare   *PrepareResult `json:"prepare,omitempty"`
+	// PreTraffic holds one result per pre-traffic test, from the PreTraffic Map state.
+	PreTraffic []TestResult `json:"preTraffic,omitempty"`
+	Progress   *Outcome     `json:"progress,omitempty"`
+	// Error is what a Catch caught (ResultPath $.error).
+	Error *TaskError `json:"error,omitempty"`
+}
+
+// PrepareResult is prepare's answer.
+type PrepareResult struct {
+	RolloutID string `json:"rolloutId"`
+	// Action is "start", "queued" (wait for the alias, then prepare again) or "duplicate".
+	Action              string     `json:"action"`
+	CandidateVersionArn string     `json:"candidateVersionArn,omitempty"`
+	Tests               []TestCase `json:"tests"`
+	// TimeoutSeconds bounds the progress wait: the policy's planned duration with margin.
+	TimeoutSeconds int `json:"timeoutSeconds"`
+}
+
+// Prepare actions.
+const (
+	ActionStart     = "start"
+	ActionQueued    = "queued"
+	ActionDuplicate = "duplicate"
+)
+
+// TestCase is one pre-traffic test: <sm>/<alias>/tests/<name>.json.
+type TestCase struct {
+	Name   string          `json:"name"`
+	Input  json.RawMessage `json:"input"`
+	Expect string          `json:"expect"` // SUCCEEDED (default) or FAILED
+}
+
+// TestResult is what the PreTraffic Map state made of one TestCase: the
+// startExecution.sync:2 output (Status, ...) or, when the task failed, the caught error.
+type TestResult struct {
+	Name   string `json:"name"`
+	Expect string `json:"expect"`
+	Status string `json:"status,omitempty"` // SUCCEEDED, FAILED, TIMED_OUT, ABORTED
+	Error  string `json:"error,omitempty"`
+	Cause  string `json:"cause,omitempty"`
+}
+
+// TaskError is a caught error: {"Error": ..., "Cause": ...}.
+type TaskError struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// RegisterInput is register's input: the state plus the task token of the wait.
+type RegisterInput struct {
+	State
+	TaskToken string `json:"taskToken"`
+	// Wait is "progress" (the rollout runs until it ends) or "turn" (a queued upload waits
+	// for the alias to be free).
+	Wait string `json:"wait"`
+}
+
+// Register waits.
+const (
+	WaitProgress = "progress"
+	WaitTurn     = "turn"
+)
+
+// Outcome is how a rollout ended, as the progress wait and finalize report it.
+type Outcome struct {
+	RolloutID string        `json:"rolloutId"`
+	Phase     rollout.Phase `json:"phase"`
+	Reason    string        `json:"reason,omitempty"`
+}
+
+// Tick is the advance function's input from the rollout's schedule.
+type Tick struct {
+	RolloutID string `json:"rolloutId"`
+}
+
+// ControlRequest is an operator's command, sent to the control function directly or as
+// the detail of a "Rollout Control Request" event.
+type ControlRequest struct {
+	RolloutID string          `json:"rolloutId"`
+	Command   rollout.Command `json:"command"`
+	Actor     string          `json:"actor"`
+	Reason    string          `json:"reason,omitempty"`
+}
+
+// Validate checks a request before it touches anything.
+func (c ControlRequest) Validate() error {
+	if c.RolloutID == "" {
+		return &InvalidEvent{newCause(nil, "control request without rolloutId")}
+	}
+	switch c.Command {
+	case rollout.CommandPause, rollout.CommandResume, rollout.CommandPromote,
+		rollout.CommandPromoteFull, rollout.CommandAbort, rollout.CommandApprove:
+	default:
+		return &InvalidEvent{newCause(nil, "unknown command %q (want pause, resume, promote, promote-full, abort or approve)", c.Command)}
+	}
+	if c.Actor == "" {
+		return &InvalidEvent{newCause(nil, "control request without actor")}
+	}
+	return nil
+}
+
+// ControlResult is the control function's answer.
+type ControlResult struct {
+	RolloutID string          `json:"rolloutId"`
+	Phase     rollout.Phase   `json:"phase"`
+	Weights   rollout.Weights `json:"weights"`
+	Reason    string          `json:"reason,omitempty"`
+}
+

@@ -1,0 +1,205 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
+)
+
+// The ports are what the use cases need of AWS, one small interface each. The adapters in
+// internal/awsapi implement them over aws-sdk-go-v2; tests use hand-written fakes.
+
+// ErrNotFound is returned by ports for a resource or record that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned by the Store when a conditional write loses (rev moved, lock held).
+var ErrConflict = errors.New("conditional write failed")
+
+// ErrThrottled marks an AWS error that is worth retrying (throttling, 5xx, timeouts).
+// Adapters wrap such errors so that errors.Is(err, ErrThrottled) holds.
+var ErrThrottled = errors.New("throttled or unavailable")
+
+// StateMachine is what the controller reads of a state machine or a version.
+type StateMachine struct {
+	Arn        string
+	Name       string
+	Definition string
+	RevisionID string
+	RoleArn    string
+}
+
+// Diagnostic is one problem ValidateStateMachineDefinition reported.
+type Diagnostic struct {
+	Severity string
+	Code     string
+	Message  string
+	Location string
+}
+
+// Version is one published version of a state machine.
+type Version struct {
+	Arn     string
+	Created time.Time
+}
+
+// Alias is a state machine alias with its routing.
+type Alias struct {
+	Arn     string
+	Name    string
+	Routing []rollout.Route
+}
+
+// StateMachines is Step Functions' control plane for state machines and versions.
+type StateMachines interface {
+	// Describe returns a state machine or a version (by version ARN). ErrNotFound if absent.
+	Describe(ctx context.Context, arn string) (StateMachine, error)
+	Tags(ctx context.Context, arn string) (map[string]string, error)
+	// Validate returns the ERROR diagnostics of a definition; none means it is valid.
+	Validate(ctx context.Context, definition string) ([]Diagnostic, error)
+	// Publish updates the definition and publishes it; an unchanged definition returns the
+	// version that already holds it. An invalid definition is an *InvalidDefinition error.
+	Publish(ctx context.Context, stateMachineArn, definition, description string) (versionArn string, err error)
+	ListVersions(ctx context.Context, stateMachineArn string) ([]Version, error)
+	// DeleteVersion deletes a version; one still referenced by an alias is ErrConflict.
+	DeleteVersion(ctx context.Context, versionArn string) error
+}
+
+// Aliases is Step Functions' control plane for aliases.
+type Aliases interface {
+	Describe(ctx context.Context, aliasArn string) (Alias, error)
+	// Update replaces the routing whole (absolute weights); entries with weight 0 are dropped.
+	Update(ctx context.Context, aliasArn string, routing []rollout.Route) error
+	// Put creates the alias or replaces its routing.
+	Put(ctx context.Context, stateMachineArn, name string, routing []rollout.Route) (aliasArn string, err error)
+	Delete(ctx context.Context, aliasArn string) error
+	List(ctx context.Context, stateMachineArn string) ([]Alias, error)
+}
+
+// Alarms reads CloudWatch alarms, metric and composite alike.
+type Alarms interface {
+	// States returns the state of each named alarm that exists; absent names do not exist.
+	States(ctx context.Context, names []string) (map[string]rollout.AlarmState, error)
+}
+
+// Metrics reads a version's AWS/States execution counts.
+type Metrics interface {
+	// VersionCounts sums ExecutionsStarted and ExecutionsFailed+TimedOut+Aborted of one
+	// version between from and to.
+	VersionCounts(ctx context.Context, stateMachineArn, versionArn string, from, to time.Time) (started, failed int64, err error)
+}
+
+// Object is an artifact read from S3.
+type Object struct {
+	Body      []byte
+	Metadata  map[string]string
+	VersionID string
+	ETag      string
+}
+
+// Artifacts reads the artifacts bucket.
+type Artifacts interface {
+	// Get reads an object (the given version when versionID is set). ErrNotFound if absent.
+	Get(ctx context.Context, bucket, key, versionID string) (Object, error)
+	// List returns the keys under prefix.
+	List(ctx context.Context, bucket, prefix string) ([]string, error)
+}
+
+// Schedule is the periodic tick of one rollout.
+type Schedule struct {
+	Name       string
+	Expression string // rate(1 minute)
+	Input      string // JSON given to the advance function
+}
+
+// Schedules is EventBridge Scheduler.
+type Schedules interface {
+	// Create creates the schedule; one that exists already is not an error.
+	Create(ctx context.Context, s Schedule) error
+	// Delete deletes it; one that does not exist is not an error.
+	Delete(ctx context.Context, name string) error
+}
+
+// Tasks answers the task tokens of the controller state machine's waits.
+type Tasks interface {
+	Succeed(ctx context.Context, token, output string) error
+	// Fail fails the wait with an error name that the state machine's Catch matches.
+	Fail(ctx context.Context, token, errorName, cause string) error
+}
+
+// Events publishes the rollout's EventBridge events.
+type Events interface {
+	Put(ctx context.Context, detailType string, detail any) error
+}
+
+// Clock tells the time; local mode runs it faster than the wall clock.
+type Clock interface {
+	Now() time.Time
+}
+
+// Event is one entry of a rollout's append-only audit trail.
+type Event struct {
+	Seq             int64         `json:"seq"`
+	Time            time.Time     `json:"time"`
+	Actor           string        `json:"actor"`
+	Action          string        `json:"action"`
+	Phase           rollout.Phase `json:"phase"`
+	StepIndex       int           `json:"stepIndex"`
+	CandidateWeight int           `json:"candidateWeight"`
+	Reason          string        `json:"reason,omitempty"`
+}
+
+// UploadClaim records that an upload was seen, and by which controller execution.
+type UploadClaim struct {
+	UploadID  string
+	RolloutID string
+	Execution string
+	ExpiresAt time.Time
+}
+
+// Queued is a rollout waiting for its alias, with the task token that resumes it.
+type Queued struct {
+	AliasArn  string
+	RolloutID string
+	TaskToken string
+	QueuedAt  time.Time
+}
+
+// Store is the DynamoDB table of DESIGN.md. Every write is one conditional item write.
+type Store interface {
+	// ClaimUpload records an upload; if it was seen before it returns the existing claim
+	// and ErrConflict.
+	ClaimUpload(ctx context.Context, c UploadClaim) (UploadClaim, error)
+
+	// CreateRollout writes a new record; ErrConflict if the id exists.
+	CreateRollout(ctx context.Context, r rollout.Rollout) error
+	// GetRollout reads a record; ErrNotFound if absent.
+	GetRollout(ctx context.Context, id string) (rollout.Rollout, error)
+	// SaveRollout writes r if the stored rev is still r.Rev, and returns r with Rev+1;
+	// ErrConflict when another writer came first.
+	SaveRollout(ctx context.Context, r rollout.Rollout) (rollout.Rollout, error)
+	// AppendEvent adds to the audit trail; writing the same Seq twice keeps one entry.
+	AppendEvent(ctx context.Context, rolloutID string, e Event) error
+	ListEvents(ctx context.Context, rolloutID string) ([]Event, error)
+	// ListActive returns every rollout that has not ended (the sparse GSI).
+	ListActive(ctx context.Context) ([]rollout.Rollout, error)
+	// History returns a state machine's rollouts, newest first (the history GSI).
+	History(ctx context.Context, stateMachineArn string, limit int) ([]rollout.Rollout, error)
+
+	// AcquireLock makes rolloutID the alias's one active rollout; when another holds it,
+	// it returns that holder's id and ErrConflict. Acquiring a lock one already holds is fine.
+	AcquireLock(ctx context.Context, aliasArn, rolloutID string) (holder string, err error)
+	// ReleaseLock deletes the lock if rolloutID holds it; otherwise it does nothing.
+	ReleaseLock(ctx context.Context, aliasArn, rolloutID string) error
+
+	// Enqueue, Queue and Dequeue keep the uploads waiting for a busy alias (onBusy=queue).
+	Enqueue(ctx context.Context, q Queued) error
+	Queue(ctx context.Context, aliasArn string) ([]Queued, error) // oldest first
+	Dequeue(ctx context.Context, aliasArn, rolloutID string) error
+
+	// GuardAlarms and UnguardAlarms maintain which active rollouts an alarm guards.
+	GuardAlarms(ctx context.Context, rolloutID string, alarms []string) error
+	UnguardAlarms(ctx context.Context, rolloutID string, alarms []string) error
+	GuardedBy(ctx context.Context, alarm string) ([]string, error)
+}

@@ -1,0 +1,169 @@
+package rollout
+
+import "time"
+
+// Phase is where a rollout stands.
+type Phase string
+
+const (
+	Pending     Phase = "Pending"     // prepared: candidate published, no traffic yet
+	Progressing Phase = "Progressing" // walking the step list
+	Paused      Phase = "Paused"      // held: by an operator, an approval step, a failure or drift
+	Baking      Phase = "Baking"      // candidate at 100%, alarms still watched for BakeTime
+	Succeeded   Phase = "Succeeded"   // alias 100% candidate
+	RolledBack  Phase = "RolledBack"  // alias 100% stable after an alarm, failure rate or drift
+	Aborted     Phase = "Aborted"     // alias 100% stable on an operator's abort or a superseding upload
+	Failed      Phase = "Failed"      // refused (bad input, pre-traffic tests) or timed out; alias on stable
+)
+
+// Terminal reports whether the rollout has ended.
+func (p Phase) Terminal() bool {
+	switch p {
+	case Succeeded, RolledBack, Aborted, Failed:
+		return true
+	}
+	return false
+}
+
+// PauseKind says why a rollout is Paused, which decides how it may leave the pause.
+type PauseKind string
+
+const (
+	PauseNone          PauseKind = ""
+	PauseManual        PauseKind = "manual"         // an operator's pause: resume or promote
+	PauseApproval      PauseKind = "approval"       // an approval step: approve or promote
+	PauseFailure       PauseKind = "failure"        // onFailure=pause: resume, promote or abort
+	PauseDrift         PauseKind = "drift"          // onDrift=pause: resume re-applies the intent
+	PausePolicyChanged PauseKind = "policy-changed" // the policy changed mid-rollout
+)
+
+// Rollout is the record of one rollout: the intent that the alias follows.
+type Rollout struct {
+	ID                  string `json:"rolloutId"`
+	StateMachineArn     string `json:"stateMachineArn"`
+	StateMachineName    string `json:"stateMachine"`
+	AliasName           string `json:"alias"`
+	AliasArn            string `json:"aliasArn"`
+	StableVersionArn    string `json:"stableVersion"`
+	CandidateVersionArn string `json:"candidateVersion"`
+
+	Policy     Policy `json:"policy"`
+	PolicyHash string `json:"policyHash"`
+	Steps      []Step `json:"steps"` // Policy expanded; only this list is executed
+
+	Phase     Phase     `json:"phase"`
+	PauseKind PauseKind `json:"pauseKind,omitempty"`
+	// ResumePhase is the phase a Paused rollout returns to (Progressing or Baking).
+	ResumePhase Phase `json:"resumePhase,omitempty"`
+	StepIndex   int   `json:"stepIndex"`
+	// CandidateWeight is the intent; PreviousWeight the weight of the step before, which an
+	// alias may still show after a crash between the record write and the alias update.
+	CandidateWeight  int       `json:"candidateWeight"`
+	PreviousWeight   int       `json:"previousWeight"`
+	StepStartedAt    time.Time `json:"stepStartedAt,omitzero"`
+	BakeStartedAt    time.Time `json:"bakeStartedAt,omitzero"`
+	TrafficStartedAt time.Time `json:"trafficStartedAt,omitzero"`
+	// PreexistingAlarms are alarms that were in ALARM when the rollout started, with
+	// preexistingAlarms=ignore; each is dropped once it is seen out of ALARM.
+	PreexistingAlarms []string `json:"preexistingAlarms,omitempty"`
+
+	CreatedAt  time.Time `json:"createdAt"`
+	UpdatedAt  time.Time `json:"updatedAt"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	Deadline   time.Time `json:"deadline,omitzero"`
+
+	Actor     string `json:"actor,omitempty"` // who uploaded
+	Reason    string `json:"reason,omitempty"`
+	ErrorName string `json:"error,omitempty"` // the named error of a Failed rollout
+
+	Upload    Upload `json:"upload"`
+	TaskToken string `json:"-"`
+	// Rev is the optimistic lock: each save expects the rev it read.
+	Rev int64 `json:"rev"`
+}
+
+// Upload identifies the S3 object a rollout came from.
+type Upload struct {
+	Bucket    string `json:"bucket"`
+	Key       string `json:"key"`
+	VersionID string `json:"versionId,omitempty"`
+	ETag      string `json:"etag,omitempty"`
+	Sequencer string `json:"sequencer,omitempty"`
+}
+
+// Weights is the routing the rollout wants on the alias.
+type Weights struct {
+	Stable    int `json:"stable"`
+	Candidate int `json:"candidate"`
+}
+
+// IntendedWeights is the routing the record asks for now.
+func (r Rollout) IntendedWeights() Weights {
+	return Weights{Stable: 100 - r.CandidateWeight, Candidate: r.CandidateWeight}
+}
+
+// AlarmState is an alarm's state as CloudWatch reports it.
+type AlarmState string
+
+const (
+	AlarmOK               AlarmState = "OK"
+	AlarmAlarm            AlarmState = "ALARM"
+	AlarmInsufficientData AlarmState = "INSUFFICIENT_DATA"
+	AlarmMissing          AlarmState = "MISSING" // named by the policy but absent: never read as OK
+)
+
+// Route is one entry of an alias's routing configuration.
+type Route struct {
+	VersionArn string `json:"versionArn"`
+	Weight     int    `json:"weight"`
+}
+
+// Observation is what the controller saw of the world for one decision.
+type Observation struct {
+	// Routing is the alias's live routing configuration.
+	Routing []Route
+	// Alarms holds the state of every alarm the policy names.
+	Alarms map[string]AlarmState
+	// CandidateExecutions and CandidateFailures count the candidate version's executions
+	// (started; failed+timed out+aborted) since traffic started.
+	CandidateExecutions int64
+	CandidateFailures   int64
+	// PolicyHash is the hash of the policy as it resolves now; empty when not observed.
+	PolicyHash string
+}
+
+// Action is what a decision asks the controller to do.
+type Action string
+
+const (
+	ActionWait       Action = "Wait"       // nothing to change
+	ActionSetWeights Action = "SetWeights" // move (or repair) the alias to Next's intent
+	ActionPause      Action = "Pause"      // hold; the alias stays as it is
+	ActionResume     Action = "Resume"     // leave a pause; the alias is set to the intent
+	ActionPromote    Action = "Promote"    // weights moved to 100% candidate (bake may follow)
+	ActionFinish     Action = "Finish"     // Succeeded: alias 100% candidate
+	ActionRollback   Action = "Rollback"   // alias 100% stable; RolledBack or Aborted
+	ActionNone       Action = "None"       // the rollout has ended and the alias is right
+)
+
+// Decision is the outcome of Decide or Apply: the next record and what to do to the alias.
+type Decision struct {
+	Action Action
+	// Next is the record to save (with the same Rev as the input: the store bumps it).
+	Next Rollout
+	// SetAlias is true when the alias must be set to Next.IntendedWeights().
+	SetAlias bool
+	Reason   string
+}
+
+// Command is an operator's request, effective at once.
+type Command string
+
+const (
+	CommandPause       Command = "pause"
+	CommandResume      Command = "resume"
+	CommandPromote     Command = "promote"
+	CommandPromoteFull Command = "promote-full"
+	CommandAbort       Command = "abort"
+	CommandApprove     Command = "approve"
+)

@@ -1,0 +1,146 @@
+// Package topology is the one place that names sfn-rollout's resources, environment
+// variables, event patterns and key layouts; infra/ and local mode both read it.
+package topology
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Functions are the six Lambda functions, by their folder under functions/.
+var Functions = []string{"prepare", "register", "advance", "rollback", "finalize", "control"}
+
+// Environment variables the functions read.
+const (
+	EnvTable              = "SFN_ROLLOUT_TABLE"
+	EnvBucket             = "SFN_ROLLOUT_BUCKET"
+	EnvScheduleGroup      = "SFN_ROLLOUT_SCHEDULE_GROUP"
+	EnvSchedulerRoleArn   = "SFN_ROLLOUT_SCHEDULER_ROLE_ARN"
+	EnvAdvanceFunctionArn = "SFN_ROLLOUT_ADVANCE_FUNCTION_ARN"
+	EnvEventBus           = "SFN_ROLLOUT_EVENT_BUS"
+	EnvTickRate           = "SFN_ROLLOUT_TICK_RATE"    // a schedule expression, rate(1 minute) on AWS
+	EnvMinInterval        = "SFN_ROLLOUT_MIN_INTERVAL" // the shortest policy interval accepted, 1m on AWS
+	EnvDedupeTTL          = "SFN_ROLLOUT_DEDUPE_TTL"   // how long an upload is remembered, 24h by default
+	EnvLogLevel           = "SFN_ROLLOUT_LOG_LEVEL"
+)
+
+// Defaults for AWS.
+const (
+	DefaultTickRate    = "rate(1 minute)"
+	DefaultMinInterval = "1m"
+	DefaultEventBus    = "default"
+	// EventSource is the source of every event the controller emits.
+	EventSource = "sfn-rollout"
+)
+
+// Detail types of the controller's own events.
+const (
+	DetailRolloutStarted    = "Rollout Started"
+	DetailRolloutStep       = "Rollout Step"
+	DetailRolloutPaused     = "Rollout Paused"
+	DetailRolloutSucceeded  = "Rollout Succeeded"
+	DetailRolloutRolledBack = "Rollout RolledBack"
+	DetailRolloutAborted    = "Rollout Aborted"
+	DetailRolloutFailed     = "Rollout Failed"
+	DetailControlRequest    = "Rollout Control Request"
+)
+
+// The table's key layout (DESIGN.md, Records).
+const (
+	AttrPK        = "pk"
+	AttrSK        = "sk"
+	AttrTTL       = "expiresAt"
+	HistoryIndex  = "history" // pk: historyPk = SM#<stateMachineArn>, sk: historySk = <createdAt>#<id>
+	AttrHistoryPK = "historyPk"
+	AttrHistorySK = "historySk"
+	ActiveIndex   = "active" // sparse: activePk = ACTIVE only while the rollout runs
+	AttrActivePK  = "activePk"
+	AttrActiveSK  = "activeSk"
+	ActiveValue   = "ACTIVE"
+)
+
+// Key suffixes in the artifacts bucket.
+const (
+	DefinitionSuffix = ".asl.json"
+	PolicyFile       = "rollout.json"
+	TestsFolder      = "tests/"
+	// MetadataPrefix is the S3 user-metadata prefix of policy fields: x-amz-meta-rollout-<field>.
+	MetadataPrefix = "rollout-"
+	// TagPrefix is the state machine tag prefix of policy fields: rollout:<field>.
+	TagPrefix = "rollout:"
+	// ManagedTag marks a state machine the controller may touch.
+	ManagedTag = "rollout:managed"
+)
+
+// ArtifactKey is a parsed key of the artifacts bucket: <stateMachine>/<alias>/<name>.asl.json.
+type ArtifactKey struct {
+	StateMachine string
+	Alias        string
+	Name         string
+}
+
+// ParseArtifactKey reads a definition key. Keys in S3 events are URL-encoded (a space is
+// "+"), so the key is decoded first.
+func ParseArtifactKey(key string) (ArtifactKey, error) {
+	decoded, err := url.QueryUnescape(key)
+	if err != nil {
+		return ArtifactKey{}, fmt.Errorf("key %q is not URL-encoded: %w", key, err)
+	}
+	parts := strings.Split(decoded, "/")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || !strings.HasSuffix(parts[2], DefinitionSuffix) || parts[2] == DefinitionSuffix {
+		return ArtifactKey{}, fmt.Errorf("key %q is not <stateMachine>/<alias>/<name>%s", decoded, DefinitionSuffix)
+	}
+	return ArtifactKey{StateMachine: parts[0], Alias: parts[1], Name: parts[2]}, nil
+}
+
+// Key is the object key of the definition.
+func (k ArtifactKey) Key() string { return k.StateMachine + "/" + k.Alias + "/" + k.Name }
+
+// PolicyKey is the rollout.json beside the definition.
+func (k ArtifactKey) PolicyKey() string { return k.StateMachine + "/" + k.Alias + "/" + PolicyFile }
+
+// TestsPrefix is the folder of the pre-traffic test inputs.
+func (k ArtifactKey) TestsPrefix() string { return k.StateMachine + "/" + k.Alias + "/" + TestsFolder }
+
+// ObjectCreatedPattern is the EventBridge pattern of uploads that start a rollout.
+func ObjectCreatedPattern(bucket string) map[string]any {
+	return map[string]any{
+		"source":      []string{"aws.s3"},
+		"detail-type": []string{"Object Created"},
+		"detail": map[string]any{
+			"bucket": map[string]any{"name": []string{bucket}},
+			"object": map[string]any{"key": []any{map[string]string{"suffix": DefinitionSuffix}}},
+		},
+	}
+}
+
+// AlarmStatePattern is the EventBridge pattern of alarms entering ALARM.
+func AlarmStatePattern() map[string]any {
+	return map[string]any{
+		"source":      []string{"aws.cloudwatch"},
+		"detail-type": []string{"CloudWatch Alarm State Change"},
+		"detail":      map[string]any{"state": map[string]any{"value": []string{"ALARM"}}},
+	}
+}
+
+// ControlRequestPattern is the EventBridge pattern of operator commands sent as events.
+func ControlRequestPattern() map[string]any {
+	return map[string]any{
+		"source":      []string{EventSource},
+		"detail-type": []string{DetailControlRequest},
+	}
+}
+
+// ScheduleName is the name of a rollout's tick schedule.
+func ScheduleName(rolloutID string) string { return "sfn-rollout-" + rolloutID }
+
+// ARN helpers.
+
+// StateMachineArn is arn:<partition>:states:<region>:<account>:stateMachine:<name>.
+func StateMachineArn(partition, region, account, name string) string {
+	return fmt.Sprintf("arn:%s:states:%s:%s:stateMachine:%s", partition, region, account, name)
+}
+
+// AliasArn is the state machine ARN with ":<alias>".
+func AliasArn(stateMachineArn, alias string) string { return stateMachineArn + ":" + alias }
