@@ -2,7 +2,6 @@ package controller
 
 import (
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
