@@ -66,6 +66,9 @@ type Rollout struct {
 	// PreexistingAlarms are alarms that were in ALARM when the rollout started, with
 	// preexistingAlarms=ignore; each is dropped once it is seen out of ALARM.
 	PreexistingAlarms []string `json:"preexistingAlarms,omitempty"`
+	// SeenPolicyHash is the edited policy's hash the rollout already paused for, so that a
+	// resume goes on with the original policy instead of pausing again.
+	SeenPolicyHash string `json:"seenPolicyHash,omitempty"`
 
 	CreatedAt  time.Time `json:"createdAt"`
 	UpdatedAt  time.Time `json:"updatedAt"`

@@ -1,0 +1,133 @@
+package rollout
+
+import (
+	"fmt"
+	"time"
+)
+
+// CommandError is an operator command that does not fit the rollout's phase.
+type CommandError struct {
+	Command Command
+	Phase   Phase
+	Msg     string
+}
+
+func (e *CommandError) Error() string {
+	return fmt.Sprintf("cannot %s: %s", e.Command, e.Msg)
+}
+
+// Apply carries out an operator's command at once: the decision's Next is the record to
+// save and SetAlias says whether the alias must follow now.
+func Apply(r Rollout, cmd Command, now time.Time) (Decision, error) {
+	if err := r.check(); err != nil {
+		return Decision{}, err
+	}
+	reject := func(format string, args ...any) (Decision, error) {
+		return Decision{}, &CommandError{Command: cmd, Phase: r.Phase, Msg: fmt.Sprintf(format, args...)}
+	}
+	if r.Phase.Terminal() {
+		return reject("rollout %s has ended %s", r.ID, r.Phase)
+	}
+	r.UpdatedAt = now
+	switch cmd {
+	case CommandPause:
+		if r.Phase == Paused {
+			return reject("rollout %s is already paused (%s)", r.ID, r.PauseKind)
+		}
+		return r.pause(PauseManual, "paused by an operator", false), nil
+
+	case CommandResume:
+		if r.Phase != Paused {
+			return reject("rollout %s is not paused (phase %s)", r.ID, r.Phase)
+		}
+		if r.PauseKind == PauseApproval {
+			return reject("rollout %s waits for approval: approve it, or promote", r.ID)
+		}
+		kind := r.PauseKind
+		r.Phase, r.PauseKind, r.ResumePhase = resumeTo(r.ResumePhase), PauseNone, ""
+		r.Reason = "resumed from a " + string(kind) + " pause"
+		// Re-applying the intent undoes drift and repairs a lagging alias; it is a no-op
+		// otherwise, since weights are absolute.
+		return Decision{Action: ActionResume, Next: r, SetAlias: true, Reason: r.Reason}, nil
+
+	case CommandApprove:
+		if r.Phase != Paused || r.PauseKind != PauseApproval {
+			return reject("rollout %s is not waiting for approval (phase %s%s)", r.ID, r.Phase, pauseSuffix(r.PauseKind))
+		}
+		return r.skipStep(now), nil
+
+	case CommandPromote:
+		switch r.Phase {
+		case Pending:
+			return reject("rollout %s has not started: it starts at its first tick", r.ID)
+		case Baking:
+			r.Phase = Succeeded
+			r.FinishedAt = now
+			r.Reason = "bake cut short by promote"
+			return Decision{Action: ActionFinish, Next: r, SetAlias: true, Reason: r.Reason}, nil
+		}
+		return r.skipStep(now), nil
+
+	case CommandPromoteFull:
+		if r.Phase != Baking {
+			r.PreviousWeight, r.CandidateWeight = r.CandidateWeight, 100
+			r.StepIndex = len(r.Steps)
+			r.PauseKind, r.ResumePhase = PauseNone, ""
+			if r.Policy.BakeTime > 0 {
+				r.Phase = Baking
+				r.BakeStartedAt = now
+				r.Reason = "promoted to 100% by an operator; baking " + r.Policy.BakeTime.String() + " with alarms watched"
+				return Decision{Action: ActionPromote, Next: r, SetAlias: true, Reason: r.Reason}, nil
+			}
+		}
+		r.Phase = Succeeded
+		r.FinishedAt = now
+		r.Reason = "promoted to 100% by an operator"
+		return Decision{Action: ActionFinish, Next: r, SetAlias: true, Reason: r.Reason}, nil
+
+	case CommandAbort:
+		return Stop(r, Aborted, "aborted by an operator", now), nil
+	}
+	return reject("unknown command %q", cmd)
+}
+
+// skipStep ends the current hold (a pause, an analysis or an approval) and walks on at
+// once, so that the next weight is applied now rather than at the next tick.
+func (r Rollout) skipStep(now time.Time) Decision {
+	resume := resumeTo(r.ResumePhase)
+	if r.Phase != Paused {
+		resume = r.Phase
+	}
+	r.Phase, r.PauseKind, r.ResumePhase = resume, PauseNone, ""
+	if r.StepIndex < len(r.Steps) && r.Steps[r.StepIndex].SetWeight == nil {
+		r.StepIndex++
+	}
+	r.StepStartedAt = now
+	if r.Phase == Baking {
+		r.Phase = Succeeded
+		r.FinishedAt = now
+		r.Reason = "bake cut short by promote"
+		return Decision{Action: ActionFinish, Next: r, SetAlias: true, Reason: r.Reason}
+	}
+	// An operator's promote skips one hold; it does not skip the analysis of the next.
+	d := r.walk(Observation{}, false, now)
+	if d.Action == ActionWait {
+		d.Action = ActionResume
+	}
+	d.SetAlias = true
+	return d
+}
+
+func resumeTo(p Phase) Phase {
+	if p == "" || p == Paused {
+		return Progressing
+	}
+	return p
+}
+
+func pauseSuffix(k PauseKind) string {
+	if k == PauseNone {
+		return ""
+	}
+	return ", " + string(k)
+}
