@@ -110,3 +110,48 @@ func ErrorName(err error) string {
 	}
 	return t.Name()
 }
+
+// errorsByName rebuilds a named error from its name, for outcomes read back from a record.
+var errorsByName = map[string]func(cause) error{
+	"Transient":            func(c cause) error { return &Transient{c} },
+	"InvalidEvent":         func(c cause) error { return &InvalidEvent{c} },
+	"InvalidDefinition":    func(c cause) error { return &InvalidDefinition{c} },
+	"InvalidPolicy":        func(c cause) error { return &InvalidPolicy{c} },
+	"StateMachineNotFound": func(c cause) error { return &StateMachineNotFound{c} },
+	"NotManaged":           func(c cause) error { return &NotManaged{c} },
+	"AlarmNotFound":        func(c cause) error { return &AlarmNotFound{c} },
+	"AlarmFiring":          func(c cause) error { return &AlarmFiring{c} },
+	"RolloutInProgress":    func(c cause) error { return &RolloutInProgress{c} },
+	"NothingToDeploy":      func(c cause) error { return &NothingToDeploy{c} },
+	"PreTrafficFailed":     func(c cause) error { return &PreTrafficFailed{c} },
+	"RolledBack":           func(c cause) error { return &RolledBack{c} },
+	"Aborted":              func(c cause) error { return &Aborted{c} },
+	"RolloutFailed":        func(c cause) error { return &RolloutFailed{c} },
+	"RolloutNotFound":      func(c cause) error { return &RolloutNotFound{c} },
+	"CommandRejected":      func(c cause) error { return &CommandRejected{c} },
+	"Internal":             func(c cause) error { return &Internal{c} },
+}
+
+// ByName returns a named error of the given name and message; an unknown name is Internal.
+func ByName(name, msg string) error {
+	if f, ok := errorsByName[name]; ok {
+		return f(cause{msg: msg})
+	}
+	return &Internal{cause{msg: name + ": " + msg}}
+}
+
+// transient wraps err as Transient when an adapter marked it retryable or a conditional
+// write lost a race, and returns it unchanged otherwise.
+func transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	var n named
+	if errors.As(err, &n) {
+		return err
+	}
+	if errors.Is(err, ErrThrottled) || errors.Is(err, ErrConflict) {
+		return &Transient{cause{err: err}}
+	}
+	return err
+}

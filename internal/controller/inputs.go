@@ -209,4 +209,3 @@ type ControlResult struct {
 	Weights   rollout.Weights `json:"weights"`
 	Reason    string          `json:"reason,omitempty"`
 }
-

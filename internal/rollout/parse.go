@@ -28,8 +28,8 @@ const (
 
 // Layer is one source of policy fields. Fields hold JSON values keyed by canonical field name.
 type Layer struct {
-	Source string
-	Fields map[string]json.RawMessage
+	Source string                     `json:"source"`
+	Fields map[string]json.RawMessage `json:"fields"`
 }
 
 type fieldKind int
