@@ -1,0 +1,362 @@
+// Package controller holds sfn-rollout's use cases — prepare, register, advance, rollback,
+// finalize and control — over small ports that internal/awsapi implements.
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"time"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
+)
+
+// Config is what the controller needs besides its ports.
+type Config struct {
+	// TickRate is the schedule expression of each rollout's tick, rate(1 minute) on AWS.
+	TickRate string
+	// MinInterval is the shortest policy interval accepted (1m on AWS, where a tick is a
+	// minute; local mode's virtual clock allows less).
+	MinInterval time.Duration
+	// DedupeTTL is how long an upload is remembered.
+	DedupeTTL time.Duration
+}
+
+// Ports are the controller's dependencies.
+type Ports struct {
+	StateMachines StateMachines
+	Aliases       Aliases
+	Alarms        Alarms
+	Metrics       Metrics
+	Store         Store
+	Artifacts     Artifacts
+	Schedules     Schedules
+	Tasks         Tasks
+	Events        Events
+	Clock         Clock
+	Log           *slog.Logger
+}
+
+// Controller runs the use cases.
+type Controller struct {
+	cfg Config
+	Ports
+}
+
+// New checks the configuration and the ports; it does no I/O.
+func New(cfg Config, p Ports) (*Controller, error) {
+	if cfg.TickRate == "" {
+		cfg.TickRate = topology.DefaultTickRate
+	}
+	if cfg.MinInterval <= 0 {
+		cfg.MinInterval = time.Minute
+	}
+	if cfg.DedupeTTL <= 0 {
+		cfg.DedupeTTL = 24 * time.Hour
+	}
+	if p.Clock == nil {
+		p.Clock = wallClock{}
+	}
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
+	}
+	v := reflect.ValueOf(p)
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Kind() == reflect.Interface && f.IsNil() {
+			return nil, fmt.Errorf("controller: port %s is not set", v.Type().Field(i).Name)
+		}
+	}
+	return &Controller{cfg: cfg, Ports: p}, nil
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now().UTC() }
+
+func (c *Controller) now() time.Time { return c.Clock.Now().UTC() }
+
+func (c *Controller) logFor(r rollout.Rollout) *slog.Logger {
+	return c.Log.With("rollout_id", r.ID, "state_machine", r.StateMachineName, "alias", r.AliasName, "step", r.StepIndex)
+}
+
+// maxAttempts bounds the reload-and-decide loop when a concurrent writer moves the record.
+const maxAttempts = 5
+
+// commit saves a decision's record, records it in the audit trail, moves the alias, and
+// tells the controller state machine when the rollout has ended. The record is written
+// first: it is the intent, and a crash before the alias update is repaired by the next
+// tick. It returns ErrConflict when another writer came first.
+func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout.Decision, actor string) (rollout.Rollout, error) {
+	saved, err := c.Store.SaveRollout(ctx, d.Next)
+	if err != nil {
+		return prev, fmt.Errorf("save rollout %s: %w", prev.ID, err)
+	}
+	log := c.logFor(saved)
+	log.Info("decision", "action", d.Action, "phase", saved.Phase, "candidate_weight", saved.CandidateWeight, "reason", d.Reason, "actor", actor)
+	if err := c.Store.AppendEvent(ctx, saved.ID, Event{
+		Seq: saved.Rev, Time: saved.UpdatedAt, Actor: actor, Action: string(d.Action),
+		Phase: saved.Phase, StepIndex: saved.StepIndex, CandidateWeight: saved.CandidateWeight, Reason: d.Reason,
+	}); err != nil {
+		// The record already holds the decision and its reason; a lost audit line is
+		// logged rather than failing a rollback.
+		log.Error("append audit event", "err", err)
+	}
+	if d.SetAlias {
+		if err := c.setAlias(ctx, saved); err != nil {
+			return saved, err
+		}
+	}
+	c.announce(ctx, prev, saved, d)
+	if saved.Phase.Terminal() && !prev.Phase.Terminal() {
+		c.sendOutcome(ctx, saved)
+	}
+	return saved, nil
+}
+
+// setAlias moves the alias to the record's intent, then reads the record again: if another
+// writer (an alarm's rollback, an operator) changed the intent meanwhile, its routing is
+// applied too, so that the last alias update always follows the newest record.
+func (c *Controller) setAlias(ctx context.Context, r rollout.Rollout) error {
+	for range maxAttempts {
+		if err := c.updateAlias(ctx, r); err != nil {
+			return err
+		}
+		latest, err := c.Store.GetRollout(ctx, r.ID)
+		if err != nil {
+			return fmt.Errorf("confirm rollout %s: %w", r.ID, err)
+		}
+		if latest.Rev == r.Rev || reflect.DeepEqual(latest.Routing(), r.Routing()) {
+			return nil
+		}
+		r = latest
+	}
+	return &Transient{newCause(nil, "rollout %s: the record kept moving while the alias was updated", r.ID)}
+}
+
+// updateAlias sets the routing. A rollback (candidate at 0) is retried at once on
+// throttling instead of waiting for the next tick: rollbacks come before forward steps.
+func (c *Controller) updateAlias(ctx context.Context, r rollout.Rollout) error {
+	attempts := 1
+	if r.CandidateWeight == 0 {
+		attempts = 8
+	}
+	var err error
+	for i := range attempts {
+		if err = c.Aliases.Update(ctx, r.AliasArn, r.Routing()); err == nil || !errors.Is(err, ErrThrottled) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(1<<i) * 50 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return transient(fmt.Errorf("set alias %s to %s: %w", r.AliasArn, describeRoutes(r.Routing()), err))
+	}
+	return nil
+}
+
+// announce publishes the EventBridge event of a decision that changed the phase or weight.
+// The outcome's event is Finalize's, once the versions are settled. A lost notification
+// must not stop a rollback, so failures are logged.
+func (c *Controller) announce(ctx context.Context, prev, next rollout.Rollout, d rollout.Decision) {
+	var detailType string
+	switch {
+	case next.Phase.Terminal():
+		return
+	case next.Phase == rollout.Paused && prev.Phase != rollout.Paused:
+		detailType = topology.DetailRolloutPaused
+	case prev.Phase == rollout.Pending && next.Phase != rollout.Pending:
+		detailType = topology.DetailRolloutStarted
+	case next.CandidateWeight != prev.CandidateWeight:
+		detailType = topology.DetailRolloutStep
+	default:
+		return
+	}
+	if err := c.Events.Put(ctx, detailType, eventDetail(next)); err != nil {
+		c.logFor(next).Error("put event", "detail_type", detailType, "err", err)
+	}
+}
+
+func outcomeDetailType(p rollout.Phase) string {
+	switch p {
+	case rollout.Succeeded:
+		return topology.DetailRolloutSucceeded
+	case rollout.RolledBack:
+		return topology.DetailRolloutRolledBack
+	case rollout.Aborted:
+		return topology.DetailRolloutAborted
+	}
+	return topology.DetailRolloutFailed
+}
+
+// EventDetail is the detail of every event the controller emits, with the version ARNs so
+// that applications can pin them.
+type EventDetail struct {
+	RolloutID           string          `json:"rolloutId"`
+	StateMachineArn     string          `json:"stateMachineArn"`
+	StateMachine        string          `json:"stateMachine"`
+	Alias               string          `json:"alias"`
+	AliasArn            string          `json:"aliasArn"`
+	Phase               rollout.Phase   `json:"phase"`
+	StableVersionArn    string          `json:"stableVersionArn"`
+	CandidateVersionArn string          `json:"candidateVersionArn"`
+	Weights             rollout.Weights `json:"weights"`
+	Step                int             `json:"step"`
+	Steps               int             `json:"steps"`
+	Reason              string          `json:"reason,omitempty"`
+	Error               string          `json:"error,omitempty"`
+}
+
+func eventDetail(r rollout.Rollout) EventDetail {
+	return EventDetail{
+		RolloutID: r.ID, StateMachineArn: r.StateMachineArn, StateMachine: r.StateMachineName,
+		Alias: r.AliasName, AliasArn: r.AliasArn, Phase: r.Phase,
+		StableVersionArn: r.StableVersionArn, CandidateVersionArn: r.CandidateVersionArn,
+		Weights: r.IntendedWeights(), Step: r.StepIndex, Steps: len(r.Steps), Reason: r.Reason, Error: r.ErrorName,
+	}
+}
+
+// sendOutcome ends the controller state machine's progress wait. A token that is gone
+// (the wait timed out, or the outcome was sent before) is not an error.
+func (c *Controller) sendOutcome(ctx context.Context, r rollout.Rollout) {
+	if r.TaskToken == "" {
+		return
+	}
+	var err error
+	switch r.Phase {
+	case rollout.Succeeded:
+		err = c.Tasks.Succeed(ctx, r.TaskToken, mustJSON(Outcome{RolloutID: r.ID, Phase: r.Phase, Reason: r.Reason}))
+	case rollout.RolledBack:
+		err = c.Tasks.Fail(ctx, r.TaskToken, "RolledBack", r.Reason)
+	case rollout.Aborted:
+		err = c.Tasks.Fail(ctx, r.TaskToken, "Aborted", r.Reason)
+	default:
+		err = c.Tasks.Fail(ctx, r.TaskToken, "RolloutFailed", r.Reason)
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		// The next tick sees the ended rollout and sends it again.
+		c.logFor(r).Error("send task outcome", "err", err)
+	}
+}
+
+// observe reads the world for Decide: the alias, the alarms, the candidate's executions
+// since traffic started, and the policy as the state machine's tags resolve it now.
+func (c *Controller) observe(ctx context.Context, r rollout.Rollout) (rollout.Observation, error) {
+	var obs rollout.Observation
+	alias, err := c.Aliases.Describe(ctx, r.AliasArn)
+	if err != nil {
+		return obs, transient(fmt.Errorf("describe alias %s: %w", r.AliasArn, err))
+	}
+	obs.Routing = alias.Routing
+	if r.Phase.Terminal() {
+		return obs, nil
+	}
+	if len(r.Policy.Alarms) > 0 {
+		states, err := c.Alarms.States(ctx, r.Policy.Alarms)
+		if err != nil {
+			return obs, transient(fmt.Errorf("describe alarms: %w", err))
+		}
+		obs.Alarms = states
+	}
+	if r.Policy.MaxFailureRate > 0 && !r.TrafficStartedAt.IsZero() {
+		started, failed, err := c.Metrics.VersionCounts(ctx, r.StateMachineArn, r.CandidateVersionArn, r.TrafficStartedAt, c.now())
+		if err != nil {
+			return obs, transient(fmt.Errorf("candidate metrics: %w", err))
+		}
+		obs.CandidateExecutions, obs.CandidateFailures = started, failed
+	}
+	tags, err := c.StateMachines.Tags(ctx, r.StateMachineArn)
+	if err != nil {
+		return obs, transient(fmt.Errorf("tags of %s: %w", r.StateMachineArn, err))
+	}
+	obs.PolicyHash = currentPolicyHash(tags, r.Layers)
+	return obs, nil
+}
+
+// currentPolicyHash resolves the policy with today's tags; a policy that no longer
+// resolves gets a hash of its own, so that the rollout pauses and says so.
+func currentPolicyHash(tags map[string]string, layers []rollout.Layer) string {
+	tagLayer, err := rollout.ParsePolicyTags(tags)
+	if err != nil {
+		return "invalid"
+	}
+	p, err := rollout.Resolve(append([]rollout.Layer{tagLayer}, layers...)...)
+	if err != nil {
+		return "invalid"
+	}
+	return p.Hash()
+}
+
+// decideAndCommit is one tick of one rollout: read, observe, decide, commit; again if a
+// concurrent writer moved the record.
+func (c *Controller) decideAndCommit(ctx context.Context, id, actor string, adjust func(*rollout.Rollout, *rollout.Observation)) (rollout.Rollout, rollout.Decision, error) {
+	for range maxAttempts {
+		r, err := c.Store.GetRollout(ctx, id)
+		if err != nil {
+			return r, rollout.Decision{}, c.notFound(id, err)
+		}
+		obs, err := c.observe(ctx, r)
+		if err != nil {
+			return r, rollout.Decision{}, err
+		}
+		if adjust != nil {
+			adjust(&r, &obs)
+		}
+		d, err := rollout.Decide(r, obs, c.now())
+		if err != nil {
+			return r, d, &Internal{newCause(err, "decide")}
+		}
+		if !changed(r, d) {
+			c.logFor(r).Debug("wait", "reason", d.Reason)
+			return r, d, nil
+		}
+		saved, err := c.commit(ctx, r, d, actor)
+		if errors.Is(err, ErrConflict) && saved.Rev == r.Rev {
+			continue // lost the race before writing anything: decide again on the new record
+		}
+		return saved, d, transient(err)
+	}
+	return rollout.Rollout{}, rollout.Decision{}, &Transient{newCause(nil, "rollout %s: gave up after %d concurrent writes", id, maxAttempts)}
+}
+
+// changed reports whether a decision needs a write: anything but the clock moved.
+func changed(r rollout.Rollout, d rollout.Decision) bool {
+	if d.SetAlias {
+		return true
+	}
+	a, b := r, d.Next
+	a.UpdatedAt, b.UpdatedAt = time.Time{}, time.Time{}
+	return !reflect.DeepEqual(a, b)
+}
+
+func (c *Controller) notFound(id string, err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return &RolloutNotFound{newCause(nil, "rollout %s does not exist", id)}
+	}
+	return transient(fmt.Errorf("read rollout %s: %w", id, err))
+}
+
+func describeRoutes(routes []rollout.Route) string {
+	s := ""
+	for i, r := range routes {
+		if i > 0 {
+			s += " "
+		}
+		s += fmt.Sprintf("%s=%d%%", r.VersionArn, r.Weight)
+	}
+	return s
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "{}"
+	}
+	return string(b)
+}

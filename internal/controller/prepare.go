@@ -1,0 +1,558 @@
+package controller
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
+)
+
+// staleLock is how long a lock may outlive its rollout's end before a new upload takes it:
+// finalize releases it within seconds, so an older one means finalize never ran.
+const staleLock = 15 * time.Minute
+
+// upload is the parsed Object Created event.
+type upload struct {
+	env    Envelope
+	obj    ObjectCreated
+	key    topology.ArtifactKey
+	id     string // bucket/key#version
+	smArn  string
+	alias  string
+	rollID string
+}
+
+func parseUpload(raw json.RawMessage) (upload, error) {
+	env, obj, err := DecodeObjectCreated(raw)
+	if err != nil {
+		return upload{}, err
+	}
+	key, err := topology.ParseArtifactKey(obj.Object.Key)
+	if err != nil {
+		return upload{}, &InvalidEvent{newCause(err, "upload is not a definition")}
+	}
+	if env.Region == "" || env.Account == "" {
+		return upload{}, &InvalidEvent{newCause(nil, "event %s has no region or account", env.ID)}
+	}
+	version := obj.Object.VersionID
+	if version == "" {
+		version = obj.Object.Sequencer
+	}
+	if version == "" {
+		version = obj.Object.ETag
+	}
+	u := upload{env: env, obj: obj, key: key}
+	u.id = obj.Bucket.Name + "/" + key.Key() + "#" + version
+	u.smArn = topology.StateMachineArn(partition(env.Region), env.Region, env.Account, key.StateMachine)
+	u.alias = topology.AliasArn(u.smArn, key.Alias)
+	u.rollID = RolloutID(u.id)
+	return u, nil
+}
+
+// RolloutID is derived from the upload, so that every delivery of one upload and every
+// retry of one step names the same rollout.
+func RolloutID(uploadID string) string {
+	sum := sha256.Sum256([]byte(uploadID))
+	return "r-" + hex.EncodeToString(sum[:6])
+}
+
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+// Prepare turns an upload into a rollout ready for traffic: it drops duplicate deliveries,
+// refuses bad input with a named error recorded on the rollout (the alias untouched),
+// takes the alias's lock (or queues, or supersedes, as the policy says) and publishes the
+// candidate version. It is safe to run again for the same execution.
+func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error) {
+	u, err := parseUpload(s.Event)
+	if err != nil {
+		return PrepareResult{}, err
+	}
+	now := c.now()
+	claim, err := c.Store.ClaimUpload(ctx, UploadClaim{UploadID: u.id, RolloutID: u.rollID, Execution: s.Execution, ExpiresAt: now.Add(c.cfg.DedupeTTL)})
+	switch {
+	case errors.Is(err, ErrConflict) && claim.Execution != s.Execution:
+		c.Log.Info("duplicate upload", "rollout_id", u.rollID, "upload", u.id, "first_execution", claim.Execution)
+		return PrepareResult{RolloutID: u.rollID, Action: ActionDuplicate}, nil
+	case err != nil && !errors.Is(err, ErrConflict):
+		return PrepareResult{}, transient(fmt.Errorf("claim upload %s: %w", u.id, err))
+	}
+
+	r, err := c.Store.GetRollout(ctx, u.rollID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		r = c.newRecord(u, now)
+		if err := c.Store.CreateRollout(ctx, r); err != nil && !errors.Is(err, ErrConflict) {
+			return PrepareResult{}, transient(fmt.Errorf("create rollout %s: %w", r.ID, err))
+		}
+		if r, err = c.Store.GetRollout(ctx, u.rollID); err != nil {
+			return PrepareResult{}, transient(fmt.Errorf("read rollout %s: %w", u.rollID, err))
+		}
+	case err != nil:
+		return PrepareResult{}, transient(fmt.Errorf("read rollout %s: %w", u.rollID, err))
+	}
+	if r.Phase.Terminal() {
+		// A retry after the rollout was refused: answer as the first time.
+		return PrepareResult{RolloutID: r.ID}, ByName(r.ErrorName, r.Reason)
+	}
+	if r.Phase != rollout.Pending {
+		return c.prepared(r), nil // a retry after Prepare completed
+	}
+
+	in, err := c.check(ctx, u)
+	if err != nil {
+		return PrepareResult{RolloutID: r.ID}, c.refuse(ctx, r, err)
+	}
+	r.Policy, r.PolicyHash, r.Steps, r.Layers = in.policy, in.policy.Hash(), in.policy.Expand(), in.layers
+	r.Actor = in.actor
+
+	queued, err := c.lock(ctx, &r, in.policy.OnBusy)
+	if err != nil {
+		return PrepareResult{RolloutID: r.ID}, err
+	}
+	if queued {
+		return PrepareResult{RolloutID: r.ID, Action: ActionQueued, Tests: []TestCase{}}, nil
+	}
+	if err := c.publish(ctx, &r, u, in); err != nil {
+		return PrepareResult{RolloutID: r.ID}, err
+	}
+	saved, err := c.Store.SaveRollout(ctx, r)
+	if err != nil {
+		return PrepareResult{RolloutID: r.ID}, transient(fmt.Errorf("save rollout %s: %w", r.ID, err))
+	}
+	if err := c.Store.GuardAlarms(ctx, r.ID, r.Policy.Alarms); err != nil {
+		return PrepareResult{RolloutID: r.ID}, transient(fmt.Errorf("guard alarms of %s: %w", r.ID, err))
+	}
+	_ = c.Store.AppendEvent(ctx, r.ID, Event{Seq: saved.Rev, Time: now, Actor: actorOr(r.Actor), Action: "Prepared", Phase: saved.Phase,
+		Reason: fmt.Sprintf("candidate %s over stable %s; %s", saved.CandidateVersionArn, saved.StableVersionArn, describeSteps(saved.Steps))})
+	c.logFor(saved).Info("prepared", "stable", saved.StableVersionArn, "candidate", saved.CandidateVersionArn, "tests", len(in.tests))
+	res := c.prepared(saved)
+	res.Tests = in.tests
+	return res, nil
+}
+
+func (c *Controller) newRecord(u upload, now time.Time) rollout.Rollout {
+	return rollout.Rollout{
+		ID: u.rollID, StateMachineArn: u.smArn, StateMachineName: u.key.StateMachine,
+		AliasName: u.key.Alias, AliasArn: u.alias, Phase: rollout.Pending,
+		CreatedAt: now, UpdatedAt: now,
+		Upload: rollout.Upload{Bucket: u.obj.Bucket.Name, Key: u.key.Key(), VersionID: u.obj.Object.VersionID, ETag: u.obj.Object.ETag, Sequencer: u.obj.Object.Sequencer},
+		Reason: "received " + u.key.Key(),
+	}
+}
+
+// prepared is Prepare's answer for a record that has its candidate.
+func (c *Controller) prepared(r rollout.Rollout) PrepareResult {
+	return PrepareResult{RolloutID: r.ID, Action: ActionStart, CandidateVersionArn: r.CandidateVersionArn, Tests: []TestCase{}, TimeoutSeconds: timeoutSeconds(r.Policy)}
+}
+
+// timeoutSeconds bounds the progress wait: twice the planned duration plus an hour, and a
+// week more when a step waits for approval; never more than Step Functions' year.
+func timeoutSeconds(p rollout.Policy) int {
+	planned, approval := p.PlannedDuration()
+	d := 2*planned + time.Hour
+	if approval {
+		d += 7 * 24 * time.Hour
+	}
+	if d > 365*24*time.Hour {
+		d = 365 * 24 * time.Hour
+	}
+	return int(d / time.Second)
+}
+
+// checked is what Prepare learnt from the upload before touching anything.
+type checked struct {
+	definition string
+	policy     rollout.Policy
+	layers     []rollout.Layer
+	tests      []TestCase
+	actor      string
+}
+
+// check validates the upload without side effects: the state machine exists and is
+// managed, the ASL is valid, the policy resolves, its alarms exist (and, with
+// preexistingAlarms=block, none fires), and the pre-traffic tests parse.
+func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
+	var in checked
+	if _, err := c.StateMachines.Describe(ctx, u.smArn); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return in, &StateMachineNotFound{newCause(nil, "state machine %s does not exist", u.smArn)}
+		}
+		return in, transient(fmt.Errorf("describe %s: %w", u.smArn, err))
+	}
+	tags, err := c.StateMachines.Tags(ctx, u.smArn)
+	if err != nil {
+		return in, transient(fmt.Errorf("tags of %s: %w", u.smArn, err))
+	}
+	if !rollout.IsManaged(tags) {
+		return in, &NotManaged{newCause(nil, "state machine %s lacks the tag %s=true, so the controller may not touch it", u.key.StateMachine, topology.ManagedTag)}
+	}
+
+	obj, err := c.Artifacts.Get(ctx, u.obj.Bucket.Name, u.key.Key(), u.obj.Object.VersionID)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return in, &InvalidEvent{newCause(nil, "s3://%s/%s is gone", u.obj.Bucket.Name, u.key.Key())}
+		}
+		return in, transient(fmt.Errorf("read s3://%s/%s: %w", u.obj.Bucket.Name, u.key.Key(), err))
+	}
+	if !json.Valid(obj.Body) {
+		var v any
+		err := json.Unmarshal(obj.Body, &v)
+		return in, &InvalidDefinition{newCause(err, "%s is not JSON", u.key.Key())}
+	}
+	in.definition = string(obj.Body)
+	diags, err := c.StateMachines.Validate(ctx, in.definition)
+	if err != nil {
+		return in, transient(fmt.Errorf("validate %s: %w", u.key.Key(), err))
+	}
+	if len(diags) > 0 {
+		msgs := make([]string, len(diags))
+		for i, d := range diags {
+			msgs[i] = fmt.Sprintf("%s: %s at %s", d.Code, d.Message, d.Location)
+		}
+		return in, &InvalidDefinition{newCause(nil, "%s: %s", u.key.Key(), strings.Join(msgs, "; "))}
+	}
+
+	tagLayer, err := rollout.ParsePolicyTags(tags)
+	if err != nil {
+		return in, &InvalidPolicy{newCause(err, "tags of %s", u.key.StateMachine)}
+	}
+	layers := []rollout.Layer{}
+	file, err := c.Artifacts.Get(ctx, u.obj.Bucket.Name, u.key.PolicyKey(), "")
+	switch {
+	case err == nil:
+		l, err := rollout.ParsePolicyJSON(u.key.PolicyKey(), file.Body)
+		if err != nil {
+			return in, &InvalidPolicy{newCause(err, "")}
+		}
+		layers = append(layers, l)
+	case !errors.Is(err, ErrNotFound):
+		return in, transient(fmt.Errorf("read %s: %w", u.key.PolicyKey(), err))
+	}
+	meta, err := rollout.ParsePolicyMetadata(obj.Metadata)
+	if err != nil {
+		return in, &InvalidPolicy{newCause(err, "metadata of %s", u.key.Key())}
+	}
+	layers = append(layers, meta)
+	in.layers = layers
+	in.policy, err = rollout.Resolve(append([]rollout.Layer{tagLayer}, layers...)...)
+	if err != nil {
+		return in, &InvalidPolicy{newCause(err, "")}
+	}
+	if err := c.checkIntervals(in.policy); err != nil {
+		return in, err
+	}
+	in.actor = obj.Metadata[rollout.MetadataPrefix+"actor"]
+	if in.actor == "" {
+		in.actor = u.obj.Requester
+	}
+
+	if len(in.policy.Alarms) > 0 {
+		states, err := c.Alarms.States(ctx, in.policy.Alarms)
+		if err != nil {
+			return in, transient(fmt.Errorf("describe alarms: %w", err))
+		}
+		var missing, firing []string
+		for _, name := range in.policy.Alarms {
+			switch s, ok := states[name]; {
+			case !ok || s == rollout.AlarmMissing:
+				missing = append(missing, name)
+			case s == rollout.AlarmAlarm:
+				firing = append(firing, name)
+			}
+		}
+		if len(missing) > 0 {
+			return in, &AlarmNotFound{newCause(nil, "the policy names alarms that do not exist: %s (a missing alarm is never read as OK)", strings.Join(missing, ", "))}
+		}
+		if len(firing) > 0 && in.policy.PreexistingAlarms == rollout.PreexistingBlock {
+			return in, &AlarmFiring{newCause(nil, "alarms already in ALARM before the rollout: %s (preexistingAlarms=block)", strings.Join(firing, ", "))}
+		}
+	}
+	in.tests, err = c.loadTests(ctx, u)
+	return in, err
+}
+
+// checkIntervals refuses holds shorter than the tick can resolve.
+func (c *Controller) checkIntervals(p rollout.Policy) error {
+	short := func(field string, d rollout.Duration) error {
+		if d > 0 && d.D() < c.cfg.MinInterval {
+			return &InvalidPolicy{newCause(nil, "policy field %q: %s is shorter than the controller's tick of %s", field, d, c.cfg.MinInterval)}
+		}
+		return nil
+	}
+	if err := short("interval", p.Interval); err != nil {
+		return err
+	}
+	for _, s := range p.Steps {
+		switch {
+		case s.Pause != nil:
+			if err := short("steps", s.Pause.Duration); err != nil {
+				return err
+			}
+		case s.Analysis != nil:
+			if err := short("steps", s.Analysis.Duration); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// loadTests reads <sm>/<alias>/tests/*.json.
+func (c *Controller) loadTests(ctx context.Context, u upload) ([]TestCase, error) {
+	keys, err := c.Artifacts.List(ctx, u.obj.Bucket.Name, u.key.TestsPrefix())
+	if err != nil {
+		return nil, transient(fmt.Errorf("list %s: %w", u.key.TestsPrefix(), err))
+	}
+	sort.Strings(keys)
+	tests := []TestCase{}
+	for _, k := range keys {
+		if !strings.HasSuffix(k, ".json") {
+			continue
+		}
+		obj, err := c.Artifacts.Get(ctx, u.obj.Bucket.Name, k, "")
+		if err != nil {
+			return nil, transient(fmt.Errorf("read %s: %w", k, err))
+		}
+		var t struct {
+			Input  json.RawMessage `json:"input"`
+			Expect string          `json:"expect"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(obj.Body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&t); err != nil {
+			return nil, &PreTrafficFailed{newCause(err, "test %s is not {\"input\": ..., \"expect\": \"SUCCEEDED\"|\"FAILED\"}", k)}
+		}
+		if t.Expect == "" {
+			t.Expect = "SUCCEEDED"
+		}
+		if t.Expect != "SUCCEEDED" && t.Expect != "FAILED" {
+			return nil, &PreTrafficFailed{newCause(nil, "test %s expects %q; want SUCCEEDED or FAILED", k, t.Expect)}
+		}
+		if len(t.Input) == 0 {
+			t.Input = json.RawMessage(`{}`)
+		}
+		name := testName(k)
+		tests = append(tests, TestCase{Name: name, Input: t.Input, Expect: t.Expect})
+	}
+	return tests, nil
+}
+
+// testName makes an execution-name-safe name from a test file name.
+func testName(key string) string {
+	base := strings.TrimSuffix(path.Base(key), ".json")
+	if unescaped, err := url.PathUnescape(base); err == nil {
+		base = unescaped
+	}
+	var b strings.Builder
+	for _, r := range base {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	s := b.String()
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return s
+}
+
+// lock makes r the alias's one active rollout, as onBusy says when another holds it.
+// It reports queued=true when r must wait for its turn.
+func (c *Controller) lock(ctx context.Context, r *rollout.Rollout, onBusy rollout.OnBusy) (queued bool, err error) {
+	for range maxAttempts {
+		holder, err := c.Store.AcquireLock(ctx, r.AliasArn, r.ID)
+		if err == nil {
+			return false, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return false, transient(fmt.Errorf("lock %s: %w", r.AliasArn, err))
+		}
+		other, err := c.Store.GetRollout(ctx, holder)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			other = rollout.Rollout{ID: holder, Phase: rollout.Failed}
+		case err != nil:
+			return false, transient(fmt.Errorf("read lock holder %s: %w", holder, err))
+		}
+		if other.Phase.Terminal() && c.now().Sub(other.FinishedAt) > staleLock {
+			c.logFor(*r).Warn("taking a stale lock", "holder", holder, "holder_phase", other.Phase)
+			if err := c.Store.ReleaseLock(ctx, r.AliasArn, holder); err != nil {
+				return false, transient(fmt.Errorf("release stale lock of %s: %w", holder, err))
+			}
+			continue
+		}
+		switch onBusy {
+		case rollout.BusyQueue:
+			r.Reason = "queued behind rollout " + holder
+			if _, err := c.Store.SaveRollout(ctx, *r); err != nil {
+				return false, transient(fmt.Errorf("save rollout %s: %w", r.ID, err))
+			}
+			return true, nil
+		case rollout.BusySupersede:
+			if err := c.supersede(ctx, holder, r.ID); err != nil {
+				return false, err
+			}
+			continue
+		}
+		return false, c.refuse(ctx, *r, &RolloutInProgress{newCause(nil, "alias %s is busy with rollout %s (%s); onBusy=reject", r.AliasName, holder, other.Phase)})
+	}
+	return false, &Transient{newCause(nil, "alias %s: lock kept changing hands", r.AliasArn)}
+}
+
+// supersede aborts the rollout holding the alias in favour of a newer upload, puts the
+// alias back on its stable version and hands the lock over.
+func (c *Controller) supersede(ctx context.Context, holder, by string) error {
+	for range maxAttempts {
+		old, err := c.Store.GetRollout(ctx, holder)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return transient(fmt.Errorf("read rollout %s: %w", holder, err))
+		}
+		if err == nil && !old.Phase.Terminal() && old.CandidateVersionArn != "" {
+			d := rollout.Stop(old, rollout.Aborted, "superseded by rollout "+by, c.now())
+			if _, err := c.commit(ctx, old, d, "controller"); err != nil {
+				if errors.Is(err, ErrConflict) {
+					continue
+				}
+				return transient(err)
+			}
+		}
+		if err == nil && old.AliasArn != "" {
+			if err := c.Store.ReleaseLock(ctx, old.AliasArn, holder); err != nil {
+				return transient(fmt.Errorf("release lock of %s: %w", holder, err))
+			}
+		}
+		return nil
+	}
+	return &Transient{newCause(nil, "supersede %s: the record kept moving", holder)}
+}
+
+// publish reads the alias's stable version, refuses an upload that is already stable,
+// and publishes the candidate.
+func (c *Controller) publish(ctx context.Context, r *rollout.Rollout, u upload, in checked) error {
+	alias, err := c.Aliases.Describe(ctx, r.AliasArn)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return c.release(ctx, *r, &StateMachineNotFound{newCause(nil, "alias %s of %s does not exist (ManagedStateMachine creates it)", r.AliasName, r.StateMachineName)})
+		}
+		return transient(fmt.Errorf("describe alias %s: %w", r.AliasArn, err))
+	}
+	if len(alias.Routing) != 1 || alias.Routing[0].Weight != 100 {
+		return c.release(ctx, *r, &RolloutInProgress{newCause(nil, "alias %s routes %s, not 100%% to one version: finish or undo that split first", r.AliasName, describeRoutes(alias.Routing))})
+	}
+	r.StableVersionArn = alias.Routing[0].VersionArn
+	stable, err := c.StateMachines.Describe(ctx, r.StableVersionArn)
+	if err != nil {
+		return transient(fmt.Errorf("describe stable version %s: %w", r.StableVersionArn, err))
+	}
+	if sameJSON(stable.Definition, in.definition) {
+		return c.release(ctx, *r, &NothingToDeploy{newCause(nil, "%s is the definition of the stable version %s: nothing to deploy", r.Upload.Key, r.StableVersionArn)})
+	}
+	desc := fmt.Sprintf("sfn-rollout %s from s3://%s/%s", r.ID, r.Upload.Bucket, r.Upload.Key)
+	if len(desc) > 256 {
+		desc = desc[:256]
+	}
+	candidate, err := c.StateMachines.Publish(ctx, r.StateMachineArn, in.definition, desc)
+	if err != nil {
+		var bad *InvalidDefinition
+		if errors.As(err, &bad) {
+			return c.release(ctx, *r, err)
+		}
+		return transient(fmt.Errorf("publish %s: %w", r.StateMachineArn, err))
+	}
+	if candidate == r.StableVersionArn {
+		return c.release(ctx, *r, &NothingToDeploy{newCause(nil, "publishing %s gave the stable version %s back: nothing to deploy", r.Upload.Key, candidate)})
+	}
+	r.CandidateVersionArn = candidate
+	r.Deadline = c.now().Add(time.Duration(timeoutSeconds(r.Policy)) * time.Second)
+	r.Reason = fmt.Sprintf("prepared: %s → %s, %s", versionLabel(r.StableVersionArn), versionLabel(candidate), describeSteps(r.Steps))
+	return nil
+}
+
+// release gives the lock back and refuses the rollout.
+func (c *Controller) release(ctx context.Context, r rollout.Rollout, err error) error {
+	if rerr := c.Store.ReleaseLock(ctx, r.AliasArn, r.ID); rerr != nil {
+		return transient(fmt.Errorf("release lock of %s: %w", r.ID, rerr))
+	}
+	return c.refuse(ctx, r, err)
+}
+
+// refuse records a refused upload as Failed with its error name and reason, announces it,
+// and returns the named error. The alias is never touched.
+func (c *Controller) refuse(ctx context.Context, r rollout.Rollout, cause error) error {
+	var n named
+	if !errors.As(cause, &n) {
+		return transient(cause)
+	}
+	if errors.As(cause, new(*Transient)) {
+		return cause
+	}
+	now := c.now()
+	r.Phase = rollout.Failed
+	r.ErrorName = ErrorName(cause)
+	r.Reason = cause.Error()
+	r.FinishedAt, r.UpdatedAt = now, now
+	saved, err := c.Store.SaveRollout(ctx, r)
+	if err != nil {
+		return transient(fmt.Errorf("record refusal of %s (%v): %w", r.ID, cause, err))
+	}
+	_ = c.Store.AppendEvent(ctx, r.ID, Event{Seq: saved.Rev, Time: now, Actor: "controller", Action: "Refused", Phase: rollout.Failed, Reason: r.ErrorName + ": " + r.Reason})
+	// Finalize announces the outcome ("Rollout Failed") once the execution gets there.
+	c.logFor(saved).Warn("refused", "error", r.ErrorName, "reason", r.Reason)
+	return cause
+}
+
+// sameJSON compares two definitions as JSON values, so that whitespace and key order do
+// not make a new version.
+func sameJSON(a, b string) bool {
+	var va, vb any
+	if json.Unmarshal([]byte(a), &va) != nil || json.Unmarshal([]byte(b), &vb) != nil {
+		return a == b
+	}
+	ja, _ := json.Marshal(va)
+	jb, _ := json.Marshal(vb)
+	return bytes.Equal(ja, jb)
+}
+
+func versionLabel(arn string) string {
+	if i := strings.LastIndexByte(arn, ':'); i >= 0 {
+		return "v" + arn[i+1:]
+	}
+	return arn
+}
+
+func describeSteps(steps []rollout.Step) string {
+	parts := make([]string, len(steps))
+	for i, s := range steps {
+		parts[i] = s.String()
+	}
+	return "steps " + strings.Join(parts, " ")
+}
+
+func actorOr(a string) string {
+	if a == "" {
+		return "uploader"
+	}
+	return a
+}

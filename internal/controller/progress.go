@@ -1,0 +1,271 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
+)
+
+// Register is called by the controller state machine's two waits. For "turn" it queues
+// the upload behind the alias's active rollout; for "progress" it judges the pre-traffic
+// tests, stores the task token, runs the first tick at once and creates the schedule of
+// the following ticks.
+func (c *Controller) Register(ctx context.Context, in RegisterInput) error {
+	if in.TaskToken == "" || in.Prepare == nil || in.Prepare.RolloutID == "" {
+		return &InvalidEvent{newCause(nil, "register needs taskToken and prepare.rolloutId")}
+	}
+	id := in.Prepare.RolloutID
+	switch in.Wait {
+	case WaitTurn:
+		return c.waitTurn(ctx, id, in.TaskToken)
+	case WaitProgress:
+	default:
+		return &InvalidEvent{newCause(nil, "register: unknown wait %q (want %q or %q)", in.Wait, WaitProgress, WaitTurn)}
+	}
+
+	r, err := c.Store.GetRollout(ctx, id)
+	if err != nil {
+		return c.notFound(id, err)
+	}
+	if r.Phase.Terminal() {
+		c.sendOutcomeWith(ctx, r, in.TaskToken)
+		return nil
+	}
+	if failed := failedTests(in.PreTraffic); len(failed) > 0 {
+		_, err := c.stop(ctx, id, rollout.Failed, "PreTrafficFailed", "pre-traffic tests failed on "+versionLabel(r.CandidateVersionArn)+": "+strings.Join(failed, "; "), "controller")
+		if err != nil {
+			return err
+		}
+		return &PreTrafficFailed{newCause(nil, "rollout %s: %s", id, strings.Join(failed, "; "))}
+	}
+	for range maxAttempts {
+		if r.TaskToken == in.TaskToken {
+			break
+		}
+		r.TaskToken = in.TaskToken
+		saved, err := c.Store.SaveRollout(ctx, r)
+		if err == nil {
+			r = saved
+			break
+		}
+		if !errors.Is(err, ErrConflict) {
+			return transient(fmt.Errorf("store task token of %s: %w", id, err))
+		}
+		if r, err = c.Store.GetRollout(ctx, id); err != nil {
+			return c.notFound(id, err)
+		}
+	}
+	if r.Policy.Strategy == rollout.BlueGreen && r.Phase == rollout.Pending {
+		if _, err := c.Aliases.Put(ctx, r.StateMachineArn, testAlias(r), []rollout.Route{{VersionArn: r.CandidateVersionArn, Weight: 100}}); err != nil {
+			return transient(fmt.Errorf("point test alias %s at the candidate: %w", testAlias(r), err))
+		}
+	}
+	r, _, err = c.decideAndCommit(ctx, id, "controller", nil)
+	if err != nil {
+		return err
+	}
+	if r.Phase.Terminal() {
+		return nil
+	}
+	if err := c.Schedules.Create(ctx, Schedule{Name: topology.ScheduleName(id), Expression: c.cfg.TickRate, Input: mustJSON(Tick{RolloutID: id})}); err != nil {
+		return transient(fmt.Errorf("create schedule of %s: %w", id, err))
+	}
+	return nil
+}
+
+// testAlias is the BLUE_GREEN alias that routes all of its traffic to the candidate.
+func testAlias(r rollout.Rollout) string {
+	if r.Policy.TestAlias != "" {
+		return r.Policy.TestAlias
+	}
+	name := r.AliasName + "-test"
+	if len(name) > 80 {
+		name = name[:80]
+	}
+	return name
+}
+
+// failedTests lists the pre-traffic tests that did not end as they expected.
+func failedTests(results []TestResult) []string {
+	var failed []string
+	for _, t := range results {
+		expect := t.Expect
+		if expect == "" {
+			expect = "SUCCEEDED"
+		}
+		status := t.Status
+		if status == "" {
+			status = "FAILED"
+		}
+		if status != expect {
+			msg := fmt.Sprintf("%s ended %s, expected %s", t.Name, status, expect)
+			if t.Error != "" {
+				msg += " (" + t.Error + ": " + truncate(t.Cause, 200) + ")"
+			}
+			failed = append(failed, msg)
+		}
+	}
+	return failed
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// waitTurn queues a rollout behind the alias's active one. The lock may have come free
+// between Prepare and now: then the turn is taken at once.
+func (c *Controller) waitTurn(ctx context.Context, id, token string) error {
+	r, err := c.Store.GetRollout(ctx, id)
+	if err != nil {
+		return c.notFound(id, err)
+	}
+	if err := c.Store.Enqueue(ctx, Queued{AliasArn: r.AliasArn, RolloutID: id, TaskToken: token, QueuedAt: c.now()}); err != nil {
+		return transient(fmt.Errorf("queue %s: %w", id, err))
+	}
+	c.wakeNext(ctx, r.AliasArn)
+	return nil
+}
+
+// wakeNext hands a free alias to the oldest queued upload and resumes its execution.
+func (c *Controller) wakeNext(ctx context.Context, aliasArn string) {
+	queue, err := c.Store.Queue(ctx, aliasArn)
+	if err != nil {
+		c.Log.Error("read queue", "alias", aliasArn, "err", err)
+		return
+	}
+	for _, q := range queue {
+		if _, err := c.Store.AcquireLock(ctx, aliasArn, q.RolloutID); err != nil {
+			return // busy: the holder's finalize wakes the queue
+		}
+		if err := c.Tasks.Succeed(ctx, q.TaskToken, mustJSON(map[string]string{"rolloutId": q.RolloutID})); err != nil {
+			c.Log.Warn("queued rollout is gone", "rollout_id", q.RolloutID, "err", err)
+			_ = c.Store.ReleaseLock(ctx, aliasArn, q.RolloutID)
+			_ = c.Store.Dequeue(ctx, aliasArn, q.RolloutID)
+			continue
+		}
+		_ = c.Store.Dequeue(ctx, aliasArn, q.RolloutID)
+		return
+	}
+}
+
+// Advance is one scheduled tick of one rollout.
+func (c *Controller) Advance(ctx context.Context, t Tick) (Outcome, error) {
+	if t.RolloutID == "" {
+		return Outcome{}, &InvalidEvent{newCause(nil, "tick without rolloutId")}
+	}
+	r, d, err := c.decideAndCommit(ctx, t.RolloutID, "controller", nil)
+	var missing *RolloutNotFound
+	if errors.As(err, &missing) {
+		// A schedule that outlived its record: stop it.
+		return Outcome{RolloutID: t.RolloutID}, c.Schedules.Delete(ctx, topology.ScheduleName(t.RolloutID))
+	}
+	if err != nil {
+		return Outcome{RolloutID: t.RolloutID}, err
+	}
+	if r.Phase.Terminal() && d.Action != rollout.ActionRollback && d.Action != rollout.ActionFinish {
+		// Ended before this tick: the outcome may not have reached the state machine (a crash
+		// after the save), so say it again, and stop ticking.
+		c.sendOutcome(ctx, r)
+		if err := c.Schedules.Delete(ctx, topology.ScheduleName(r.ID)); err != nil {
+			return Outcome{}, transient(fmt.Errorf("delete schedule of %s: %w", r.ID, err))
+		}
+	}
+	return Outcome{RolloutID: r.ID, Phase: r.Phase, Reason: d.Reason}, nil
+}
+
+// RollbackResult lists what an alarm did.
+type RollbackResult struct {
+	Alarm    string    `json:"alarm"`
+	Rollouts []Outcome `json:"rollouts"`
+}
+
+// Rollback reacts to an alarm entering ALARM: every active rollout the alarm guards is
+// rolled back (or paused, with onFailure=pause) at once, without waiting for a tick.
+func (c *Controller) Rollback(ctx context.Context, raw json.RawMessage) (RollbackResult, error) {
+	_, ev, err := DecodeAlarmStateChange(raw)
+	if err != nil {
+		return RollbackResult{}, err
+	}
+	res := RollbackResult{Alarm: ev.AlarmName, Rollouts: []Outcome{}}
+	if ev.State.Value != string(rollout.AlarmAlarm) {
+		return res, nil
+	}
+	ids, err := c.Store.GuardedBy(ctx, ev.AlarmName)
+	if err != nil {
+		return res, transient(fmt.Errorf("rollouts guarded by %s: %w", ev.AlarmName, err))
+	}
+	var errs []error
+	for _, id := range ids {
+		r, d, err := c.decideAndCommit(ctx, id, "alarm:"+ev.AlarmName, func(r *rollout.Rollout, obs *rollout.Observation) {
+			// The event is newer than whatever DescribeAlarms said: the alarm fires now, and
+			// a firing that comes as an event is never the preexisting one.
+			if obs.Alarms == nil {
+				obs.Alarms = map[string]rollout.AlarmState{}
+			}
+			obs.Alarms[ev.AlarmName] = rollout.AlarmAlarm
+			r.PreexistingAlarms = without(r.PreexistingAlarms, ev.AlarmName)
+		})
+		var missing *RolloutNotFound
+		if errors.As(err, &missing) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rollout %s: %w", id, err))
+			continue
+		}
+		res.Rollouts = append(res.Rollouts, Outcome{RolloutID: r.ID, Phase: r.Phase, Reason: d.Reason})
+	}
+	if len(errs) > 0 {
+		return res, transient(errors.Join(errs...))
+	}
+	return res, nil
+}
+
+func without(list []string, s string) []string {
+	var out []string
+	for _, v := range list {
+		if v != s {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// stop ends a rollout that is not over yet with the alias on stable: phase Failed,
+// RolledBack or Aborted, with an error name for Failed.
+func (c *Controller) stop(ctx context.Context, id string, phase rollout.Phase, errorName, reason, actor string) (rollout.Rollout, error) {
+	for range maxAttempts {
+		r, err := c.Store.GetRollout(ctx, id)
+		if err != nil {
+			return r, c.notFound(id, err)
+		}
+		if r.Phase.Terminal() {
+			return r, nil
+		}
+		d := rollout.Stop(r, phase, reason, c.now())
+		d.Next.ErrorName = errorName
+		if r.CandidateVersionArn == "" {
+			d.SetAlias = false // refused before a candidate existed: the alias was never ours
+		}
+		saved, err := c.commit(ctx, r, d, actor)
+		if errors.Is(err, ErrConflict) && saved.Rev == r.Rev {
+			continue
+		}
+		return saved, transient(err)
+	}
+	return rollout.Rollout{}, &Transient{newCause(nil, "stop %s: the record kept moving", id)}
+}
+
+// sendOutcomeWith answers a token other than the stored one (a retried register).
+func (c *Controller) sendOutcomeWith(ctx context.Context, r rollout.Rollout, token string) {
+	r.TaskToken = token
+	c.sendOutcome(ctx, r)
+}
