@@ -17,6 +17,10 @@ var ErrNotFound = errors.New("not found")
 // ErrConflict is returned by the Store when a conditional write loses (rev moved, lock held).
 var ErrConflict = errors.New("conditional write failed")
 
+// ErrInvalidDefinition is returned by StateMachines.Publish for a definition that Step
+// Functions refuses (InvalidDefinition); the controller turns it into *InvalidDefinition.
+var ErrInvalidDefinition = errors.New("invalid state machine definition")
+
 // ErrThrottled marks an AWS error that is worth retrying (throttling, 5xx, timeouts).
 // Adapters wrap such errors so that errors.Is(err, ErrThrottled) holds.
 var ErrThrottled = errors.New("throttled or unavailable")
