@@ -1,0 +1,60 @@
+// Command invoke runs one of the controller's functions once on an event file, with the same
+// wiring as in Lambda (the environment of internal/topology, AWS_ENDPOINT_URL for a local
+// endpoint): `make invoke-advance EVENT=events/scheduler-tick.json`.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/controller"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
+)
+
+func main() {
+	fn := flag.String("fn", "", "function: prepare, register, advance, rollback, finalize or control")
+	event := flag.String("event", "", "path of the event JSON")
+	flag.Parse()
+	if *fn == "" || *event == "" {
+		fmt.Fprintln(os.Stderr, "usage: invoke -fn <function> -event <file.json>")
+		os.Exit(2)
+	}
+	os.Exit(run(*fn, *event))
+}
+
+func run(fn, event string) int {
+	payload, err := os.ReadFile(event)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	if !json.Valid(payload) {
+		fmt.Fprintf(os.Stderr, "%s is not JSON\n", event)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wiring.Timeout)
+	defer cancel()
+	c, err := wiring.FromEnv(ctx, fn)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	h, err := wiring.Handler(c, fn)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	out, err := h(ctx, payload)
+	if err != nil {
+		// As the Lambda runtime would report it.
+		b, _ := json.MarshalIndent(map[string]string{"errorType": controller.ErrorName(err), "errorMessage": err.Error()}, "", "  ")
+		fmt.Println(string(b))
+		return 1
+	}
+	b, _ := json.MarshalIndent(out, "", "  ")
+	fmt.Println(string(b))
+	return 0
+}

@@ -1,0 +1,28 @@
+// Command finalize is the sfn-rollout finalize Lambda function: it only wires the controller from
+// the environment and hands its use case to the Lambda runtime.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
+)
+
+func main() {
+	ctx := context.Background()
+	c, err := wiring.FromEnv(ctx, "finalize")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	h, err := wiring.Handler(c, "finalize")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}

@@ -1,0 +1,221 @@
+// Package wiring builds the controller from the environment and the SDK configuration, and
+// dispatches an event to a use case by function name: the Lambda mains, `make invoke-<fn>`
+// and local mode's in-process functions all go through it, so they cannot wire differently.
+package wiring
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi"
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/cloudwatchapi"
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/dynamostore"
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/eventsapi"
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/s3api"
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/schedulerapi"
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/sfnapi"
+	"github.com/sfn-rollout/sfn-rollout/internal/controller"
+	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
+)
+
+// Settings is the controller's configuration as the environment gives it.
+type Settings struct {
+	Table              string
+	ScheduleGroup      string
+	SchedulerRoleArn   string
+	AdvanceFunctionArn string
+	EventBus           string
+	LogLevel           slog.Level
+	Controller         controller.Config
+}
+
+// SettingsFromEnv reads the topology's environment variables. A missing required variable
+// or a value that does not parse is an error, never a fallback.
+func SettingsFromEnv(getenv func(string) string) (Settings, error) {
+	var s Settings
+	var missing []string
+	required := func(name string) string {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			missing = append(missing, name)
+		}
+		return v
+	}
+	s.Table = required(topology.EnvTable)
+	s.ScheduleGroup = required(topology.EnvScheduleGroup)
+	s.SchedulerRoleArn = required(topology.EnvSchedulerRoleArn)
+	s.AdvanceFunctionArn = required(topology.EnvAdvanceFunctionArn)
+	if len(missing) > 0 {
+		return s, fmt.Errorf("missing environment: %s", strings.Join(missing, ", "))
+	}
+	s.EventBus = orDefault(getenv(topology.EnvEventBus), topology.DefaultEventBus)
+	s.Controller.TickRate = orDefault(getenv(topology.EnvTickRate), topology.DefaultTickRate)
+	minInterval, err := rollout.ParseDuration(orDefault(getenv(topology.EnvMinInterval), topology.DefaultMinInterval))
+	if err != nil {
+		return s, fmt.Errorf("%s: %w", topology.EnvMinInterval, err)
+	}
+	s.Controller.MinInterval = minInterval.D()
+	ttl, err := rollout.ParseDuration(orDefault(getenv(topology.EnvDedupeTTL), "24h"))
+	if err != nil {
+		return s, fmt.Errorf("%s: %w", topology.EnvDedupeTTL, err)
+	}
+	s.Controller.DedupeTTL = ttl.D()
+	if err := s.LogLevel.UnmarshalText([]byte(orDefault(getenv(topology.EnvLogLevel), "INFO"))); err != nil {
+		return s, fmt.Errorf("%s: %w", topology.EnvLogLevel, err)
+	}
+	return s, nil
+}
+
+func orDefault(v, def string) string {
+	if v = strings.TrimSpace(v); v == "" {
+		return def
+	}
+	return v
+}
+
+// New builds the controller over real SDK clients. It does no I/O.
+func New(cfg aws.Config, s Settings, clock controller.Clock, log *slog.Logger) (*controller.Controller, error) {
+	sfnClient := sfn.NewFromConfig(cfg)
+	cw := cloudwatch.NewFromConfig(cfg)
+	store := dynamostore.New(dynamodb.NewFromConfig(cfg), s.Table)
+	if clock != nil {
+		store = store.WithClock(clock)
+	}
+	return controller.New(s.Controller, controller.Ports{
+		StateMachines: sfnapi.NewStateMachines(sfnClient),
+		Aliases:       sfnapi.NewAliases(sfnClient),
+		Tasks:         sfnapi.NewTasks(sfnClient),
+		Alarms:        cloudwatchapi.NewAlarms(cw),
+		Metrics:       cloudwatchapi.NewMetrics(cw),
+		Store:         store,
+		Artifacts:     s3api.New(s3.NewFromConfig(cfg, awsapi.S3Options)),
+		Schedules:     schedulerapi.New(scheduler.NewFromConfig(cfg), s.ScheduleGroup, s.AdvanceFunctionArn, s.SchedulerRoleArn),
+		Events:        eventsapi.New(eventbridge.NewFromConfig(cfg), s.EventBus),
+		Clock:         clock,
+		Log:           log,
+	})
+}
+
+// FromEnv is what a Lambda's main does once per cold start.
+func FromEnv(ctx context.Context, function string) (*controller.Controller, error) {
+	s, err := SettingsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", function, err)
+	}
+	cfg, err := awsapi.LoadConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", function, err)
+	}
+	return New(cfg, s, nil, Logger(os.Stderr, s.LogLevel, function))
+}
+
+// Logger is the JSON logger of the functions: every line names the function and, inside an
+// invocation, its aws_request_id.
+func Logger(w *os.File, level slog.Level, function string) *slog.Logger {
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
+	return slog.New(requestIDHandler{h}).With("function", function)
+}
+
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		r.AddAttrs(slog.String("aws_request_id", lc.AwsRequestID))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}
+
+// Handler is the function's handler for lambda.Start: the use case with its errors named,
+// so that Step Functions sees "InvalidDefinition", never "wrapError".
+func Handler(c *controller.Controller, function string) (func(context.Context, json.RawMessage) (any, error), error) {
+	if _, ok := handlers[function]; !ok {
+		return nil, fmt.Errorf("unknown function %q (want one of %s)", function, strings.Join(topology.Functions, ", "))
+	}
+	return func(ctx context.Context, payload json.RawMessage) (any, error) {
+		return Dispatch(ctx, c, function, payload)
+	}, nil
+}
+
+// handlers decode a payload into each use case's input.
+var handlers = map[string]func(context.Context, *controller.Controller, json.RawMessage) (any, error){
+	"prepare": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
+		var s controller.State
+		if err := decode(p, &s); err != nil {
+			return nil, err
+		}
+		return c.Prepare(ctx, s)
+	},
+	"register": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
+		var in controller.RegisterInput
+		if err := decode(p, &in); err != nil {
+			return nil, err
+		}
+		return struct{}{}, c.Register(ctx, in)
+	},
+	"advance": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
+		var t controller.Tick
+		if err := decode(p, &t); err != nil {
+			return nil, err
+		}
+		return c.Advance(ctx, t)
+	},
+	"rollback": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
+		return c.Rollback(ctx, p)
+	},
+	"finalize": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
+		var s controller.State
+		if err := decode(p, &s); err != nil {
+			return nil, err
+		}
+		return c.Finalize(ctx, s)
+	},
+	"control": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
+		return c.Control(ctx, p)
+	},
+}
+
+// Dispatch runs one use case on a payload and names its error.
+func Dispatch(ctx context.Context, c *controller.Controller, function string, payload json.RawMessage) (any, error) {
+	h, ok := handlers[function]
+	if !ok {
+		return nil, controller.Named(fmt.Errorf("unknown function %q", function))
+	}
+	out, err := h(ctx, c, payload)
+	if err != nil {
+		return nil, controller.Named(err)
+	}
+	return out, nil
+}
+
+func decode(p json.RawMessage, v any) error {
+	if err := json.Unmarshal(p, v); err != nil {
+		return controller.ByName("InvalidEvent", fmt.Sprintf("decode %T: %v", v, err))
+	}
+	return nil
+}
+
+// Timeout is how long local callers give one invocation, as a Lambda's timeout would.
+const Timeout = 60 * time.Second

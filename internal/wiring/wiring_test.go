@@ -1,0 +1,116 @@
+package wiring
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/controller"
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func fullEnv() map[string]string {
+	return map[string]string{
+		topology.EnvTable:              "rollouts",
+		topology.EnvScheduleGroup:      "sfn-rollout",
+		topology.EnvSchedulerRoleArn:   "arn:aws:iam::000000000000:role/scheduler",
+		topology.EnvAdvanceFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:advance",
+	}
+}
+
+func TestSettingsFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		set     map[string]string
+		unset   []string
+		wantErr string
+		check   func(t *testing.T, s Settings)
+	}{
+		{name: "defaults", check: func(t *testing.T, s Settings) {
+			if s.Controller.TickRate != topology.DefaultTickRate || s.Controller.MinInterval != time.Minute || s.Controller.DedupeTTL != 24*time.Hour || s.EventBus != "default" {
+				t.Errorf("defaults = %+v", s)
+			}
+		}},
+		{name: "local speeds", set: map[string]string{topology.EnvTickRate: "rate(1 minute)", topology.EnvMinInterval: "1s"}, check: func(t *testing.T, s Settings) {
+			if s.Controller.MinInterval != time.Second {
+				t.Errorf("MinInterval = %s", s.Controller.MinInterval)
+			}
+		}},
+		{name: "missing table and role", unset: []string{topology.EnvTable, topology.EnvSchedulerRoleArn}, wantErr: "missing environment: SFN_ROLLOUT_TABLE, SFN_ROLLOUT_SCHEDULER_ROLE_ARN"},
+		{name: "bad duration", set: map[string]string{topology.EnvMinInterval: "soon"}, wantErr: topology.EnvMinInterval},
+		{name: "bad log level", set: map[string]string{topology.EnvLogLevel: "LOUD"}, wantErr: topology.EnvLogLevel},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := fullEnv()
+			for k, v := range tt.set {
+				m[k] = v
+			}
+			for _, k := range tt.unset {
+				delete(m, k)
+			}
+			s, err := SettingsFromEnv(env(m))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, s)
+		})
+	}
+}
+
+func TestDispatchNamesErrors(t *testing.T) {
+	s, err := SettingsFromEnv(env(fullEnv()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(aws.Config{Region: "us-east-1"}, s, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, function, payload, wantType string
+	}{
+		{name: "control without rollout id", function: "control", payload: `{"command":"pause","actor":"alice"}`, wantType: "InvalidEvent"},
+		{name: "control with an unknown command", function: "control", payload: `{"rolloutId":"r-1","command":"fly","actor":"alice"}`, wantType: "InvalidEvent"},
+		{name: "advance on a payload that is not a tick", function: "advance", payload: `[1,2]`, wantType: "InvalidEvent"},
+		{name: "prepare on an event that is not an upload", function: "prepare", payload: `{"event":{"source":"aws.ec2","detail-type":"x","detail":{}}}`, wantType: "InvalidEvent"},
+		{name: "rollback on an event that is not an alarm", function: "rollback", payload: `{"source":"aws.s3"}`, wantType: "InvalidEvent"},
+		{name: "unknown function", function: "deploy", payload: `{}`, wantType: "Internal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Dispatch(context.Background(), c, tt.function, json.RawMessage(tt.payload))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := controller.ErrorName(err); got != tt.wantType {
+				t.Errorf("errorType = %s (%v), want %s", got, err, tt.wantType)
+			}
+		})
+	}
+}
+
+func TestHandlerRefusesUnknownFunction(t *testing.T) {
+	if _, err := Handler(nil, "deploy"); err == nil {
+		t.Fatal("Handler accepted an unknown function")
+	}
+	for _, fn := range topology.Functions {
+		if _, ok := handlers[fn]; !ok {
+			t.Errorf("topology names function %s that wiring cannot dispatch", fn)
+		}
+	}
+}
