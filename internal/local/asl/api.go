@@ -1,0 +1,93 @@
+// Package asl parses, validates and runs Amazon States Language definitions for the local
+// Step Functions: Pass, Task, Choice, Wait, Succeed, Fail, Parallel and Map, Retry and
+// Catch, JSONPath processing and the common intrinsic functions. Anything it does not
+// support is refused when the definition is parsed, with a message that names it.
+package asl
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"time"
+)
+
+// Diagnostic is one problem of a definition, as ValidateStateMachineDefinition reports it.
+type Diagnostic struct {
+	Severity string `json:"severity"` // ERROR or WARNING
+	Code     string `json:"code"`     // INVALID_JSON_DESCRIPTION, SCHEMA_VALIDATION_FAILED, MISSING_TRANSITION_TARGET, ...
+	Message  string `json:"message"`
+	Location string `json:"location,omitempty"` // a JSON pointer: /States/pass1/Next
+}
+
+// Runtime is what a running execution needs from the Step Functions service around it.
+type Runtime interface {
+	// Now is the (virtual) time.
+	Now() time.Time
+	// Sleep waits d of (virtual) time: Wait states, Retry intervals.
+	Sleep(ctx context.Context, d time.Duration) error
+	// Rand draws MathRandom, UUID and retry jitter, so a seeded runtime repeats.
+	Rand() *rand.Rand
+	// NewTaskToken makes the token of a .waitForTaskToken task before its Parameters are
+	// evaluated ($$.Task.Token).
+	NewTaskToken() string
+	// Invoke runs a Task state's resource and returns its result. For .waitForTaskToken it
+	// invokes the target and then waits for SendTaskSuccess/Failure on the call's token, up
+	// to TimeoutSeconds/HeartbeatSeconds. A task that fails returns a *Failure, whose Error
+	// is matched by Retry and Catch (e.g. "States.TaskFailed", "States.Timeout", or a
+	// Lambda function's errorType).
+	Invoke(ctx context.Context, call TaskCall) (json.RawMessage, error)
+}
+
+// TaskCall is one invocation of a Task state's resource.
+type TaskCall struct {
+	State            string
+	Resource         string          // as written, with its .waitForTaskToken or .sync:2 suffix
+	Input            json.RawMessage // the effective input: after InputPath and Parameters
+	TaskToken        string          // set for .waitForTaskToken
+	TimeoutSeconds   int             // 0: none (Step Functions' default of 99999999)
+	HeartbeatSeconds int
+}
+
+// Failure is an error that ASL can catch: a Fail state, a failed task, a runtime error
+// (States.Runtime, States.Timeout, States.DataLimitExceeded, ...).
+type Failure struct {
+	Name  string `json:"Error"` // the error name ErrorEquals matches
+	Cause string `json:"Cause"`
+}
+
+func (f *Failure) Error() string {
+	if f.Cause == "" {
+		return f.Name
+	}
+	return f.Name + ": " + f.Cause
+}
+
+// Context is the execution's part of the context object ($$).
+type Context struct {
+	ExecutionID      string    // $$.Execution.Id (the execution ARN)
+	ExecutionName    string    // $$.Execution.Name
+	StartTime        time.Time // $$.Execution.StartTime
+	RoleArn          string    // $$.Execution.RoleArn
+	StateMachineID   string    // $$.StateMachine.Id
+	StateMachineName string    // $$.StateMachine.Name
+}
+
+// HistoryEvent is one entry of an execution's history, reported as it happens.
+type HistoryEvent struct {
+	Type      string          // TaskStateEntered, TaskStateExited, TaskScheduled, TaskSucceeded, TaskFailed, ...
+	State     string          // the state's name, when there is one
+	Input     json.RawMessage // for *Entered
+	Output    json.RawMessage // for *Exited and *Succeeded
+	Error     string          // for *Failed
+	Cause     string
+	Timestamp time.Time
+}
+
+// The entry points, implemented in this package:
+//
+//	func Validate(definition []byte) []Diagnostic
+//	    every problem: JSON, schema, transitions, reachability, unsupported features.
+//	func Parse(definition []byte) (*Definition, error)
+//	    a *DefinitionError (with the diagnostics) when Validate reports an ERROR.
+//	func (d *Definition) Run(ctx, input json.RawMessage, cx Context, rt Runtime, history func(HistoryEvent)) (json.RawMessage, *Failure)
+//	    runs an execution to its end; ctx cancelled = StopExecution (Failure "States.Aborted"? no: the caller records ABORTED).
