@@ -17,8 +17,10 @@ import (
 const eventsDir = "../../events"
 
 const (
-	sampleBucket    = "sfn-rollout-artifacts-000000000000"
-	sampleRolloutID = "01KF0ZQ8W3Y6D2N4R7T9V1B5C8"
+	sampleBucket = "sfn-rollout-artifacts-000000000000"
+	// sampleRolloutID is the rollout of s3-object-created.json, so that the samples can be
+	// replayed in order: upload, tick, control.
+	sampleRolloutID = "r-9ebcde5d084e"
 )
 
 // decoded is a sample event read the way its handler reads it. Exactly one part is set.
@@ -84,6 +86,11 @@ func TestEventSamples(t *testing.T) {
 			checkUpload(t, d, "orders/prod/definition.asl.json", "PutObject")
 			if d.object.Object.VersionID != "" {
 				t.Errorf("version-id = %q, want none (unversioned bucket)", d.object.Object.VersionID)
+			}
+			// Without a version id the sequencer tells uploads of one key apart.
+			upload := d.object.Bucket.Name + "/" + d.object.Object.Key + "#" + d.object.Object.Sequencer
+			if got := controller.RolloutID(upload); got != sampleRolloutID {
+				t.Errorf("RolloutID = %q, want %q: update the tick and control samples", got, sampleRolloutID)
 			}
 		}},
 		{"s3-object-created-versioned.json", func(t *testing.T, d decoded) {

@@ -1,0 +1,64 @@
+# sfn-rollout. `make test` is what CI runs (.ci/run); `make help` lists the targets.
+
+FUNCTIONS := prepare register advance rollback finalize control
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME ?= 20s
+EVENT ?=
+
+.PHONY: help tools build test lint bench fuzz invoke-% demo clean
+
+help:
+	@echo "tools   install the node tools under .tools/ (asl-validator, dynalite, aws-cdk)"
+	@echo "build   the Lambda bootstraps into bin/<fn>/bootstrap (linux/arm64)"
+	@echo "test    go vet and go test, with the node tools"
+	@echo "lint    gofmt, go vet, staticcheck"
+	@echo "bench   the benchmarks"
+	@echo "fuzz    every fuzz target for FUZZTIME (default $(FUZZTIME))"
+	@echo "invoke-<fn> EVENT=events/<file>.json   run one function on a sample event"
+	@echo "clean   remove bin/ and cdk.out/"
+
+# The stamp is newer than the lock file once `npm ci` has installed it; npm ci removes
+# node_modules first, so a half-finished install leaves no stamp.
+tools: .tools/node_modules/.installed
+
+.tools/node_modules/.installed: .tools/package.json .tools/package-lock.json
+	npm ci --prefix .tools --no-audit --no-fund
+	@touch $@
+
+build:
+	@set -e; for fn in $(FUNCTIONS); do \
+		echo "build $$fn"; \
+		GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o bin/$$fn/bootstrap ./functions/$$fn; \
+	done
+
+test: tools
+	go vet ./...
+	go test -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l: these files need gofmt:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	go run $(STATICCHECK) ./...
+
+bench:
+	go test -run '^$$' -bench . -benchmem ./...
+
+# Go fuzzes one target per run, so each target found in a _test.go gets its own.
+fuzz:
+	@set -e; for file in $$(grep -rl --include='*_test.go' --exclude-dir=.git --exclude-dir=.tools --exclude-dir=.cache --exclude-dir=node_modules '^func Fuzz' .); do \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+			echo "fuzz $$target in $$(dirname $$file) for $(FUZZTIME)"; \
+			go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$(dirname $$file); \
+		done; \
+	done
+
+invoke-%:
+	@test -n "$(EVENT)" || { echo "usage: make invoke-$* EVENT=events/<file>.json"; exit 2; }
+	go run ./cmd/invoke -fn $* -event $(EVENT)
+
+demo:
+	@echo "make demo arrives with local mode (issue 4)"
+	@exit 1
+
+clean:
+	rm -rf bin cdk.out
