@@ -1,0 +1,129 @@
+// Package dynalite starts dynalite, a DynamoDB implementation on LevelDB installed by the
+// project's npm tools under .tools/, on a free loopback port, and stops it by its PID.
+package dynalite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// EnvTools overrides where the npm tools are (the folder holding node_modules).
+const EnvTools = "SFN_ROLLOUT_TOOLS"
+
+// Process is a running dynalite.
+type Process struct {
+	URL  string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// FindCLI looks for dynalite's cli.js under $SFN_ROLLOUT_TOOLS, or under .tools/ in the
+// working directory and its parents.
+func FindCLI() (string, error) {
+	var tried []string
+	if dir := os.Getenv(EnvTools); dir != "" {
+		p := filepath.Join(dir, "node_modules", "dynalite", "cli.js")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		tried = append(tried, p)
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, ".tools", "node_modules", "dynalite", "cli.js")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		tried = append(tried, p)
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	return "", fmt.Errorf("dynalite is not installed (run `make tools`); looked for %s", strings.Join(tried, ", "))
+}
+
+// Start runs dynalite on a free 127.0.0.1 port and waits until it answers.
+func Start(ctx context.Context, cli string) (*Process, error) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, fmt.Errorf("dynalite needs Node.js: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(node, cli, "--host", "127.0.0.1", "--port", fmt.Sprint(port), "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdout = os.Stderr
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start dynalite: %w", err)
+	}
+	p := &Process{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	if err := p.waitReady(ctx); err != nil {
+		p.Stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Process) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.done:
+			return errors.New("dynalite exited before it was ready")
+		default:
+		}
+		resp, err := http.Get(p.URL)
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.New("dynalite did not answer within 20s")
+}
+
+// PID is dynalite's process id.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
+// Stop kills dynalite's process group and waits for it.
+func (p *Process) Stop() {
+	if p == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(3 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,169 @@
+// Package server is the local endpoint's front door: one loopback HTTP server that sends
+// each request to the service it is for, by X-Amz-Target, path and SigV4 signing name, plus
+// the admin API under /_sfn-rollout/ (health, config, faults).
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
+)
+
+// Services are the handlers of each AWS service; a nil one answers that it is not served.
+type Services struct {
+	StepFunctions http.Handler // awsJson1_0, AWSStepFunctions.*
+	DynamoDB      http.Handler // awsJson1_0, DynamoDB_20120810.* (a proxy to dynalite)
+	CloudWatch    http.Handler // rpc-v2-cbor under /service/GraniteServiceVersion20100801/, or awsQuery
+	EventBridge   http.Handler // awsJson1_1, AWSEvents.*
+	Scheduler     http.Handler // restJson1, signing name scheduler
+	Lambda        http.Handler // restJson1, signing name lambda
+	S3            http.Handler // restXml, signing name s3
+}
+
+// Server routes requests; it implements http.Handler.
+type Server struct {
+	services Services
+	faults   *core.Faults
+	ready    atomic.Bool
+
+	mu     sync.Mutex
+	config map[string]string
+}
+
+// New makes a server over the services. Faults may be nil.
+func New(s Services, faults *core.Faults) *Server {
+	if faults == nil {
+		faults = core.NewFaults(0)
+	}
+	return &Server{services: s, faults: faults, config: map[string]string{"region": core.Region, "account": core.Account}}
+}
+
+// SetReady marks every service ready: /_sfn-rollout/health answers 200 from then on.
+func (s *Server) SetReady() { s.ready.Store(true) }
+
+// SetConfig adds to what /_sfn-rollout/config answers (bucket, table, controllerStateMachineArn).
+func (s *Server) SetConfig(key, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.config[key] = value
+}
+
+// DynamoDBProxy forwards DynamoDB requests to dynalite, consulting the faults first.
+func DynamoDBProxy(target string, faults *core.Faults) (http.Handler, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, err
+	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
+		if lat, e := faults.Check("dynamodb", op); e != nil || lat > 0 {
+			sleep(r, lat)
+			if e != nil {
+				core.WriteJSONError(w, e)
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}), nil
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_sfn-rollout/") {
+		s.admin(w, r)
+		return
+	}
+	h, name := s.route(r)
+	if h == nil {
+		core.WriteJSONError(w, &core.APIError{Code: "UnknownOperationException", Message: "sfn-rollout local does not serve " + name, Status: http.StatusBadRequest})
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+// route picks the service of a request.
+func (s *Server) route(r *http.Request) (http.Handler, string) {
+	target := r.Header.Get("X-Amz-Target")
+	switch {
+	case strings.HasPrefix(target, "AWSStepFunctions."):
+		return s.services.StepFunctions, "Step Functions"
+	case strings.HasPrefix(target, "DynamoDB_20120810."):
+		return s.services.DynamoDB, "DynamoDB"
+	case strings.HasPrefix(target, "AWSEvents."):
+		return s.services.EventBridge, "EventBridge"
+	case strings.HasPrefix(r.URL.Path, "/service/GraniteServiceVersion20100801/"):
+		return s.services.CloudWatch, "CloudWatch"
+	}
+	switch name := core.SigningName(r); name {
+	case "states":
+		return s.services.StepFunctions, "Step Functions"
+	case "dynamodb":
+		return s.services.DynamoDB, "DynamoDB"
+	case "monitoring":
+		return s.services.CloudWatch, "CloudWatch"
+	case "events":
+		return s.services.EventBridge, "EventBridge"
+	case "scheduler":
+		return s.services.Scheduler, "EventBridge Scheduler"
+	case "lambda":
+		return s.services.Lambda, "Lambda"
+	case "s3":
+		return s.services.S3, "S3"
+	case "":
+		// Unsigned requests: S3 by path is the only REST API a browser or curl would try.
+		return s.services.S3, "S3"
+	default:
+		return nil, "the service " + name
+	}
+}
+
+// admin serves /_sfn-rollout/health, /_sfn-rollout/config and /_sfn-rollout/faults.
+func (s *Server) admin(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/_sfn-rollout/health":
+		if !s.ready.Load() {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		writeJSON(w, map[string]string{"status": "ok"})
+	case "/_sfn-rollout/config":
+		s.mu.Lock()
+		cfg := make(map[string]string, len(s.config))
+		for k, v := range s.config {
+			cfg[k] = v
+		}
+		s.mu.Unlock()
+		writeJSON(w, cfg)
+	case "/_sfn-rollout/faults":
+		switch r.Method {
+		case http.MethodGet:
+			writeJSON(w, s.faults.List())
+		case http.MethodPut, http.MethodPost:
+			var faults []core.Fault
+			if err := json.NewDecoder(r.Body).Decode(&faults); err != nil {
+				http.Error(w, "want a JSON list of faults: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			s.faults.Set(faults)
+			writeJSON(w, s.faults.List())
+		case http.MethodDelete:
+			s.faults.Set(nil)
+			writeJSON(w, []core.Fault{})
+		default:
+			http.Error(w, "GET, PUT or DELETE", http.StatusMethodNotAllowed)
+		}
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}

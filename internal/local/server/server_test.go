@@ -1,0 +1,150 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
+)
+
+func named(name string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, name) })
+}
+
+func sigv4(service string) string {
+	return "AWS4-HMAC-SHA256 Credential=AKID/20261126/us-east-1/" + service + "/aws4_request, SignedHeaders=host, Signature=abc"
+}
+
+func TestRoute(t *testing.T) {
+	srv := New(Services{
+		StepFunctions: named("sfn"), DynamoDB: named("dynamodb"), CloudWatch: named("cloudwatch"),
+		EventBridge: named("events"), Scheduler: named("scheduler"), Lambda: named("lambda"), S3: named("s3"),
+	}, nil)
+	tests := []struct {
+		name, method, path, target, auth, want string
+	}{
+		{name: "step functions by target", method: "POST", path: "/", target: "AWSStepFunctions.StartExecution", want: "sfn"},
+		{name: "dynamodb by target", method: "POST", path: "/", target: "DynamoDB_20120810.PutItem", want: "dynamodb"},
+		{name: "eventbridge by target", method: "POST", path: "/", target: "AWSEvents.PutEvents", want: "events"},
+		{name: "cloudwatch rpc-v2-cbor by path", method: "POST", path: "/service/GraniteServiceVersion20100801/operation/DescribeAlarms", want: "cloudwatch"},
+		{name: "cloudwatch awsQuery by signing name", method: "POST", path: "/", auth: sigv4("monitoring"), want: "cloudwatch"},
+		{name: "scheduler by signing name", method: "GET", path: "/schedules", auth: sigv4("scheduler"), want: "scheduler"},
+		{name: "lambda by signing name", method: "POST", path: "/2015-03-31/functions/advance/invocations", auth: sigv4("lambda"), want: "lambda"},
+		{name: "s3 by signing name", method: "PUT", path: "/bucket/key", auth: sigv4("s3"), want: "s3"},
+		{name: "unsigned goes to s3", method: "GET", path: "/bucket/key", want: "s3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, tt.path, nil)
+			if tt.target != "" {
+				req.Header.Set("X-Amz-Target", tt.target)
+			}
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, req)
+			if got := rec.Body.String(); got != tt.want {
+				t.Errorf("routed to %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestUnknownServiceIsAClearError(t *testing.T) {
+	srv := New(Services{}, nil)
+	req := httptest.NewRequest("POST", "/", nil)
+	req.Header.Set("Authorization", sigv4("kinesis"))
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "does not serve the service kinesis") {
+		t.Fatalf("got %d %s", rec.Code, rec.Body)
+	}
+	req = httptest.NewRequest("POST", "/", nil)
+	req.Header.Set("X-Amz-Target", "AWSStepFunctions.ListStateMachines")
+	rec = httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "UnknownOperationException") {
+		t.Fatalf("a service that is not wired: got %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestAdmin(t *testing.T) {
+	srv := New(Services{}, nil)
+	get := func(path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec
+	}
+	if rec := get("/_sfn-rollout/health"); rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("health before ready = %d, want 503", rec.Code)
+	}
+	srv.SetReady()
+	if rec := get("/_sfn-rollout/health"); rec.Code != http.StatusOK {
+		t.Errorf("health when ready = %d, want 200", rec.Code)
+	}
+	srv.SetConfig("bucket", "sfn-rollout-artifacts-000000000000")
+	var cfg map[string]string
+	if err := json.Unmarshal(get("/_sfn-rollout/config").Body.Bytes(), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg["region"] != "us-east-1" || cfg["account"] != "000000000000" || cfg["bucket"] != "sfn-rollout-artifacts-000000000000" {
+		t.Errorf("config = %v", cfg)
+	}
+
+	body := `[{"service":"states","operation":"UpdateStateMachineAlias","code":"ThrottlingException","rate":1}]`
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("PUT", "/_sfn-rollout/faults", strings.NewReader(body)))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("put faults = %d %s", rec.Code, rec.Body)
+	}
+	if _, e := srv.faults.Check("states", "UpdateStateMachineAlias"); e == nil || e.Code != "ThrottlingException" {
+		t.Errorf("fault not in force: %v", e)
+	}
+	if _, e := srv.faults.Check("states", "StartExecution"); e != nil {
+		t.Errorf("fault applied to another operation: %v", e)
+	}
+	rec = httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("PUT", "/_sfn-rollout/faults", strings.NewReader("nope")))
+	if rec.Code != http.StatusBadRequest {
+		t.Errorf("bad faults body = %d, want 400", rec.Code)
+	}
+	rec = httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("DELETE", "/_sfn-rollout/faults", nil))
+	if _, e := srv.faults.Check("states", "UpdateStateMachineAlias"); e != nil {
+		t.Errorf("fault still in force after DELETE: %v", e)
+	}
+}
+
+func TestDynamoDBProxyInjectsFaults(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Write(append([]byte("upstream:"), b...))
+	}))
+	defer upstream.Close()
+	faults := core.NewFaults(1)
+	proxy, err := DynamoDBProxy(upstream.URL, faults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/", bytes.NewBufferString(`{"TableName":"t"}`))
+		req.Header.Set("X-Amz-Target", "DynamoDB_20120810.PutItem")
+		rec := httptest.NewRecorder()
+		proxy.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := call(); rec.Body.String() != `upstream:{"TableName":"t"}` {
+		t.Fatalf("proxied = %q", rec.Body)
+	}
+	faults.Set([]core.Fault{{Service: "dynamodb", Operation: "PutItem", Code: "InternalServerError", Message: "injected", Status: 500, Rate: 1}})
+	rec := call()
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), `"__type":"InternalServerError"`) {
+		t.Fatalf("with a fault = %d %s", rec.Code, rec.Body)
+	}
+}
