@@ -1,0 +1,128 @@
+// Package awsapi holds what the AWS adapters below it share: the one mapping of AWS errors
+// onto the controller's sentinel errors, and the loading of the SDK configuration.
+package awsapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/controller"
+)
+
+// notFoundCodes are the AWS error codes of a resource that does not exist. A task token
+// that timed out or is not valid is one the controller can no longer answer: not found.
+var notFoundCodes = map[string]bool{
+	"StateMachineDoesNotExist":  true, // Step Functions
+	"ResourceNotFound":          true, // Step Functions aliases, versions, tags
+	"ExecutionDoesNotExist":     true,
+	"TaskDoesNotExist":          true,
+	"TaskTimedOut":              true,
+	"InvalidToken":              true,
+	"ResourceNotFoundException": true, // DynamoDB, Scheduler, EventBridge
+	"NoSuchKey":                 true, // S3 GetObject
+	"NoSuchVersion":             true,
+	"NotFound":                  true, // S3 HeadObject (a 404 without a body)
+}
+
+// conflictCodes are the codes of a write that lost against the current state.
+var conflictCodes = map[string]bool{
+	"ConflictException":               true, // Step Functions, Scheduler
+	"ConditionalCheckFailedException": true, // DynamoDB
+}
+
+// transientCodes add to the SDK's own throttling codes the server faults whose codes the
+// SDK only recognises by HTTP status, which a wrapped or replayed error may not carry.
+var transientCodes = map[string]bool{
+	"InternalServerError":         true,
+	"InternalServerException":     true,
+	"InternalFailure":             true,
+	"InternalError":               true,
+	"InternalException":           true, // EventBridge PutEvents entries
+	"ServiceUnavailable":          true,
+	"ServiceUnavailableException": true,
+	"KmsThrottlingException":      true,
+}
+
+// Classify wraps err with op and, when the AWS error says so, with one of the controller's
+// sentinel errors, keeping the SDK error in the chain:
+//
+//   - not found (StateMachineDoesNotExist, ResourceNotFound, NoSuchKey, TaskTimedOut, …) → ErrNotFound
+//   - ConflictException, ConditionalCheckFailedException → ErrConflict
+//   - throttling, 5xx, connection errors, timeouts → ErrThrottled
+//
+// A nil err stays nil. A cancelled context is never transient: nobody waits for the answer.
+func Classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if sentinel := sentinelOf(err); sentinel != nil {
+		return fmt.Errorf("%s: %w: %w", op, sentinel, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func sentinelOf(err error) error {
+	code := ErrorCode(err)
+	switch {
+	case notFoundCodes[code]:
+		return controller.ErrNotFound
+	case conflictCodes[code]:
+		return controller.ErrConflict
+	case transient(err, code):
+		return controller.ErrThrottled
+	}
+	return nil
+}
+
+func transient(err error, code string) bool {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return false
+	case errors.Is(err, context.DeadlineExceeded), transientCodes[code]:
+		return true
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorFault() == smithy.FaultServer {
+		return true
+	}
+	// The standard retryer's own checks: throttling codes, 500/502/503/504, connection
+	// errors and errors that say they are retryable.
+	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
+}
+
+// ErrorCode is the AWS error code in err's chain ("ThrottlingException"), or "".
+func ErrorCode(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode()
+	}
+	return ""
+}
+
+// IsCode reports whether err carries the AWS error code code.
+func IsCode(err error, code string) bool { return err != nil && ErrorCode(err) == code }
+
+// LoadConfig loads the SDK configuration once per process. It honours AWS_ENDPOINT_URL and
+// AWS_ENDPOINT_URL_<SERVICE>, which is how local mode points every client at its endpoint.
+func LoadConfig(ctx context.Context, optFns ...func(*config.LoadOptions) error) (aws.Config, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, optFns...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// S3Options is an option of s3.NewFromConfig. A configured endpoint (a local one) serves
+// buckets by path: virtual-host names like bucket.127.0.0.1 do not resolve.
+func S3Options(o *s3.Options) {
+	if o.BaseEndpoint != nil {
+		o.UsePathStyle = true
+	}
+}

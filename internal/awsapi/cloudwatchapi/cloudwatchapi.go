@@ -1,0 +1,211 @@
+// Package cloudwatchapi implements the controller's Alarms and Metrics ports over
+// aws-sdk-go-v2's CloudWatch client.
+package cloudwatchapi
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi"
+	"github.com/sfn-rollout/sfn-rollout/internal/controller"
+	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
+)
+
+// AlarmsAPI is the part of *cloudwatch.Client that Alarms uses.
+type AlarmsAPI interface {
+	DescribeAlarms(ctx context.Context, params *cloudwatch.DescribeAlarmsInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error)
+}
+
+// MetricsAPI is the part of *cloudwatch.Client that Metrics uses.
+type MetricsAPI interface {
+	GetMetricData(ctx context.Context, params *cloudwatch.GetMetricDataInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error)
+}
+
+var (
+	_ AlarmsAPI  = (*cloudwatch.Client)(nil)
+	_ MetricsAPI = (*cloudwatch.Client)(nil)
+)
+
+// Alarms is the controller.Alarms port over CloudWatch alarms, metric and composite alike.
+type Alarms struct{ api AlarmsAPI }
+
+var _ controller.Alarms = (*Alarms)(nil)
+
+// NewAlarms returns the adapter; it makes no call.
+func NewAlarms(api AlarmsAPI) *Alarms { return &Alarms{api: api} }
+
+// maxAlarmNames is how many names one DescribeAlarms call takes.
+const maxAlarmNames = 100
+
+// States returns the state of each named alarm that exists. Names absent from the answer
+// are absent from the map: the caller tells a missing alarm from an OK one.
+func (a *Alarms) States(ctx context.Context, names []string) (map[string]rollout.AlarmState, error) {
+	states := make(map[string]rollout.AlarmState, len(names))
+	for start := 0; start < len(names); start += maxAlarmNames {
+		batch := names[start:min(start+maxAlarmNames, len(names))]
+		if err := a.describe(ctx, batch, states); err != nil {
+			return nil, err
+		}
+	}
+	return states, nil
+}
+
+func (a *Alarms) describe(ctx context.Context, names []string, states map[string]rollout.AlarmState) error {
+	in := &cloudwatch.DescribeAlarmsInput{
+		AlarmNames: names,
+		// Without AlarmTypes, DescribeAlarms answers with metric alarms only, and a
+		// composite alarm would read as missing.
+		AlarmTypes: []types.AlarmType{types.AlarmTypeMetricAlarm, types.AlarmTypeCompositeAlarm},
+	}
+	for {
+		out, err := a.api.DescribeAlarms(ctx, in)
+		if err != nil {
+			return awsapi.Classify(fmt.Sprintf("describe alarms %s", strings.Join(names, " ")), err)
+		}
+		for _, m := range out.MetricAlarms {
+			states[aws.ToString(m.AlarmName)] = alarmState(m.StateValue)
+		}
+		for _, c := range out.CompositeAlarms {
+			states[aws.ToString(c.AlarmName)] = alarmState(c.StateValue)
+		}
+		if aws.ToString(out.NextToken) == "" {
+			return nil
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+// alarmState maps CloudWatch's state values, which are spelled as rollout.AlarmState's.
+// A value CloudWatch may add later passes through as it is, and reads as not OK.
+func alarmState(v types.StateValue) rollout.AlarmState {
+	switch v {
+	case types.StateValueOk:
+		return rollout.AlarmOK
+	case types.StateValueAlarm:
+		return rollout.AlarmAlarm
+	case types.StateValueInsufficientData:
+		return rollout.AlarmInsufficientData
+	}
+	return rollout.AlarmState(v)
+}
+
+// Metrics is the controller.Metrics port over the AWS/States execution metrics.
+type Metrics struct{ api MetricsAPI }
+
+var _ controller.Metrics = (*Metrics)(nil)
+
+// NewMetrics returns the adapter; it makes no call.
+func NewMetrics(api MetricsAPI) *Metrics { return &Metrics{api: api} }
+
+const (
+	namespace = "AWS/States"
+	period    = 60 // AWS/States metrics are one-minute metrics
+)
+
+// The queries of VersionCounts, by GetMetricData query id.
+var versionMetrics = []struct{ id, metric string }{
+	{"started", "ExecutionsStarted"},
+	{"failed", "ExecutionsFailed"},
+	{"timedout", "ExecutionsTimedOut"},
+	{"aborted", "ExecutionsAborted"},
+}
+
+// VersionCounts sums one version's ExecutionsStarted, and its ExecutionsFailed +
+// ExecutionsTimedOut + ExecutionsAborted, over whole minutes from from (rounded down) to
+// to (rounded up), in one GetMetricData walk.
+//
+// The dimensions are {StateMachineArn: the plain state machine ARN, Version: the version
+// number}. The Step Functions developer guide (CloudWatch metrics, "Dimensions for
+// executions with version") lists exactly these two: StateMachineArn, "the state machine
+// whose execution was started by a version", and Version, "state machine version used to
+// start the execution"; executions started through an alias get {StateMachineArn, Alias}.
+// Two things the guide does not settle (unconfirmed): that Version holds the number (the
+// last field of the version ARN) rather than the whole version ARN, and that an execution
+// started through an alias is also counted under the Version it was routed to. Both are
+// what AWS_BEHAVIOUR.md states, and the local endpoint must emit the same.
+// Sum, not SampleCount: ExecutionsStarted is emitted twice per execution (1, then 0).
+func (m *Metrics) VersionCounts(ctx context.Context, stateMachineArn, versionArn string, from, to time.Time) (started, failed int64, err error) {
+	version, err := versionNumber(versionArn)
+	if err != nil {
+		return 0, 0, err
+	}
+	start, end := minuteBounds(from, to)
+	in := &cloudwatch.GetMetricDataInput{
+		StartTime:         aws.Time(start),
+		EndTime:           aws.Time(end),
+		MetricDataQueries: versionQueries(stateMachineArn, version),
+	}
+	sums := map[string]float64{}
+	for {
+		out, err := m.api.GetMetricData(ctx, in)
+		if err != nil {
+			return 0, 0, awsapi.Classify("get metrics of "+versionArn, err)
+		}
+		for _, r := range out.MetricDataResults {
+			for _, v := range r.Values {
+				sums[aws.ToString(r.Id)] += v
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	return count(sums["started"]), count(sums["failed"] + sums["timedout"] + sums["aborted"]), nil
+}
+
+func versionQueries(stateMachineArn, version string) []types.MetricDataQuery {
+	queries := make([]types.MetricDataQuery, 0, len(versionMetrics))
+	for _, q := range versionMetrics {
+		queries = append(queries, types.MetricDataQuery{
+			Id: aws.String(q.id),
+			MetricStat: &types.MetricStat{
+				Metric: &types.Metric{
+					Namespace:  aws.String(namespace),
+					MetricName: aws.String(q.metric),
+					Dimensions: []types.Dimension{
+						{Name: aws.String("StateMachineArn"), Value: aws.String(stateMachineArn)},
+						{Name: aws.String("Version"), Value: aws.String(version)},
+					},
+				},
+				Period: aws.Int32(period),
+				Stat:   aws.String("Sum"),
+			},
+			ReturnData: aws.Bool(true),
+		})
+	}
+	return queries
+}
+
+// versionNumber is N of arn:…:stateMachine:<name>:<N>.
+func versionNumber(versionArn string) (string, error) {
+	i := strings.LastIndexByte(versionArn, ':')
+	n := versionArn[i+1:]
+	if _, err := strconv.ParseUint(n, 10, 64); i < 0 || err != nil {
+		return "", fmt.Errorf("%q is not a state machine version ARN (…:stateMachine:<name>:<N>)", versionArn)
+	}
+	return n, nil
+}
+
+// minuteBounds aligns a window on whole minutes, never empty, as one-minute periods need.
+func minuteBounds(from, to time.Time) (time.Time, time.Time) {
+	start := from.UTC().Truncate(time.Minute)
+	end := to.UTC().Truncate(time.Minute)
+	if end.Before(to) {
+		end = end.Add(time.Minute)
+	}
+	if !end.After(start) {
+		end = start.Add(time.Minute)
+	}
+	return start, end
+}
+
+func count(sum float64) int64 { return int64(math.Round(sum)) }
