@@ -2,6 +2,7 @@ package dynamostore_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -33,6 +34,9 @@ func sampleRollout(id string, created time.Time, phase rollout.Phase) rollout.Ro
 			Alarms:     []string{"orders-errors", "orders-latency"},
 		},
 		PolicyHash: "sha256:abc",
+		Layers: []rollout.Layer{{Source: "s3://artifacts/orders/prod/rollout.json", Fields: map[string]json.RawMessage{
+			"strategy": json.RawMessage(`"CANARY"`), "alarms": json.RawMessage(`["orders-errors"]`),
+		}}},
 		Steps: []rollout.Step{
 			{SetWeight: &ten},
 			{Pause: &rollout.Pause{Duration: rollout.Duration(5 * time.Minute)}},
