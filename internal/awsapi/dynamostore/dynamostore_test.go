@@ -404,3 +404,38 @@ func TestCreateTableDefinitionAndWait(t *testing.T) {
 		t.Errorf("indexes %v, want %v", indexes, want)
 	}
 }
+
+type fakeTTL struct {
+	requests []dynamodb.UpdateTimeToLiveInput
+	err      error
+}
+
+func (f *fakeTTL) UpdateTimeToLive(_ context.Context, in *dynamodb.UpdateTimeToLiveInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error) {
+	f.requests = append(f.requests, *in)
+	return &dynamodb.UpdateTimeToLiveOutput{}, f.err
+}
+
+func TestEnableTTL(t *testing.T) {
+	tests := []struct {
+		name    string
+		answer  error
+		wantErr bool
+	}{
+		{name: "enabled", answer: nil},
+		{name: "already enabled", answer: &smithy.GenericAPIError{Code: "ValidationException", Message: "TimeToLive is already enabled"}},
+		{name: "not supported (dynalite)", answer: &smithy.GenericAPIError{Code: "UnknownOperationException"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := &fakeTTL{err: tt.answer}
+			err := dynamostore.EnableTTL(context.Background(), fake, "tbl")
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err %v, want an error: %v", err, tt.wantErr)
+			}
+			spec := fake.requests[0].TimeToLiveSpecification
+			if aws.ToString(fake.requests[0].TableName) != "tbl" || aws.ToString(spec.AttributeName) != "expiresAt" || !aws.ToBool(spec.Enabled) {
+				t.Errorf("request %+v", fake.requests[0])
+			}
+		})
+	}
+}
