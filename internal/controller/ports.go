@@ -63,7 +63,8 @@ type StateMachines interface {
 	// Validate returns the ERROR diagnostics of a definition; none means it is valid.
 	Validate(ctx context.Context, definition string) ([]Diagnostic, error)
 	// Publish updates the definition and publishes it; an unchanged definition returns the
-	// version that already holds it. An invalid definition is an *InvalidDefinition error.
+	// version that already holds it. A definition Step Functions refuses wraps
+	// ErrInvalidDefinition.
 	Publish(ctx context.Context, stateMachineArn, definition, description string) (versionArn string, err error)
 	ListVersions(ctx context.Context, stateMachineArn string) ([]Version, error)
 	// DeleteVersion deletes a version; one still referenced by an alias is ErrConflict.
@@ -73,7 +74,8 @@ type StateMachines interface {
 // Aliases is Step Functions' control plane for aliases.
 type Aliases interface {
 	Describe(ctx context.Context, aliasArn string) (Alias, error)
-	// Update replaces the routing whole (absolute weights); entries with weight 0 are dropped.
+	// Update replaces the routing whole (absolute weights); entries with weight 0 are dropped,
+	// so Describe may answer one route where the intent has a 0% side.
 	Update(ctx context.Context, aliasArn string, routing []rollout.Route) error
 	// Put creates the alias or replaces its routing.
 	Put(ctx context.Context, stateMachineArn, name string, routing []rollout.Route) (aliasArn string, err error)
@@ -192,7 +194,8 @@ type Store interface {
 	History(ctx context.Context, stateMachineArn string, limit int) ([]rollout.Rollout, error)
 
 	// AcquireLock makes rolloutID the alias's one active rollout; when another holds it,
-	// it returns that holder's id and ErrConflict. Acquiring a lock one already holds is fine.
+	// it returns that holder's id and ErrConflict. Acquiring a lock one already holds is fine;
+	// on success the holder returned is rolloutID itself.
 	AcquireLock(ctx context.Context, aliasArn, rolloutID string) (holder string, err error)
 	// ReleaseLock deletes the lock if rolloutID holds it; otherwise it does nothing.
 	ReleaseLock(ctx context.Context, aliasArn, rolloutID string) error

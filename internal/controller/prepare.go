@@ -475,9 +475,8 @@ func (c *Controller) publish(ctx context.Context, r *rollout.Rollout, u upload, 
 	}
 	candidate, err := c.StateMachines.Publish(ctx, r.StateMachineArn, in.definition, desc)
 	if err != nil {
-		var bad *InvalidDefinition
-		if errors.As(err, &bad) {
-			return c.release(ctx, *r, err)
+		if errors.Is(err, ErrInvalidDefinition) {
+			return c.release(ctx, *r, &InvalidDefinition{newCause(err, "%s", r.Upload.Key)})
 		}
 		return transient(fmt.Errorf("publish %s: %w", r.StateMachineArn, err))
 	}

@@ -202,7 +202,7 @@ func TestPublish(t *testing.T) {
 			}
 			switch {
 			case tt.wantInvalid:
-				if !sfnapi.IsInvalidDefinition(err) || errors.Is(err, controller.ErrNotFound) {
+				if !sfnapi.IsInvalidDefinition(err) || !errors.Is(err, controller.ErrInvalidDefinition) || errors.Is(err, controller.ErrNotFound) {
 					t.Errorf("err %v, want an invalid definition", err)
 				}
 			case tt.wantErr != nil:

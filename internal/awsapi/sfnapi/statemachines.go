@@ -94,9 +94,8 @@ func (s *StateMachines) Validate(ctx context.Context, definition string) ([]cont
 // Publish sets the definition and publishes it as a version in one UpdateStateMachine
 // call. An unchanged definition returns the version that already holds it.
 //
-// A definition Step Functions refuses comes back with the SDK's *types.InvalidDefinition
-// in the chain (see IsInvalidDefinition): the controller's InvalidDefinition error type
-// cannot be built outside its package, so the controller maps it.
+// A definition Step Functions refuses comes back wrapping controller.ErrInvalidDefinition,
+// with the SDK's *types.InvalidDefinition (and its message) still in the chain.
 func (s *StateMachines) Publish(ctx context.Context, stateMachineArn, definition, description string) (string, error) {
 	in := &sfn.UpdateStateMachineInput{
 		StateMachineArn: aws.String(stateMachineArn),
@@ -108,6 +107,9 @@ func (s *StateMachines) Publish(ctx context.Context, stateMachineArn, definition
 	}
 	out, err := s.api.UpdateStateMachine(ctx, in)
 	if err != nil {
+		if IsInvalidDefinition(err) {
+			return "", fmt.Errorf("publish %s: %w: %w", stateMachineArn, controller.ErrInvalidDefinition, err)
+		}
 		return "", awsapi.Classify("publish "+stateMachineArn, err)
 	}
 	if aws.ToString(out.StateMachineVersionArn) == "" {
