@@ -56,12 +56,28 @@ func FindCLI() (string, error) {
 	return "", fmt.Errorf("dynalite is not installed (run `make tools`); looked for %s", strings.Join(tried, ", "))
 }
 
-// Start runs dynalite on a free 127.0.0.1 port and waits until it answers.
+// Start runs dynalite on a free 127.0.0.1 port and waits until it answers. A port can be
+// taken between the probe and dynalite's listen, so it tries three.
 func Start(ctx context.Context, cli string) (*Process, error) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		return nil, fmt.Errorf("dynalite needs Node.js: %w", err)
 	}
+	var errs []error
+	for range 3 {
+		p, err := start(ctx, node, cli)
+		if err == nil {
+			return p, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+func start(ctx context.Context, node, cli string) (*Process, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
