@@ -52,15 +52,17 @@ func Apply(r Rollout, cmd Command, now time.Time) (Decision, error) {
 
 	case CommandApprove:
 		if r.Phase != Paused || r.PauseKind != PauseApproval {
-			return reject("rollout %s is not waiting for approval (phase %s%s)", r.ID, r.Phase, pauseSuffix(r.PauseKind))
+			return reject("rollout %s is not waiting for approval: %s", r.ID, r.waitingFor())
 		}
 		return r.skipStep(now), nil
 
 	case CommandPromote:
-		switch r.Phase {
-		case Pending:
-			return reject("rollout %s has not started: it starts at its first tick", r.ID)
-		case Baking:
+		switch {
+		case r.Phase == Pending || (r.Phase == Paused && r.ResumePhase == Pending):
+			// Walking from here would set a weight on a record that Decide then starts
+			// over from step 1.
+			return reject("rollout %s has not started: it starts at its first tick (promote-full moves it to 100%% at once)", r.ID)
+		case r.Phase == Baking:
 			r.Phase = Succeeded
 			r.FinishedAt = now
 			r.Reason = "bake cut short by promote"
@@ -69,10 +71,17 @@ func Apply(r Rollout, cmd Command, now time.Time) (Decision, error) {
 		return r.skipStep(now), nil
 
 	case CommandPromoteFull:
-		if r.Phase != Baking {
-			r.PreviousWeight, r.CandidateWeight = r.CandidateWeight, 100
+		baking := r.Phase == Baking || (r.Phase == Paused && r.ResumePhase == Baking)
+		r.PauseKind, r.ResumePhase = PauseNone, ""
+		if !baking {
+			if r.CandidateWeight != 100 {
+				r.PreviousWeight, r.CandidateWeight = r.CandidateWeight, 100
+			}
 			r.StepIndex = len(r.Steps)
-			r.PauseKind, r.ResumePhase = PauseNone, ""
+			if r.TrafficStartedAt.IsZero() {
+				// From Pending: the candidate's failure rate counts from now.
+				r.TrafficStartedAt = now
+			}
 			if r.Policy.BakeTime > 0 {
 				r.Phase = Baking
 				r.BakeStartedAt = now
@@ -125,9 +134,18 @@ func resumeTo(p Phase) Phase {
 	return p
 }
 
-func pauseSuffix(k PauseKind) string {
-	if k == PauseNone {
-		return ""
+// waitingFor says what the rollout waits for instead, so that a refused command points
+// the operator at the one that fits.
+func (r Rollout) waitingFor() string {
+	switch {
+	case r.Phase == Pending:
+		return "it has not started (it starts at its first tick)"
+	case r.Phase == Paused:
+		return fmt.Sprintf("it is paused (%s) at %d%%: resume or promote it", r.PauseKind, r.CandidateWeight)
+	case r.Phase == Baking:
+		return fmt.Sprintf("it is baking at 100%% for %s (promote ends the bake)", r.Policy.BakeTime)
+	case r.StepIndex < len(r.Steps):
+		return fmt.Sprintf("it is at step %d/%d (%s) with the candidate at %d%%", r.StepIndex+1, len(r.Steps), r.Steps[r.StepIndex], r.CandidateWeight)
 	}
-	return ", " + string(k)
+	return fmt.Sprintf("it is %s with the candidate at %d%%", r.Phase, r.CandidateWeight)
 }

@@ -10,7 +10,8 @@ import (
 // Decide returns what to do next with a rollout, given what the controller observed now.
 // The checks run in this order, so that a rollback always wins over a forward step:
 // alarms, the candidate's failure rate, drift of the alias, an edited policy, a pause,
-// and only then the step list (or the bake).
+// an alias that lags one step behind (repaired, without walking on), and only then the
+// step list (or the bake).
 func Decide(r Rollout, obs Observation, now time.Time) (Decision, error) {
 	if err := r.check(); err != nil {
 		return Decision{}, err
@@ -67,6 +68,18 @@ func Decide(r Rollout, obs Observation, now time.Time) (Decision, error) {
 	}
 	if next.Phase == Paused {
 		return next.hold(repair, "paused ("+string(next.PauseKind)+"): "+next.Reason), nil
+	}
+	if repair {
+		// The last alias update did not land (a crash or a throttled call after the record
+		// was saved). Walking on now would move the intent a second step away from the alias
+		// (which then reads as drift) and would count a hold the candidate never served at
+		// its weight: set the alias and restart the hold's clock instead.
+		if next.Phase == Baking {
+			next.BakeStartedAt = now
+		} else {
+			next.StepStartedAt = now
+		}
+		return next.hold(true, fmt.Sprintf("holding step %d/%d until the alias is at the intent", min(next.StepIndex+1, len(next.Steps)), len(next.Steps))), nil
 	}
 	if next.Phase == Baking {
 		if left := next.BakeStartedAt.Add(next.Policy.BakeTime.D()).Sub(now); left > 0 {
@@ -127,11 +140,16 @@ loop:
 		}
 	}
 	if r.StepIndex >= len(r.Steps) && wait == "" {
-		if r.Policy.BakeTime > 0 {
+		switch {
+		case r.Policy.BakeTime > 0:
 			r.Phase = Baking
 			r.BakeStartedAt = now
 			wait = "all steps done: baking " + r.Policy.BakeTime.String() + " at 100% with alarms watched"
-		} else {
+		case changed:
+			// Succeeded only once a tick has seen the alias at 100% with no alarm: a
+			// failed alias update must not leave a finished record on a half-moved alias.
+			wait = "all steps done: finishing at the next tick"
+		default:
 			r.Phase = Succeeded
 			r.FinishedAt = now
 			r.Reason = "all steps done: candidate at 100%"
@@ -145,7 +163,7 @@ loop:
 			action = ActionPromote
 		}
 		r.Reason = fmt.Sprintf("step %d/%d: candidate %d%% (was %d%%)", r.StepIndex, len(r.Steps), r.CandidateWeight, r.PreviousWeight)
-		if wait != "" && r.Phase == Baking {
+		if r.StepIndex >= len(r.Steps) {
 			r.Reason += "; " + wait
 		}
 		return Decision{Action: action, Next: r, SetAlias: true, Reason: r.Reason}

@@ -46,6 +46,11 @@ func (d Duration) String() string {
 	if td == 0 {
 		return "0s"
 	}
+	if td < 0 || td%time.Second != 0 {
+		// Not a policy duration (those are whole seconds): say what it is rather than
+		// print nothing in an error message.
+		return td.String()
+	}
 	var b strings.Builder
 	if h := td / time.Hour; h > 0 {
 		fmt.Fprintf(&b, "%dh", h)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -114,7 +115,8 @@ func ParsePolicyJSON(source string, data []byte) (Layer, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return l, fmt.Errorf("%s: not a JSON object: %w", source, err)
 	}
-	if dec.More() {
+	// dec.More would miss a stray ']' or '}' after the object.
+	if _, err := dec.Token(); err != io.EOF {
 		return l, fmt.Errorf("%s: trailing data after the JSON object", source)
 	}
 	if raw == nil {
@@ -149,15 +151,27 @@ func ParsePolicyTags(tags map[string]string) (Layer, error) {
 
 // ParsePolicyMetadata reads rollout-<field> S3 user metadata (keys in any case).
 func ParsePolicyMetadata(meta map[string]string) (Layer, error) {
+	const actor = MetadataPrefix + "actor"
 	lower := make(map[string]string, len(meta))
-	for k, v := range meta {
-		lower[strings.ToLower(strings.TrimPrefix(strings.ToLower(k), "x-amz-meta-"))] = v
+	var errs []error
+	for _, k := range sortedKeys(meta) {
+		lk := strings.TrimPrefix(strings.ToLower(k), "x-amz-meta-")
+		if _, dup := lower[lk]; dup && strings.HasPrefix(lk, MetadataPrefix) && lk != actor {
+			// Keys that differ only in case: which one a map range hands over last is chance.
+			errs = append(errs, &FieldError{Field: strings.TrimPrefix(lk, MetadataPrefix), Source: SourceMetadata, Msg: fmt.Sprintf("set twice, by keys that differ only in case (%q)", k)})
+		}
+		lower[lk] = meta[k]
 	}
-	return parseStrings(SourceMetadata, MetadataPrefix, lower, func(k string) bool { return k == MetadataPrefix+"actor" })
+	l, err := parseStrings(SourceMetadata, MetadataPrefix, lower, func(k string) bool { return k == actor })
+	if len(errs) > 0 {
+		return l, errors.Join(append(errs, err)...)
+	}
+	return l, err
 }
 
 func parseStrings(source, prefix string, values map[string]string, skip func(string) bool) (Layer, error) {
 	l := Layer{Source: source, Fields: map[string]json.RawMessage{}}
+	keyOf := map[string]string{}
 	var errs []error
 	for _, key := range sortedKeys(values) {
 		if !strings.HasPrefix(key, prefix) || skip(key) {
@@ -168,6 +182,14 @@ func parseStrings(source, prefix string, values map[string]string, skip func(str
 			errs = append(errs, &FieldError{Field: strings.TrimPrefix(key, prefix), Source: source, Msg: fmt.Sprintf("unknown field in %q (known: %s)", key, strings.Join(FieldNames(), ", "))})
 			continue
 		}
+		if first, dup := keyOf[name]; dup {
+			// "rollout:maxFailureRate" and "rollout:max-failure-rate" both set: neither may
+			// quietly win.
+			errs = append(errs, &FieldError{Field: name, Source: source, Msg: fmt.Sprintf("set twice, by %q and %q", first, key)})
+			delete(l.Fields, name)
+			continue
+		}
+		keyOf[name] = key
 		raw, err := stringToJSON(fields[name], values[key])
 		if err != nil {
 			errs = append(errs, &FieldError{Field: name, Source: source, Msg: err.Error()})

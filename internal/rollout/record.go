@@ -52,7 +52,7 @@ type Rollout struct {
 	// Layers are the policy's sources other than the state machine's tags (rollout.json,
 	// upload metadata), kept so that each tick can re-resolve the policy with fresh tags.
 	Layers []Layer `json:"layers,omitempty"`
-	Steps      []Step `json:"steps"` // Policy expanded; only this list is executed
+	Steps  []Step  `json:"steps"` // Policy expanded; only this list is executed
 
 	Phase     Phase     `json:"phase"`
 	PauseKind PauseKind `json:"pauseKind,omitempty"`

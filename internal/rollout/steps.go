@@ -141,11 +141,12 @@ func (p Policy) Expand() []Step {
 	case Canary:
 		steps = append(steps, weightStep(p.Percentage), p.waitStep(p.Interval))
 	case Linear:
-		for w := p.Percentage; w < 100; w += p.Percentage {
+		// w > 0 keeps an unvalidated policy (percentage 0) from looping for ever.
+		for w := p.Percentage; w > 0 && w < 100; w += p.Percentage {
 			steps = append(steps, weightStep(w), p.waitStep(p.Interval))
 		}
 	case Exponential:
-		for w := float64(p.Percentage); w < 100; {
+		for w := float64(p.Percentage); w > 0 && w < 100; {
 			steps = append(steps, weightStep(int(w)), p.waitStep(p.Interval))
 			next := math.Ceil(w * p.GrowthFactor)
 			if next <= w {
