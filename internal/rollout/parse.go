@@ -138,15 +138,28 @@ func ParsePolicyJSON(source string, data []byte) (Layer, error) {
 }
 
 // IsManaged reports whether the tags mark a state machine the controller may touch.
+// The key is matched in any case: a "rollout:Managed" tag must not leave a state machine
+// silently unmanaged.
 func IsManaged(tags map[string]string) bool {
-	v, ok := tags[ManagedTag]
-	return ok && strings.EqualFold(strings.TrimSpace(v), "true")
+	for k, v := range tags {
+		if strings.EqualFold(k, ManagedTag) && strings.EqualFold(strings.TrimSpace(v), "true") {
+			return true
+		}
+	}
+	return false
 }
 
 // ParsePolicyTags reads the rollout:<field> tags of a state machine. Lists are
 // space-separated, as tag values allow no commas.
 func ParsePolicyTags(tags map[string]string) (Layer, error) {
-	return parseStrings(SourceTags, TagPrefix, tags, func(k string) bool { return k == ManagedTag })
+	lower := make(map[string]string, len(tags))
+	for k, v := range tags {
+		if strings.HasPrefix(strings.ToLower(k), TagPrefix) {
+			k = TagPrefix + k[len(TagPrefix):]
+		}
+		lower[k] = v
+	}
+	return parseStrings(SourceTags, TagPrefix, lower, func(k string) bool { return strings.EqualFold(k, ManagedTag) })
 }
 
 // ParsePolicyMetadata reads rollout-<field> S3 user metadata (keys in any case).

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -175,7 +176,9 @@ func (p Policy) validate(origin map[string]string) error {
 }
 
 // Hash identifies the policy: a changed hash mid-rollout means the policy was edited.
+// Alarm order does not matter: reordering alarms is no edit.
 func (p Policy) Hash() string {
+	p.Alarms = slices.Sorted(slices.Values(p.Alarms))
 	b, _ := json.Marshal(p)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
