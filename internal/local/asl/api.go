@@ -25,7 +25,9 @@ type Runtime interface {
 	Now() time.Time
 	// Sleep waits d of (virtual) time: Wait states, Retry intervals.
 	Sleep(ctx context.Context, d time.Duration) error
-	// Rand draws MathRandom, UUID and retry jitter, so a seeded runtime repeats.
+	// Rand draws MathRandom, UUID and retry jitter, so a seeded runtime repeats. Run draws
+	// from it under its own lock, one draw at a time per execution, so each execution's
+	// Runtime should return a *rand.Rand of its own.
 	Rand() *rand.Rand
 	// NewTaskToken makes the token of a .waitForTaskToken task before its Parameters are
 	// evaluated ($$.Task.Token).
@@ -53,7 +55,19 @@ type TaskCall struct {
 type Failure struct {
 	Name  string `json:"Error"` // the error name ErrorEquals matches
 	Cause string `json:"Cause"`
+
+	executionTimeout bool
 }
+
+// TimedOut reports whether Run ended because the definition's top-level TimeoutSeconds
+// elapsed: the caller records TIMED_OUT (Name is States.Timeout). A task that times out
+// and is not caught fails the execution (FAILED) with the same name, so check this, not
+// the name.
+func (f *Failure) TimedOut() bool { return f != nil && f.executionTimeout }
+
+// Aborted reports whether Run ended because its ctx was cancelled (StopExecution): the
+// caller records ABORTED (Name is States.Aborted).
+func (f *Failure) Aborted() bool { return f != nil && f.Name == ErrAborted && !f.executionTimeout }
 
 func (f *Failure) Error() string {
 	if f.Cause == "" {
@@ -73,13 +87,36 @@ type Context struct {
 }
 
 // HistoryEvent is one entry of an execution's history, reported as it happens.
+//
+// Run reports, per state type (with AWS's event type names):
+//
+//	Pass, Choice, Wait, Succeed: <Type>StateEntered (Input), <Type>StateExited (Output)
+//	Fail: FailStateEntered (Input); the execution's failure is the caller's event
+//	Task: TaskStateEntered, then per attempt TaskScheduled (Input: the parameters,
+//	  Resource), TaskStarted, and TaskSucceeded (Output: the raw result) | TaskFailed |
+//	  TaskTimedOut (Error, Cause); TaskStateExited (Output) when the state ends or a Catch
+//	  takes the error. A Lambda function ARN resource reports LambdaFunctionScheduled,
+//	  LambdaFunctionStarted, LambdaFunctionSucceeded | LambdaFunctionFailed |
+//	  LambdaFunctionTimedOut instead of the Task* ones, as AWS does.
+//	Parallel: ParallelStateEntered, ParallelStateStarted, the branches' events,
+//	  ParallelStateSucceeded | ParallelStateFailed, ParallelStateExited
+//	Map: MapStateEntered, MapStateStarted (Length), per item MapIterationStarted,
+//	  MapIterationSucceeded | MapIterationFailed | MapIterationAborted (Index), the
+//	  iterations' events, MapStateSucceeded | MapStateFailed, MapStateExited
+//	Task, Wait, Parallel, Map states stopped by cancellation: <Type>StateAborted
+//
+// The callback is called from one goroutine at a time, in order, even when Parallel
+// branches and Map iterations run concurrently.
 type HistoryEvent struct {
 	Type      string          // TaskStateEntered, TaskStateExited, TaskScheduled, TaskSucceeded, TaskFailed, ...
 	State     string          // the state's name, when there is one
-	Input     json.RawMessage // for *Entered
+	Input     json.RawMessage // for *Entered, *Scheduled
 	Output    json.RawMessage // for *Exited and *Succeeded
-	Error     string          // for *Failed
+	Error     string          // for *Failed, *TimedOut
 	Cause     string
+	Resource  string // for Task and LambdaFunction events: the resource as written
+	Index     int    // for MapIteration*: the item's index
+	Length    int    // for MapStateStarted: the number of items
 	Timestamp time.Time
 }
 
@@ -87,7 +124,12 @@ type HistoryEvent struct {
 //
 //	func Validate(definition []byte) []Diagnostic
 //	    every problem: JSON, schema, transitions, reachability, unsupported features.
+//	func FormatInvalid(diags []Diagnostic) string
+//	    CreateStateMachine's InvalidDefinition message.
 //	func Parse(definition []byte) (*Definition, error)
 //	    a *DefinitionError (with the diagnostics) when Validate reports an ERROR.
 //	func (d *Definition) Run(ctx, input json.RawMessage, cx Context, rt Runtime, history func(HistoryEvent)) (json.RawMessage, *Failure)
-//	    runs an execution to its end; ctx cancelled = StopExecution (Failure "States.Aborted"? no: the caller records ABORTED).
+//	    runs an execution to its end. ctx cancelled (StopExecution): a Failure with
+//	    Aborted() (Name States.Aborted), the caller records ABORTED; the definition's
+//	    TimeoutSeconds elapsed: a Failure with TimedOut(), the caller records TIMED_OUT;
+//	    any other Failure: FAILED.
