@@ -105,12 +105,19 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 		// logged rather than failing a rollback.
 		log.Error("append audit event", "err", err)
 	}
+	overtaken := false
 	if d.SetAlias {
-		if err := c.setAlias(ctx, saved); err != nil {
+		applied, err := c.setAlias(ctx, saved)
+		if err != nil {
 			return saved, err
 		}
+		// Another writer (an alarm's rollback, an operator) changed the intent while the
+		// alias was updated: its decision is the one that stands, and it announces itself.
+		overtaken = applied.Rev != saved.Rev
 	}
-	c.announce(ctx, prev, saved, d)
+	if !overtaken {
+		c.announce(ctx, prev, saved, d)
+	}
 	if saved.Phase.Terminal() && !prev.Phase.Terminal() {
 		c.sendOutcome(ctx, saved)
 	}
@@ -119,22 +126,23 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 
 // setAlias moves the alias to the record's intent, then reads the record again: if another
 // writer (an alarm's rollback, an operator) changed the intent meanwhile, its routing is
-// applied too, so that the last alias update always follows the newest record.
-func (c *Controller) setAlias(ctx context.Context, r rollout.Rollout) error {
+// applied too, so that the last alias update always follows the newest record. It returns
+// the record whose routing the alias holds.
+func (c *Controller) setAlias(ctx context.Context, r rollout.Rollout) (rollout.Rollout, error) {
 	for range maxAttempts {
 		if err := c.updateAlias(ctx, r); err != nil {
-			return err
+			return r, err
 		}
 		latest, err := c.Store.GetRollout(ctx, r.ID)
 		if err != nil {
-			return fmt.Errorf("confirm rollout %s: %w", r.ID, err)
+			return r, fmt.Errorf("confirm rollout %s: %w", r.ID, err)
 		}
 		if latest.Rev == r.Rev || reflect.DeepEqual(latest.Routing(), r.Routing()) {
-			return nil
+			return latest, nil
 		}
 		r = latest
 	}
-	return &Transient{newCause(nil, "rollout %s: the record kept moving while the alias was updated", r.ID)}
+	return r, &Transient{newCause(nil, "rollout %s: the record kept moving while the alias was updated", r.ID)}
 }
 
 // updateAlias sets the routing. A rollback (candidate at 0) is retried at once on
@@ -146,19 +154,27 @@ func (c *Controller) updateAlias(ctx context.Context, r rollout.Rollout) error {
 	}
 	var err error
 	for i := range attempts {
-		if err = c.Aliases.Update(ctx, r.AliasArn, r.Routing()); err == nil || !errors.Is(err, ErrThrottled) {
+		if err = c.Aliases.Update(ctx, r.AliasArn, r.Routing()); err == nil || !errors.Is(err, ErrThrottled) || i == attempts-1 {
 			break
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(1<<i) * 50 * time.Millisecond):
+		if err := backoff(ctx, i); err != nil {
+			return err
 		}
 	}
 	if err != nil {
 		return transient(fmt.Errorf("set alias %s to %s: %w", r.AliasArn, describeRoutes(r.Routing()), err))
 	}
 	return nil
+}
+
+// backoff waits before retry i+1: 50ms, 100ms, 200ms, …
+func backoff(ctx context.Context, i int) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Duration(1<<i) * 50 * time.Millisecond):
+		return nil
+	}
 }
 
 // announce publishes the EventBridge event of a decision that changed the phase or weight.
@@ -222,6 +238,20 @@ func eventDetail(r rollout.Rollout) EventDetail {
 	}
 }
 
+// outcomeErrorName is the named error of a rollout that did not succeed: the one on the
+// record (a refusal) or the one its phase ends the progress wait with.
+func outcomeErrorName(r rollout.Rollout) string {
+	switch {
+	case r.ErrorName != "":
+		return r.ErrorName
+	case r.Phase == rollout.RolledBack:
+		return "RolledBack"
+	case r.Phase == rollout.Aborted:
+		return "Aborted"
+	}
+	return "RolloutFailed"
+}
+
 // sendOutcome ends the controller state machine's progress wait. A token that is gone
 // (the wait timed out, or the outcome was sent before) is not an error.
 func (c *Controller) sendOutcome(ctx context.Context, r rollout.Rollout) {
@@ -247,7 +277,11 @@ func (c *Controller) sendOutcome(ctx context.Context, r rollout.Rollout) {
 
 // observe reads the world for Decide: the alias, the alarms, the candidate's executions
 // since traffic started, and the policy as the state machine's tags resolve it now.
-func (c *Controller) observe(ctx context.Context, r rollout.Rollout) (rollout.Observation, error) {
+//
+// firing names an alarm that an event says is in ALARM now. It is newer than whatever
+// DescribeAlarms says, and it decides alone: Decide checks the alarms before anything
+// else, so the metrics and the tags are not read, and neither can hold up a rollback.
+func (c *Controller) observe(ctx context.Context, r rollout.Rollout, firing string) (rollout.Observation, error) {
 	var obs rollout.Observation
 	alias, err := c.Aliases.Describe(ctx, r.AliasArn)
 	if err != nil {
@@ -263,6 +297,13 @@ func (c *Controller) observe(ctx context.Context, r rollout.Rollout) (rollout.Ob
 			return obs, transient(fmt.Errorf("describe alarms: %w", err))
 		}
 		obs.Alarms = states
+	}
+	if firing != "" {
+		if obs.Alarms == nil {
+			obs.Alarms = map[string]rollout.AlarmState{}
+		}
+		obs.Alarms[firing] = rollout.AlarmAlarm
+		return obs, nil
 	}
 	if r.Policy.MaxFailureRate > 0 && !r.TrafficStartedAt.IsZero() {
 		started, failed, err := c.Metrics.VersionCounts(ctx, r.StateMachineArn, r.CandidateVersionArn, r.TrafficStartedAt, c.now())
@@ -294,19 +335,20 @@ func currentPolicyHash(tags map[string]string, layers []rollout.Layer) string {
 }
 
 // decideAndCommit is one tick of one rollout: read, observe, decide, commit; again if a
-// concurrent writer moved the record.
-func (c *Controller) decideAndCommit(ctx context.Context, id, actor string, adjust func(*rollout.Rollout, *rollout.Observation)) (rollout.Rollout, rollout.Decision, error) {
+// concurrent writer moved the record. firing is the alarm an event reported in ALARM, or "".
+func (c *Controller) decideAndCommit(ctx context.Context, id, actor, firing string) (rollout.Rollout, rollout.Decision, error) {
 	for range maxAttempts {
 		r, err := c.Store.GetRollout(ctx, id)
 		if err != nil {
 			return r, rollout.Decision{}, c.notFound(id, err)
 		}
-		obs, err := c.observe(ctx, r)
+		obs, err := c.observe(ctx, r, firing)
 		if err != nil {
 			return r, rollout.Decision{}, err
 		}
-		if adjust != nil {
-			adjust(&r, &obs)
+		if firing != "" {
+			// A firing that comes as an event is never the preexisting one.
+			r.PreexistingAlarms = without(r.PreexistingAlarms, firing)
 		}
 		d, err := rollout.Decide(r, obs, c.now())
 		if err != nil {

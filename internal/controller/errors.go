@@ -102,8 +102,11 @@ func Named(err error) error {
 	return &Internal{cause{err: err}}
 }
 
-// ErrorName is the errorType the Lambda runtime reports for err.
+// ErrorName is the errorType the Lambda runtime reports for err, and "" for no error.
 func ErrorName(err error) string {
+	if err == nil {
+		return ""
+	}
 	t := reflect.TypeOf(Named(err))
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()

@@ -45,7 +45,7 @@ func (c *Controller) Finalize(ctx context.Context, s State) (Outcome, error) {
 	}
 	if r.CandidateVersionArn != "" {
 		// Repairs an alias that a crash left behind the outcome.
-		if r, _, err = c.decideAndCommit(ctx, id, "controller", nil); err != nil {
+		if r, _, err = c.decideAndCommit(ctx, id, "controller", ""); err != nil {
 			return Outcome{}, err
 		}
 	}
@@ -95,7 +95,9 @@ func errorText(e *TaskError) string {
 }
 
 // collect deletes the versions that no alias routes to, beyond the newest keepVersions of
-// them. A version an alias took meanwhile is refused by Step Functions and kept.
+// them. The versions of the state machine's active rollouts are kept too: another alias's
+// candidate routes nothing while its pre-traffic tests run. A version an alias took
+// meanwhile is refused by Step Functions and kept.
 func (c *Controller) collect(ctx context.Context, r rollout.Rollout) error {
 	versions, err := c.StateMachines.ListVersions(ctx, r.StateMachineArn)
 	if err != nil {
@@ -105,10 +107,19 @@ func (c *Controller) collect(ctx context.Context, r rollout.Rollout) error {
 	if err != nil {
 		return err
 	}
+	active, err := c.Store.ListActive(ctx)
+	if err != nil {
+		return fmt.Errorf("active rollouts: %w", err)
+	}
 	routed := map[string]bool{r.StableVersionArn: true, r.CandidateVersionArn: true}
 	for _, a := range aliases {
 		for _, rt := range a.Routing {
 			routed[rt.VersionArn] = true
+		}
+	}
+	for _, o := range active {
+		if o.StateMachineArn == r.StateMachineArn {
+			routed[o.StableVersionArn], routed[o.CandidateVersionArn] = true, true
 		}
 	}
 	sort.SliceStable(versions, func(i, j int) bool { return versions[i].Created.After(versions[j].Created) })

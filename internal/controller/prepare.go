@@ -88,6 +88,7 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 	}
 	now := c.now()
 	claim, err := c.Store.ClaimUpload(ctx, UploadClaim{UploadID: u.id, RolloutID: u.rollID, Execution: s.Execution, ExpiresAt: now.Add(c.cfg.DedupeTTL)})
+	fresh := err == nil
 	switch {
 	case errors.Is(err, ErrConflict) && claim.Execution != s.Execution:
 		c.Log.Info("duplicate upload", "rollout_id", u.rollID, "upload", u.id, "first_execution", claim.Execution)
@@ -109,9 +110,17 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 	case err != nil:
 		return PrepareResult{}, transient(fmt.Errorf("read rollout %s: %w", u.rollID, err))
 	}
+	if r.Phase.Terminal() && fresh {
+		// A claim of our own on an upload whose rollout has ended: the claim had expired and
+		// EventBridge delivered the upload again. Finalizing it a second time would announce
+		// its outcome again.
+		c.Log.Info("late duplicate upload", "rollout_id", u.rollID, "upload", u.id, "phase", r.Phase)
+		return PrepareResult{RolloutID: u.rollID, Action: ActionDuplicate}, nil
+	}
 	if r.Phase.Terminal() {
-		// A retry after the rollout was refused: answer as the first time.
-		return PrepareResult{RolloutID: r.ID}, ByName(r.ErrorName, r.Reason)
+		// A retry after the rollout was refused, or a rollout that ended before its Prepare
+		// did (superseded): answer as the first time.
+		return PrepareResult{RolloutID: r.ID}, ByName(outcomeErrorName(r), r.Reason)
 	}
 	if r.Phase != rollout.Pending {
 		return c.prepared(r), nil // a retry after Prepare completed
@@ -259,6 +268,10 @@ func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 	}
 	if err := c.checkIntervals(in.policy); err != nil {
 		return in, err
+	}
+	if in.policy.Strategy == rollout.BlueGreen && in.policy.TestAlias == u.key.Alias {
+		// Register would point the alias itself at the candidate, and Finalize delete it.
+		return in, &InvalidPolicy{newCause(nil, "policy field %q: %q is the alias being rolled out; the test alias must be another", "testAlias", in.policy.TestAlias)}
 	}
 	in.actor = obj.Metadata[rollout.MetadataPrefix+"actor"]
 	if in.actor == "" {
@@ -411,7 +424,7 @@ func (c *Controller) lock(ctx context.Context, r *rollout.Rollout, onBusy rollou
 			}
 			return true, nil
 		case rollout.BusySupersede:
-			if err := c.supersede(ctx, holder, r.ID); err != nil {
+			if err := c.supersede(ctx, r.AliasArn, holder, r.ID); err != nil {
 				return false, err
 			}
 			continue
@@ -422,30 +435,22 @@ func (c *Controller) lock(ctx context.Context, r *rollout.Rollout, onBusy rollou
 }
 
 // supersede aborts the rollout holding the alias in favour of a newer upload, puts the
-// alias back on its stable version and hands the lock over.
-func (c *Controller) supersede(ctx context.Context, holder, by string) error {
-	for range maxAttempts {
-		old, err := c.Store.GetRollout(ctx, holder)
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return transient(fmt.Errorf("read rollout %s: %w", holder, err))
-		}
-		if err == nil && !old.Phase.Terminal() && old.CandidateVersionArn != "" {
-			d := rollout.Stop(old, rollout.Aborted, "superseded by rollout "+by, c.now())
-			if _, err := c.commit(ctx, old, d, "controller"); err != nil {
-				if errors.Is(err, ErrConflict) {
-					continue
-				}
-				return transient(err)
-			}
-		}
-		if err == nil && old.AliasArn != "" {
-			if err := c.Store.ReleaseLock(ctx, old.AliasArn, holder); err != nil {
-				return transient(fmt.Errorf("release lock of %s: %w", holder, err))
-			}
-		}
-		return nil
+// alias back on its stable version and hands the lock over. A holder still in its Prepare
+// (no candidate yet) is aborted too: otherwise it would publish and start after losing its
+// lock, and two rollouts would move one alias.
+func (c *Controller) supersede(ctx context.Context, aliasArn, holder, by string) error {
+	old, err := c.stop(ctx, holder, rollout.Aborted, "", "superseded by rollout "+by, "controller")
+	var missing *RolloutNotFound
+	if err != nil && !errors.As(err, &missing) {
+		return err
 	}
-	return &Transient{newCause(nil, "supersede %s: the record kept moving", holder)}
+	if err == nil && old.AliasArn != "" {
+		aliasArn = old.AliasArn
+	}
+	if err := c.Store.ReleaseLock(ctx, aliasArn, holder); err != nil {
+		return transient(fmt.Errorf("release lock of %s: %w", holder, err))
+	}
+	return nil
 }
 
 // publish reads the alias's stable version, refuses an upload that is already stable,

@@ -43,12 +43,14 @@ func (c *Controller) Register(ctx context.Context, in RegisterInput) error {
 		}
 		return &PreTrafficFailed{newCause(nil, "rollout %s: %s", id, strings.Join(failed, "; "))}
 	}
-	for range maxAttempts {
-		if r.TaskToken == in.TaskToken {
-			break
+	for i := 0; r.TaskToken != in.TaskToken; i++ {
+		if i == maxAttempts {
+			// Going on without the token would leave the wait with nobody to end it.
+			return &Transient{newCause(nil, "store task token of %s: the record kept moving", id)}
 		}
-		r.TaskToken = in.TaskToken
-		saved, err := c.Store.SaveRollout(ctx, r)
+		next := r
+		next.TaskToken = in.TaskToken
+		saved, err := c.Store.SaveRollout(ctx, next)
 		if err == nil {
 			r = saved
 			break
@@ -59,13 +61,18 @@ func (c *Controller) Register(ctx context.Context, in RegisterInput) error {
 		if r, err = c.Store.GetRollout(ctx, id); err != nil {
 			return c.notFound(id, err)
 		}
+		if r.Phase.Terminal() {
+			// Rolled back or aborted meanwhile (an alarm before the first tick).
+			c.sendOutcomeWith(ctx, r, in.TaskToken)
+			return nil
+		}
 	}
 	if r.Policy.Strategy == rollout.BlueGreen && r.Phase == rollout.Pending {
 		if _, err := c.Aliases.Put(ctx, r.StateMachineArn, testAlias(r), []rollout.Route{{VersionArn: r.CandidateVersionArn, Weight: 100}}); err != nil {
 			return transient(fmt.Errorf("point test alias %s at the candidate: %w", testAlias(r), err))
 		}
 	}
-	r, _, err = c.decideAndCommit(ctx, id, "controller", nil)
+	r, _, err = c.decideAndCommit(ctx, id, "controller", "")
 	if err != nil {
 		return err
 	}
@@ -161,7 +168,7 @@ func (c *Controller) Advance(ctx context.Context, t Tick) (Outcome, error) {
 	if t.RolloutID == "" {
 		return Outcome{}, &InvalidEvent{newCause(nil, "tick without rolloutId")}
 	}
-	r, d, err := c.decideAndCommit(ctx, t.RolloutID, "controller", nil)
+	r, d, err := c.decideAndCommit(ctx, t.RolloutID, "controller", "")
 	var missing *RolloutNotFound
 	if errors.As(err, &missing) {
 		// A schedule that outlived its record: stop it.
@@ -204,15 +211,7 @@ func (c *Controller) Rollback(ctx context.Context, raw json.RawMessage) (Rollbac
 	}
 	var errs []error
 	for _, id := range ids {
-		r, d, err := c.decideAndCommit(ctx, id, "alarm:"+ev.AlarmName, func(r *rollout.Rollout, obs *rollout.Observation) {
-			// The event is newer than whatever DescribeAlarms said: the alarm fires now, and
-			// a firing that comes as an event is never the preexisting one.
-			if obs.Alarms == nil {
-				obs.Alarms = map[string]rollout.AlarmState{}
-			}
-			obs.Alarms[ev.AlarmName] = rollout.AlarmAlarm
-			r.PreexistingAlarms = without(r.PreexistingAlarms, ev.AlarmName)
-		})
+		r, d, err := c.rollbackOne(ctx, id, ev.AlarmName)
 		var missing *RolloutNotFound
 		if errors.As(err, &missing) {
 			continue
@@ -227,6 +226,42 @@ func (c *Controller) Rollback(ctx context.Context, raw json.RawMessage) (Rollbac
 		return res, transient(errors.Join(errs...))
 	}
 	return res, nil
+}
+
+// rollbackAttempts bounds the retries of one alarm's rollback on a throttled read or write:
+// with backoff they span about 1.5s, since waiting for EventBridge's retry or the next tick
+// would leave the candidate serving for a minute or more.
+const rollbackAttempts = 6
+
+func (c *Controller) rollbackOne(ctx context.Context, id, alarm string) (rollout.Rollout, rollout.Decision, error) {
+	for i := 0; ; i++ {
+		r, d, err := c.rollbackStep(ctx, id, alarm)
+		if err == nil || !errors.As(err, new(*Transient)) || i == rollbackAttempts-1 {
+			return r, d, err
+		}
+		c.Log.Warn("rollback retried", "rollout_id", id, "alarm", alarm, "attempt", i+1, "err", err)
+		if err := backoff(ctx, i); err != nil {
+			return r, d, err
+		}
+	}
+}
+
+// rollbackStep decides one guarded rollout on an alarm's ALARM. A rollout that has not
+// taken traffic yet (its pre-traffic tests run) is rolled back without Decide: Decide's
+// first tick counts every alarm in ALARM as preexisting, and would start the rollout from
+// the alarm's own event. This alarm was quiet, or already counted, when Prepare read it.
+// onFailure=pause does not apply: no traffic has moved, so there are no weights to freeze.
+func (c *Controller) rollbackStep(ctx context.Context, id, alarm string) (rollout.Rollout, rollout.Decision, error) {
+	r, err := c.Store.GetRollout(ctx, id)
+	if err != nil {
+		return r, rollout.Decision{}, c.notFound(id, err)
+	}
+	if r.Phase != rollout.Pending {
+		return c.decideAndCommit(ctx, id, "alarm:"+alarm, alarm)
+	}
+	reason := fmt.Sprintf("alarm %q entered ALARM before traffic moved", alarm)
+	r, err = c.stop(ctx, id, rollout.RolledBack, "", reason, "alarm:"+alarm)
+	return r, rollout.Decision{Action: rollout.ActionRollback, Next: r, Reason: reason}, err
 }
 
 func without(list []string, s string) []string {
@@ -252,8 +287,11 @@ func (c *Controller) stop(ctx context.Context, id string, phase rollout.Phase, e
 		}
 		d := rollout.Stop(r, phase, reason, c.now())
 		d.Next.ErrorName = errorName
-		if r.CandidateVersionArn == "" {
-			d.SetAlias = false // refused before a candidate existed: the alias was never ours
+		if r.CandidateVersionArn == "" || r.Phase == rollout.Pending {
+			// Refused before a candidate existed, or stopped before its first tick (tests
+			// failed, an alarm, a timeout): the alias never moved, and an update would only
+			// spend the account's one alias update a second that a rollback may need.
+			d.SetAlias = false
 		}
 		saved, err := c.commit(ctx, r, d, actor)
 		if errors.Is(err, ErrConflict) && saved.Rev == r.Rev {

@@ -1,0 +1,1746 @@
+package controller_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/controller"
+	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
+)
+
+// This file is a small in-memory AWS for the controller's use cases: one fake per port,
+// each honouring the contract written in ports.go and the AWS behaviour the contract
+// stands for (AWS_BEHAVIOUR.md), plus a driver that plays the controller state machine's
+// part. Every fake call goes through faults, so that a test can make any call fail
+// (throttling, a crash, a lost race) or run code of its own in the middle of it.
+
+const (
+	testRegion  = "us-east-1"
+	testAccount = "000000000000"
+	testBucket  = "artifacts"
+	tickEvery   = time.Minute
+)
+
+var epoch = time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)
+
+func smArn(name string) string {
+	return topology.StateMachineArn("aws", testRegion, testAccount, name)
+}
+
+// definition is a valid ASL document told apart by its label.
+func definition(label string) string {
+	return fmt.Sprintf(`{"Comment":%q,"StartAt":"Work","States":{"Work":{"Type":"Pass","Next":"Done"},"Done":{"Type":"Succeed"}}}`, label)
+}
+
+// refusedByPublish marks a definition that Validate accepts and Publish refuses.
+const refusedByPublish = "REFUSED_BY_PUBLISH"
+
+// throttled is what an adapter returns for ThrottlingException.
+func throttled(op string) error {
+	return fmt.Errorf("%s: ThrottlingException: Rate exceeded: %w", op, controller.ErrThrottled)
+}
+
+// errCrash stands for a Lambda that died in the middle of a call.
+var errCrash = errors.New("lambda crashed: Runtime.ExitError")
+
+// ---------------------------------------------------------------------------------------
+// faults
+
+// faults injects errors and code into fake calls, by operation name ("Aliases.Update").
+type faults struct {
+	mu    sync.Mutex
+	queue map[string][]error
+	hooks map[string]func(arg any) error
+	calls map[string]int
+}
+
+func newFaults() *faults {
+	return &faults{queue: map[string][]error{}, hooks: map[string]func(any) error{}, calls: map[string]int{}}
+}
+
+// fail makes the next calls of op return errs, one each; a nil entry lets a call through.
+func (f *faults) fail(op string, errs ...error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.queue[op] = append(f.queue[op], errs...)
+}
+
+// hook runs fn at the start of every call of op, before the fake does anything; an error
+// from fn is the call's answer. A nil fn removes the hook.
+func (f *faults) hook(op string, fn func(arg any) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fn == nil {
+		delete(f.hooks, op)
+		return
+	}
+	f.hooks[op] = fn
+}
+
+// count is how many times op was called.
+func (f *faults) count(op string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[op]
+}
+
+// hit is called first by every fake method. It holds no lock while a hook runs, so that a
+// hook may call the controller again.
+func (f *faults) hit(op string, arg any) error {
+	f.mu.Lock()
+	f.calls[op]++
+	var err error
+	if q := f.queue[op]; len(q) > 0 {
+		err, f.queue[op] = q[0], q[1:]
+	}
+	fn := f.hooks[op]
+	f.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if fn != nil {
+		return fn(arg)
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------------------
+// clock
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// ---------------------------------------------------------------------------------------
+// Step Functions
+
+// fakeSFN is Step Functions' control plane: state machines with tags, revisions,
+// versions numbered from 1 that are never reused, and aliases with weighted routing.
+type fakeSFN struct {
+	f        *faults
+	clock    *fakeClock
+	mu       sync.Mutex
+	machines map[string]*machine
+	// updates logs every alias routing change, in order.
+	updates []aliasChange
+}
+
+type machine struct {
+	arn, name  string
+	tags       map[string]string
+	definition string
+	revision   string // "" until the first update, as AWS
+	revs       int
+	published  map[string]string // revision ("" for the initial one) → version ARN
+	versions   []*version
+	lastN      int
+	aliases    []*fakeAlias // creation order
+}
+
+type version struct {
+	n          int
+	arn        string
+	definition string
+	revision   string
+	created    time.Time
+	deleted    bool
+}
+
+type fakeAlias struct {
+	arn, name string
+	routing   []rollout.Route
+}
+
+type aliasChange struct {
+	At      time.Time
+	Alias   string
+	Routing string
+}
+
+func newFakeSFN(f *faults, clock *fakeClock) *fakeSFN {
+	return &fakeSFN{f: f, clock: clock, machines: map[string]*machine{}}
+}
+
+// create makes a state machine with definition published as version 1 and an alias
+// routing 100% to it.
+func (s *fakeSFN) create(name, def string, tags map[string]string, alias string) (arn string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	arn = smArn(name)
+	m := &machine{arn: arn, name: name, tags: map[string]string{}, definition: def, published: map[string]string{}}
+	for k, v := range tags {
+		m.tags[k] = v
+	}
+	s.machines[arn] = m
+	v := m.publishLocked(s.clock.Now())
+	if alias != "" {
+		m.aliases = append(m.aliases, &fakeAlias{arn: topology.AliasArn(arn, alias), name: alias, routing: []rollout.Route{{VersionArn: v, Weight: 100}}})
+	}
+	return arn
+}
+
+func (m *machine) publishLocked(now time.Time) string {
+	if v, ok := m.published[m.revision]; ok && !m.versionLocked(v).deleted {
+		return v
+	}
+	m.lastN++
+	v := &version{n: m.lastN, arn: m.arn + ":" + strconv.Itoa(m.lastN), definition: m.definition, revision: m.revision, created: now}
+	m.versions = append(m.versions, v)
+	m.published[m.revision] = v.arn
+	return v.arn
+}
+
+func (m *machine) versionLocked(arn string) *version {
+	for _, v := range m.versions {
+		if v.arn == arn {
+			return v
+		}
+	}
+	return nil
+}
+
+func (m *machine) aliasLocked(arn string) *fakeAlias {
+	for _, a := range m.aliases {
+		if a.arn == arn {
+			return a
+		}
+	}
+	return nil
+}
+
+// split finds the state machine of a plain, version or alias ARN and the qualifier.
+func (s *fakeSFN) split(arn string) (*machine, string) {
+	parts := strings.Split(arn, ":")
+	switch len(parts) {
+	case 7:
+		return s.machines[arn], ""
+	case 8:
+		return s.machines[strings.Join(parts[:7], ":")], parts[7]
+	}
+	return nil, ""
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// publishNew sets a definition by hand and publishes it, as a human with the console would.
+func (s *fakeSFN) publishNew(name, def string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.machines[smArn(name)]
+	m.revs++
+	m.definition, m.revision = def, fmt.Sprintf("rev-%d", m.revs)
+	return m.publishLocked(s.clock.Now())
+}
+
+// route sets an alias's routing by hand (drift).
+func (s *fakeSFN) route(aliasArn string, routing ...rollout.Route) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, _ := s.split(aliasArn)
+	a := m.aliasLocked(aliasArn)
+	a.routing = slices.Clone(routing)
+	s.updates = append(s.updates, aliasChange{At: s.clock.Now(), Alias: aliasArn, Routing: routingString(a.routing)})
+}
+
+// routing is an alias's routing as "v1=90 v2=10", or "absent".
+func (s *fakeSFN) routing(aliasArn string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, _ := s.split(aliasArn)
+	if m == nil {
+		return "absent"
+	}
+	a := m.aliasLocked(aliasArn)
+	if a == nil {
+		return "absent"
+	}
+	return routingString(a.routing)
+}
+
+// liveVersions lists the versions not deleted, as "v1 v2 …".
+func (s *fakeSFN) liveVersions(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, v := range s.machines[smArn(name)].versions {
+		if !v.deleted {
+			out = append(out, "v"+strconv.Itoa(v.n))
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func routingString(routes []rollout.Route) string {
+	rs := slices.Clone(routes)
+	sort.Slice(rs, func(i, j int) bool { return versionNumber(rs[i].VersionArn) < versionNumber(rs[j].VersionArn) })
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmt.Sprintf("v%d=%d", versionNumber(r.VersionArn), r.Weight)
+	}
+	return strings.Join(parts, " ")
+}
+
+func versionNumber(arn string) int {
+	n, _ := strconv.Atoi(arn[strings.LastIndexByte(arn, ':')+1:])
+	return n
+}
+
+// validate reports what ValidateStateMachineDefinition reports: JSON that does not parse,
+// a StartAt, Next or Default that names no state.
+func validateASL(def string) []controller.Diagnostic {
+	var doc struct {
+		StartAt string                     `json:"StartAt"`
+		States  map[string]json.RawMessage `json:"States"`
+	}
+	if err := json.Unmarshal([]byte(def), &doc); err != nil {
+		return []controller.Diagnostic{{Severity: "ERROR", Code: "INVALID_JSON_DESCRIPTION", Message: err.Error(), Location: "/"}}
+	}
+	var diags []controller.Diagnostic
+	missing := func(target, where string) {
+		if _, ok := doc.States[target]; !ok {
+			diags = append(diags, controller.Diagnostic{Severity: "ERROR", Code: "MISSING_TRANSITION_TARGET", Message: "Missing 'Next' target: " + target, Location: where})
+		}
+	}
+	if len(doc.States) == 0 {
+		return []controller.Diagnostic{{Severity: "ERROR", Code: "SCHEMA_VALIDATION_FAILED", Message: "States is required", Location: "/States"}}
+	}
+	missing(doc.StartAt, "/StartAt")
+	names := make([]string, 0, len(doc.States))
+	for n := range doc.States {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var st struct {
+			Next    string `json:"Next"`
+			Default string `json:"Default"`
+		}
+		_ = json.Unmarshal(doc.States[name], &st)
+		if st.Next != "" {
+			missing(st.Next, "/States/"+name+"/Next")
+		}
+		if st.Default != "" {
+			missing(st.Default, "/States/"+name+"/Default")
+		}
+	}
+	return diags
+}
+
+// smPort is the StateMachines port over fakeSFN.
+type smPort struct{ *fakeSFN }
+
+var _ controller.StateMachines = smPort{}
+
+func (s smPort) Describe(ctx context.Context, arn string) (controller.StateMachine, error) {
+	if err := s.f.hit("StateMachines.Describe", arn); err != nil {
+		return controller.StateMachine{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, q := s.split(arn)
+	switch {
+	case m == nil:
+	case q == "":
+		return controller.StateMachine{Arn: m.arn, Name: m.name, Definition: m.definition, RevisionID: m.revision}, nil
+	case isDigits(q):
+		if v := m.versionLocked(arn); v != nil && !v.deleted {
+			return controller.StateMachine{Arn: v.arn, Name: m.name, Definition: v.definition, RevisionID: v.revision}, nil
+		}
+	}
+	return controller.StateMachine{}, fmt.Errorf("describe %s: StateMachineDoesNotExist: %w", arn, controller.ErrNotFound)
+}
+
+func (s smPort) Tags(ctx context.Context, arn string) (map[string]string, error) {
+	if err := s.f.hit("StateMachines.Tags", arn); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, q := s.split(arn)
+	if m == nil || q != "" {
+		return nil, fmt.Errorf("tags of %s: ResourceNotFound: %w", arn, controller.ErrNotFound)
+	}
+	tags := make(map[string]string, len(m.tags))
+	for k, v := range m.tags {
+		tags[k] = v
+	}
+	return tags, nil
+}
+
+func (s smPort) Validate(ctx context.Context, def string) ([]controller.Diagnostic, error) {
+	if err := s.f.hit("StateMachines.Validate", def); err != nil {
+		return nil, err
+	}
+	return validateASL(def), nil
+}
+
+func (s smPort) Publish(ctx context.Context, arn, def, description string) (string, error) {
+	if err := s.f.hit("StateMachines.Publish", def); err != nil {
+		return "", err
+	}
+	if len(description) > 256 {
+		return "", fmt.Errorf("publish: ValidationException: description longer than 256")
+	}
+	diags := validateASL(def)
+	if strings.Contains(def, refusedByPublish) {
+		// What ValidateStateMachineDefinition lets through and UpdateStateMachine refuses.
+		diags = append(diags, controller.Diagnostic{Code: "SCHEMA_VALIDATION_FAILED", Message: "refused on update", Location: "/"})
+	}
+	if len(diags) > 0 {
+		msgs := make([]string, len(diags))
+		for i, d := range diags {
+			msgs[i] = d.Code + ": " + d.Message + " at " + d.Location
+		}
+		return "", fmt.Errorf("update %s: InvalidDefinition: Invalid State Machine Definition: '%s': %w", arn, strings.Join(msgs, ", "), controller.ErrInvalidDefinition)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, q := s.split(arn)
+	if m == nil || q != "" {
+		return "", fmt.Errorf("update %s: StateMachineDoesNotExist: %w", arn, controller.ErrNotFound)
+	}
+	if def != m.definition {
+		m.revs++
+		m.definition, m.revision = def, fmt.Sprintf("rev-%d", m.revs)
+	}
+	return m.publishLocked(s.clock.Now()), nil
+}
+
+func (s smPort) ListVersions(ctx context.Context, arn string) ([]controller.Version, error) {
+	if err := s.f.hit("StateMachines.ListVersions", arn); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, _ := s.split(arn)
+	if m == nil {
+		return nil, fmt.Errorf("list versions of %s: StateMachineDoesNotExist: %w", arn, controller.ErrNotFound)
+	}
+	var out []controller.Version
+	for i := len(m.versions) - 1; i >= 0; i-- { // newest first
+		if v := m.versions[i]; !v.deleted {
+			out = append(out, controller.Version{Arn: v.arn, Created: v.created})
+		}
+	}
+	return out, nil
+}
+
+func (s smPort) DeleteVersion(ctx context.Context, arn string) error {
+	if err := s.f.hit("StateMachines.DeleteVersion", arn); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, _ := s.split(arn)
+	if m == nil {
+		return nil
+	}
+	v := m.versionLocked(arn)
+	if v == nil || v.deleted {
+		return nil
+	}
+	var by []string
+	for _, a := range m.aliases {
+		for _, r := range a.routing {
+			if r.VersionArn == arn {
+				by = append(by, a.name)
+			}
+		}
+	}
+	if len(by) > 0 {
+		return fmt.Errorf("delete version %s: ConflictException: Version to be deleted must not be referenced by an alias. Current list of aliases referencing this version: [%s]: %w", arn, strings.Join(by, ","), controller.ErrConflict)
+	}
+	v.deleted = true
+	return nil
+}
+
+// aliasPort is the Aliases port over fakeSFN.
+type aliasPort struct{ *fakeSFN }
+
+var _ controller.Aliases = aliasPort{}
+
+func (s aliasPort) Describe(ctx context.Context, arn string) (controller.Alias, error) {
+	if err := s.f.hit("Aliases.Describe", arn); err != nil {
+		return controller.Alias{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, _ := s.split(arn)
+	if m != nil {
+		if a := m.aliasLocked(arn); a != nil {
+			return controller.Alias{Arn: a.arn, Name: a.name, Routing: slices.Clone(a.routing)}, nil
+		}
+	}
+	return controller.Alias{}, fmt.Errorf("describe alias %s: ResourceNotFound: %w", arn, controller.ErrNotFound)
+}
+
+// checkRouting applies the rules of AWS_BEHAVIOUR.md; zero weights are dropped first, as
+// the port says.
+func (m *machine) checkRouting(routing []rollout.Route) ([]rollout.Route, error) {
+	var out []rollout.Route
+	sum := 0
+	for _, r := range routing {
+		if r.Weight < 0 || r.Weight > 100 {
+			return nil, fmt.Errorf("ValidationException: weight %d", r.Weight)
+		}
+		if r.Weight == 0 {
+			continue
+		}
+		i := strings.LastIndexByte(r.VersionArn, ':')
+		if i < 0 || r.VersionArn[:i] != m.arn || !isDigits(r.VersionArn[i+1:]) {
+			return nil, fmt.Errorf("ValidationException: Routing configuration must contain state machine version ARNs. Received: [%s]", r.VersionArn)
+		}
+		if v := m.versionLocked(r.VersionArn); v == nil || v.deleted {
+			return nil, fmt.Errorf("ResourceNotFound: version %s: %w", r.VersionArn, controller.ErrNotFound)
+		}
+		for _, o := range out {
+			if o.VersionArn == r.VersionArn {
+				return nil, fmt.Errorf("ValidationException: Routing configuration must contain distinct state machine version ARNs")
+			}
+		}
+		sum += r.Weight
+		out = append(out, r)
+	}
+	if len(out) < 1 || len(out) > 2 {
+		return nil, fmt.Errorf("ValidationException: routingConfiguration must have 1–2 entries, got %d", len(out))
+	}
+	if sum != 100 {
+		return nil, fmt.Errorf("ValidationException: Sum of routing configuration weights must equal 100. Received: %v", out)
+	}
+	return out, nil
+}
+
+func (s aliasPort) Update(ctx context.Context, arn string, routing []rollout.Route) error {
+	if err := s.f.hit("Aliases.Update", routing); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, _ := s.split(arn)
+	var a *fakeAlias
+	if m != nil {
+		a = m.aliasLocked(arn)
+	}
+	if a == nil {
+		return fmt.Errorf("update alias %s: ResourceNotFound: Request references a resource that does not exist.: %w", arn, controller.ErrNotFound)
+	}
+	rs, err := m.checkRouting(routing)
+	if err != nil {
+		return fmt.Errorf("update alias %s: %w", arn, err)
+	}
+	a.routing = rs
+	s.updates = append(s.updates, aliasChange{At: s.clock.Now(), Alias: arn, Routing: routingString(rs)})
+	return nil
+}
+
+func (s aliasPort) Put(ctx context.Context, arn, name string, routing []rollout.Route) (string, error) {
+	if err := s.f.hit("Aliases.Put", name); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, q := s.split(arn)
+	if m == nil || q != "" {
+		return "", fmt.Errorf("create alias %s: StateMachineDoesNotExist: %w", name, controller.ErrNotFound)
+	}
+	rs, err := m.checkRouting(routing)
+	if err != nil {
+		return "", fmt.Errorf("create alias %s: %w", name, err)
+	}
+	aliasArn := topology.AliasArn(m.arn, name)
+	a := m.aliasLocked(aliasArn)
+	if a == nil {
+		a = &fakeAlias{arn: aliasArn, name: name}
+		m.aliases = append(m.aliases, a)
+	}
+	a.routing = rs
+	s.updates = append(s.updates, aliasChange{At: s.clock.Now(), Alias: aliasArn, Routing: routingString(rs)})
+	return aliasArn, nil
+}
+
+func (s aliasPort) Delete(ctx context.Context, arn string) error {
+	if err := s.f.hit("Aliases.Delete", arn); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, _ := s.split(arn)
+	if m == nil {
+		return nil
+	}
+	m.aliases = slices.DeleteFunc(m.aliases, func(a *fakeAlias) bool { return a.arn == arn })
+	return nil
+}
+
+func (s aliasPort) List(ctx context.Context, arn string) ([]controller.Alias, error) {
+	if err := s.f.hit("Aliases.List", arn); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, _ := s.split(arn)
+	if m == nil {
+		return nil, fmt.Errorf("list aliases of %s: StateMachineDoesNotExist: %w", arn, controller.ErrNotFound)
+	}
+	out := make([]controller.Alias, 0, len(m.aliases))
+	for _, a := range m.aliases {
+		out = append(out, controller.Alias{Arn: a.arn, Name: a.name, Routing: slices.Clone(a.routing)})
+	}
+	return out, nil
+}
+
+// ---------------------------------------------------------------------------------------
+// CloudWatch
+
+type fakeAlarms struct {
+	f      *faults
+	mu     sync.Mutex
+	states map[string]rollout.AlarmState
+}
+
+var _ controller.Alarms = (*fakeAlarms)(nil)
+
+func (a *fakeAlarms) set(name string, s rollout.AlarmState) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.states[name] = s
+}
+
+func (a *fakeAlarms) States(ctx context.Context, names []string) (map[string]rollout.AlarmState, error) {
+	if err := a.f.hit("Alarms.States", names); err != nil {
+		return nil, err
+	}
+	if len(names) > 100 {
+		return nil, fmt.Errorf("DescribeAlarms: ValidationException: at most 100 names")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[string]rollout.AlarmState, len(names))
+	for _, n := range names {
+		if s, ok := a.states[n]; ok {
+			out[n] = s
+		}
+	}
+	return out, nil
+}
+
+type counts struct{ started, failed int64 }
+
+type fakeMetrics struct {
+	f         *faults
+	mu        sync.Mutex
+	byVersion map[string]counts
+}
+
+var _ controller.Metrics = (*fakeMetrics)(nil)
+
+func (m *fakeMetrics) set(versionArn string, started, failed int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.byVersion[versionArn] = counts{started, failed}
+}
+
+func (m *fakeMetrics) VersionCounts(ctx context.Context, sm, versionArn string, from, to time.Time) (int64, int64, error) {
+	if err := m.f.hit("Metrics.VersionCounts", versionArn); err != nil {
+		return 0, 0, err
+	}
+	if !to.After(from) && !to.Equal(from) {
+		return 0, 0, fmt.Errorf("GetMetricData: ValidationException: end %s before start %s", to, from)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.byVersion[versionArn]
+	return c.started, c.failed, nil
+}
+
+// ---------------------------------------------------------------------------------------
+// DynamoDB
+
+// fakeStore keeps the table of DESIGN.md in maps. Records are stored encoded, as DynamoDB
+// would, so that a caller's later change to a slice cannot reach the stored record and a
+// field that does not survive encoding is lost here too.
+type fakeStore struct {
+	f        *faults
+	clock    *fakeClock
+	mu       sync.Mutex
+	claims   map[string]controller.UploadClaim
+	rollouts map[string]storedRollout
+	events   map[string]map[int64]controller.Event
+	locks    map[string]string
+	queues   map[string][]controller.Queued
+	guards   map[string]map[string]bool // alarm → rollout ids
+	// copy encodes and decodes a record; the benchmark swaps in a cheaper deep copy.
+	encode func(rollout.Rollout) any
+	decode func(any) rollout.Rollout
+}
+
+type storedRollout struct {
+	data  any
+	rev   int64
+	phase rollout.Phase
+	sm    string
+	made  time.Time
+	id    string
+}
+
+var _ controller.Store = (*fakeStore)(nil)
+
+func newFakeStore(f *faults, clock *fakeClock) *fakeStore {
+	return &fakeStore{
+		f: f, clock: clock,
+		claims: map[string]controller.UploadClaim{}, rollouts: map[string]storedRollout{},
+		events: map[string]map[int64]controller.Event{}, locks: map[string]string{},
+		queues: map[string][]controller.Queued{}, guards: map[string]map[string]bool{},
+		encode: encodeJSON, decode: decodeJSON,
+	}
+}
+
+type jsonRecord struct {
+	body  []byte
+	token string
+}
+
+func encodeJSON(r rollout.Rollout) any {
+	b, err := json.Marshal(r)
+	if err != nil {
+		panic(err)
+	}
+	return jsonRecord{body: b, token: r.TaskToken}
+}
+
+func decodeJSON(v any) rollout.Rollout {
+	rec := v.(jsonRecord)
+	var r rollout.Rollout
+	if err := json.Unmarshal(rec.body, &r); err != nil {
+		panic(err)
+	}
+	r.TaskToken = rec.token
+	return r
+}
+
+// cloneRollout is a deep copy of the parts of a record that are shared by reference.
+func cloneRollout(r rollout.Rollout) any {
+	r.Steps = slices.Clone(r.Steps)
+	r.Policy.Steps = slices.Clone(r.Policy.Steps)
+	r.Policy.Alarms = slices.Clone(r.Policy.Alarms)
+	r.PreexistingAlarms = slices.Clone(r.PreexistingAlarms)
+	r.Layers = slices.Clone(r.Layers)
+	return r
+}
+
+func (s *fakeStore) put(r rollout.Rollout) {
+	s.rollouts[r.ID] = storedRollout{data: s.encode(r), rev: r.Rev, phase: r.Phase, sm: r.StateMachineArn, made: r.CreatedAt, id: r.ID}
+}
+
+func (s *fakeStore) ClaimUpload(ctx context.Context, c controller.UploadClaim) (controller.UploadClaim, error) {
+	if err := s.f.hit("Store.ClaimUpload", c); err != nil {
+		return controller.UploadClaim{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.claims[c.UploadID]; ok && (old.ExpiresAt.IsZero() || old.ExpiresAt.After(s.clock.Now())) {
+		return old, fmt.Errorf("claim upload %s: claimed by rollout %s: %w", c.UploadID, old.RolloutID, controller.ErrConflict)
+	}
+	s.claims[c.UploadID] = c
+	return c, nil
+}
+
+func (s *fakeStore) CreateRollout(ctx context.Context, r rollout.Rollout) error {
+	if err := s.f.hit("Store.CreateRollout", r); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.rollouts[r.ID]; ok {
+		return fmt.Errorf("create rollout %s: %w", r.ID, controller.ErrConflict)
+	}
+	s.put(r)
+	return nil
+}
+
+func (s *fakeStore) GetRollout(ctx context.Context, id string) (rollout.Rollout, error) {
+	if err := s.f.hit("Store.GetRollout", id); err != nil {
+		return rollout.Rollout{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.rollouts[id]
+	if !ok {
+		return rollout.Rollout{}, fmt.Errorf("get rollout %s: %w", id, controller.ErrNotFound)
+	}
+	return s.decode(st.data), nil
+}
+
+// get reads a record for a test's assertions, without faults.
+func (s *fakeStore) get(id string) (rollout.Rollout, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.rollouts[id]
+	if !ok {
+		return rollout.Rollout{}, false
+	}
+	return s.decode(st.data), true
+}
+
+func (s *fakeStore) SaveRollout(ctx context.Context, r rollout.Rollout) (rollout.Rollout, error) {
+	if err := s.f.hit("Store.SaveRollout", r); err != nil {
+		return rollout.Rollout{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.rollouts[r.ID]
+	if !ok || st.rev != r.Rev {
+		return rollout.Rollout{}, fmt.Errorf("save rollout %s rev %d: ConditionalCheckFailedException: %w", r.ID, r.Rev, controller.ErrConflict)
+	}
+	r.Rev++
+	s.put(r)
+	return s.decode(s.rollouts[r.ID].data), nil
+}
+
+func (s *fakeStore) AppendEvent(ctx context.Context, id string, e controller.Event) error {
+	if err := s.f.hit("Store.AppendEvent", e); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.events[id] == nil {
+		s.events[id] = map[int64]controller.Event{}
+	}
+	s.events[id][e.Seq] = e
+	return nil
+}
+
+func (s *fakeStore) ListEvents(ctx context.Context, id string) ([]controller.Event, error) {
+	if err := s.f.hit("Store.ListEvents", id); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]controller.Event, 0, len(s.events[id]))
+	for _, e := range s.events[id] {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out, nil
+}
+
+func (s *fakeStore) sorted(keep func(storedRollout) bool, newestFirst bool) []rollout.Rollout {
+	var sts []storedRollout
+	for _, st := range s.rollouts {
+		if keep(st) {
+			sts = append(sts, st)
+		}
+	}
+	sort.Slice(sts, func(i, j int) bool {
+		a, b := sts[i], sts[j]
+		if !a.made.Equal(b.made) {
+			return a.made.Before(b.made) != newestFirst
+		}
+		return (a.id < b.id) != newestFirst
+	})
+	out := make([]rollout.Rollout, len(sts))
+	for i, st := range sts {
+		out[i] = s.decode(st.data)
+	}
+	return out
+}
+
+func (s *fakeStore) ListActive(ctx context.Context) ([]rollout.Rollout, error) {
+	if err := s.f.hit("Store.ListActive", nil); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sorted(func(st storedRollout) bool { return !st.phase.Terminal() }, false), nil
+}
+
+func (s *fakeStore) History(ctx context.Context, sm string, limit int) ([]rollout.Rollout, error) {
+	if err := s.f.hit("Store.History", sm); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.sorted(func(st storedRollout) bool { return st.sm == sm }, true)
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func (s *fakeStore) AcquireLock(ctx context.Context, alias, id string) (string, error) {
+	if err := s.f.hit("Store.AcquireLock", id); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if holder, ok := s.locks[alias]; ok && holder != id {
+		return holder, fmt.Errorf("lock alias %s for rollout %s: held by rollout %s: %w", alias, id, holder, controller.ErrConflict)
+	}
+	s.locks[alias] = id
+	return id, nil
+}
+
+func (s *fakeStore) ReleaseLock(ctx context.Context, alias, id string) error {
+	if err := s.f.hit("Store.ReleaseLock", id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.locks[alias] == id {
+		delete(s.locks, alias)
+	}
+	return nil
+}
+
+func (s *fakeStore) lockHolder(alias string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.locks[alias]
+}
+
+func (s *fakeStore) Enqueue(ctx context.Context, q controller.Queued) error {
+	if err := s.f.hit("Store.Enqueue", q); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range s.queues[q.AliasArn] {
+		if o.RolloutID == q.RolloutID && o.QueuedAt.Equal(q.QueuedAt) {
+			return nil
+		}
+	}
+	s.queues[q.AliasArn] = append(s.queues[q.AliasArn], q)
+	sort.SliceStable(s.queues[q.AliasArn], func(i, j int) bool {
+		return s.queues[q.AliasArn][i].QueuedAt.Before(s.queues[q.AliasArn][j].QueuedAt)
+	})
+	return nil
+}
+
+func (s *fakeStore) Queue(ctx context.Context, alias string) ([]controller.Queued, error) {
+	if err := s.f.hit("Store.Queue", alias); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[string]bool{}
+	var out []controller.Queued
+	for _, q := range s.queues[alias] {
+		if !seen[q.RolloutID] {
+			seen[q.RolloutID] = true
+			out = append(out, q)
+		}
+	}
+	return out, nil
+}
+
+func (s *fakeStore) Dequeue(ctx context.Context, alias, id string) error {
+	if err := s.f.hit("Store.Dequeue", id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queues[alias] = slices.DeleteFunc(s.queues[alias], func(q controller.Queued) bool { return q.RolloutID == id })
+	return nil
+}
+
+func (s *fakeStore) GuardAlarms(ctx context.Context, id string, alarms []string) error {
+	if err := s.f.hit("Store.GuardAlarms", id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range alarms {
+		if s.guards[a] == nil {
+			s.guards[a] = map[string]bool{}
+		}
+		s.guards[a][id] = true
+	}
+	return nil
+}
+
+func (s *fakeStore) UnguardAlarms(ctx context.Context, id string, alarms []string) error {
+	if err := s.f.hit("Store.UnguardAlarms", id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range alarms {
+		delete(s.guards[a], id)
+	}
+	return nil
+}
+
+func (s *fakeStore) GuardedBy(ctx context.Context, alarm string) ([]string, error) {
+	if err := s.f.hit("Store.GuardedBy", alarm); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.guards[alarm]))
+	for id := range s.guards[alarm] {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// ---------------------------------------------------------------------------------------
+// S3
+
+type fakeArtifacts struct {
+	f       *faults
+	mu      sync.Mutex
+	objects map[string][]storedObject // bucket/key → versions, oldest first
+	keys    map[string][]string       // bucket → keys, sorted, for List by prefix
+	n       int
+}
+
+type storedObject struct {
+	controller.Object
+	sequencer string
+}
+
+var _ controller.Artifacts = (*fakeArtifacts)(nil)
+
+func (a *fakeArtifacts) put(bucket, key, body string, meta map[string]string) storedObject {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.n++
+	o := storedObject{
+		Object: controller.Object{
+			Body: []byte(body), Metadata: meta,
+			VersionID: fmt.Sprintf("ver%04d", a.n), ETag: fmt.Sprintf("etag%04d", a.n),
+		},
+		sequencer: fmt.Sprintf("0065A1B2C3D4E5%04d", a.n),
+	}
+	if len(a.objects[bucket+"/"+key]) == 0 {
+		keys := a.keys[bucket]
+		i, _ := slices.BinarySearch(keys, key)
+		a.keys[bucket] = slices.Insert(keys, i, key)
+	}
+	a.objects[bucket+"/"+key] = append(a.objects[bucket+"/"+key], o)
+	return o
+}
+
+func (a *fakeArtifacts) Get(ctx context.Context, bucket, key, versionID string) (controller.Object, error) {
+	if err := a.f.hit("Artifacts.Get", key); err != nil {
+		return controller.Object{}, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	vs := a.objects[bucket+"/"+key]
+	for i := len(vs) - 1; i >= 0; i-- {
+		if versionID == "" || vs[i].VersionID == versionID {
+			o := vs[i].Object
+			o.Body = slices.Clone(o.Body)
+			return o, nil
+		}
+	}
+	return controller.Object{}, fmt.Errorf("get s3://%s/%s: NoSuchKey: %w", bucket, key, controller.ErrNotFound)
+}
+
+func (a *fakeArtifacts) List(ctx context.Context, bucket, prefix string) ([]string, error) {
+	if err := a.f.hit("Artifacts.List", prefix); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	all := a.keys[bucket]
+	i, _ := slices.BinarySearch(all, prefix)
+	var keys []string
+	for ; i < len(all) && strings.HasPrefix(all[i], prefix); i++ {
+		keys = append(keys, all[i])
+	}
+	return keys, nil
+}
+
+// ---------------------------------------------------------------------------------------
+// Scheduler, task tokens, EventBridge
+
+type fakeSchedules struct {
+	f       *faults
+	mu      sync.Mutex
+	live    map[string]controller.Schedule
+	created []string
+	deleted []string
+}
+
+var _ controller.Schedules = (*fakeSchedules)(nil)
+
+func (s *fakeSchedules) Create(ctx context.Context, sc controller.Schedule) error {
+	if err := s.f.hit("Schedules.Create", sc); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(sc.Expression, "rate(") {
+		return fmt.Errorf("create schedule %s: ValidationException: expression %q", sc.Name, sc.Expression)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.live[sc.Name]; !ok {
+		s.live[sc.Name] = sc
+		s.created = append(s.created, sc.Name)
+	}
+	return nil
+}
+
+func (s *fakeSchedules) Delete(ctx context.Context, name string) error {
+	if err := s.f.hit("Schedules.Delete", name); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.live[name]; ok {
+		delete(s.live, name)
+		s.deleted = append(s.deleted, name)
+	}
+	return nil
+}
+
+func (s *fakeSchedules) exists(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.live[name]
+	return ok
+}
+
+// due lists the live schedules, by name.
+func (s *fakeSchedules) due() []controller.Schedule {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]controller.Schedule, 0, len(s.live))
+	for _, sc := range s.live {
+		out = append(out, sc)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// taskOutcome is how a wait's token was answered.
+type taskOutcome struct {
+	Succeeded bool
+	Output    string
+	Error     string
+	Cause     string
+}
+
+type fakeTasks struct {
+	f        *faults
+	mu       sync.Mutex
+	open     map[string]bool // issued and not yet answered or expired
+	outcomes map[string]taskOutcome
+	answers  map[string]int // every answer attempt, by token
+}
+
+var _ controller.Tasks = (*fakeTasks)(nil)
+
+func (t *fakeTasks) issue(token string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.open[token] = true
+}
+
+// expire closes a token as a timed-out wait does.
+func (t *fakeTasks) expire(token string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.open, token)
+}
+
+func (t *fakeTasks) outcome(token string) (taskOutcome, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o, ok := t.outcomes[token]
+	return o, ok
+}
+
+func (t *fakeTasks) answer(token string, o taskOutcome) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.answers[token]++
+	if !t.open[token] {
+		return fmt.Errorf("send task outcome: TaskTimedOut: %w", controller.ErrNotFound)
+	}
+	delete(t.open, token)
+	t.outcomes[token] = o
+	return nil
+}
+
+func (t *fakeTasks) Succeed(ctx context.Context, token, output string) error {
+	if err := t.f.hit("Tasks.Succeed", token); err != nil {
+		return err
+	}
+	if !json.Valid([]byte(output)) {
+		return fmt.Errorf("send task success: InvalidOutput: %q", output)
+	}
+	return t.answer(token, taskOutcome{Succeeded: true, Output: output})
+}
+
+func (t *fakeTasks) Fail(ctx context.Context, token, name, cause string) error {
+	if err := t.f.hit("Tasks.Fail", token); err != nil {
+		return err
+	}
+	return t.answer(token, taskOutcome{Error: name, Cause: cause})
+}
+
+type published struct {
+	DetailType string
+	Detail     controller.EventDetail
+}
+
+type fakeEvents struct {
+	f   *faults
+	mu  sync.Mutex
+	all []published
+}
+
+var _ controller.Events = (*fakeEvents)(nil)
+
+func (e *fakeEvents) Put(ctx context.Context, detailType string, detail any) error {
+	if err := e.f.hit("Events.Put", detailType); err != nil {
+		return err
+	}
+	d, ok := detail.(controller.EventDetail)
+	if !ok {
+		return fmt.Errorf("put event: detail is %T, want controller.EventDetail", detail)
+	}
+	if _, err := json.Marshal(detail); err != nil {
+		return fmt.Errorf("put event: %w", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.all = append(e.all, published{DetailType: detailType, Detail: d})
+	return nil
+}
+
+// of lists the detail types published for one rollout, in order.
+func (e *fakeEvents) of(id string) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for _, p := range e.all {
+		if p.Detail.RolloutID == id {
+			out = append(out, p.DetailType)
+		}
+	}
+	return out
+}
+
+func (e *fakeEvents) last(id string) (published, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := len(e.all) - 1; i >= 0; i-- {
+		if e.all[i].Detail.RolloutID == id {
+			return e.all[i], true
+		}
+	}
+	return published{}, false
+}
+
+// ---------------------------------------------------------------------------------------
+// the world
+
+// world is one account and region with the controller over the fakes.
+type world struct {
+	t       testing.TB
+	ctx     context.Context
+	faults  *faults
+	clock   *fakeClock
+	sfn     *fakeSFN
+	alarms  *fakeAlarms
+	metrics *fakeMetrics
+	store   *fakeStore
+	s3      *fakeArtifacts
+	sched   *fakeSchedules
+	tasks   *fakeTasks
+	events  *fakeEvents
+	ctl     *controller.Controller
+	execs   int
+}
+
+func newWorld(t testing.TB) *world {
+	f := newFaults()
+	clock := &fakeClock{now: epoch}
+	w := &world{
+		t: t, ctx: context.Background(), faults: f, clock: clock,
+		sfn:     newFakeSFN(f, clock),
+		alarms:  &fakeAlarms{f: f, states: map[string]rollout.AlarmState{}},
+		metrics: &fakeMetrics{f: f, byVersion: map[string]counts{}},
+		store:   newFakeStore(f, clock),
+		s3:      &fakeArtifacts{f: f, objects: map[string][]storedObject{}, keys: map[string][]string{}},
+		sched:   &fakeSchedules{f: f, live: map[string]controller.Schedule{}},
+		tasks:   &fakeTasks{f: f, open: map[string]bool{}, outcomes: map[string]taskOutcome{}, answers: map[string]int{}},
+		events:  &fakeEvents{f: f},
+	}
+	ctl, err := controller.New(controller.Config{TickRate: topology.DefaultTickRate, MinInterval: time.Minute, DedupeTTL: 24 * time.Hour}, controller.Ports{
+		StateMachines: smPort{w.sfn}, Aliases: aliasPort{w.sfn}, Alarms: w.alarms, Metrics: w.metrics,
+		Store: w.store, Artifacts: w.s3, Schedules: w.sched, Tasks: w.tasks, Events: w.events, Clock: clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ctl = ctl
+	return w
+}
+
+// managed are the tags ManagedStateMachine writes, with extra rollout:<field> tags.
+func managed(extra ...string) map[string]string {
+	tags := map[string]string{topology.ManagedTag: "true"}
+	for i := 0; i+1 < len(extra); i += 2 {
+		tags[topology.TagPrefix+extra[i]] = extra[i+1]
+	}
+	return tags
+}
+
+// machine creates a state machine whose alias prod routes 100% to version 1.
+func (w *world) machine(name string, tags map[string]string) string {
+	return w.sfn.create(name, definition(name+" v1"), tags, "prod")
+}
+
+func aliasOf(name string) string { return topology.AliasArn(smArn(name), "prod") }
+
+func versionOf(name string, n int) string { return smArn(name) + ":" + strconv.Itoa(n) }
+
+// policy writes <sm>/prod/rollout.json.
+func (w *world) policy(name, body string) {
+	w.s3.put(testBucket, name+"/prod/rollout.json", body, nil)
+}
+
+// upload puts a definition and returns the "Object Created" event S3 sends for it, built
+// on the sample in events/.
+func (w *world) upload(key, body string, meta map[string]string) json.RawMessage {
+	w.t.Helper()
+	o := w.s3.put(testBucket, key, body, meta)
+	raw, err := os.ReadFile(filepath.Join(eventsDir, "s3-object-created-versioned.json"))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		w.t.Fatal(err)
+	}
+	ev["id"] = "event-" + o.VersionID
+	ev["time"] = w.clock.Now().Format(time.RFC3339)
+	detail := ev["detail"].(map[string]any)
+	detail["bucket"] = map[string]any{"name": testBucket}
+	obj := detail["object"].(map[string]any)
+	obj["key"] = key
+	obj["size"] = len(body)
+	obj["etag"] = o.ETag
+	obj["version-id"] = o.VersionID
+	obj["sequencer"] = o.sequencer
+	out, err := json.Marshal(ev)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return out
+}
+
+// tick lets the clock run one tick and fires every live schedule, as EventBridge
+// Scheduler would. It returns each rollout's Advance error.
+func (w *world) tick() map[string]error {
+	w.clock.Advance(tickEvery)
+	errs := map[string]error{}
+	for _, sc := range w.sched.due() {
+		var t controller.Tick
+		if err := json.Unmarshal([]byte(sc.Input), &t); err != nil {
+			w.t.Fatalf("schedule %s input %q: %v", sc.Name, sc.Input, err)
+		}
+		if _, err := w.ctl.Advance(w.ctx, t); err != nil {
+			errs[t.RolloutID] = err
+		}
+	}
+	return errs
+}
+
+// alarm sends a "CloudWatch Alarm State Change" to Rollback, built on the sample in events/.
+func (w *world) alarm(name string, from, to rollout.AlarmState) (controller.RollbackResult, error) {
+	w.t.Helper()
+	w.alarms.set(name, to)
+	raw, err := os.ReadFile(filepath.Join(eventsDir, "alarm-metric-ok-to-alarm.json"))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		w.t.Fatal(err)
+	}
+	detail := ev["detail"].(map[string]any)
+	detail["alarmName"] = name
+	detail["state"].(map[string]any)["value"] = string(to)
+	detail["previousState"].(map[string]any)["value"] = string(from)
+	out, _ := json.Marshal(ev)
+	return w.ctl.Rollback(w.ctx, out)
+}
+
+// control sends an operator's command.
+func (w *world) control(id string, cmd rollout.Command, actor string) (controller.ControlResult, error) {
+	raw, _ := json.Marshal(controller.ControlRequest{RolloutID: id, Command: cmd, Actor: actor})
+	return w.ctl.Control(w.ctx, raw)
+}
+
+func (w *world) record(id string) rollout.Rollout {
+	w.t.Helper()
+	r, ok := w.store.get(id)
+	if !ok {
+		w.t.Fatalf("no record of rollout %s", id)
+	}
+	return r
+}
+
+// audit lists a rollout's audit trail as "Action by actor" lines.
+func (w *world) audit(id string) []controller.Event {
+	w.t.Helper()
+	evs, err := w.store.ListEvents(w.ctx, id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return evs
+}
+
+func actions(evs []controller.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.Action
+	}
+	return out
+}
+
+// ---------------------------------------------------------------------------------------
+// the driver: the controller state machine's part
+
+// execution is one run of the controller state machine for one upload event.
+type execution struct {
+	w         *world
+	name      string
+	state     controller.State
+	token     string // the progress wait's task token
+	turnToken string // the WaitForTurn task token
+
+	prepared   controller.PrepareResult
+	prepareErr error
+	// routing is the alias's routing after Register and after each tick, e.g. "v1=90 v2=10".
+	routing     []string
+	registerErr error
+	final       controller.Outcome
+	finalErr    error
+	finalized   bool
+}
+
+// execute starts an execution for an event; nothing runs yet.
+func (w *world) execute(event json.RawMessage) *execution {
+	w.execs++
+	name := fmt.Sprintf("exec-%d", w.execs)
+	return &execution{
+		w: w, name: name,
+		state: controller.State{Event: event, Execution: "arn:aws:states:us-east-1:000000000000:execution:sfn-rollout-controller:" + name},
+	}
+}
+
+// id is the rollout's id (known even when Prepare failed).
+func (e *execution) id() string {
+	if e.prepared.RolloutID != "" {
+		return e.prepared.RolloutID
+	}
+	_, obj, err := controller.DecodeObjectCreated(e.state.Event)
+	if err != nil {
+		e.w.t.Fatal(err)
+	}
+	version := obj.Object.VersionID
+	return controller.RolloutID(obj.Bucket.Name + "/" + obj.Object.Key + "#" + version)
+}
+
+// catch records a task's error as a Catch with ResultPath $.error does.
+func (e *execution) catch(err error) {
+	e.state.Error = &controller.TaskError{Error: controller.ErrorName(err), Cause: err.Error()}
+}
+
+// prepare runs Prepare, retried on Transient as the state machine's Retry does.
+func (e *execution) prepare() {
+	e.w.t.Helper()
+	for range 6 {
+		e.prepared, e.prepareErr = e.w.ctl.Prepare(e.w.ctx, e.state)
+		if controller.ErrorName(e.prepareErr) != "Transient" {
+			break
+		}
+	}
+	if e.prepareErr != nil {
+		e.catch(e.prepareErr)
+		return
+	}
+	p := e.prepared
+	e.state.Prepare = &p
+}
+
+// register runs the progress wait's Register with the pre-traffic results.
+func (e *execution) register(results ...controller.TestResult) {
+	e.w.t.Helper()
+	if results == nil {
+		results = []controller.TestResult{}
+	}
+	e.state.PreTraffic = results
+	e.token = "token-progress-" + e.name
+	e.w.tasks.issue(e.token)
+	for range 6 {
+		e.registerErr = e.w.ctl.Register(e.w.ctx, controller.RegisterInput{State: e.state, TaskToken: e.token, Wait: controller.WaitProgress})
+		if controller.ErrorName(e.registerErr) != "Transient" {
+			break
+		}
+	}
+	if e.registerErr != nil {
+		e.w.tasks.expire(e.token)
+		e.catch(e.registerErr)
+	}
+	e.observe()
+}
+
+// waitTurn runs WaitForTurn's Register.
+func (e *execution) waitTurn() error {
+	e.turnToken = "token-turn-" + e.name
+	e.w.tasks.issue(e.turnToken)
+	return e.w.ctl.Register(e.w.ctx, controller.RegisterInput{State: e.state, TaskToken: e.turnToken, Wait: controller.WaitTurn})
+}
+
+// turnCame reports whether WaitForTurn's token was answered with success.
+func (e *execution) turnCame() bool {
+	o, ok := e.w.tasks.outcome(e.turnToken)
+	return ok && o.Succeeded
+}
+
+func (e *execution) alias() string {
+	_, obj, err := controller.DecodeObjectCreated(e.state.Event)
+	if err != nil {
+		e.w.t.Fatal(err)
+	}
+	k, err := topology.ParseArtifactKey(obj.Object.Key)
+	if err != nil {
+		e.w.t.Fatal(err)
+	}
+	return topology.AliasArn(smArn(k.StateMachine), k.Alias)
+}
+
+func (e *execution) observe() { e.routing = append(e.routing, e.w.sfn.routing(e.alias())) }
+
+// ended reports whether the progress wait's token got its outcome.
+func (e *execution) ended() bool {
+	_, ok := e.w.tasks.outcome(e.token)
+	return ok
+}
+
+// tick runs one tick of the world and returns this rollout's Advance error.
+func (e *execution) tick() error {
+	errs := e.w.tick()
+	e.observe()
+	return errs[e.id()]
+}
+
+// ticks runs ticks until the progress wait ends, at most max; it fails the test on an
+// Advance error.
+func (e *execution) ticks(max int) int {
+	e.w.t.Helper()
+	n := 0
+	for ; n < max && !e.ended(); n++ {
+		if err := e.tick(); err != nil {
+			e.w.t.Fatalf("tick %d: %v", n+1, err)
+		}
+	}
+	return n
+}
+
+// finalize ends the progress wait the way the state machine does and runs Finalize.
+func (e *execution) finalize() {
+	e.w.t.Helper()
+	if o, ok := e.w.tasks.outcome(e.token); ok && e.state.Error == nil {
+		if o.Succeeded {
+			var out controller.Outcome
+			if err := json.Unmarshal([]byte(o.Output), &out); err != nil {
+				e.w.t.Fatalf("progress output %q: %v", o.Output, err)
+			}
+			e.state.Progress = &out
+		} else {
+			e.state.Error = &controller.TaskError{Error: o.Error, Cause: o.Cause}
+		}
+	}
+	for range 10 {
+		e.final, e.finalErr = e.w.ctl.Finalize(e.w.ctx, e.state)
+		if controller.ErrorName(e.finalErr) != "Transient" {
+			break
+		}
+	}
+	e.finalized = true
+	e.observe()
+}
+
+// run plays a whole execution: Prepare, Register, ticks until the wait ends (at most
+// max), Finalize. A duplicate ends at once; a queued upload stops after WaitForTurn.
+func (e *execution) run(max int) *execution {
+	e.w.t.Helper()
+	e.prepare()
+	if e.prepareErr != nil {
+		e.finalize()
+		return e
+	}
+	switch e.prepared.Action {
+	case controller.ActionDuplicate:
+		return e
+	case controller.ActionQueued:
+		if err := e.waitTurn(); err != nil {
+			e.w.t.Fatalf("register turn: %v", err)
+		}
+		return e
+	}
+	e.register()
+	if e.registerErr != nil {
+		e.finalize()
+		return e
+	}
+	e.ticks(max)
+	e.finalize()
+	return e
+}
+
+// distinct drops repeats that follow each other: the routing as it changed.
+func distinct(seq []string) []string {
+	var out []string
+	for _, s := range seq {
+		if len(out) == 0 || out[len(out)-1] != s {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestFakesHonourTheirContracts checks the fakes against ports.go and AWS_BEHAVIOUR.md, so
+// that a scenario passing here means something.
+func TestFakesHonourTheirContracts(t *testing.T) {
+	w := newWorld(t)
+	ctx := w.ctx
+	w.machine("orders", managed())
+	sm, al := smPort{w.sfn}, aliasPort{w.sfn}
+
+	// Versions: publish of an unchanged definition returns the existing version; numbers
+	// only grow, also after a delete.
+	v2, err := sm.Publish(ctx, smArn("orders"), definition("b"), "")
+	if err != nil || v2 != versionOf("orders", 2) {
+		t.Fatalf("Publish = %s, %v", v2, err)
+	}
+	if again, _ := sm.Publish(ctx, smArn("orders"), definition("b"), ""); again != v2 {
+		t.Errorf("unchanged Publish = %s, want %s", again, v2)
+	}
+	if err := sm.DeleteVersion(ctx, v2); err != nil {
+		t.Fatal(err)
+	}
+	if v3, _ := sm.Publish(ctx, smArn("orders"), definition("c"), ""); v3 != versionOf("orders", 3) {
+		t.Errorf("Publish after a delete = %s, want version 3", v3)
+	}
+	if _, err := sm.Describe(ctx, v2); !errors.Is(err, controller.ErrNotFound) {
+		t.Errorf("Describe of a deleted version: %v", err)
+	}
+	if err := sm.DeleteVersion(ctx, versionOf("orders", 1)); !errors.Is(err, controller.ErrConflict) {
+		t.Errorf("DeleteVersion of a routed version: %v, want ErrConflict", err)
+	}
+	if _, err := sm.Publish(ctx, smArn("orders"), `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}`, ""); !errors.Is(err, controller.ErrInvalidDefinition) {
+		t.Errorf("Publish of a bad definition: %v", err)
+	}
+	if d, _ := sm.Validate(ctx, `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}`); len(d) != 1 || d[0].Code != "MISSING_TRANSITION_TARGET" {
+		t.Errorf("Validate = %+v", d)
+	}
+	// Aliases: routing rules.
+	for _, bad := range [][]rollout.Route{
+		{{VersionArn: versionOf("orders", 1), Weight: 70}, {VersionArn: versionOf("orders", 3), Weight: 29}},
+		{{VersionArn: versionOf("orders", 1), Weight: 50}, {VersionArn: versionOf("orders", 1), Weight: 50}},
+		{{VersionArn: versionOf("orders", 2), Weight: 100}},
+		{{VersionArn: smArn("orders"), Weight: 100}},
+	} {
+		if err := al.Update(ctx, aliasOf("orders"), bad); err == nil {
+			t.Errorf("Update(%v) accepted", bad)
+		}
+	}
+	if err := al.Update(ctx, aliasOf("orders"), []rollout.Route{{VersionArn: versionOf("orders", 1), Weight: 0}, {VersionArn: versionOf("orders", 3), Weight: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	wantEqual(t, "zero weights dropped", w.sfn.routing(aliasOf("orders")), "v3=100")
+	if err := al.Update(ctx, topology.AliasArn(smArn("orders"), "nope"), []rollout.Route{{VersionArn: versionOf("orders", 3), Weight: 100}}); !errors.Is(err, controller.ErrNotFound) {
+		t.Errorf("Update of a missing alias: %v", err)
+	}
+
+	// Store: optimistic lock, locks, claims.
+	st := w.store
+	r := rollout.Rollout{ID: "r-1", StateMachineArn: smArn("orders"), Phase: rollout.Pending, TaskToken: "tok", Steps: []rollout.Step{{Pause: &rollout.Pause{}}}}
+	if err := st.CreateRollout(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateRollout(ctx, r); !errors.Is(err, controller.ErrConflict) {
+		t.Errorf("second CreateRollout: %v", err)
+	}
+	saved, err := st.SaveRollout(ctx, r)
+	if err != nil || saved.Rev != 1 || saved.TaskToken != "tok" {
+		t.Fatalf("SaveRollout = rev %d token %q, %v", saved.Rev, saved.TaskToken, err)
+	}
+	if _, err := st.SaveRollout(ctx, r); !errors.Is(err, controller.ErrConflict) {
+		t.Errorf("SaveRollout with a stale rev: %v", err)
+	}
+	saved.Steps[0].Pause = nil // a caller's change must not reach the stored record
+	if got, _ := st.GetRollout(ctx, "r-1"); got.Steps[0].Pause == nil {
+		t.Error("the stored record shares memory with the caller")
+	}
+	if h, err := st.AcquireLock(ctx, "a", "r-1"); err != nil || h != "r-1" {
+		t.Fatal(h, err)
+	}
+	if h, err := st.AcquireLock(ctx, "a", "r-2"); !errors.Is(err, controller.ErrConflict) || h != "r-1" {
+		t.Errorf("AcquireLock of a held lock = %s, %v", h, err)
+	}
+	st.ReleaseLock(ctx, "a", "r-2")
+	wantEqual(t, "holder after a foreign release", st.lockHolder("a"), "r-1")
+	c := controller.UploadClaim{UploadID: "u", RolloutID: "r-1", Execution: "e1", ExpiresAt: w.clock.Now().Add(time.Hour)}
+	if _, err := st.ClaimUpload(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	c2 := c
+	c2.Execution = "e2"
+	if got, err := st.ClaimUpload(ctx, c2); !errors.Is(err, controller.ErrConflict) || got.Execution != "e1" {
+		t.Errorf("second claim = %+v, %v", got, err)
+	}
+	w.clock.Advance(2 * time.Hour)
+	if _, err := st.ClaimUpload(ctx, c2); err != nil {
+		t.Errorf("claim after expiry: %v", err)
+	}
+	// Tasks: an unknown token is not found.
+	if err := w.tasks.Succeed(ctx, "nobody", "{}"); !errors.Is(err, controller.ErrNotFound) {
+		t.Errorf("Succeed of an unknown token: %v", err)
+	}
+}
