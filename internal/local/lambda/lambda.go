@@ -28,6 +28,8 @@ const (
 	DefaultTimeout = 3 * time.Second
 	// MaxSyncPayload is the largest RequestResponse request payload, in bytes.
 	MaxSyncPayload = 6 * 1024 * 1024
+	// maxResponse is the largest response payload, in bytes (Lambda's figure in its error).
+	maxResponse = 6291556
 	// asyncAttempts is the first try and Lambda's two retries of an asynchronous invocation.
 	asyncAttempts = 3
 )
@@ -326,6 +328,11 @@ func (s *Service) run(ctx context.Context, fn *function, invoked string, payload
 		}
 		if len(out) == 0 {
 			out = json.RawMessage(`null`)
+		}
+		if len(out) > maxResponse {
+			done <- outcome{err: &messages.InvokeResponse_Error{Type: "Function.ResponseSizeTooLarge",
+				Message: fmt.Sprintf("Response payload size (%d bytes) exceeded maximum allowed payload size (%d bytes).", len(out), maxResponse)}}
+			return
 		}
 		done <- outcome{payload: out}
 	}()

@@ -148,6 +148,9 @@ func TestFunctionErrors(t *testing.T) {
 			var s []int
 			return p[:0], errors.New(fmt.Sprint(s[len(p)]))
 		}, wantType: "boundsError", wantMsg: "runtime error: index out of range [2] with length 0", wantStack: true},
+		{name: "response too large", handler: func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			return json.RawMessage(`"` + strings.Repeat("x", 6291556) + `"`), nil
+		}, wantType: "Function.ResponseSizeTooLarge", wantMsg: "Response payload size (6291558 bytes) exceeded maximum allowed payload size (6291556 bytes)."},
 		{name: "timeout", timeout: 50 * time.Millisecond, handler: func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
 			<-ctx.Done()
 			return nil, ctx.Err()

@@ -53,6 +53,8 @@ func New(opts Options) *Service {
 		gofakes3.WithTimeSource(ts),
 		// Clients sign with the wall clock; a virtual clock runs ahead of it.
 		gofakes3.WithTimeSkewLimit(0),
+		// Its request ids count from here; from 0 they would read 0000000000000001.
+		gofakes3.WithRequestID(randomUint64()),
 	)
 	return &Service{
 		opts:       opts,

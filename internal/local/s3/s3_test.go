@@ -320,8 +320,21 @@ func TestMetadataOnTheWire(t *testing.T) {
 			t.Errorf("request header %q echoed as object metadata", name)
 		}
 	}
-	if rec.Header()["x-amz-meta-rollout-strategy"] == nil {
+	if i := sort.SearchStrings(names, "x-amz-meta-rollout-strategy"); i == len(names) || names[i] != "x-amz-meta-rollout-strategy" {
 		t.Errorf("no x-amz-meta-rollout-strategy in %v", names)
+	}
+}
+
+func TestVirtualHostUnderLocalhost(t *testing.T) {
+	e := endpoint(t)
+	e.bucket(t, "bucket-b", false, false)
+	e.put(t, "bucket-b", "dir/k", "by host", nil)
+	req := httptest.NewRequest(http.MethodGet, "/dir/k", nil)
+	req.Host = "bucket-b.localhost:4599"
+	rec := httptest.NewRecorder()
+	e.svc.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || rec.Body.String() != "by host" {
+		t.Errorf("got %d %q", rec.Code, rec.Body)
 	}
 }
 
@@ -607,8 +620,8 @@ func TestObjectCreatedEvents(t *testing.T) {
 	part2 := "tail"
 
 	type created struct {
-		bucket, key, etag, versionID, requestID string
-		size                                    int64
+		bucket, etag, versionID, requestID string
+		size                               int64
 	}
 	tests := []struct {
 		name       string
