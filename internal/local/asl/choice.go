@@ -339,11 +339,12 @@ func (c *checker) compileRule(v any, loc string, top bool, depth int) *rule {
 	}
 	switch {
 	case len(opNames) == 0:
+		// The rule is still returned so that its Next counts for reachability.
 		c.schema(loc, "A choice rule must have exactly one comparison operator or And, Or, Not")
-		return nil
+		return r
 	case len(opNames) > 1:
 		c.schema(loc, "A choice rule must have exactly one comparison operator or And, Or, Not, not [%s]", strings.Join(opNames, ", "))
-		return nil
+		return r
 	}
 	if top {
 		if _, ok := o.get("Next"); !ok {
