@@ -56,7 +56,7 @@ func New(cfg Config, p Ports) (*Controller, error) {
 		cfg.MinInterval = time.Minute
 	}
 	if cfg.DedupeTTL <= 0 {
-		cfg.DedupeTTL = 24 * time.Hour
+		cfg.DedupeTTL = 8 * 24 * time.Hour // topology.DefaultDedupeTTL
 	}
 	if p.Clock == nil {
 		p.Clock = wallClock{}

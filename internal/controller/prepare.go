@@ -132,6 +132,7 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 	}
 	r.Policy, r.PolicyHash, r.Steps, r.Layers = in.policy, in.policy.Hash(), in.policy.Expand(), in.layers
 	r.Actor = in.actor
+	r.PreexistingAlarms = in.firing
 
 	queued, err := c.lock(ctx, &r, in.policy.OnBusy)
 	if err != nil {
@@ -194,6 +195,7 @@ type checked struct {
 	layers     []rollout.Layer
 	tests      []TestCase
 	actor      string
+	firing     []string // alarms in ALARM now, ignored until they leave it (preexistingAlarms=ignore)
 }
 
 // check validates the upload without side effects: the state machine exists and is
@@ -297,6 +299,9 @@ func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 		}
 		if len(firing) > 0 && in.policy.PreexistingAlarms == rollout.PreexistingBlock {
 			return in, &AlarmFiring{newCause(nil, "alarms already in ALARM before the rollout: %s (preexistingAlarms=block)", strings.Join(firing, ", "))}
+		}
+		if len(firing) > 0 {
+			in.firing = firing
 		}
 	}
 	in.tests, err = c.loadTests(ctx, u)
@@ -409,8 +414,13 @@ func (c *Controller) lock(ctx context.Context, r *rollout.Rollout, onBusy rollou
 		case err != nil:
 			return false, transient(fmt.Errorf("read lock holder %s: %w", holder, err))
 		}
-		if other.Phase.Terminal() && c.now().Sub(other.FinishedAt) > staleLock {
-			c.logFor(*r).Warn("taking a stale lock", "holder", holder, "holder_phase", other.Phase)
+		if reason := c.staleHolder(other); reason != "" {
+			c.logFor(*r).Warn("taking a stale lock", "holder", holder, "holder_phase", other.Phase, "why", reason)
+			if !other.Phase.Terminal() {
+				if _, err := c.stop(ctx, holder, rollout.Failed, "RolloutFailed", reason, "controller"); err != nil {
+					return false, err
+				}
+			}
 			if err := c.Store.ReleaseLock(ctx, r.AliasArn, holder); err != nil {
 				return false, transient(fmt.Errorf("release stale lock of %s: %w", holder, err))
 			}
@@ -434,6 +444,24 @@ func (c *Controller) lock(ctx context.Context, r *rollout.Rollout, onBusy rollou
 	return false, &Transient{newCause(nil, "alias %s: lock kept changing hands", r.AliasArn)}
 }
 
+// staleHolder says why a lock holder no longer deserves its lock, or "": it ended long ago
+// and its finalize never ran, or it outlived its deadline (its controller execution is gone,
+// stopped by hand, say), or it was woken from the queue and never prepared again.
+func (c *Controller) staleHolder(h rollout.Rollout) string {
+	now := c.now()
+	switch {
+	case h.Phase.Terminal() && now.Sub(h.FinishedAt) > staleLock:
+		return fmt.Sprintf("rollout %s ended %s at %s and never released the alias", h.ID, h.Phase, h.FinishedAt.Format(time.RFC3339))
+	case h.Phase.Terminal():
+		return ""
+	case !h.Deadline.IsZero() && now.After(h.Deadline.Add(time.Hour)):
+		return fmt.Sprintf("rollout %s ran past its deadline %s: its controller execution is gone", h.ID, h.Deadline.Format(time.RFC3339))
+	case h.Deadline.IsZero() && h.Phase == rollout.Pending && now.Sub(h.UpdatedAt) > time.Hour:
+		return fmt.Sprintf("rollout %s took the alias at %s and never prepared: its controller execution is gone", h.ID, h.UpdatedAt.Format(time.RFC3339))
+	}
+	return ""
+}
+
 // supersede aborts the rollout holding the alias in favour of a newer upload, puts the
 // alias back on its stable version and hands the lock over. A holder still in its Prepare
 // (no candidate yet) is aborted too: otherwise it would publish and start after losing its
@@ -449,6 +477,34 @@ func (c *Controller) supersede(ctx context.Context, aliasArn, holder, by string)
 	}
 	if err := c.Store.ReleaseLock(ctx, aliasArn, holder); err != nil {
 		return transient(fmt.Errorf("release lock of %s: %w", holder, err))
+	}
+	return c.abortQueued(ctx, aliasArn, by)
+}
+
+// abortQueued aborts the uploads queued for the alias: with onBusy=supersede the newest
+// upload wins, and an older one deployed after it would undo it.
+func (c *Controller) abortQueued(ctx context.Context, aliasArn, by string) error {
+	queue, err := c.Store.Queue(ctx, aliasArn)
+	if err != nil {
+		return transient(fmt.Errorf("read queue of %s: %w", aliasArn, err))
+	}
+	for _, q := range queue {
+		if q.RolloutID == by {
+			continue
+		}
+		reason := "superseded by rollout " + by + " while queued"
+		if _, err := c.stop(ctx, q.RolloutID, rollout.Aborted, "", reason, "controller"); err != nil {
+			var missing *RolloutNotFound
+			if !errors.As(err, &missing) {
+				return err
+			}
+		}
+		if err := c.Tasks.Fail(ctx, q.TaskToken, "Aborted", reason); err != nil && !errors.Is(err, ErrNotFound) {
+			return transient(fmt.Errorf("end the wait of queued %s: %w", q.RolloutID, err))
+		}
+		if err := c.Store.Dequeue(ctx, aliasArn, q.RolloutID); err != nil {
+			return transient(fmt.Errorf("dequeue %s: %w", q.RolloutID, err))
+		}
 	}
 	return nil
 }

@@ -97,7 +97,10 @@ func testAlias(r rollout.Rollout) string {
 	return name
 }
 
-// failedTests lists the pre-traffic tests that did not end as they expected.
+// failedTests lists the pre-traffic tests that did not end as they expected. A test whose
+// execution failed is caught by the Map as States.TaskFailed with the child's
+// DescribeExecution in the cause; any other error means the test never ran to an end
+// (permissions, throttling, its timeout), which fails it whatever it expected.
 func failedTests(results []TestResult) []string {
 	var failed []string
 	for _, t := range results {
@@ -107,7 +110,11 @@ func failedTests(results []TestResult) []string {
 		}
 		status := t.Status
 		if status == "" {
-			status = "FAILED"
+			status = childStatus(t)
+		}
+		if status == "" {
+			failed = append(failed, fmt.Sprintf("%s did not run to an end (%s: %s)", t.Name, t.Error, truncate(t.Cause, 200)))
+			continue
 		}
 		if status != expect {
 			msg := fmt.Sprintf("%s ended %s, expected %s", t.Name, status, expect)
@@ -118,6 +125,24 @@ func failedTests(results []TestResult) []string {
 		}
 	}
 	return failed
+}
+
+// childStatus reads the status of a failed child execution from a States.TaskFailed cause.
+func childStatus(t TestResult) string {
+	if t.Error != "States.TaskFailed" {
+		return ""
+	}
+	var d struct {
+		Status      string `json:"Status"`
+		StatusLower string `json:"status"`
+	}
+	if json.Unmarshal([]byte(t.Cause), &d) != nil {
+		return ""
+	}
+	if d.Status != "" {
+		return d.Status
+	}
+	return d.StatusLower
 }
 
 func truncate(s string, n int) string {
@@ -152,6 +177,7 @@ func (c *Controller) wakeNext(ctx context.Context, aliasArn string) {
 		if _, err := c.Store.AcquireLock(ctx, aliasArn, q.RolloutID); err != nil {
 			return // busy: the holder's finalize wakes the queue
 		}
+		c.markWoken(ctx, q.RolloutID)
 		if err := c.Tasks.Succeed(ctx, q.TaskToken, mustJSON(map[string]string{"rolloutId": q.RolloutID})); err != nil {
 			c.Log.Warn("queued rollout is gone", "rollout_id", q.RolloutID, "err", err)
 			_ = c.Store.ReleaseLock(ctx, aliasArn, q.RolloutID)
@@ -160,6 +186,20 @@ func (c *Controller) wakeNext(ctx context.Context, aliasArn string) {
 		}
 		_ = c.Store.Dequeue(ctx, aliasArn, q.RolloutID)
 		return
+	}
+}
+
+// markWoken stamps the record of a rollout whose turn came, so that the lock it now holds
+// reads as fresh (see staleHolder) until its execution prepares it again.
+func (c *Controller) markWoken(ctx context.Context, id string) {
+	r, err := c.Store.GetRollout(ctx, id)
+	if err != nil || r.Phase.Terminal() {
+		return
+	}
+	r.UpdatedAt = c.now()
+	r.Reason = "its turn came: preparing"
+	if _, err := c.Store.SaveRollout(ctx, r); err != nil {
+		c.Log.WarnContext(ctx, "stamp woken rollout", "rollout_id", id, "err", err)
 	}
 }
 

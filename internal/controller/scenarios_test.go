@@ -1322,3 +1322,109 @@ func TestBlueGreenAbortedWhileWaitingForApproval(t *testing.T) {
 	wantEqual(t, "test alias after Finalize", w.sfn.routing(testAlias), "absent")
 	wantEqual(t, "versions", w.sfn.liveVersions("orders"), "v1 v2")
 }
+
+// An alarm already firing when the upload arrives (the bug this deploy fixes, say) is taken
+// as preexisting at Prepare and ignored until it has left ALARM once; when it fires again,
+// it rolls back like any other.
+func TestPreexistingAlarmIgnored(t *testing.T) {
+	w := newWorld(t)
+	w.alarms.set("orders-failures", rollout.AlarmAlarm)
+	_, e := startOrdersIn(t, w, fmt.Sprintf(guarded, `,"preexistingAlarms":"ignore"`))
+	r := w.record(e.id())
+	wantEqual(t, "preexisting at Prepare", r.PreexistingAlarms, []string{"orders-failures"})
+	e.tick()
+	wantEqual(t, "alias while the old alarm still fires", w.sfn.routing(aliasOf("orders")), "v1=80 v2=20")
+	wantPhase(t, w, e.id(), rollout.Progressing, "")
+
+	w.alarms.set("orders-failures", rollout.AlarmOK)
+	e.tick()
+	wantEqual(t, "preexisting after it cleared", len(w.record(e.id()).PreexistingAlarms), 0)
+
+	if _, err := w.alarm("orders-failures", rollout.AlarmOK, rollout.AlarmAlarm); err != nil {
+		t.Fatal(err)
+	}
+	wantPhase(t, w, e.id(), rollout.RolledBack, "")
+	wantEqual(t, "alias after it fired again", w.sfn.routing(aliasOf("orders")), "v1=100")
+}
+
+// A rollout whose controller execution vanished (stopped by hand) keeps ticking nowhere and
+// holds the alias: once it is an hour past its deadline, a new upload fails it, puts the
+// alias back on its stable version and takes the lock.
+func TestStaleLockOfARunningRolloutPastItsDeadline(t *testing.T) {
+	w, first := startOrders(t, `{"strategy":"CANARY","percentage":10,"interval":"3m"}`)
+	first.tick()
+	wantEqual(t, "alias while the first runs", w.sfn.routing(aliasOf("orders")), "v1=90 v2=10")
+	deadline := w.record(first.id()).Deadline
+	if deadline.IsZero() {
+		t.Fatal("a prepared rollout has no deadline")
+	}
+	soon := w.execute(w.upload(ordersKey, definition("orders v3"), nil)).run(0)
+	wantEqual(t, "upload before the deadline", controller.ErrorName(soon.prepareErr), "RolloutInProgress")
+
+	w.clock.Advance(deadline.Sub(w.clock.Now()) + 61*time.Minute)
+	later := w.execute(w.upload(ordersKey, definition("orders v4"), nil))
+	later.prepare()
+	if later.prepareErr != nil || later.prepared.Action != controller.ActionStart {
+		t.Fatalf("upload past the deadline = %+v, %v; want start", later.prepared, later.prepareErr)
+	}
+	r := wantPhase(t, w, first.id(), rollout.Failed, "RolloutFailed")
+	if !strings.Contains(r.Reason, "deadline") {
+		t.Errorf("reason %q does not say why the lock was taken", r.Reason)
+	}
+	wantEqual(t, "stable of the new rollout", w.record(later.id()).StableVersionArn, versionOf("orders", 1))
+	wantEqual(t, "lock", w.store.lockHolder(aliasOf("orders")), later.id())
+}
+
+// With onBusy=supersede the newest upload wins: the running rollout is aborted, and so is
+// every upload still queued behind it, which would otherwise deploy after it and undo it.
+func TestSupersedeAbortsQueuedUploads(t *testing.T) {
+	w, first := startOrders(t, `{"strategy":"CANARY","percentage":10,"interval":"3m","onBusy":"queue"}`)
+	first.tick()
+	queued := w.execute(w.upload(ordersKey, definition("orders v3"), nil))
+	queued.prepare()
+	if queued.prepared.Action != controller.ActionQueued {
+		t.Fatalf("second upload = %+v, %v; want queued", queued.prepared, queued.prepareErr)
+	}
+	if err := queued.waitTurn(); err != nil {
+		t.Fatal(err)
+	}
+	newest := w.execute(w.upload(ordersKey, definition("orders v4"), map[string]string{"rollout-onbusy": "supersede"}))
+	newest.prepare()
+	if newest.prepareErr != nil || newest.prepared.Action != controller.ActionStart {
+		t.Fatalf("superseding upload = %+v, %v; want start", newest.prepared, newest.prepareErr)
+	}
+	wantPhase(t, w, first.id(), rollout.Aborted, "")
+	wantPhase(t, w, queued.id(), rollout.Aborted, "")
+	if o, ok := w.tasks.outcome(queued.turnToken); !ok || o.Error != "Aborted" {
+		t.Fatalf("queued upload's wait ended %+v, want failed with Aborted", o)
+	}
+	if q, _ := w.store.Queue(w.ctx, aliasOf("orders")); len(q) != 0 {
+		t.Errorf("queue after supersede = %+v, want empty", q)
+	}
+	wantEqual(t, "alias after supersede", w.sfn.routing(aliasOf("orders")), "v1=100")
+	newest.register()
+	newest.ticks(20)
+	newest.finalize()
+	wantFinalized(t, w, newest, topology.DetailRolloutSucceeded)
+	wantEqual(t, "alias", w.sfn.routing(aliasOf("orders")), fmt.Sprintf("v%d=100", versionNumber(w.record(newest.id()).CandidateVersionArn)))
+}
+
+// A queued upload woken days after it queued holds a fresh lock, not a stale one.
+func TestWokenRolloutIsNotStale(t *testing.T) {
+	w, first := startOrders(t, `{"strategy":"CANARY","percentage":10,"interval":"3m","onBusy":"queue"}`)
+	queued := w.execute(w.upload(ordersKey, definition("orders v3"), nil))
+	queued.prepare()
+	if err := queued.waitTurn(); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(48 * time.Hour) // the first rollout is held a long time (paused, say)
+	first.ticks(20)
+	first.finalize()
+	if !queued.turnCame() {
+		t.Fatal("the queued upload was not woken")
+	}
+	// Another upload right after the wake-up must not take the woken rollout's lock.
+	other := w.execute(w.upload(ordersKey, definition("orders v5"), map[string]string{"rollout-onbusy": "reject"})).run(0)
+	wantEqual(t, "upload right after the wake-up", controller.ErrorName(other.prepareErr), "RolloutInProgress")
+	wantEqual(t, "lock", w.store.lockHolder(aliasOf("orders")), queued.id())
+}

@@ -31,13 +31,8 @@ func Decide(r Rollout, obs Observation, now time.Time) (Decision, error) {
 		next.StepIndex = 0
 		next.StepStartedAt = now
 		next.TrafficStartedAt = now
-		if r.Policy.PreexistingAlarms == PreexistingIgnore {
-			for _, name := range r.Policy.Alarms {
-				if obs.Alarms[name] == AlarmAlarm {
-					next.PreexistingAlarms = append(next.PreexistingAlarms, name)
-				}
-			}
-		}
+		// PreexistingAlarms were taken when the rollout was prepared: an alarm that started
+		// firing since (during the pre-traffic tests, say) is about this candidate.
 	}
 	repair := ours && live != r.CandidateWeight && live == r.PreviousWeight
 	drift := !ours || (live != r.CandidateWeight && live != r.PreviousWeight)

@@ -159,13 +159,15 @@ func TestDecide(t *testing.T) {
 			want: want{action: rollout.ActionSetWeights, phase: rollout.Progressing, weight: 75, stepIndex: 5, setAlias: true, reason: []string{"75%"}}},
 		{name: "preexisting alarm with block: roll back at the start", r: newRollout(t, blockPolicy), obs: observe(healthy(newRollout(t, blockPolicy)), alarm(alarmErrors, rollout.AlarmAlarm)), now: t0,
 			want: want{action: rollout.ActionRollback, phase: rollout.RolledBack, weight: 0, stepIndex: 0, setAlias: true, reason: []string{`"orders-errors"`}}},
-		{name: "preexisting alarm with ignore: start and remember it", r: newRollout(t, ignorePolicy), obs: observe(healthy(newRollout(t, ignorePolicy)), alarm(alarmErrors, rollout.AlarmAlarm)), now: t0,
+		{name: "preexisting alarm with ignore: prepared with it firing, start and keep it", r: with(newRollout(t, ignorePolicy), func(r *rollout.Rollout) { r.PreexistingAlarms = []string{alarmErrors} }), obs: observe(healthy(newRollout(t, ignorePolicy)), alarm(alarmErrors, rollout.AlarmAlarm)), now: t0,
 			want: want{action: rollout.ActionSetWeights, phase: rollout.Progressing, weight: 10, stepIndex: 1, setAlias: true, reason: []string{"10%"}},
 			check: func(t *testing.T, d rollout.Decision) {
 				if !reflect.DeepEqual(d.Next.PreexistingAlarms, []string{alarmErrors}) {
 					t.Errorf("PreexistingAlarms = %q", d.Next.PreexistingAlarms)
 				}
 			}},
+		{name: "alarm firing since prepare (during pre-traffic tests): not preexisting, roll back before traffic", r: newRollout(t, ignorePolicy), obs: observe(healthy(newRollout(t, ignorePolicy)), alarm(alarmErrors, rollout.AlarmAlarm)), now: t0,
+			want: want{action: rollout.ActionRollback, phase: rollout.RolledBack, weight: 0, stepIndex: 0, setAlias: true, reason: []string{`"orders-errors" is in ALARM`}}},
 
 		// The candidate's failure rate.
 		{name: "failure rate over maxFailureRate: roll back", r: atStep(analysis, 1, t0), obs: observe(healthy(analysis), executions(40, 4)), now: t0.Add(time.Minute),
@@ -379,6 +381,7 @@ func TestScenarioAliasUpdatesThatDoNotLand(t *testing.T) {
 
 func TestScenarioPreexistingAlarmIgnored(t *testing.T) {
 	r := newRollout(t, ignorePolicy)
+	r.PreexistingAlarms = []string{alarmErrors} // as Prepare records it
 	state := func(s rollout.AlarmState) func(*rollout.Observation) {
 		return func(o *rollout.Observation) { o.Alarms[alarmErrors] = s }
 	}
@@ -390,7 +393,7 @@ func TestScenarioPreexistingAlarmIgnored(t *testing.T) {
 		}
 	}
 	runScenario(t, r, []tick{
-		{name: "in ALARM at the start: captured, the rollout starts", at: 0, obs: state(rollout.AlarmAlarm),
+		{name: "in ALARM since before the rollout: ignored, the rollout starts", at: 0, obs: state(rollout.AlarmAlarm),
 			want:  want{action: rollout.ActionSetWeights, phase: rollout.Progressing, weight: 10, stepIndex: 1, setAlias: true, reason: []string{"10%"}},
 			check: preexisting(alarmErrors)},
 		{name: "still in ALARM: ignored", at: time.Minute, obs: state(rollout.AlarmAlarm),

@@ -66,7 +66,7 @@ type Rollout struct {
 	StepStartedAt    time.Time `json:"stepStartedAt,omitzero"`
 	BakeStartedAt    time.Time `json:"bakeStartedAt,omitzero"`
 	TrafficStartedAt time.Time `json:"trafficStartedAt,omitzero"`
-	// PreexistingAlarms are alarms that were in ALARM when the rollout started, with
+	// PreexistingAlarms are alarms that were in ALARM when the rollout was prepared, with
 	// preexistingAlarms=ignore; each is dropped once it is seen out of ALARM.
 	PreexistingAlarms []string `json:"preexistingAlarms,omitempty"`
 	// SeenPolicyHash is the edited policy's hash the rollout already paused for, so that a

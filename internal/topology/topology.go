@@ -21,7 +21,7 @@ const (
 	EnvEventBus           = "SFN_ROLLOUT_EVENT_BUS"
 	EnvTickRate           = "SFN_ROLLOUT_TICK_RATE"    // a schedule expression, rate(1 minute) on AWS
 	EnvMinInterval        = "SFN_ROLLOUT_MIN_INTERVAL" // the shortest policy interval accepted, 1m on AWS
-	EnvDedupeTTL          = "SFN_ROLLOUT_DEDUPE_TTL"   // how long an upload is remembered, 24h by default
+	EnvDedupeTTL          = "SFN_ROLLOUT_DEDUPE_TTL"   // how long an upload is remembered, DefaultDedupeTTL by default
 	EnvLogLevel           = "SFN_ROLLOUT_LOG_LEVEL"
 )
 
@@ -30,6 +30,9 @@ const (
 	DefaultTickRate    = "rate(1 minute)"
 	DefaultMinInterval = "1m"
 	DefaultEventBus    = "default"
+	// DefaultDedupeTTL outlives both EventBridge's 24 hours of redelivery and a queued
+	// upload's 7 days of waiting for its alias, so a late redelivery is still a duplicate.
+	DefaultDedupeTTL = "192h"
 	// EventSource is the source of every event the controller emits.
 	EventSource = "sfn-rollout"
 )
@@ -132,8 +135,57 @@ func ControlRequestPattern() map[string]any {
 	}
 }
 
+// SchedulePrefix starts the name of every rollout's tick schedule.
+const SchedulePrefix = "sfn-rollout-"
+
 // ScheduleName is the name of a rollout's tick schedule.
-func ScheduleName(rolloutID string) string { return "sfn-rollout-" + rolloutID }
+func ScheduleName(rolloutID string) string { return SchedulePrefix + rolloutID }
+
+// Names of a deployed controller, from a name prefix (the CDK stack's name). infra/ names
+// every resource explicitly from here, so that one function's ARN can be written into the
+// environment of all six without a reference cycle.
+const DefaultPrefix = "sfn-rollout"
+
+// FunctionName is the Lambda function name of one of Functions.
+func FunctionName(prefix, function string) string { return prefix + "-" + function }
+
+// ControllerName is the name of the controller state machine.
+func ControllerName(prefix string) string { return prefix + "-controller" }
+
+// ScheduleGroupName is the EventBridge Scheduler group of the rollouts' tick schedules.
+func ScheduleGroupName(prefix string) string { return prefix }
+
+// DashboardName is the CloudWatch dashboard of the rollouts.
+func DashboardName(prefix string) string { return prefix }
+
+// FunctionLogGroup is the log group Lambda writes a function's logs to.
+func FunctionLogGroup(functionName string) string { return "/aws/lambda/" + functionName }
+
+// StateMachineLogGroup is a state machine's log group. Names under /aws/vendedlogs/ keep
+// CloudWatch Logs' resource policy from growing with every state machine.
+func StateMachineLogGroup(stateMachineName string) string {
+	return "/aws/vendedlogs/states/" + stateMachineName
+}
+
+// DefaultAlias is the alias a managed state machine gets unless it names another.
+const DefaultAlias = "prod"
+
+// AWS/States metrics: executions started through an alias are counted under
+// {StateMachineArn, Alias}, through a version (or routed to one by an alias) under
+// {StateMachineArn, Version} (AWS_BEHAVIOUR.md).
+const (
+	MetricsNamespace       = "AWS/States"
+	MetricExecutionsFailed = "ExecutionsFailed"
+	DimStateMachineArn     = "StateMachineArn"
+	DimAlias               = "Alias"
+	DimVersion             = "Version"
+)
+
+// AliasFailuresAlarmName is the alarm on an alias's failed executions that
+// ManagedStateMachine creates and names in the rollout policy by default.
+func AliasFailuresAlarmName(stateMachine, alias string) string {
+	return stateMachine + "-" + alias + "-failures"
+}
 
 // ARN helpers.
 

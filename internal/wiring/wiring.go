@@ -70,11 +70,11 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		return s, fmt.Errorf("%s: %w", topology.EnvMinInterval, err)
 	}
 	s.Controller.MinInterval = minInterval.D()
-	ttl, err := rollout.ParseDuration(orDefault(getenv(topology.EnvDedupeTTL), "24h"))
-	if err != nil {
-		return s, fmt.Errorf("%s: %w", topology.EnvDedupeTTL, err)
+	ttl, err := time.ParseDuration(orDefault(getenv(topology.EnvDedupeTTL), topology.DefaultDedupeTTL))
+	if err != nil || ttl <= 0 {
+		return s, fmt.Errorf("%s: want a positive duration like 192h, got %q", topology.EnvDedupeTTL, getenv(topology.EnvDedupeTTL))
 	}
-	s.Controller.DedupeTTL = ttl.D()
+	s.Controller.DedupeTTL = ttl
 	if err := s.LogLevel.UnmarshalText([]byte(orDefault(getenv(topology.EnvLogLevel), "INFO"))); err != nil {
 		return s, fmt.Errorf("%s: %w", topology.EnvLogLevel, err)
 	}

@@ -35,7 +35,7 @@ func TestSettingsFromEnv(t *testing.T) {
 		check   func(t *testing.T, s Settings)
 	}{
 		{name: "defaults", check: func(t *testing.T, s Settings) {
-			if s.Controller.TickRate != topology.DefaultTickRate || s.Controller.MinInterval != time.Minute || s.Controller.DedupeTTL != 24*time.Hour || s.EventBus != "default" {
+			if s.Controller.TickRate != topology.DefaultTickRate || s.Controller.MinInterval != time.Minute || s.Controller.DedupeTTL != 8*24*time.Hour || s.EventBus != "default" {
 				t.Errorf("defaults = %+v", s)
 			}
 		}},
