@@ -96,14 +96,14 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 		return prev, fmt.Errorf("save rollout %s: %w", prev.ID, err)
 	}
 	log := c.logFor(saved)
-	log.Info("decision", "action", d.Action, "phase", saved.Phase, "candidate_weight", saved.CandidateWeight, "reason", d.Reason, "actor", actor)
+	log.InfoContext(ctx, "decision", "action", d.Action, "phase", saved.Phase, "candidate_weight", saved.CandidateWeight, "reason", d.Reason, "actor", actor)
 	if err := c.Store.AppendEvent(ctx, saved.ID, Event{
 		Seq: saved.Rev, Time: saved.UpdatedAt, Actor: actor, Action: string(d.Action),
 		Phase: saved.Phase, StepIndex: saved.StepIndex, CandidateWeight: saved.CandidateWeight, Reason: d.Reason,
 	}); err != nil {
 		// The record already holds the decision and its reason; a lost audit line is
 		// logged rather than failing a rollback.
-		log.Error("append audit event", "err", err)
+		log.ErrorContext(ctx, "append audit event", "err", err)
 	}
 	overtaken := false
 	if d.SetAlias {
@@ -195,7 +195,7 @@ func (c *Controller) announce(ctx context.Context, prev, next rollout.Rollout, d
 		return
 	}
 	if err := c.Events.Put(ctx, detailType, eventDetail(next)); err != nil {
-		c.logFor(next).Error("put event", "detail_type", detailType, "err", err)
+		c.logFor(next).ErrorContext(ctx, "put event", "detail_type", detailType, "err", err)
 	}
 }
 
@@ -271,7 +271,7 @@ func (c *Controller) sendOutcome(ctx context.Context, r rollout.Rollout) {
 	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		// The next tick sees the ended rollout and sends it again.
-		c.logFor(r).Error("send task outcome", "err", err)
+		c.logFor(r).ErrorContext(ctx, "send task outcome", "err", err)
 	}
 }
 
@@ -355,7 +355,7 @@ func (c *Controller) decideAndCommit(ctx context.Context, id, actor, firing stri
 			return r, d, &Internal{newCause(err, "decide")}
 		}
 		if !changed(r, d) {
-			c.logFor(r).Debug("wait", "reason", d.Reason)
+			c.logFor(r).DebugContext(ctx, "wait", "reason", d.Reason)
 			return r, d, nil
 		}
 		saved, err := c.commit(ctx, r, d, actor)

@@ -65,14 +65,14 @@ func (c *Controller) Finalize(ctx context.Context, s State) (Outcome, error) {
 	}
 	if r.CandidateVersionArn != "" {
 		if err := c.collect(ctx, r); err != nil {
-			c.logFor(r).Error("garbage-collect versions", "err", err)
+			c.logFor(r).ErrorContext(ctx, "garbage-collect versions", "err", err)
 		}
 	}
 	if err := c.Events.Put(ctx, outcomeDetailType(r.Phase), eventDetail(r)); err != nil {
 		return Outcome{}, transient(fmt.Errorf("announce outcome of %s: %w", id, err))
 	}
 	c.wakeNext(ctx, r.AliasArn)
-	c.logFor(r).Info("finalized", "phase", r.Phase, "reason", r.Reason)
+	c.logFor(r).InfoContext(ctx, "finalized", "phase", r.Phase, "reason", r.Reason)
 	return Outcome{RolloutID: id, Phase: r.Phase, Reason: r.Reason}, nil
 }
 

@@ -91,7 +91,7 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 	fresh := err == nil
 	switch {
 	case errors.Is(err, ErrConflict) && claim.Execution != s.Execution:
-		c.Log.Info("duplicate upload", "rollout_id", u.rollID, "upload", u.id, "first_execution", claim.Execution)
+		c.Log.InfoContext(ctx, "duplicate upload", "rollout_id", u.rollID, "upload", u.id, "first_execution", claim.Execution)
 		return PrepareResult{RolloutID: u.rollID, Action: ActionDuplicate}, nil
 	case err != nil && !errors.Is(err, ErrConflict):
 		return PrepareResult{}, transient(fmt.Errorf("claim upload %s: %w", u.id, err))
@@ -114,7 +114,7 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 		// A claim of our own on an upload whose rollout has ended: the claim had expired and
 		// EventBridge delivered the upload again. Finalizing it a second time would announce
 		// its outcome again.
-		c.Log.Info("late duplicate upload", "rollout_id", u.rollID, "upload", u.id, "phase", r.Phase)
+		c.Log.InfoContext(ctx, "late duplicate upload", "rollout_id", u.rollID, "upload", u.id, "phase", r.Phase)
 		return PrepareResult{RolloutID: u.rollID, Action: ActionDuplicate}, nil
 	}
 	if r.Phase.Terminal() {
@@ -153,7 +153,7 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 	}
 	_ = c.Store.AppendEvent(ctx, r.ID, Event{Seq: saved.Rev, Time: now, Actor: actorOr(r.Actor), Action: "Prepared", Phase: saved.Phase,
 		Reason: fmt.Sprintf("candidate %s over stable %s; %s", saved.CandidateVersionArn, saved.StableVersionArn, describeSteps(saved.Steps))})
-	c.logFor(saved).Info("prepared", "stable", saved.StableVersionArn, "candidate", saved.CandidateVersionArn, "tests", len(in.tests))
+	c.logFor(saved).InfoContext(ctx, "prepared", "stable", saved.StableVersionArn, "candidate", saved.CandidateVersionArn, "tests", len(in.tests))
 	res := c.prepared(saved)
 	res.Tests = in.tests
 	return res, nil
@@ -415,7 +415,7 @@ func (c *Controller) lock(ctx context.Context, r *rollout.Rollout, onBusy rollou
 			return false, transient(fmt.Errorf("read lock holder %s: %w", holder, err))
 		}
 		if reason := c.staleHolder(other); reason != "" {
-			c.logFor(*r).Warn("taking a stale lock", "holder", holder, "holder_phase", other.Phase, "why", reason)
+			c.logFor(*r).WarnContext(ctx, "taking a stale lock", "holder", holder, "holder_phase", other.Phase, "why", reason)
 			if !other.Phase.Terminal() {
 				if _, err := c.stop(ctx, holder, rollout.Failed, "RolloutFailed", reason, "controller"); err != nil {
 					return false, err
@@ -579,7 +579,7 @@ func (c *Controller) refuse(ctx context.Context, r rollout.Rollout, cause error)
 	}
 	_ = c.Store.AppendEvent(ctx, r.ID, Event{Seq: saved.Rev, Time: now, Actor: "controller", Action: "Refused", Phase: rollout.Failed, Reason: r.ErrorName + ": " + r.Reason})
 	// Finalize announces the outcome ("Rollout Failed") once the execution gets there.
-	c.logFor(saved).Warn("refused", "error", r.ErrorName, "reason", r.Reason)
+	c.logFor(saved).WarnContext(ctx, "refused", "error", r.ErrorName, "reason", r.Reason)
 	return cause
 }
 

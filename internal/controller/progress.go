@@ -170,7 +170,7 @@ func (c *Controller) waitTurn(ctx context.Context, id, token string) error {
 func (c *Controller) wakeNext(ctx context.Context, aliasArn string) {
 	queue, err := c.Store.Queue(ctx, aliasArn)
 	if err != nil {
-		c.Log.Error("read queue", "alias", aliasArn, "err", err)
+		c.Log.ErrorContext(ctx, "read queue", "alias", aliasArn, "err", err)
 		return
 	}
 	for _, q := range queue {
@@ -179,7 +179,7 @@ func (c *Controller) wakeNext(ctx context.Context, aliasArn string) {
 		}
 		c.markWoken(ctx, q.RolloutID)
 		if err := c.Tasks.Succeed(ctx, q.TaskToken, mustJSON(map[string]string{"rolloutId": q.RolloutID})); err != nil {
-			c.Log.Warn("queued rollout is gone", "rollout_id", q.RolloutID, "err", err)
+			c.Log.WarnContext(ctx, "queued rollout is gone", "rollout_id", q.RolloutID, "err", err)
 			_ = c.Store.ReleaseLock(ctx, aliasArn, q.RolloutID)
 			_ = c.Store.Dequeue(ctx, aliasArn, q.RolloutID)
 			continue
@@ -218,14 +218,35 @@ func (c *Controller) Advance(ctx context.Context, t Tick) (Outcome, error) {
 		return Outcome{RolloutID: t.RolloutID}, err
 	}
 	if r.Phase.Terminal() && d.Action != rollout.ActionRollback && d.Action != rollout.ActionFinish {
-		// Ended before this tick: the outcome may not have reached the state machine (a crash
-		// after the save), so say it again, and stop ticking.
+		// Ended before this tick, and Finalize (which deletes this schedule) has not run:
+		// the outcome may not have reached the state machine (a crash after the save), so
+		// say it again. If Finalize still has not come long after, its execution is gone:
+		// do what the alias needs of it — release the lock, stop guarding, wake the queue —
+		// and stop ticking.
 		c.sendOutcome(ctx, r)
-		if err := c.Schedules.Delete(ctx, topology.ScheduleName(r.ID)); err != nil {
-			return Outcome{}, transient(fmt.Errorf("delete schedule of %s: %w", r.ID, err))
+		if c.now().Sub(r.FinishedAt) > staleLock {
+			if err := c.orphaned(ctx, r); err != nil {
+				return Outcome{}, err
+			}
 		}
 	}
 	return Outcome{RolloutID: r.ID, Phase: r.Phase, Reason: d.Reason}, nil
+}
+
+// orphaned cleans up after an ended rollout whose Finalize never came.
+func (c *Controller) orphaned(ctx context.Context, r rollout.Rollout) error {
+	c.logFor(r).WarnContext(ctx, "finalize never ran: releasing the alias", "finished_at", r.FinishedAt)
+	if err := c.Store.UnguardAlarms(ctx, r.ID, r.Policy.Alarms); err != nil {
+		return transient(fmt.Errorf("unguard alarms of %s: %w", r.ID, err))
+	}
+	if err := c.Store.ReleaseLock(ctx, r.AliasArn, r.ID); err != nil {
+		return transient(fmt.Errorf("release lock of %s: %w", r.ID, err))
+	}
+	c.wakeNext(ctx, r.AliasArn)
+	if err := c.Schedules.Delete(ctx, topology.ScheduleName(r.ID)); err != nil {
+		return transient(fmt.Errorf("delete schedule of %s: %w", r.ID, err))
+	}
+	return nil
 }
 
 // RollbackResult lists what an alarm did.
@@ -279,7 +300,7 @@ func (c *Controller) rollbackOne(ctx context.Context, id, alarm string) (rollout
 		if err == nil || !errors.As(err, new(*Transient)) || i == rollbackAttempts-1 {
 			return r, d, err
 		}
-		c.Log.Warn("rollback retried", "rollout_id", id, "alarm", alarm, "attempt", i+1, "err", err)
+		c.Log.WarnContext(ctx, "rollback retried", "rollout_id", id, "alarm", alarm, "attempt", i+1, "err", err)
 		if err := backoff(ctx, i); err != nil {
 			return r, d, err
 		}

@@ -776,7 +776,7 @@ func TestCrashBeforeTheOutcomeWasSent(t *testing.T) {
 func TestLostOutcomeIsSentAgain(t *testing.T) {
 	w, e := startOrders(t, `{"strategy":"ALL_AT_ONCE","bakeTime":"2m"}`)
 	// SendTaskSuccess fails when the bake ends: the record says Succeeded, and the next
-	// tick says it again and stops the schedule.
+	// tick says it again; the schedule stays until Finalize deletes it.
 	w.faults.fail("Tasks.Succeed", throttled("SendTaskSuccess"))
 	for n := 0; w.record(e.id()).Phase != rollout.Succeeded; n++ {
 		if n == 5 {
@@ -793,11 +793,14 @@ func TestLostOutcomeIsSentAgain(t *testing.T) {
 	if o, ok := w.tasks.outcome(e.token); !ok || !o.Succeeded {
 		t.Fatalf("the next tick did not send the outcome: %+v", o)
 	}
-	if w.sched.exists(topology.ScheduleName(e.id())) {
-		t.Error("the next tick did not stop the schedule of an ended rollout")
+	if !w.sched.exists(topology.ScheduleName(e.id())) {
+		t.Error("the tick deleted the schedule before Finalize could run")
 	}
 	e.finalize()
 	wantFinalized(t, w, e, topology.DetailRolloutSucceeded)
+	if w.sched.exists(topology.ScheduleName(e.id())) {
+		t.Error("Finalize left the schedule")
+	}
 }
 
 func TestThrottling(t *testing.T) {
@@ -1427,4 +1430,42 @@ func TestWokenRolloutIsNotStale(t *testing.T) {
 	other := w.execute(w.upload(ordersKey, definition("orders v5"), map[string]string{"rollout-onbusy": "reject"})).run(0)
 	wantEqual(t, "upload right after the wake-up", controller.ErrorName(other.prepareErr), "RolloutInProgress")
 	wantEqual(t, "lock", w.store.lockHolder(aliasOf("orders")), queued.id())
+}
+
+// A rollout that ended but whose Finalize never came (its execution was stopped by hand)
+// still ticks; a quarter of an hour after its end the tick releases the alias, stops
+// guarding its alarms, wakes the queue and deletes its own schedule.
+func TestOrphanedRolloutReleasesTheAlias(t *testing.T) {
+	w := newWorld(t)
+	w.alarms.set("orders-failures", rollout.AlarmOK)
+	_, e := startOrdersIn(t, w, `{"strategy":"CANARY","percentage":10,"interval":"3m","alarms":["orders-failures"],"onBusy":"queue"}`)
+	for n := 0; w.record(e.id()).Phase != rollout.Succeeded; n++ {
+		if n == 20 {
+			t.Fatal("never succeeded")
+		}
+		e.tick()
+	}
+	queued := w.execute(w.upload(ordersKey, definition("orders v3"), nil))
+	queued.prepare()
+	if err := queued.waitTurn(); err != nil {
+		t.Fatal(err)
+	}
+	e.tick()
+	wantEqual(t, "lock right after the end", w.store.lockHolder(aliasOf("orders")), e.id())
+	w.clock.Advance(16 * time.Minute)
+	if err := e.tick(); err != nil {
+		t.Fatal(err)
+	}
+	if holder := w.store.lockHolder(aliasOf("orders")); holder == e.id() {
+		t.Error("the orphaned rollout still holds the alias")
+	}
+	if ids, _ := w.store.GuardedBy(w.ctx, "orders-failures"); len(ids) != 0 {
+		t.Errorf("alarm still guards %v", ids)
+	}
+	if !queued.turnCame() {
+		t.Error("the queued upload was not woken")
+	}
+	if w.sched.exists(topology.ScheduleName(e.id())) {
+		t.Error("the orphaned rollout's schedule still ticks")
+	}
 }
