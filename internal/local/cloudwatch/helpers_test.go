@@ -138,3 +138,5 @@ func wantAPIError(t *testing.T, err error, code, message string) {
 }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+type faultSpec = core.Fault
