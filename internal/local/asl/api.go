@@ -36,7 +36,9 @@ type Runtime interface {
 	// invokes the target and then waits for SendTaskSuccess/Failure on the call's token, up
 	// to TimeoutSeconds/HeartbeatSeconds. A task that fails returns a *Failure, whose Error
 	// is matched by Retry and Catch (e.g. "States.TaskFailed", "States.Timeout", or a
-	// Lambda function's errorType).
+	// Lambda function's errorType); any other error counts as States.TaskFailed with the
+	// error's text as its cause. Run also races TimeoutSeconds itself on Sleep and cancels
+	// ctx when it elapses; HeartbeatSeconds is the runtime's to enforce.
 	Invoke(ctx context.Context, call TaskCall) (json.RawMessage, error)
 }
 
@@ -57,6 +59,7 @@ type Failure struct {
 	Cause string `json:"Cause"`
 
 	executionTimeout bool
+	located          bool // the cause names the state
 }
 
 // TimedOut reports whether Run ended because the definition's top-level TimeoutSeconds
@@ -106,7 +109,9 @@ type Context struct {
 //	Task, Wait, Parallel, Map states stopped by cancellation: <Type>StateAborted
 //
 // The callback is called from one goroutine at a time, in order, even when Parallel
-// branches and Map iterations run concurrently.
+// branches and Map iterations run concurrently. The causes of States.Runtime failures name
+// the StateEntered event by its id, counting the caller's ExecutionStarted as event 1 and
+// every reported event after it in order ("... (entered at the event id #4). ...").
 type HistoryEvent struct {
 	Type      string          // TaskStateEntered, TaskStateExited, TaskScheduled, TaskSucceeded, TaskFailed, ...
 	State     string          // the state's name, when there is one

@@ -44,9 +44,18 @@ func FuzzValidate(f *testing.F) {
 		}
 		// A definition that parses must run without panicking. The runtime answers at once
 		// and sleeps are cut short, so that loops end by the deadline.
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
 		defer cancel()
-		_, _ = def.Run(ctx, json.RawMessage(`{"a":[1,{"b":"x"}],"n":1}`), testContext, instantRuntime{}, nil)
+		done := make(chan bool)
+		go func() {
+			_, _ = def.Run(ctx, json.RawMessage(`{"a":[1,{"b":"x"}],"n":1}`), testContext, instantRuntime{}, nil)
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Run did not stop when its context ended")
+		}
 	})
 }
 

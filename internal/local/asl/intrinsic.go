@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -391,6 +392,19 @@ func argInt(args []any, i int, what string) (int64, error) {
 	return n, nil
 }
 
+// argRounded reads a number, rounding a non-integer to the nearest integer as Java's
+// Math.round does: Step Functions rounds the numbers of MathAdd, MathRandom and ArrayRange.
+func argRounded(args []any, i int, what string) (int64, error) {
+	if n, ok := integer(args[i]); ok {
+		return n, nil
+	}
+	f, ok := float(args[i])
+	if !ok || f > 9.2e18 || f < -9.2e18 {
+		return 0, fmt.Errorf("the %s (argument %d) must be a number, not %s", what, i+1, encodeString(args[i]))
+	}
+	return int64(math.Floor(f + 0.5)), nil
+}
+
 func fnFormat(e *iexpr, _ *evalEnv, args []any) (any, error) {
 	tmpl, err := argString(args, 0, "format string")
 	if err != nil {
@@ -411,11 +425,7 @@ func fnFormat(e *iexpr, _ *evalEnv, args []any) (any, error) {
 		case c == '{' && i+1 < len(tmpl) && tmpl[i+1] == '}':
 			used++
 			if used < len(args) {
-				s, err := formatArg(args[used])
-				if err != nil {
-					return nil, fmt.Errorf("argument %d: %v", used+1, err)
-				}
-				out.WriteString(s)
+				out.WriteString(formatArg(args[used]))
 			}
 			i++
 		case escapes && (c == '{' || c == '}'):
@@ -430,14 +440,32 @@ func fnFormat(e *iexpr, _ *evalEnv, args []any) (any, error) {
 	return out.String(), nil
 }
 
-func formatArg(v any) (string, error) {
+// formatArg renders a value the way Step Functions (a Java service) does in States.Format:
+// strings as they are, arrays as [a, b], objects as {key=value, ...} (keys sorted here),
+// other values as JSON.
+func formatArg(v any) string {
 	switch t := v.(type) {
 	case string:
-		return t, nil
-	case nil, bool, json.Number:
-		return encodeString(t), nil
+		return t
+	case []any:
+		parts := make([]string, len(t))
+		for i, e := range t {
+			parts[i] = formatArg(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + "=" + formatArg(t[k])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
 	}
-	return "", fmt.Errorf("a value to format must be a string, number, boolean or null, not %s", typeName(v))
+	return encodeString(v)
 }
 
 func fnStringToJSON(_ *iexpr, _ *evalEnv, args []any) (any, error) {
@@ -501,29 +529,29 @@ func fnArrayContains(_ *iexpr, _ *evalEnv, args []any) (any, error) {
 }
 
 func fnArrayRange(_ *iexpr, _ *evalEnv, args []any) (any, error) {
-	first, err := argInt(args, 0, "first value")
+	first, err := argRounded(args, 0, "first value")
 	if err != nil {
 		return nil, err
 	}
-	last, err := argInt(args, 1, "last value")
+	last, err := argRounded(args, 1, "last value")
 	if err != nil {
 		return nil, err
 	}
-	stepBy, err := argInt(args, 2, "step")
+	stepBy, err := argRounded(args, 2, "step")
 	if err != nil {
 		return nil, err
 	}
-	if stepBy == 0 {
-		return nil, errors.New("the step must not be 0")
+	if stepBy <= 0 {
+		return nil, fmt.Errorf("the step must be positive, not %d", stepBy)
 	}
 	out := []any{}
-	for v := first; (stepBy > 0 && v <= last) || (stepBy < 0 && v >= last); v += stepBy {
+	for v := first; v <= last; v += stepBy {
 		if len(out) == maxArrayRange {
 			return nil, fmt.Errorf("the range has more than %d items", maxArrayRange)
 		}
 		out = append(out, intValue(v))
-		if (stepBy > 0 && v > last-stepBy) || (stepBy < 0 && v < last-stepBy) {
-			break // the next step would pass last (or overflow)
+		if v > math.MaxInt64-stepBy {
+			break // the next step would overflow
 		}
 	}
 	return out, nil
@@ -680,11 +708,11 @@ func fnJSONMerge(_ *iexpr, _ *evalEnv, args []any) (any, error) {
 }
 
 func fnMathRandom(_ *iexpr, env *evalEnv, args []any) (any, error) {
-	start, err := argInt(args, 0, "start")
+	start, err := argRounded(args, 0, "start")
 	if err != nil {
 		return nil, err
 	}
-	end, err := argInt(args, 1, "end")
+	end, err := argRounded(args, 1, "end")
 	if err != nil {
 		return nil, err
 	}
@@ -693,7 +721,7 @@ func fnMathRandom(_ *iexpr, env *evalEnv, args []any) (any, error) {
 	}
 	span := uint64(end - start)
 	if len(args) == 3 {
-		seed, err := argInt(args, 2, "seed")
+		seed, err := argRounded(args, 2, "seed")
 		if err != nil {
 			return nil, err
 		}
@@ -706,11 +734,11 @@ func fnMathRandom(_ *iexpr, env *evalEnv, args []any) (any, error) {
 }
 
 func fnMathAdd(_ *iexpr, _ *evalEnv, args []any) (any, error) {
-	a, err := argInt(args, 0, "first value")
+	a, err := argRounded(args, 0, "first value")
 	if err != nil {
 		return nil, err
 	}
-	b, err := argInt(args, 1, "second value")
+	b, err := argRounded(args, 1, "second value")
 	if err != nil {
 		return nil, err
 	}

@@ -76,19 +76,23 @@ type execution struct {
 	input   any
 	history func(HistoryEvent)
 	histMu  sync.Mutex
+	events  int // reported so far
 	randMu  sync.Mutex
 }
 
-func (e *execution) emit(ev HistoryEvent) {
-	if e.history == nil {
-		return
-	}
+// emit reports an event and answers its number in the history, counting the caller's
+// ExecutionStarted as event 1.
+func (e *execution) emit(ev HistoryEvent) int {
 	e.histMu.Lock()
 	defer e.histMu.Unlock()
-	if ev.Timestamp.IsZero() {
-		ev.Timestamp = e.rt.Now()
+	e.events++
+	if e.history != nil {
+		if ev.Timestamp.IsZero() {
+			ev.Timestamp = e.rt.Now()
+		}
+		e.history(ev)
 	}
-	e.history(ev)
+	return e.events + 1
 }
 
 func (e *execution) withRand(fn func(*rand.Rand)) {
@@ -192,7 +196,7 @@ func (e *execution) runMachine(ctx context.Context, m *machine, input any) (any,
 // runState runs one state and answers its output and the next state ("" at the end).
 func (e *execution) runState(ctx context.Context, st *state, raw any) (any, string, *Failure) {
 	sr := &stateRun{name: st.name, entered: e.rt.Now()}
-	e.emit(HistoryEvent{Type: st.typ + "StateEntered", State: st.name, Input: encode(raw), Timestamp: sr.entered})
+	enteredID := e.emit(HistoryEvent{Type: st.typ + "StateEntered", State: st.name, Input: encode(raw), Timestamp: sr.entered})
 	var (
 		out  any
 		next = st.next
@@ -213,14 +217,14 @@ func (e *execution) runState(ctx context.Context, st *state, raw any) (any, stri
 			out, f = e.outputPath(st, out)
 		}
 	case typeFail:
-		return nil, "", e.fail(st, raw, sr)
+		return nil, "", locate(e.fail(st, raw, sr), st.name, enteredID)
 	case typeParallel:
 		out, next, f = e.withRetry(ctx, st, raw, sr, func() (any, *Failure) { return e.parallelAttempt(ctx, st, raw, sr) })
 	case typeMap:
 		out, next, f = e.withRetry(ctx, st, raw, sr, func() (any, *Failure) { return e.mapAttempt(ctx, st, raw, sr) })
 	}
 	if f != nil {
-		return nil, "", f
+		return nil, "", locate(f, st.name, enteredID)
 	}
 	if st.end {
 		next = ""
@@ -231,6 +235,15 @@ func (e *execution) runState(ctx context.Context, st *state, raw any) (any, stri
 	}
 	e.emit(HistoryEvent{Type: st.typ + "StateExited", State: st.name, Output: encoded})
 	return out, next, nil
+}
+
+// locate names the state in the cause of a States.Runtime failure, as Step Functions does;
+// the event id counts the caller's ExecutionStarted as event 1.
+func locate(f *Failure, state string, enteredID int) *Failure {
+	if f.Name != ErrRuntime || f.located {
+		return f
+	}
+	return &Failure{Name: f.Name, Cause: fmt.Sprintf("An error occurred while executing the state '%s' (entered at the event id #%d). %s", state, enteredID, f.Cause), located: true}
 }
 
 func dataLimit(state string, size int) *Failure {

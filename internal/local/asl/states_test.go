@@ -82,6 +82,28 @@ func TestPathFailures(t *testing.T) {
 	}
 }
 
+// A States.Runtime cause names the state and the id of its StateEntered event, counting
+// ExecutionStarted as event 1, as Step Functions does.
+func TestRuntimeFailureNamesTheState(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		def := `{"StartAt":"First","States":{"First":{"Type":"Pass","Next":"Glue StartJobRun"},
+			"Glue StartJobRun":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"JobName.$":"$.JobName"},"End":true}}}`
+		r := execute(t, def, `{}`, newFake(nil))
+		want := "An error occurred while executing the state 'Glue StartJobRun' (entered at the event id #4). The JSONPath '$.JobName' specified for the field 'JobName.$' could not be found in the input '{}'"
+		if r.fail == nil || r.fail.Name != ErrRuntime || r.fail.Cause != want {
+			t.Fatalf("failure %+v\nwant cause %s", r.fail, want)
+		}
+		// Inside a branch the cause names the branch's state, once.
+		def = `{"StartAt":"P","States":{"P":{"Type":"Parallel","End":true,"Branches":[{"StartAt":"C","States":{
+			"C":{"Type":"Choice","Choices":[{"Variable":"$.nope","IsNull":true,"Next":"D"}],"Default":"D"},"D":{"Type":"Succeed"}}}]}}}`
+		r = execute(t, def, `{}`, newFake(nil))
+		want = "An error occurred while executing the state 'C' (entered at the event id #4). Invalid path '$.nope': The choice state's condition path references an invalid value."
+		if r.fail == nil || r.fail.Cause != want {
+			t.Fatalf("failure %+v\nwant cause %s", r.fail, want)
+		}
+	})
+}
+
 func TestResultSelectorAndTaskPaths(t *testing.T) {
 	bubble(t, func(t *testing.T) {
 		rt := newFake(func(ctx context.Context, call TaskCall) (json.RawMessage, error) {
