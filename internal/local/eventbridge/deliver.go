@@ -64,7 +64,7 @@ func (s *Service) deliver(d delivery) {
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}
-	if err != nil {
+	if err != nil && s.ctx.Err() == nil {
 		dlq := ""
 		if t.DeadLetterConfig != nil && t.DeadLetterConfig.Arn != "" {
 			dlq = fmt.Sprintf(" (dead-letter queue %s is not served locally)", t.DeadLetterConfig.Arn)
