@@ -47,6 +47,7 @@ type alarm struct {
 	metrics                                []metricDataQuery
 	parsed                                 map[int]mathNode
 	configID                               string // the id of the metric in the event's configuration
+	seriesKey                              string // the metric's key in the store
 
 	// Composite alarm.
 	rule     string
@@ -134,6 +135,8 @@ func (s *Service) putMetricAlarm(ctx context.Context, in *putMetricAlarmInput) (
 		return nil, unsupported("PromQL alarms (EvaluationCriteria, EvaluationWindow, EvaluationInterval)")
 	case in.ThresholdMetricId != "":
 		return nil, unsupported("anomaly detection alarms (ThresholdMetricId)")
+	case in.ActionConfiguration != nil, in.WarmUpConfiguration != nil:
+		return nil, unsupported("ActionConfiguration or WarmUpConfiguration")
 	case in.ExtendedStatistic != "":
 		return nil, unsupported("ExtendedStatistic (percentiles and other extended statistics); use Statistic: %s", strings.Join(statistics, ", "))
 	}
@@ -257,6 +260,7 @@ func (s *Service) putMetricAlarm(ctx context.Context, in *putMetricAlarmInput) (
 		a.namespace, a.metricName, a.statistic = in.Namespace, in.MetricName, in.Statistic
 		a.dims, a.period = slices.Clone(in.Dimensions), int64(*in.Period)
 		a.configID = configID(in.AlarmName)
+		a.seriesKey = seriesKey(a.namespace, a.metricName, sortedDims(a.dims))
 	}
 
 	s.mu.Lock()
@@ -312,8 +316,8 @@ func (s *Service) putCompositeAlarm(ctx context.Context, in *putCompositeAlarmIn
 	if in.AlarmDescription != nil && len(*in.AlarmDescription) > 1024 {
 		return nil, lengthError(*in.AlarmDescription, "alarmDescription", 1024)
 	}
-	if in.ActionsSuppressor != "" {
-		return nil, unsupported("ActionsSuppressor (local mode runs no alarm actions)")
+	if in.ActionsSuppressor != "" || in.ActionConfiguration != nil {
+		return nil, unsupported("ActionsSuppressor or ActionConfiguration (local mode runs no alarm actions)")
 	}
 	node, children, err := parseRule(in.AlarmRule)
 	if err != nil {

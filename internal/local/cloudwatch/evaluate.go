@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,22 +50,22 @@ func (s *Service) evaluate(ctx context.Context, now time.Time, due func(*alarm) 
 		}
 	}
 	sort.Strings(names)
+	var scratch evalScratch
+	s.metrics.mu.RLock()
 	for _, name := range names {
-		a, ok := s.alarms[name]
-		if !ok { // deleted by a cascade? Composites are never deleted here, but be safe.
-			continue
-		}
-		s.metrics.mu.RLock()
-		points, err := s.rangePoints(a, now)
-		s.metrics.mu.RUnlock()
+		a := s.alarms[name]
+		points, err := s.rangePoints(a, now, &scratch)
 		if err != nil {
-			continue
+			continue // an expression that cannot be computed leaves the state as it is
 		}
-		d := decide(a.evalConfig(), points, a.state, now)
+		c := a.evalConfig()
+		d := decide(c, points)
 		if d.state != "" && d.state != a.state {
-			s.transition(a, d.state, d.reason, d.data, now, map[string]bool{})
+			reason, data := d.explain(c, a.state, now)
+			s.transition(a, d.state, reason, data, now, map[string]bool{})
 		}
 	}
+	s.metrics.mu.RUnlock()
 	s.mu.Unlock()
 	s.flush(ctx)
 }
@@ -85,20 +86,29 @@ type evalPoint struct {
 	present bool
 }
 
-// rangePoints computes the alarm's periods that ended at or before now, oldest first. The
-// caller holds s.mu and s.metrics.mu for reading.
-func (s *Service) rangePoints(a *alarm, now time.Time) ([]evalPoint, error) {
+// evalScratch is reused across the alarms of one evaluation.
+type evalScratch struct {
+	points []evalPoint
+	agg    []stats
+}
+
+// rangePoints computes the alarm's periods that ended at or before now, oldest first, in
+// scratch's memory. The caller holds s.mu and s.metrics.mu for reading.
+func (s *Service) rangePoints(a *alarm, now time.Time, scratch *evalScratch) ([]evalPoint, error) {
 	p := a.period
 	end := floorDiv(now.Unix(), p) * p
 	r := a.evaluationRange()
 	start := end - int64(r)*p
-	points := make([]evalPoint, r)
+	points := slices.Grow(scratch.points[:0], r)[:r]
+	scratch.points = points
 	for i := range points {
-		points[i].ts = start + int64(i)*p
+		points[i] = evalPoint{ts: start + int64(i)*p}
 	}
 	if a.metrics == nil {
-		agg := make([]stats, r)
-		s.metrics.lookup(a.namespace, a.metricName, a.dims).buckets(start, p, a.unit, agg)
+		agg := slices.Grow(scratch.agg[:0], r)[:r]
+		scratch.agg = agg
+		clear(agg)
+		s.metrics.series[a.seriesKey].buckets(start, p, a.unit, agg)
 		for i, g := range agg {
 			if g.n > 0 {
 				points[i] = evalPoint{ts: points[i].ts, value: g.value(a.statistic), count: g.n, present: true}
@@ -161,9 +171,31 @@ func (c evalConfig) breaches(v float64) bool {
 	}
 }
 
-// decision is the outcome of an evaluation; an empty state keeps the current one.
+// decision is the outcome of an evaluation: the state (empty keeps the current one) and
+// the datapoints that decided it, newest first, from which explain words the reason.
 type decision struct {
-	state, reason, data string
+	state      string
+	evaluated  []evalPoint
+	allMissing bool
+}
+
+// explain words the decision's StateReason and StateReasonData. It is called only for a
+// change of state: most evaluations change nothing and need no words.
+func (d decision) explain(c evalConfig, current string, now time.Time) (reason, data string) {
+	data = reasonData(c, d.evaluated, now)
+	if !d.allMissing {
+		return thresholdReason(c, d.evaluated, d.state, current), data
+	}
+	periods, were := plural(c.n, "period", ""), plural(c.n, "missing datapoint", "was")
+	switch d.state {
+	case stateAlarm:
+		return "Threshold Crossed: no datapoints were received for " + periods + " and " + were + " treated as [Breaching].", data
+	case stateOK:
+		return "Threshold Crossed: no datapoints were received for " + periods + " and " + were + " treated as [NonBreaching].", data
+	default:
+		// "Insufficient Data: 1 datapoint was unknown." as AWS words it.
+		return "Insufficient Data: " + plural(c.n, "datapoint", "was") + " unknown.", data
+	}
 }
 
 // decide applies CloudWatch's rules (alarms-and-missing-data, "How alarm state is evaluated
@@ -177,7 +209,7 @@ type decision struct {
 //     missing and ignore go to ALARM only with M breaching datapoints, or when the oldest
 //     breaching datapoint of the last N periods is at least M periods old and every more
 //     recent datapoint breaches (ignore then keeps the state instead), and to OK otherwise.
-func decide(c evalConfig, points []evalPoint, current string, now time.Time) decision {
+func decide(c evalConfig, points []evalPoint) decision {
 	var present []evalPoint // newest first
 	for i := len(points) - 1; i >= 0; i-- {
 		if points[i].present {
@@ -190,18 +222,15 @@ func decide(c evalConfig, points []evalPoint, current string, now time.Time) dec
 	}
 
 	if len(present) == 0 {
-		data := reasonData(c, lastN, now)
-		periods, were := plural(c.n, "period", ""), plural(c.n, "missing datapoint", "was")
 		switch c.treat {
 		case "breaching":
-			return decision{stateAlarm, "Threshold Crossed: no datapoints were received for " + periods + " and " + were + " treated as [Breaching].", data}
+			return decision{state: stateAlarm, evaluated: lastN, allMissing: true}
 		case "notBreaching":
-			return decision{stateOK, "Threshold Crossed: no datapoints were received for " + periods + " and " + were + " treated as [NonBreaching].", data}
+			return decision{state: stateOK, evaluated: lastN, allMissing: true}
 		case "ignore":
 			return decision{}
 		default:
-			// "Insufficient Data: 1 datapoint was unknown." as AWS words it.
-			return decision{stateInsufficient, "Insufficient Data: " + plural(c.n, "datapoint", "was") + " unknown.", data}
+			return decision{state: stateInsufficient, evaluated: lastN, allMissing: true}
 		}
 	}
 
@@ -236,7 +265,7 @@ func decide(c evalConfig, points []evalPoint, current string, now time.Time) dec
 		}
 		state = stateAlarm
 	}
-	return decision{state, thresholdReason(c, evaluated, state, current), reasonData(c, evaluated, now)}
+	return decision{state: state, evaluated: evaluated}
 }
 
 // prematureAlarm: "alarms are designed to always go into ALARM state when the oldest

@@ -72,12 +72,13 @@ func TestDecide(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := evalConfig{n: tc.n, m: tc.m, threshold: 1, comparison: "GreaterThanThreshold", treat: tc.treat, statistic: "Sum", period: 60}
-			d := decide(c, points(tc.row), tc.current, time.Unix(600, 0))
+			d := decide(c, points(tc.row))
+			reason, data := d.explain(c, tc.current, time.Unix(600, 0))
 			if d.state != tc.want {
-				t.Errorf("state %q (%s), want %q", d.state, d.reason, tc.want)
+				t.Errorf("state %q (%s), want %q", d.state, reason, tc.want)
 			}
-			if d.state != keep && (d.reason == "" || !json.Valid([]byte(d.data))) {
-				t.Errorf("reason %q, reason data %q", d.reason, d.data)
+			if d.state != keep && (reason == "" || !json.Valid([]byte(data))) {
+				t.Errorf("reason %q, reason data %q", reason, data)
 			}
 		})
 	}
@@ -138,12 +139,12 @@ func TestReasons(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := decide(tc.c, tc.points, tc.current, at.Add(time.Minute))
-			if d.reason != tc.reason {
-				t.Errorf("reason\n got %s\nwant %s", d.reason, tc.reason)
+			reason, data := decide(tc.c, tc.points).explain(tc.c, tc.current, at.Add(time.Minute))
+			if reason != tc.reason {
+				t.Errorf("reason\n got %s\nwant %s", reason, tc.reason)
 			}
-			if tc.data != "" && d.data != tc.data {
-				t.Errorf("reason data\n got %s\nwant %s", d.data, tc.data)
+			if tc.data != "" && data != tc.data {
+				t.Errorf("reason data\n got %s\nwant %s", data, tc.data)
 			}
 		})
 	}
@@ -515,5 +516,84 @@ func TestEvaluatorOnFastClock(t *testing.T) {
 	lines := e.reporter.all()
 	if len(lines) < 3 || lines[len(lines)-1] != "alarm fast OK → ALARM" {
 		t.Errorf("lines %q", lines)
+	}
+}
+
+// A metric math alarm evaluates its expression: the failure rate of a version.
+func TestMetricMathAlarm(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	b := base(e)
+	mustPutAlarm(t, e, &awscw.PutMetricAlarmInput{
+		AlarmName: aws.String("rate"), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(0.1),
+		ComparisonOperator: types.ComparisonOperatorGreaterThanThreshold, TreatMissingData: aws.String("notBreaching"),
+		Metrics: []types.MetricDataQuery{
+			hidden(stat("failed", "Failed", "Sum", 60)), hidden(stat("started", "Started", "Sum", 60)),
+			{Id: aws.String("e1"), Expression: aws.String("failed / started"), Label: aws.String("failure rate"), ReturnData: aws.Bool(true)},
+		},
+	})
+	steps := []struct {
+		failed, started float64
+		want            string
+	}{{1, 100, stateOK}, {20, 100, stateAlarm}, {0, 50, stateOK}}
+	for i, st := range steps {
+		at := b.Add(time.Duration(i) * time.Minute)
+		putValues(t, e, "Failed", nil, at, st.failed)
+		putValues(t, e, "Started", nil, at, st.started)
+		e.svc.evaluate(ctx, at.Add(time.Minute), func(*alarm) bool { return true })
+		if got, reason := alarmState(t, e, "rate"); got != st.want {
+			t.Fatalf("minute %d: %s (%s), want %s", i, got, reason, st.want)
+		}
+	}
+	out, err := e.client.DescribeAlarms(ctx, &awscw.DescribeAlarmsInput{AlarmNames: []string{"rate"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := out.MetricAlarms[0]
+	if len(a.Metrics) != 3 || a.Period != nil || aws.ToString(a.Metrics[2].Expression) != "failed / started" {
+		t.Errorf("metrics %+v period %v", a.Metrics, a.Period)
+	}
+	if !strings.Contains(aws.ToString(a.StateReasonData), `"evaluatedDatapoints":[{"timestamp":`) || strings.Contains(aws.ToString(a.StateReasonData), "statistic") {
+		t.Errorf("reason data %s", aws.ToString(a.StateReasonData))
+	}
+	details := e.bus.details(t)
+	cfg, _ := json.Marshal(details[len(details)-1].Configuration)
+	if !strings.Contains(string(cfg), `{"expression":"failed / started","id":"e1","label":"failure rate","returnData":true}`) {
+		t.Errorf("configuration %s", cfg)
+	}
+}
+
+func TestDescribeAlarmHistory(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	mustPutAlarm(t, e, metricAlarmInput("a"))
+	mustPutComposite(t, e, "c", "ALARM(a)")
+	setState(t, e, "a", stateAlarm)
+	tests := []struct {
+		name string
+		in   awscw.DescribeAlarmHistoryInput
+		want []string
+	}{
+		{"metric alarms by default, newest first", awscw.DescribeAlarmHistoryInput{}, []string{"Alarm updated from INSUFFICIENT_DATA to ALARM", `Alarm "a" created`}},
+		{"state updates of the composite", awscw.DescribeAlarmHistoryInput{AlarmName: aws.String("c"), AlarmTypes: []types.AlarmType{types.AlarmTypeCompositeAlarm}, HistoryItemType: types.HistoryItemTypeStateUpdate},
+			[]string{"Alarm updated from OK to ALARM", "Alarm updated from INSUFFICIENT_DATA to OK"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := e.client.DescribeAlarmHistory(ctx, &tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, h := range out.AlarmHistoryItems {
+				got = append(got, aws.ToString(h.HistorySummary))
+				if h.HistoryItemType == types.HistoryItemTypeStateUpdate && !json.Valid([]byte(aws.ToString(h.HistoryData))) {
+					t.Errorf("history data %q", aws.ToString(h.HistoryData))
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("history %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

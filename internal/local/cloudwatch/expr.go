@@ -13,6 +13,14 @@ import (
 // series: one number), FILL(series, number), ABS and METRICS(["filter"]). Anything else is
 // refused with a message that names it.
 
+// wording is an error whose text goes into an answer as it is, capitalized as AWS writes
+// its messages.
+type wording string
+
+func (w wording) Error() string { return string(w) }
+
+func worded(format string, args ...any) error { return wording(fmt.Sprintf(format, args...)) }
+
 // timeSeries is a query's values on its grid: one slot per period from start, NaN where
 // there is no data.
 type timeSeries struct {
@@ -74,7 +82,7 @@ func parseMath(src string) (mathNode, error) {
 	}
 	p.skip()
 	if p.pos < len(p.src) {
-		return nil, fmt.Errorf("Unsupported token '%s' at char %d", p.token(), p.pos+1)
+		return nil, worded("Unsupported token '%s' at char %d", p.token(), p.pos+1)
 	}
 	return n, nil
 }
@@ -153,7 +161,7 @@ func (p *mathParser) primary() (mathNode, error) {
 	c := p.peek()
 	switch {
 	case c == 0:
-		return nil, fmt.Errorf("Unexpected end of expression at char %d", p.pos+1)
+		return nil, worded("Unexpected end of expression at char %d", p.pos+1)
 	case c == '(':
 		p.pos++
 		n, err := p.expr()
@@ -239,9 +247,9 @@ func (p *mathParser) list(closing byte) ([]mathNode, error) {
 func (p *mathParser) unexpected() error {
 	p.skip()
 	if p.pos >= len(p.src) {
-		return fmt.Errorf("Unexpected end of expression at char %d", p.pos+1)
+		return worded("Unexpected end of expression at char %d", p.pos+1)
 	}
-	return fmt.Errorf("Unsupported token '%s' at char %d", p.token(), p.pos+1)
+	return worded("Unsupported token '%s' at char %d", p.token(), p.pos+1)
 }
 
 // mathEnv resolves the ids an expression names.
@@ -404,7 +412,7 @@ func call(n callNode, env *mathEnv) (mathValue, error) {
 	case "METRICS":
 		filter := ""
 		if len(n.args) > 1 {
-			return mathValue{}, fmt.Errorf("METRICS takes at most one argument")
+			return mathValue{}, worded("METRICS takes at most one argument")
 		}
 		if len(n.args) == 1 {
 			s, ok := n.args[0].(strNode)
@@ -425,7 +433,7 @@ func call(n callNode, env *mathEnv) (mathValue, error) {
 		return reduce(n.fn, x)
 	case "ABS":
 		if len(n.args) != 1 {
-			return mathValue{}, fmt.Errorf("ABS takes one argument")
+			return mathValue{}, worded("ABS takes one argument")
 		}
 		x, err := evalMath(n.args[0], env)
 		if err != nil {
@@ -434,7 +442,7 @@ func call(n callNode, env *mathEnv) (mathValue, error) {
 		return apply(x, math.Abs), nil
 	case "FILL":
 		if len(n.args) != 2 {
-			return mathValue{}, fmt.Errorf("FILL takes two arguments")
+			return mathValue{}, worded("FILL takes two arguments")
 		}
 		x, err := evalMath(n.args[0], env)
 		if err != nil {

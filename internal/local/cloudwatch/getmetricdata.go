@@ -140,10 +140,10 @@ func (r *queryRun) series(id string) (*timeSeries, error) {
 	}
 	i, ok := r.byID[id]
 	if !ok {
-		return nil, fmt.Errorf("Unrecognized metric id '%s'", id)
+		return nil, worded("Unrecognized metric id '%s'", id)
 	}
 	if r.evaluating[id] {
-		return nil, fmt.Errorf("Circular reference to '%s'", id)
+		return nil, worded("Circular reference to '%s'", id)
 	}
 	r.evaluating[id] = true
 	defer delete(r.evaluating, id)

@@ -119,8 +119,20 @@ func (m *metricStore) add(namespace, name string, dims []dimension, t time.Time,
 			return
 		}
 	}
-	ser.points = slices.Insert(ser.points, i, point{t: sec, unit: unit, stats: s})
+	if i < len(ser.points) {
+		ser.points = slices.Insert(ser.points, i, point{t: sec, unit: unit, stats: s})
+		return
+	}
+	ser.points = append(ser.points, point{t: sec, unit: unit, stats: s})
+	// Keep 15 days, as CloudWatch keeps one-minute data; at a high clock speed a long session
+	// would otherwise grow without end.
+	if cut := sec - retention; ser.points[0].t < cut {
+		j := sort.Search(len(ser.points), func(k int) bool { return ser.points[k].t >= cut })
+		ser.points = ser.points[j:]
+	}
 }
+
+const retention = 15 * 24 * 3600 // seconds
 
 // lookup finds a series by its identity, or nil.
 func (m *metricStore) lookup(namespace, name string, dims []dimension) *series {

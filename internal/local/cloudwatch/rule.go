@@ -1,7 +1,6 @@
 package cloudwatch
 
 import (
-	"fmt"
 	"strings"
 	"unicode"
 
@@ -70,7 +69,7 @@ func tokenizeRule(src string) ([]ruleToken, error) {
 		case c == '"':
 			end := strings.IndexByte(src[i+1:], '"')
 			if end < 0 {
-				return nil, fmt.Errorf("Unterminated string at char %d", i+1)
+				return nil, worded("Unterminated string at char %d", i+1)
 			}
 			toks = append(toks, ruleToken{src[i : i+end+2], i + 1})
 			i += end + 2
@@ -102,10 +101,10 @@ func (p *ruleParser) peek() string {
 
 func (p *ruleParser) unsupported() error {
 	if p.i >= len(p.toks) {
-		return fmt.Errorf("Unexpected end of rule at char %d", p.end)
+		return worded("Unexpected end of rule at char %d", p.end)
 	}
 	t := p.toks[p.i]
-	return fmt.Errorf("Unsupported token '%s' at char %d", t.text, t.pos)
+	return worded("Unsupported token '%s' at char %d", t.text, t.pos)
 }
 
 func (p *ruleParser) or() (ruleNode, error) {

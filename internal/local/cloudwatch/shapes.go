@@ -136,6 +136,8 @@ type putMetricAlarmInput struct {
 	EvaluationCriteria               any               `json:"EvaluationCriteria,omitempty"`
 	EvaluationWindow                 any               `json:"EvaluationWindow,omitempty"`
 	EvaluationInterval               *int32            `json:"EvaluationInterval,omitempty"`
+	ActionConfiguration              any               `json:"ActionConfiguration,omitempty"`
+	WarmUpConfiguration              any               `json:"WarmUpConfiguration,omitempty"`
 }
 
 type putCompositeAlarmInput struct {
@@ -147,6 +149,7 @@ type putCompositeAlarmInput struct {
 	AlarmActions            []string `json:"AlarmActions,omitempty"`
 	InsufficientDataActions []string `json:"InsufficientDataActions,omitempty"`
 	ActionsSuppressor       string   `json:"ActionsSuppressor,omitempty"`
+	ActionConfiguration     any      `json:"ActionConfiguration,omitempty"`
 	Tags                    []tag    `json:"Tags,omitempty"`
 }
 
