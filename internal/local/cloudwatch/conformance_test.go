@@ -234,6 +234,14 @@ func TestErrors(t *testing.T) {
 			code: "InvalidParameterValue", message: "The value NaN for parameter MetricData.member.1.Value is invalid.",
 		},
 		{
+			name: "storage resolution neither 1 nor 60",
+			call: func() error {
+				return putData(types.MetricDatum{Value: aws.Float64(1), StorageResolution: aws.Int32(30)})
+			},
+			code:    "InvalidParameterValue",
+			message: "The value 30 for parameter MetricData.member.1.StorageResolution is invalid.",
+		},
+		{
 			name: "AWS namespace",
 			call: func() error {
 				_, err := e.client.PutMetricData(ctx, &awscw.PutMetricDataInput{Namespace: aws.String("AWS/States"), MetricData: []types.MetricDatum{{MetricName: aws.String("x"), Value: aws.Float64(1)}}})

@@ -297,6 +297,9 @@ func checkDatum(d *metricDatum, name string, now time.Time) ([]stats, *core.APIE
 		}
 		seen[dim.Name] = true
 	}
+	if r := d.StorageResolution; r != nil && *r != 1 && *r != 60 {
+		return nil, apiError("InvalidParameterValue", "The value %d for parameter %s.StorageResolution is invalid.", *r, name)
+	}
 	if d.Unit != "" && !standardUnits[d.Unit] {
 		return nil, apiError("InvalidParameterValue", "The parameter %s.Unit must be a value in the set [%s].", name, unitList())
 	}
