@@ -97,7 +97,8 @@ func (s *Server) route(r *http.Request) (http.Handler, string) {
 		return s.services.DynamoDB, "DynamoDB"
 	case strings.HasPrefix(target, "AWSEvents."):
 		return s.services.EventBridge, "EventBridge"
-	case strings.HasPrefix(r.URL.Path, "/service/GraniteServiceVersion20100801/"):
+	case strings.HasPrefix(r.URL.Path, "/service/GraniteServiceVersion20100801/"),
+		strings.HasPrefix(target, "GraniteServiceVersion20100801."):
 		return s.services.CloudWatch, "CloudWatch"
 	}
 	switch name := core.SigningName(r); name {

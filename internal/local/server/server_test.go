@@ -32,6 +32,7 @@ func TestRoute(t *testing.T) {
 		{name: "dynamodb by target", method: "POST", path: "/", target: "DynamoDB_20120810.PutItem", want: "dynamodb"},
 		{name: "eventbridge by target", method: "POST", path: "/", target: "AWSEvents.PutEvents", want: "events"},
 		{name: "cloudwatch rpc-v2-cbor by path", method: "POST", path: "/service/GraniteServiceVersion20100801/operation/DescribeAlarms", want: "cloudwatch"},
+		{name: "cloudwatch awsJson1_0 by target", method: "POST", path: "/", target: "GraniteServiceVersion20100801.DescribeAlarms", want: "cloudwatch"},
 		{name: "cloudwatch awsQuery by signing name", method: "POST", path: "/", auth: sigv4("monitoring"), want: "cloudwatch"},
 		{name: "scheduler by signing name", method: "GET", path: "/schedules", auth: sigv4("scheduler"), want: "scheduler"},
 		{name: "lambda by signing name", method: "POST", path: "/2015-03-31/functions/advance/invocations", auth: sigv4("lambda"), want: "lambda"},
