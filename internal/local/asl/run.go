@@ -196,7 +196,11 @@ func (e *execution) runMachine(ctx context.Context, m *machine, input any) (any,
 // runState runs one state and answers its output and the next state ("" at the end).
 func (e *execution) runState(ctx context.Context, st *state, raw any) (any, string, *Failure) {
 	sr := &stateRun{name: st.name, entered: e.rt.Now()}
-	enteredID := e.emit(HistoryEvent{Type: st.typ + "StateEntered", State: st.name, Input: encode(raw), Timestamp: sr.entered})
+	var in json.RawMessage
+	if e.history != nil {
+		in = encode(raw)
+	}
+	enteredID := e.emit(HistoryEvent{Type: st.typ + "StateEntered", State: st.name, Input: in, Timestamp: sr.entered})
 	var (
 		out  any
 		next = st.next

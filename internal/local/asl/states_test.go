@@ -884,3 +884,39 @@ func TestRunIsReentrant(t *testing.T) {
 		}
 	})
 }
+
+func TestStringMatchesPatterns(t *testing.T) {
+	tests := []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"", "", true},
+		{"", "a", false},
+		{"*", "", true},
+		{"*", "anything", true},
+		{"log-*.txt", "log-2024.txt", true},
+		{"log-*.txt", "log-.txt", true},
+		{"log-*.txt", "log-2024.txt.gz", false},
+		{"*.txt", "a.txt", true},
+		{"a*", "b", false},
+		{"a*a", "a", false},
+		{"a*a", "aa", true},
+		{"a*b*c", "axxbyyc", true},
+		{"a*b*c", "axxcyyb", false},
+		{"*b*b*", "abcb", true},
+		{"*ab", "aab", true},
+		{"a**b", "ab", true},
+		{`a\*b`, "a*b", true},
+		{`a\*b`, "axb", false},
+		{`a\\b`, `a\b`, true},
+		{`a\b`, `a\b`, true},
+		{"é*ü", "éxxü", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.pattern+" "+tc.s, func(t *testing.T) {
+			if got := matches(compilePattern(tc.pattern), tc.s); got != tc.want {
+				t.Fatalf("matches(%q, %q) = %v", tc.pattern, tc.s, got)
+			}
+		})
+	}
+}
