@@ -66,7 +66,7 @@ func (a *alias) draw(n int) route {
 	return a.routes[len(a.routes)-1]
 }
 
-// describe is the routing as the Reporter shows it: "v1 80% v2 20%".
+// describeRouting is the routing as the Reporter shows it: "v1 80% v2 20%".
 func (a *alias) describeRouting() string {
 	parts := make([]string, 0, len(a.routes))
 	for _, r := range a.routes {

@@ -275,7 +275,7 @@ func (s *Service) close(x *execution, status string, output, errName, cause *str
 	return true
 }
 
-// stopExecutionLocked aborts a running execution; its goroutine sees the cancellation.
+// abort stops a running execution (ABORTED); its goroutine sees the cancellation.
 func (s *Service) abort(x *execution, errName, cause *string) {
 	if s.finish(x, statusAborted, nil, errName, cause) {
 		x.cancel(errStopped)

@@ -1,13 +1,19 @@
 package sfn
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
 )
 
 // waitDef waits far longer than any test: its executions stay RUNNING until stopped.
@@ -315,4 +321,142 @@ func TestExecutionEventsAndMetrics(t *testing.T) {
 		}
 	}
 	h.metrics.mu.Unlock()
+}
+
+func TestExecutionHistoryOfATask(t *testing.T) {
+	h := newHarness(t)
+	h.functions.set("price", succeedWith(`{"price":5}`))
+	arn := h.machine(t, "orders", taskDef(`{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"price","Payload":{"a":1}}}`, false))
+	exec := h.start(t, arn, "x", `{"in":1}`)
+	h.wait(t, exec)
+	h.svc.wg.Wait()
+	hist := must[*awssfn.GetExecutionHistoryOutput](t)(h.client.GetExecutionHistory(ctx(), &awssfn.GetExecutionHistoryInput{ExecutionArn: aws.String(exec)}))
+	var types []string
+	for i, e := range hist.Events {
+		types = append(types, string(e.Type))
+		if e.Id != int64(i+1) || e.PreviousEventId != int64(i) || e.Timestamp == nil {
+			t.Errorf("event %d: id %d previous %d", i, e.Id, e.PreviousEventId)
+		}
+		switch e.Type {
+		case sfntypes.HistoryEventTypeTaskScheduled:
+			d := e.TaskScheduledEventDetails
+			if aws.ToString(d.ResourceType) != "lambda" || aws.ToString(d.Resource) != "invoke" || aws.ToString(d.Region) != "us-east-1" || !strings.Contains(aws.ToString(d.Parameters), `"FunctionName":"price"`) {
+				t.Errorf("TaskScheduled %+v", d)
+			}
+		case sfntypes.HistoryEventTypeTaskSucceeded:
+			if !strings.Contains(aws.ToString(e.TaskSucceededEventDetails.Output), `"Payload":{"price":5}`) {
+				t.Errorf("TaskSucceeded %+v", e.TaskSucceededEventDetails)
+			}
+		case sfntypes.HistoryEventTypeTaskStateEntered:
+			if aws.ToString(e.StateEnteredEventDetails.Name) != "T" || aws.ToString(e.StateEnteredEventDetails.Input) != `{"in":1}` {
+				t.Errorf("TaskStateEntered %+v", e.StateEnteredEventDetails)
+			}
+		case sfntypes.HistoryEventTypeExecutionSucceeded:
+			if !strings.Contains(aws.ToString(e.ExecutionSucceededEventDetails.Output), `"StatusCode":200`) {
+				t.Errorf("ExecutionSucceeded %+v", e.ExecutionSucceededEventDetails)
+			}
+		}
+	}
+	got := strings.Join(types, " ")
+	for _, want := range []string{"ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("history %s lacks %s", got, want)
+		}
+	}
+	if !strings.HasPrefix(got, "ExecutionStarted") || !strings.HasSuffix(got, "ExecutionSucceeded") {
+		t.Errorf("history %s", got)
+	}
+	noData := must[*awssfn.GetExecutionHistoryOutput](t)(h.client.GetExecutionHistory(ctx(), &awssfn.GetExecutionHistoryInput{ExecutionArn: aws.String(exec), IncludeExecutionData: aws.Bool(false)}))
+	if d := noData.Events[0].ExecutionStartedEventDetails; d.Input != nil {
+		t.Errorf("includeExecutionData=false still has input %s", *d.Input)
+	}
+}
+
+// Deleting a version leaves its running executions running, to their end.
+func TestRunningExecutionsOutliveTheirVersion(t *testing.T) {
+	h := newHarness(t)
+	tokens := make(chan string, 1)
+	h.functions.set("register", func(_ context.Context, p json.RawMessage) (json.RawMessage, *core.FunctionError, error) {
+		var in struct {
+			Token string `json:"token"`
+		}
+		_ = json.Unmarshal(p, &in)
+		tokens <- in.Token
+		return nil, nil, nil
+	})
+	h.machine(t, "orders", passDef)
+	v1 := h.publish(t, orders, tokenDef(0, 0))
+	exec := h.start(t, v1, "x", "{}")
+	token := <-tokens
+	must[*awssfn.DeleteStateMachineVersionOutput](t)(h.client.DeleteStateMachineVersion(ctx(), &awssfn.DeleteStateMachineVersionInput{StateMachineVersionArn: aws.String(v1)}))
+	must[*awssfn.SendTaskSuccessOutput](t)(h.client.SendTaskSuccess(ctx(), &awssfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(`"done"`)}))
+	if d := h.wait(t, exec); d.Status != sfntypes.ExecutionStatusSucceeded || aws.ToString(d.StateMachineVersionArn) != v1 {
+		t.Errorf("got %s %v", d.Status, aws.ToString(d.StateMachineVersionArn))
+	}
+}
+
+// The controller's own state machine is accepted and its definition read back unchanged.
+func TestControllerDefinitionIsAccepted(t *testing.T) {
+	b, err := os.ReadFile("../../../statemachines/rollout-controller.asl.json")
+	if err != nil {
+		t.Skip(err)
+	}
+	def := string(b)
+	for _, fn := range []string{"Prepare", "Register", "Finalize"} {
+		def = strings.ReplaceAll(def, "${"+fn+"FunctionArn}", "arn:aws:lambda:us-east-1:000000000000:function:sfn-rollout-"+strings.ToLower(fn))
+	}
+	h := newHarness(t)
+	arn := h.machine(t, "sfn-rollout-controller", def)
+	out := must[*awssfn.DescribeStateMachineOutput](t)(h.client.DescribeStateMachine(ctx(), &awssfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)}))
+	if *out.Definition != def {
+		t.Error("the definition came back changed")
+	}
+}
+
+func TestInProcessStartExecution(t *testing.T) {
+	var lines []string
+	var mu sync.Mutex
+	h := newHarness(t, func(o *Options) {
+		o.Reporter = core.ReporterFunc(func(format string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			lines = append(lines, fmt.Sprintf(format, args...))
+		})
+	})
+	arn := h.machine(t, "orders", `{"StartAt":"F","States":{"F":{"Type":"Fail","Error":"Broken","Cause":"on purpose"}}}`)
+	tests := []struct {
+		name     string
+		arn      string
+		execName string
+		input    string
+		wantCode string
+	}{
+		{name: "empty input is {}", arn: arn, execName: "a"},
+		{name: "event input", arn: arn, input: `{"detail":{}}`},
+		{name: "a missing state machine", arn: machineArn("nope"), wantCode: "StateMachineDoesNotExist"},
+		{name: "a bad name", arn: arn, execName: "a b", wantCode: "InvalidName"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			exec, err := h.svc.StartExecution(ctx(), tt.arn, tt.execName, tt.input)
+			if tt.wantCode != "" {
+				if ae, ok := err.(*core.APIError); !ok || ae.Code != tt.wantCode {
+					t.Errorf("got %v, want %s", err, tt.wantCode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := h.wait(t, exec); d.Status != sfntypes.ExecutionStatusFailed || aws.ToString(d.Error) != "Broken" {
+				t.Errorf("got %s %s", d.Status, aws.ToString(d.Error))
+			}
+		})
+	}
+	h.svc.wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lines) != 2 || lines[0] != "execution orders:a FAILED Broken" {
+		t.Errorf("reporter lines %q", lines)
+	}
 }

@@ -21,7 +21,7 @@ func TestRoutingFidelity(t *testing.T) {
 		t.Skip("10,000 executions")
 	}
 	const n = 10000
-	for _, seed := range []uint64{1, 42, 20261126} {
+	for _, seed := range []uint64{42} {
 		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
 			h := newHarness(t, withSeed(seed), func(o *Options) { o.Bus, o.Metrics = nil, nil })
 			v1, v2, prod := routedFixture(t, h, passDefN)

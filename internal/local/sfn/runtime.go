@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -235,9 +236,8 @@ func (rt *execRuntime) awaitToken(ctx context.Context, call asl.TaskCall, deadli
 				hb.Reset(interval)
 			}
 		case <-heartbeat:
-			// AWS reports a missed heartbeat as States.Timeout (Catch and Retry may also
-			// name it States.HeartbeatTimeout).
-			return nil, &asl.Failure{Name: "States.Timeout", Cause: "no heartbeat within HeartbeatSeconds"}
+			// States.HeartbeatTimeout, which a Catch or Retry of States.Timeout also matches.
+			return nil, &asl.Failure{Name: "States.HeartbeatTimeout", Cause: "no heartbeat within HeartbeatSeconds (" + strconv.Itoa(call.HeartbeatSeconds) + ")"}
 		case <-deadline:
 			return nil, &asl.Failure{Name: "States.Timeout"}
 		case <-ctx.Done():

@@ -59,7 +59,6 @@ var (
 var (
 	errClosed   = errors.New("sfn-rollout local is shutting down")
 	errStopped  = errors.New("execution stopped")
-	errTimedOut = errors.New("execution timed out")
 	errFinished = errors.New("execution finished")
 )
 
@@ -185,7 +184,10 @@ func (s *Service) StartExecution(ctx context.Context, stateMachineArn, name, inp
 		s.throttledArn(stateMachineArn)
 		return "", core.ErrThrottling
 	}
-	in := startExecutionInput{StateMachineArn: &stateMachineArn, Input: &input}
+	in := startExecutionInput{StateMachineArn: &stateMachineArn}
+	if input != "" {
+		in.Input = &input
+	}
 	if name != "" {
 		in.Name = &name
 	}
@@ -212,7 +214,7 @@ func (s *Service) report(format string, args ...any) {
 	}
 }
 
-// newID is a random UUID (version 4 layout) from the seeded source.
+// newIDLocked is a random UUID (version 4 layout) from the seeded source.
 func (s *Service) newIDLocked() string {
 	hi, lo := s.rng.Uint64(), s.rng.Uint64()
 	hi = hi&^0xf000 | 0x4000

@@ -134,7 +134,7 @@ func TestWaitForTaskToken(t *testing.T) {
 				}
 				success(`"late"`)(t, token)
 			}},
-		{name: "no heartbeat", heartbeat: 1, wantStatus: "FAILED", wantError: "States.Timeout"},
+		{name: "no heartbeat", heartbeat: 1, wantStatus: "FAILED", wantError: "States.HeartbeatTimeout"},
 		{name: "TimeoutSeconds", timeout: 2, wantStatus: "FAILED", wantError: "States.Timeout"},
 	}
 	for i, tt := range tests {
