@@ -5,12 +5,13 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 20s
 EVENT ?=
 
-.PHONY: help tools build test lint bench fuzz invoke-% demo clean
+.PHONY: help tools build test lint bench fuzz invoke-% demo clean synth
 
 help:
 	@echo "tools   install the node tools under .tools/ (asl-validator, dynalite, aws-cdk)"
 	@echo "build   the Lambda bootstraps into bin/<fn>/bootstrap (linux/arm64)"
 	@echo "test    go vet and go test, with the node tools"
+	@echo "synth   build, then cdk synth the controller stack offline into cdk.out/"
 	@echo "lint    gofmt, go vet, staticcheck"
 	@echo "bench   the benchmarks"
 	@echo "fuzz    every fuzz target for FUZZTIME (default $(FUZZTIME))"
@@ -51,6 +52,14 @@ fuzz:
 			go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$(dirname $$file); \
 		done; \
 	done
+
+# The CDK CLI from .tools/, offline: no version check, no notices or telemetry (cdk.json),
+# its state and jsii's package cache under .cache/ in the repository.
+CDK_ENV := CDK_DISABLE_VERSION_CHECK=1 JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 \
+	CDK_HOME=$(CURDIR)/.cache/cdk JSII_RUNTIME_PACKAGE_CACHE_ROOT=$(CURDIR)/.cache/jsii
+
+synth: tools build
+	$(CDK_ENV) node .tools/node_modules/aws-cdk/bin/cdk synth --quiet
 
 invoke-%:
 	@test -n "$(EVENT)" || { echo "usage: make invoke-$* EVENT=events/<file>.json"; exit 2; }

@@ -1,0 +1,179 @@
+package controller
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
+)
+
+// functionAccess is what one function's role may do beyond the table, the event bus and its
+// own log group, which every function uses. It follows the calls each use case of
+// internal/controller can reach through its ports (internal/awsapi names the SDK calls).
+type functionAccess struct {
+	// stateMachineReads are allowed on state machines under the managed prefix without the
+	// tag condition, so that prepare can read the tags of an unmanaged state machine and
+	// refuse it with a clear NotManaged instead of an AccessDenied retried as Transient.
+	stateMachineReads []string
+	// managedActions are allowed only on state machines tagged rollout:managed=true.
+	managedActions []string
+	validate       bool // states:ValidateStateMachineDefinition
+	answerTasks    bool // states:SendTaskSuccess/SendTaskFailure on the controller's tokens
+	readArtifacts  bool // s3:GetObject(Version), s3:ListBucket on the artifacts bucket
+	describeAlarms bool // cloudwatch:DescribeAlarms
+	metricData     bool // cloudwatch:GetMetricData
+	createSchedule bool // scheduler:CreateSchedule and iam:PassRole of the scheduler role
+	deleteSchedule bool // scheduler:DeleteSchedule
+}
+
+const (
+	describeStateMachine = "states:DescribeStateMachine"
+	listTags             = "states:ListTagsForResource"
+	updateStateMachine   = "states:UpdateStateMachine"
+	publishVersion       = "states:PublishStateMachineVersion" // UpdateStateMachine with publish=true needs it too
+	describeAlias        = "states:DescribeStateMachineAlias"
+	listAliases          = "states:ListStateMachineAliases"
+	updateAlias          = "states:UpdateStateMachineAlias"
+	createAlias          = "states:CreateStateMachineAlias"
+	deleteAlias          = "states:DeleteStateMachineAlias"
+	listVersions         = "states:ListStateMachineVersions"
+	deleteVersion        = "states:DeleteStateMachineVersion"
+)
+
+// accessOf lists each function's needs:
+//   - prepare: Describe, tags, validate, UpdateStateMachine(publish), the alias (its routing
+//     before publishing; a superseded rollout's rollback), the upload, rollout.json and the
+//     tests in S3, the policy's alarms, the outcome of a superseded rollout's wait.
+//   - register: the test alias (CreateStateMachineAlias, Update on conflict), the first step
+//     (observe: alias, alarms, metrics, tags; the alias update), the tick schedule.
+//   - advance: a tick (observe and update), the schedule's deletion at the end.
+//   - rollback: a tick on an alarm's event.
+//   - finalize: a last tick, the test alias's deletion, garbage collection of versions
+//     (ListStateMachineVersions, ListStateMachineAliases + Describe, DeleteStateMachineVersion),
+//     the schedule's deletion, waking a queued upload.
+//   - control: an operator's command: the alias update and the wait's outcome.
+var accessOf = map[string]functionAccess{
+	"prepare": {
+		stateMachineReads: []string{describeStateMachine, listTags},
+		managedActions:    []string{updateStateMachine, publishVersion, describeAlias, updateAlias},
+		validate:          true, answerTasks: true, readArtifacts: true, describeAlarms: true,
+	},
+	"register": {
+		stateMachineReads: []string{listTags},
+		managedActions:    []string{describeAlias, updateAlias, createAlias},
+		answerTasks:       true, describeAlarms: true, metricData: true, createSchedule: true,
+	},
+	"advance": {
+		stateMachineReads: []string{listTags},
+		managedActions:    []string{describeAlias, updateAlias},
+		answerTasks:       true, describeAlarms: true, metricData: true, deleteSchedule: true,
+	},
+	"rollback": {
+		stateMachineReads: []string{listTags},
+		managedActions:    []string{describeAlias, updateAlias},
+		answerTasks:       true, describeAlarms: true, metricData: true,
+	},
+	"finalize": {
+		stateMachineReads: []string{listTags},
+		managedActions:    []string{describeAlias, updateAlias, listAliases, deleteAlias, listVersions, deleteVersion},
+		answerTasks:       true, describeAlarms: true, metricData: true, deleteSchedule: true,
+	},
+	"control": {
+		managedActions: []string{updateAlias},
+		answerTasks:    true,
+	},
+}
+
+// managedCondition is the tag every managed state machine carries. Step Functions
+// authorizes version and alias calls against the state machine's own ARN, so its tags
+// apply to them too. The value is compared in any case, as rollout.IsManaged does.
+func managedCondition() *map[string]any {
+	return &map[string]any{
+		"StringEqualsIgnoreCase": map[string]any{"aws:ResourceTag/" + topology.ManagedTag: "true"},
+	}
+}
+
+// grants are the ARNs the statements of one stack use.
+type grants struct {
+	managedStateMachines string // arn:…:stateMachine:<prefix>*
+	anyStateMachine      string // arn:…:stateMachine:* (ValidateStateMachineDefinition)
+	controller           string // the controller state machine
+	bucket, objects      string
+	table, indexes       string
+	alarms               string
+	eventBus             string
+	schedules            string
+	schedulerRole        string
+}
+
+func statement(sid string, actions []string, resources []string, conditions *map[string]any) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String(sid),
+		Actions:    jsii.Strings(actions...),
+		Resources:  jsii.Strings(resources...),
+		Conditions: conditions,
+	})
+}
+
+// statements are one function's policy, logs excepted.
+func (g grants) statements(a functionAccess) []awsiam.PolicyStatement {
+	var out []awsiam.PolicyStatement
+	if len(a.stateMachineReads) > 0 {
+		out = append(out, statement("ReadStateMachines", a.stateMachineReads, []string{g.managedStateMachines}, nil))
+	}
+	if len(a.managedActions) > 0 {
+		out = append(out, statement("ManagedStateMachinesOnly", a.managedActions, []string{g.managedStateMachines}, managedCondition()))
+	}
+	if a.validate {
+		// ValidateStateMachineDefinition names no state machine: IAM authorizes it on the
+		// literal arn:…:stateMachine:*, so that is the narrowest resource that works.
+		out = append(out, statement("ValidateDefinitions", []string{"states:ValidateStateMachineDefinition"}, []string{g.anyStateMachine}, nil))
+	}
+	if a.answerTasks {
+		// The Service Authorization Reference lists no resource type for SendTask*, but
+		// Step Functions authorizes them on the ARN of the state machine that issued the
+		// token (AWS SAM's StepFunctionsCallbackPolicy scopes them the same way); every
+		// token these functions answer is the controller's.
+		out = append(out, statement("AnswerControllerTasks", []string{"states:SendTaskSuccess", "states:SendTaskFailure"}, []string{g.controller}, nil))
+	}
+	if a.readArtifacts {
+		out = append(out,
+			statement("ReadArtifacts", []string{"s3:GetObject", "s3:GetObjectVersion"}, []string{g.objects}, nil),
+			statement("ListArtifacts", []string{"s3:ListBucket"}, []string{g.bucket}, nil))
+	}
+	if a.describeAlarms {
+		// The policy may name any alarm of the account: the alarm resource type with a wildcard name.
+		out = append(out, statement("DescribeAlarms", []string{"cloudwatch:DescribeAlarms"}, []string{g.alarms}, nil))
+	}
+	if a.metricData {
+		// GetMetricData has no resource-level permissions: AWS requires Resource "*".
+		out = append(out, statement("ReadMetrics", []string{"cloudwatch:GetMetricData"}, []string{"*"}, nil))
+	}
+	if a.createSchedule {
+		out = append(out,
+			statement("CreateTickSchedules", []string{"scheduler:CreateSchedule"}, []string{g.schedules}, nil),
+			statement("PassSchedulerRole", []string{"iam:PassRole"}, []string{g.schedulerRole}, &map[string]any{
+				"StringEquals": map[string]any{"iam:PassedToService": "scheduler.amazonaws.com"},
+			}))
+	}
+	if a.deleteSchedule {
+		out = append(out, statement("DeleteTickSchedules", []string{"scheduler:DeleteSchedule"}, []string{g.schedules}, nil))
+	}
+	out = append(out,
+		// The store's calls: single-item conditional writes and queries, no scans, no transactions.
+		statement("RolloutTable", []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}, []string{g.table}, nil),
+		statement("RolloutTableIndexes", []string{"dynamodb:Query"}, []string{g.indexes}, nil),
+		statement("PutRolloutEvents", []string{"events:PutEvents"}, []string{g.eventBus}, nil))
+	return out
+}
+
+// arn formats an ARN of this stack's partition, region and account.
+func arn(stack awscdk.Stack, service, resource, name string, format awscdk.ArnFormat) string {
+	return *stack.FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String(service),
+		Resource:     jsii.String(resource),
+		ResourceName: jsii.String(name),
+		ArnFormat:    format,
+	})
+}
