@@ -134,7 +134,7 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		topology.EnvEventBus:           jsii.String(topology.DefaultEventBus),
 		topology.EnvTickRate:           jsii.String(topology.DefaultTickRate),
 		topology.EnvMinInterval:        jsii.String(topology.DefaultMinInterval),
-		topology.EnvDedupeTTL:          jsii.String("24h"),
+		topology.EnvDedupeTTL:          jsii.String(topology.DefaultDedupeTTL),
 		topology.EnvLogLevel:           jsii.String("INFO"),
 	}
 	for _, fn := range topology.Functions {

@@ -19,6 +19,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
 )
 
 // One synth serves every test (each costs seconds): a stack with a managed prefix and a
@@ -253,7 +254,7 @@ func TestFunctions(t *testing.T) {
 		topology.EnvEventBus:           topology.DefaultEventBus,
 		topology.EnvTickRate:           topology.DefaultTickRate,
 		topology.EnvMinInterval:        topology.DefaultMinInterval,
-		topology.EnvDedupeTTL:          "24h",
+		topology.EnvDedupeTTL:          topology.DefaultDedupeTTL,
 		topology.EnvLogLevel:           "INFO",
 	}
 	dlqID := ""
@@ -278,6 +279,22 @@ func TestFunctions(t *testing.T) {
 			got := p["Environment"].(map[string]any)["Variables"]
 			if !reflect.DeepEqual(normalize(got), normalize(wantEnv)) {
 				panic(fmt.Sprintf("got %s\nwant %s", mustJSON(got), mustJSON(wantEnv)))
+			}
+		})
+		check(t, fn+" environment is what wiring reads", func() {
+			vars := p["Environment"].(map[string]any)["Variables"].(map[string]any)
+			getenv := func(k string) string {
+				switch v := vars[k].(type) {
+				case nil:
+					return ""
+				case string:
+					return v
+				default:
+					return "resolved-at-deploy" // a Ref or GetAtt
+				}
+			}
+			if _, err := wiring.SettingsFromEnv(getenv); err != nil {
+				panic(err)
 			}
 		})
 		check(t, fn+" dead-letter queue", func() {
