@@ -1,0 +1,181 @@
+// Package deploy puts the controller on a local endpoint the way `cdk deploy` puts it on
+// AWS, through the real SDK clients and from the same sources (internal/topology and
+// statemachines/): the artifacts bucket with EventBridge notifications, the table in
+// dynalite, the six functions in-process over the same handler code as functions/, the
+// controller state machine with its substitutions filled, the EventBridge rules and the
+// scheduler group.
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi"
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/dynamostore"
+	"github.com/sfn-rollout/sfn-rollout/internal/controller"
+	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
+	"github.com/sfn-rollout/sfn-rollout/internal/local/lambda"
+	"github.com/sfn-rollout/sfn-rollout/internal/local/stack"
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
+	"github.com/sfn-rollout/sfn-rollout/statemachines"
+)
+
+// Local names: on AWS the bucket and table are named by CloudFormation.
+const (
+	Prefix         = topology.DefaultPrefix
+	RoleArn        = "arn:aws:iam::" + core.Account + ":role/" + Prefix + "-controller"
+	SchedulerRole  = "arn:aws:iam::" + core.Account + ":role/" + Prefix + "-scheduler"
+	RuleUploads    = Prefix + "-uploads"
+	RuleAlarms     = Prefix + "-alarms"
+	RuleControl    = Prefix + "-control"
+	localTickRate  = topology.DefaultTickRate
+	localMinPeriod = topology.DefaultMinInterval
+)
+
+// Bucket and Table are the local artifacts bucket and rollout table.
+var (
+	Bucket = Prefix + "-artifacts-" + core.Account
+	Table  = Prefix + "-rollouts"
+)
+
+// Deployment is the controller on a local endpoint.
+type Deployment struct {
+	Bucket                    string
+	Table                     string
+	ControllerStateMachineArn string
+	Controller                *controller.Controller
+	AWS                       aws.Config
+}
+
+// Options tune the deployment.
+type Options struct {
+	// Log receives the controller's JSON log lines; nil discards them.
+	Log *slog.Logger
+}
+
+// AWSConfig is an SDK configuration for the local endpoint at url.
+func AWSConfig(url string) aws.Config {
+	return aws.Config{
+		Region:       core.Region,
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+		BaseEndpoint: aws.String(url),
+	}
+}
+
+// Controller deploys the controller on st and records its names in /_sfn-rollout/config.
+func Controller(ctx context.Context, st *stack.Stack, opts Options) (*Deployment, error) {
+	cfg := AWSConfig(st.URL)
+	d := &Deployment{Bucket: Bucket, Table: Table, AWS: cfg}
+	fnArn := func(fn string) string { return lambda.FunctionArn(topology.FunctionName(Prefix, fn)) }
+
+	settings := wiring.Settings{
+		Table:              Table,
+		ScheduleGroup:      topology.ScheduleGroupName(Prefix),
+		SchedulerRoleArn:   SchedulerRole,
+		AdvanceFunctionArn: fnArn("advance"),
+		EventBus:           topology.DefaultEventBus,
+	}
+	env := map[string]string{topology.EnvTable: settings.Table, topology.EnvScheduleGroup: settings.ScheduleGroup,
+		topology.EnvSchedulerRoleArn: settings.SchedulerRoleArn, topology.EnvAdvanceFunctionArn: settings.AdvanceFunctionArn,
+		topology.EnvTickRate: localTickRate, topology.EnvMinInterval: localMinPeriod}
+	settings, err := wiring.SettingsFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctl, err := wiring.New(cfg, settings, st.Clock, log)
+	if err != nil {
+		return nil, err
+	}
+	d.Controller = ctl
+	for _, fn := range topology.Functions {
+		h, err := wiring.Handler(ctl, fn)
+		if err != nil {
+			return nil, err
+		}
+		st.Lambda.Register(topology.FunctionName(Prefix, fn), func(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
+			out, err := h(ctx, payload)
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(out)
+		})
+	}
+
+	if err := dynamostore.CreateTable(ctx, dynamodb.NewFromConfig(cfg), Table); err != nil {
+		return nil, fmt.Errorf("create table: %w", err)
+	}
+	s3c := s3.NewFromConfig(cfg, awsapi.S3Options)
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(Bucket)}); err != nil {
+		return nil, fmt.Errorf("create bucket: %w", err)
+	}
+	if _, err := s3c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(Bucket),
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
+		return nil, fmt.Errorf("bucket versioning: %w", err)
+	}
+	if _, err := s3c.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: aws.String(Bucket),
+		NotificationConfiguration: &s3types.NotificationConfiguration{EventBridgeConfiguration: &s3types.EventBridgeConfiguration{}}}); err != nil {
+		return nil, fmt.Errorf("bucket notifications: %w", err)
+	}
+
+	definition := strings.NewReplacer(
+		"${PrepareFunctionArn}", fnArn("prepare"),
+		"${RegisterFunctionArn}", fnArn("register"),
+		"${FinalizeFunctionArn}", fnArn("finalize"),
+	).Replace(statemachines.Controller)
+	sfnc := sfn.NewFromConfig(cfg)
+	created, err := sfnc.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+		Name: aws.String(topology.ControllerName(Prefix)), Definition: aws.String(definition), RoleArn: aws.String(RoleArn),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create the controller state machine: %w", err)
+	}
+	d.ControllerStateMachineArn = aws.ToString(created.StateMachineArn)
+
+	if _, err := scheduler.NewFromConfig(cfg).CreateScheduleGroup(ctx, &scheduler.CreateScheduleGroupInput{Name: aws.String(settings.ScheduleGroup)}); err != nil {
+		return nil, fmt.Errorf("create schedule group: %w", err)
+	}
+	eb := eventbridge.NewFromConfig(cfg)
+	for _, rule := range []struct {
+		name    string
+		pattern map[string]any
+		target  string
+	}{
+		{RuleUploads, topology.ObjectCreatedPattern(Bucket), d.ControllerStateMachineArn},
+		{RuleAlarms, topology.AlarmStatePattern(), fnArn("rollback")},
+		{RuleControl, topology.ControlRequestPattern(), fnArn("control")},
+	} {
+		pattern, _ := json.Marshal(rule.pattern)
+		if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(rule.name), EventPattern: aws.String(string(pattern))}); err != nil {
+			return nil, fmt.Errorf("rule %s: %w", rule.name, err)
+		}
+		out, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(rule.name), Targets: []ebtypes.Target{{Id: aws.String("target"), Arn: aws.String(rule.target), RoleArn: aws.String(RoleArn)}}})
+		if err != nil {
+			return nil, fmt.Errorf("targets of %s: %w", rule.name, err)
+		}
+		if out.FailedEntryCount > 0 {
+			return nil, fmt.Errorf("targets of %s: %s", rule.name, aws.ToString(out.FailedEntries[0].ErrorMessage))
+		}
+	}
+	st.Server.SetConfig("bucket", Bucket)
+	st.Server.SetConfig("table", Table)
+	st.Server.SetConfig("controllerStateMachineArn", d.ControllerStateMachineArn)
+	return d, nil
+}
