@@ -298,4 +298,3 @@ func (e *Env) Executions(ctx context.Context, aliasArn string) (map[string]map[s
 
 // Now is the virtual time.
 func (e *Env) Now() time.Time { return e.Stack.Clock.Now() }
-
