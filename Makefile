@@ -65,9 +65,10 @@ invoke-%:
 	@test -n "$(EVENT)" || { echo "usage: make invoke-$* EVENT=events/<file>.json"; exit 2; }
 	go run ./cmd/invoke -fn $* -event $(EVENT)
 
-demo:
-	@echo "make demo arrives with local mode (issue 4)"
-	@exit 1
+# The local demo: a healthy LINEAR rollout and a bad CANARY one rolled back by an alarm,
+# through the AWS SDK against the local endpoint. Exits 0 only when both end as they should.
+demo: tools
+	go run ./cmd/sfn-rollout demo
 
 clean:
 	rm -rf bin cdk.out

@@ -56,6 +56,6 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newLocal())
+	root.AddCommand(newLocal(), newDemo())
 	return root
 }
