@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
@@ -44,6 +45,8 @@ type Ports struct {
 // Controller runs the use cases.
 type Controller struct {
 	cfg Config
+	// tick is the period of TickRate; half of it is the slack of a hold (Observation.Slack).
+	tick time.Duration
 	Ports
 }
 
@@ -70,7 +73,29 @@ func New(cfg Config, p Ports) (*Controller, error) {
 			return nil, fmt.Errorf("controller: port %s is not set", v.Type().Field(i).Name)
 		}
 	}
-	return &Controller{cfg: cfg, Ports: p}, nil
+	tick, err := RatePeriod(cfg.TickRate)
+	if err != nil {
+		return nil, fmt.Errorf("controller: tick rate: %w", err)
+	}
+	return &Controller{cfg: cfg, tick: tick, Ports: p}, nil
+}
+
+// RatePeriod reads the period of a schedule expression "rate(N minute|minutes|hour|hours|day|days)".
+func RatePeriod(expr string) (time.Duration, error) {
+	var n int
+	var unit string
+	if _, err := fmt.Sscanf(expr, "rate(%d %s", &n, &unit); err != nil || n < 1 || !strings.HasSuffix(unit, ")") {
+		return 0, fmt.Errorf("%q is not rate(N minute|minutes|hour|hours|day|days)", expr)
+	}
+	switch strings.TrimSuffix(unit, ")") {
+	case "minute", "minutes":
+		return time.Duration(n) * time.Minute, nil
+	case "hour", "hours":
+		return time.Duration(n) * time.Hour, nil
+	case "day", "days":
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return 0, fmt.Errorf("%q is not rate(N minute|minutes|hour|hours|day|days)", expr)
 }
 
 type wallClock struct{}
@@ -282,7 +307,7 @@ func (c *Controller) sendOutcome(ctx context.Context, r rollout.Rollout) {
 // DescribeAlarms says, and it decides alone: Decide checks the alarms before anything
 // else, so the metrics and the tags are not read, and neither can hold up a rollback.
 func (c *Controller) observe(ctx context.Context, r rollout.Rollout, firing string) (rollout.Observation, error) {
-	var obs rollout.Observation
+	obs := rollout.Observation{Slack: c.tick / 2}
 	alias, err := c.Aliases.Describe(ctx, r.AliasArn)
 	if err != nil {
 		return obs, transient(fmt.Errorf("describe alias %s: %w", r.AliasArn, err))

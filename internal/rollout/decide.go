@@ -77,7 +77,7 @@ func Decide(r Rollout, obs Observation, now time.Time) (Decision, error) {
 		return next.hold(true, fmt.Sprintf("holding step %d/%d until the alias is at the intent", min(next.StepIndex+1, len(next.Steps)), len(next.Steps))), nil
 	}
 	if next.Phase == Baking {
-		if left := next.BakeStartedAt.Add(next.Policy.BakeTime.D()).Sub(now); left > 0 {
+		if left := next.BakeStartedAt.Add(next.Policy.BakeTime.D()).Sub(now); left > obs.Slack {
 			return next.hold(repair, fmt.Sprintf("baking at 100%%: %s left", left.Round(time.Second))), nil
 		}
 		next.Phase = Succeeded
@@ -111,7 +111,7 @@ loop:
 			return r.pause(PauseApproval, r.Reason, repair || changed)
 		case s.Pause != nil:
 			left := r.StepStartedAt.Add(s.Pause.Duration.D()).Sub(now)
-			if left > 0 {
+			if left > obs.Slack {
 				wait = fmt.Sprintf("step %d/%d pauses at %d%%: %s left", r.StepIndex+1, len(r.Steps), r.CandidateWeight, left.Round(time.Second))
 				break loop
 			}
@@ -119,7 +119,7 @@ loop:
 			r.StepStartedAt = now
 		case s.Analysis != nil:
 			a := r.analysis(*s.Analysis)
-			if left := r.StepStartedAt.Add(a.Duration.D()).Sub(now); left > 0 {
+			if left := r.StepStartedAt.Add(a.Duration.D()).Sub(now); left > obs.Slack {
 				wait = fmt.Sprintf("step %d/%d analyses at %d%%: %s left", r.StepIndex+1, len(r.Steps), r.CandidateWeight, left.Round(time.Second))
 				break loop
 			}

@@ -136,6 +136,10 @@ type Observation struct {
 	CandidateFailures   int64
 	// PolicyHash is the hash of the policy as it resolves now; empty when not observed.
 	PolicyHash string
+	// Slack ends a hold (pause, analysis, bake) that has less than this left: the next
+	// tick is a whole period away, and a tick that comes a moment early must not add that
+	// period to the hold. The controller sets it to half its tick period.
+	Slack time.Duration
 }
 
 // Action is what a decision asks the controller to do.

@@ -63,7 +63,8 @@ type Deployment struct {
 
 // Options tune the deployment.
 type Options struct {
-	// Log receives the controller's JSON log lines; nil discards them.
+	// Log receives the controller's log lines besides the one-line reports on the
+	// endpoint's output; nil keeps only the reports.
 	Log *slog.Logger
 }
 
@@ -96,10 +97,11 @@ func Controller(ctx context.Context, st *stack.Stack, opts Options) (*Deployment
 	if err != nil {
 		return nil, err
 	}
-	log := opts.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	var next slog.Handler
+	if opts.Log != nil {
+		next = opts.Log.Handler()
 	}
+	log := slog.New(ReportingHandler(st.Reporter, next))
 	ctl, err := wiring.New(cfg, settings, st.Clock, log)
 	if err != nil {
 		return nil, err

@@ -44,6 +44,8 @@ type Stack struct {
 	URL    string
 	Clock  *core.Clock
 	Faults *core.Faults
+	// Reporter prints the endpoint's one-line events; the controller deployed on it adds its own.
+	Reporter core.Reporter
 
 	Lambda        *lambda.Service
 	StepFunctions *sfn.Service
@@ -107,6 +109,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		defer outMu.Unlock()
 		fmt.Fprintf(out, "%s  %s\n", s.Clock.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 	})
+	s.Reporter = reporter
 	var quotas *core.Quotas
 	if opts.AWSQuotas {
 		quotas = core.NewQuotas(core.StepFunctionsQuotas())
