@@ -82,19 +82,19 @@ func runDemo(ctx context.Context, out, events io.Writer, speed float64) error {
 		return err
 	}
 	fmt.Fprintf(out, "created orders v1, alias prod → v1 100%%, alarm %s\n", alarm)
-	traffic := env.StartTraffic(ctx, m.AliasArn, 40)
+	traffic := env.StartTraffic(ctx, m.AliasArn, 100)
 	defer traffic.Stop()
 
 	runs := []*demoRun{
 		{label: "v2 (healthy)", strategy: "LINEAR 25% every 1m, bake 1m", want: rollout.Succeeded},
-		{label: "v3 (fails ~30%)", strategy: "CANARY 10% for 3m", want: rollout.RolledBack},
+		{label: "v3 (fails ~30%)", strategy: "CANARY 10% for 5m", want: rollout.RolledBack},
 	}
 	uploads := []struct {
 		file   string
 		policy map[string]string
 	}{
 		{"orders-v2.asl.json", map[string]string{"strategy": "LINEAR", "percentage": "25", "interval": "1m", "bakeTime": "1m", "alarms": alarm}},
-		{"orders-v3-flaky.asl.json", map[string]string{"strategy": "CANARY", "percentage": "10", "interval": "3m", "alarms": alarm}},
+		{"orders-v3-flaky.asl.json", map[string]string{"strategy": "CANARY", "percentage": "10", "interval": "5m", "alarms": alarm}},
 	}
 	for i, run := range runs {
 		def, err := example(uploads[i].file)
@@ -106,7 +106,7 @@ func runDemo(ctx context.Context, out, events io.Writer, speed float64) error {
 		if run.id, err = env.Upload(ctx, "orders", "prod", "release-"+strings.SplitN(run.label, " ", 2)[0], def, uploads[i].policy); err != nil {
 			return err
 		}
-		if run.r, err = follow(ctx, out, env, m, run.id); err != nil {
+		if run.r, err = follow(ctx, out, env, m, alarm, run.id); err != nil {
 			return err
 		}
 	}
@@ -148,7 +148,7 @@ func runDemo(ctx context.Context, out, events io.Writer, speed float64) error {
 }
 
 // follow prints the rollout's progress until the controller has finalized it.
-func follow(ctx context.Context, out io.Writer, env *localenv.Env, m localenv.Managed, id string) (rollout.Rollout, error) {
+func follow(ctx context.Context, out io.Writer, env *localenv.Env, m localenv.Managed, alarm, id string) (rollout.Rollout, error) {
 	last := ""
 	for {
 		r, found, err := env.Rollout(ctx, id)
@@ -160,6 +160,7 @@ func follow(ctx context.Context, out io.Writer, env *localenv.Env, m localenv.Ma
 			line := fmt.Sprintf("  %-11s step %d/%d  alias %-14s %s", r.Phase, r.StepIndex, len(r.Steps), routing, r.Reason)
 			if line != last {
 				fmt.Fprintf(out, "%s  %s\n", env.Now().Format("15:04:05"), line)
+				fmt.Fprintf(out, "           executions %s; alarm %s\n", executionSummary(ctx, env, m), env.AlarmState(ctx, alarm))
 				last = line
 			}
 			if r.Phase.Terminal() {
@@ -172,4 +173,27 @@ func follow(ctx context.Context, out io.Writer, env *localenv.Env, m localenv.Ma
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// executionSummary is "v1 120 ok, v2 30 ok 2 failed" for the alias so far.
+func executionSummary(ctx context.Context, env *localenv.Env, m localenv.Managed) string {
+	counts, err := env.Executions(ctx, m.AliasArn)
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	versions := make([]string, 0, len(counts))
+	for v := range counts {
+		versions = append(versions, v)
+	}
+	sort.Strings(versions)
+	parts := make([]string, 0, len(versions))
+	for _, v := range versions {
+		c := counts[v]
+		part := fmt.Sprintf("%s %d ok", v, c["SUCCEEDED"])
+		if c["FAILED"] > 0 {
+			part += fmt.Sprintf(" %d failed", c["FAILED"])
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, ", ")
 }

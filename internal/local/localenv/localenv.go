@@ -230,6 +230,21 @@ func (e *Env) AliasFailuresAlarm(ctx context.Context, m Managed, alias string) (
 	return name, err
 }
 
+// AlarmState is an alarm's state as DescribeAlarms reports it, or MISSING.
+func (e *Env) AlarmState(ctx context.Context, name string) string {
+	out, err := e.CloudWatch.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{name},
+		AlarmTypes: []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm, cwtypes.AlarmTypeCompositeAlarm}})
+	switch {
+	case err != nil:
+		return "unknown (" + err.Error() + ")"
+	case len(out.MetricAlarms) > 0:
+		return string(out.MetricAlarms[0].StateValue)
+	case len(out.CompositeAlarms) > 0:
+		return string(out.CompositeAlarms[0].StateValue)
+	}
+	return "MISSING"
+}
+
 // Traffic starts executions through an alias at a steady real-time rate until Stop.
 type Traffic struct {
 	cancel context.CancelFunc
