@@ -16,7 +16,7 @@ func TestSlackEndsAHoldAtTheNearestTick(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	r := rollout.Rollout{ID: "r-1", StableVersionArn: "arn:aws:states:us-east-1:000000000000:stateMachine:o:1",
 		CandidateVersionArn: "arn:aws:states:us-east-1:000000000000:stateMachine:o:2",
-		Policy: p, PolicyHash: p.Hash(), Steps: p.Expand(), Phase: rollout.Progressing,
+		Policy:              p, PolicyHash: p.Hash(), Steps: p.Expand(), Phase: rollout.Progressing,
 		StepIndex: 1, CandidateWeight: 50, StepStartedAt: t0, TrafficStartedAt: t0}
 	routing := []rollout.Route{{VersionArn: r.StableVersionArn, Weight: 50}, {VersionArn: r.CandidateVersionArn, Weight: 50}}
 	early := t0.Add(time.Minute - 2*time.Second)
