@@ -25,6 +25,12 @@ const (
 	EnvLogLevel           = "SFN_ROLLOUT_LOG_LEVEL"
 )
 
+// Environment variables the CLI reads besides EnvBucket and EnvTable: the control function
+// operators' commands are sent to (topology.FunctionName(DefaultPrefix, "control") by default).
+const (
+	EnvControlFunction = "SFN_ROLLOUT_CONTROL_FUNCTION"
+)
+
 // Defaults for AWS.
 const (
 	DefaultTickRate    = "rate(1 minute)"

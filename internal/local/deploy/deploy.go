@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -179,5 +181,13 @@ func Controller(ctx context.Context, st *stack.Stack, opts Options) (*Deployment
 	st.Server.SetConfig("bucket", Bucket)
 	st.Server.SetConfig("table", Table)
 	st.Server.SetConfig("controllerStateMachineArn", d.ControllerStateMachineArn)
+	st.Server.SetConfig("controlFunction", topology.FunctionName(Prefix, "control"))
+	// The virtual clock, so that a client can tell the time the records are written in:
+	// virtualTime was the virtual time when the wall clock read wallTime, and the virtual
+	// clock runs speed times faster from there.
+	wall, virtual := time.Now(), st.Clock.Now()
+	st.Server.SetConfig("speed", strconv.FormatFloat(st.Clock.Speed(), 'g', -1, 64))
+	st.Server.SetConfig("virtualTime", virtual.Format(time.RFC3339Nano))
+	st.Server.SetConfig("wallTime", wall.UTC().Format(time.RFC3339Nano))
 	return d, nil
 }
