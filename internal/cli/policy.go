@@ -18,6 +18,8 @@ func newPolicy(a *app) *cobra.Command {
 		Long: `A rollout.json is checked by the rules the controller applies to an upload with only that file
 beside it: unknown fields, ranges, and holds no shorter than the controller's one-minute tick.
 Tags on the state machine and upload metadata may still override its fields.`,
+		Example: `  sfn-rollout policy validate rollout.json
+  sfn-rollout policy explain rollout.json`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return usagef("policy needs a subcommand: validate or explain")

@@ -51,9 +51,17 @@ func short(d time.Duration) string {
 	case d < time.Minute:
 		return d.Round(time.Second).String()
 	case d < time.Hour:
-		return strings.TrimSuffix(d.Round(time.Second).String(), "0s")
+		d = d.Round(time.Second)
+		if s := d % time.Minute; s != 0 {
+			return fmt.Sprintf("%dm%ds", d/time.Minute, s/time.Second)
+		}
+		return fmt.Sprintf("%dm", d/time.Minute)
 	case d < 48*time.Hour:
-		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+		d = d.Round(time.Minute)
+		if m := d % time.Hour; m != 0 {
+			return fmt.Sprintf("%dh%dm", d/time.Hour, m/time.Minute)
+		}
+		return fmt.Sprintf("%dh", d/time.Hour)
 	}
 	days := d / (24 * time.Hour)
 	return fmt.Sprintf("%dd%dh", days, (d-days*24*time.Hour)/time.Hour)
@@ -67,16 +75,19 @@ func Bar(weight int) string {
 	return fmt.Sprintf("[%s%s] %3d%%", strings.Repeat("█", filled), strings.Repeat("░", width-filled), weight)
 }
 
-// shortActor drops the partition, service and account of an STS identity ARN: an audit
-// trail in a table names people, the JSON keeps the whole ARN.
+// shortActor drops the partition, service and account of an STS identity ARN
+// ("operator:arn:aws:sts::123456789012:assumed-role/Oncall/erin" reads
+// "operator:assumed-role/Oncall/erin"): a table names people, the JSON keeps the whole ARN.
 func shortActor(a string) string {
-	if strings.HasPrefix(a, "arn:") {
-		if parts := strings.SplitN(a, ":", 6); len(parts) == 6 {
-			return parts[5]
-		}
-	}
 	if a == "" {
 		return "-"
+	}
+	i := strings.Index(a, "arn:")
+	if i < 0 {
+		return a
+	}
+	if parts := strings.SplitN(a[i:], ":", 6); len(parts) == 6 {
+		return a[:i] + parts[5]
 	}
 	return a
 }
@@ -247,8 +258,13 @@ func RenderList(w io.Writer, views []RolloutView, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ROLLOUT\tTARGET\tPHASE\tVERSIONS\tCANDIDATE\tSTEP\tACTOR\tCREATED\tREASON")
 	for _, v := range views {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s→%s\t%d%%\t%d/%d\t%s\t%s\t%s\n", v.RolloutID, target(v), phaseLine(v),
-			versionLabel(v.StableVersion), versionLabel(v.CandidateVersion), v.Weights.Candidate, v.Step, v.Steps,
+		versions, weight, step := "-", "-", "-"
+		if v.CandidateVersion != "" {
+			versions = versionLabel(v.StableVersion) + "→" + versionLabel(v.CandidateVersion)
+			weight = fmt.Sprintf("%d%%", v.Weights.Candidate)
+			step = fmt.Sprintf("%d/%d", v.Step, v.Steps)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.RolloutID, target(v), phaseLine(v), versions, weight, step,
 			truncate(shortActor(v.Actor), 24), relative(v.CreatedAt, now), truncate(v.Reason, 70))
 	}
 	return tw.Flush()
