@@ -216,12 +216,37 @@ func (c *Controller) announce(ctx context.Context, prev, next rollout.Rollout, d
 		detailType = topology.DetailRolloutStarted
 	case next.CandidateWeight != prev.CandidateWeight:
 		detailType = topology.DetailRolloutStep
+	case repaired(prev, next, d):
+		detailType = repairedDetailType(next)
 	default:
 		return
 	}
 	if err := c.Events.Put(ctx, detailType, eventDetail(next)); err != nil {
 		c.logFor(next).ErrorContext(ctx, "put event", "detail_type", detailType, "err", err)
 	}
+}
+
+// repaired reports a decision that only sets the alias to the intent the record already
+// held: the decision that moved the weight saved it but never announced it, since its alias
+// update failed (throttled) or its function died before it. Its event is owed now that the
+// alias has the weight.
+func repaired(prev, next rollout.Rollout, d rollout.Decision) bool {
+	return d.Action == rollout.ActionSetWeights && d.SetAlias && next.Phase == prev.Phase &&
+		next.StepIndex == prev.StepIndex && next.CandidateWeight == prev.CandidateWeight && next.CandidateWeight != next.PreviousWeight
+}
+
+// repairedDetailType is the event the lost decision would have sent: "Rollout Started" when
+// it was the rollout's first tick, which set the weight of the first step, else "Rollout Step".
+func repairedDetailType(r rollout.Rollout) string {
+	for i := min(r.StepIndex, len(r.Steps)) - 1; i >= 0; i-- {
+		if r.Steps[i].SetWeight != nil {
+			if i == 0 {
+				return topology.DetailRolloutStarted
+			}
+			break
+		}
+	}
+	return topology.DetailRolloutStep
 }
 
 func outcomeDetailType(p rollout.Phase) string {

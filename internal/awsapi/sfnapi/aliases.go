@@ -41,6 +41,12 @@ func (a *Aliases) Describe(ctx context.Context, aliasArn string) (controller.Ali
 }
 
 // Update replaces the alias's routing whole with absolute weights, without 0-weight entries.
+//
+// It makes one attempt: the controller retries a rollback's update itself, at once and with
+// a short backoff, and leaves a forward step to the next tick. The SDK's retryer would wait
+// up to seconds between attempts (jittered exponential backoff from one second for
+// throttling), which holds a rollback back behind its own backoff, and lets forward steps
+// take the account's alias updates (one a second) that a rollback may need.
 func (a *Aliases) Update(ctx context.Context, aliasArn string, routing []rollout.Route) error {
 	items, err := routingConfiguration(routing)
 	if err != nil {
@@ -49,7 +55,7 @@ func (a *Aliases) Update(ctx context.Context, aliasArn string, routing []rollout
 	_, err = a.api.UpdateStateMachineAlias(ctx, &sfn.UpdateStateMachineAliasInput{
 		StateMachineAliasArn: aws.String(aliasArn),
 		RoutingConfiguration: items,
-	})
+	}, oneAttempt)
 	return awsapi.Classify("update alias "+aliasArn, err)
 }
 
@@ -120,3 +126,6 @@ func (a *Aliases) List(ctx context.Context, stateMachineArn string) ([]controlle
 	}
 	return aliases, nil
 }
+
+// oneAttempt turns the SDK's retries off for one call.
+func oneAttempt(o *sfn.Options) { o.RetryMaxAttempts = 1 }

@@ -46,6 +46,9 @@ const (
 	RuleControl    = Prefix + "-control"
 	localTickRate  = topology.DefaultTickRate
 	localMinPeriod = topology.DefaultMinInterval
+	// AppID is the controller's SDK application id ("app/<id>" in its User-Agent), by which
+	// the endpoint's request counts tell the controller's calls from everyone else's.
+	AppID = Prefix + "-controller"
 )
 
 // Bucket and Table are the local artifacts bucket and rollout table.
@@ -68,6 +71,24 @@ type Options struct {
 	// Log receives the controller's log lines besides the one-line reports on the
 	// endpoint's output; nil keeps only the reports.
 	Log *slog.Logger
+}
+
+// RegisterFunction serves one of topology.Functions in-process over ctl, under its deployed
+// name. Registering it again replaces it: tests put a controller with a faulty port behind
+// one function to crash it at a chosen point.
+func RegisterFunction(st *stack.Stack, ctl *controller.Controller, fn string) error {
+	h, err := wiring.Handler(ctl, fn)
+	if err != nil {
+		return err
+	}
+	st.Lambda.Register(topology.FunctionName(Prefix, fn), func(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
+		out, err := h(ctx, payload)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(out)
+	})
+	return nil
 }
 
 // AWSConfig is an SDK configuration for the local endpoint at url.
@@ -104,23 +125,17 @@ func Controller(ctx context.Context, st *stack.Stack, opts Options) (*Deployment
 		next = opts.Log.Handler()
 	}
 	log := slog.New(ReportingHandler(st.Reporter, next))
-	ctl, err := wiring.New(cfg, settings, st.Clock, log)
+	ctlCfg := cfg.Copy()
+	ctlCfg.AppID = AppID
+	ctl, err := wiring.New(ctlCfg, settings, st.Clock, log)
 	if err != nil {
 		return nil, err
 	}
 	d.Controller = ctl
 	for _, fn := range topology.Functions {
-		h, err := wiring.Handler(ctl, fn)
-		if err != nil {
+		if err := RegisterFunction(st, ctl, fn); err != nil {
 			return nil, err
 		}
-		st.Lambda.Register(topology.FunctionName(Prefix, fn), func(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
-			out, err := h(ctx, payload)
-			if err != nil {
-				return nil, err
-			}
-			return json.Marshal(out)
-		})
 	}
 
 	if err := dynamostore.CreateTable(ctx, dynamodb.NewFromConfig(cfg), Table); err != nil {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	lambdasdk "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
@@ -38,7 +41,13 @@ type Env struct {
 	SFN        *sfn.Client
 	S3         *s3.Client
 	CloudWatch *cloudwatch.Client
-	Store      *dynamostore.Store
+	// Lambda invokes the controller's functions (the control function, as the CLI does).
+	Lambda      *lambdasdk.Client
+	EventBridge *eventbridge.Client
+	Store       *dynamostore.Store
+
+	execMu       sync.Mutex
+	execRollouts map[string]string // controller execution ARN → rollout id
 }
 
 // Options configure Start.
@@ -67,10 +76,12 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	cfg := d.AWS
 	return &Env{
 		Stack: st, Deployment: d,
-		SFN:        sfn.NewFromConfig(cfg),
-		S3:         s3.NewFromConfig(cfg, awsapi.S3Options),
-		CloudWatch: cloudwatch.NewFromConfig(cfg),
-		Store:      dynamostore.New(dynamodb.NewFromConfig(cfg), d.Table).WithClock(st.Clock),
+		SFN:         sfn.NewFromConfig(cfg),
+		S3:          s3.NewFromConfig(cfg, awsapi.S3Options),
+		CloudWatch:  cloudwatch.NewFromConfig(cfg),
+		Lambda:      lambdasdk.NewFromConfig(cfg),
+		EventBridge: eventbridge.NewFromConfig(cfg),
+		Store:       dynamostore.New(dynamodb.NewFromConfig(cfg), d.Table).WithClock(st.Clock),
 	}, nil
 }
 
@@ -143,15 +154,15 @@ func (e *Env) Rollout(ctx context.Context, id string) (rollout.Rollout, bool, er
 	return r, err == nil, err
 }
 
-// Wait polls the record until done says so, or until the real-time timeout.
+// Wait polls the record until done says so, or until the real-time timeout. A read that
+// fails (an injected fault, say) is tried again; the last error is reported at the timeout.
 func (e *Env) Wait(ctx context.Context, id string, timeout time.Duration, done func(rollout.Rollout) bool) (rollout.Rollout, error) {
 	deadline := time.Now().Add(timeout)
 	var last rollout.Rollout
+	var lastErr error
 	for time.Now().Before(deadline) {
 		r, ok, err := e.Rollout(ctx, id)
-		if err != nil {
-			return r, err
-		}
+		lastErr = err
 		if ok {
 			last = r
 			if done(r) {
@@ -164,6 +175,9 @@ func (e *Env) Wait(ctx context.Context, id string, timeout time.Duration, done f
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	if lastErr != nil {
+		return last, fmt.Errorf("rollout %s: still %s (%s) after %s: %w", id, last.Phase, last.Reason, timeout, lastErr)
+	}
 	return last, fmt.Errorf("rollout %s: still %s (%s) after %s", id, last.Phase, last.Reason, timeout)
 }
 
@@ -172,26 +186,34 @@ func (e *Env) WaitEnded(ctx context.Context, id string, timeout time.Duration) (
 	return e.Wait(ctx, id, timeout, func(r rollout.Rollout) bool { return r.Phase.Terminal() })
 }
 
-// WaitFinalized waits until the controller execution has finalized the rollout (the lock is
-// released and the outcome announced), which follows the end by a moment.
+// WaitFinalized waits until the controller has finalized the rollout — the lock released,
+// the outcome announced — which follows the end by a moment: every controller execution
+// of its upload has stopped (Finalize is the last state of the one that ran it). It only
+// reads, so that it cannot take the alias from a queued upload.
 func (e *Env) WaitFinalized(ctx context.Context, id string, timeout time.Duration) (rollout.Rollout, error) {
+	deadline := time.Now().Add(timeout)
 	r, err := e.WaitEnded(ctx, id, timeout)
 	if err != nil {
 		return r, err
 	}
-	deadline := time.Now().Add(timeout)
+	var lastErr error
 	for time.Now().Before(deadline) {
-		holder, err := e.Store.AcquireLock(ctx, r.AliasArn, "probe-"+id)
-		if err == nil {
-			_ = e.Store.ReleaseLock(ctx, r.AliasArn, "probe-"+id)
+		xs, err := e.ControllerExecutions(ctx, id)
+		lastErr = err
+		if err == nil && len(xs) > 0 && !slices.ContainsFunc(xs, func(x ControllerExecution) bool { return x.Status == sfntypes.ExecutionStatusRunning }) {
+			// The record as Finalize left it.
+			if latest, ok, err := e.Rollout(ctx, id); err == nil && ok {
+				r = latest
+			}
 			return r, nil
 		}
-		if holder != id {
-			return r, nil // another rollout holds it: ours released it
+		select {
+		case <-ctx.Done():
+			return r, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	return r, fmt.Errorf("rollout %s ended %s but was not finalized within %s", id, r.Phase, timeout)
+	return r, fmt.Errorf("rollout %s ended %s but was not finalized within %s (last error: %v)", id, r.Phase, timeout, lastErr)
 }
 
 // Routing reads an alias's routing as "v1=80 v2=20".

@@ -1,6 +1,6 @@
 // Package server is the local endpoint's front door: one loopback HTTP server that sends
 // each request to the service it is for, by X-Amz-Target, path and SigV4 signing name, plus
-// the admin API under /_sfn-rollout/ (health, config, faults).
+// the admin API under /_sfn-rollout/ (health, config, faults, request counts).
 package server
 
 import (
@@ -31,6 +31,7 @@ type Server struct {
 	services Services
 	faults   *core.Faults
 	ready    atomic.Bool
+	requests requestCounter
 
 	mu     sync.Mutex
 	config map[string]string
@@ -80,6 +81,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h, name := s.route(r)
+	s.requests.add(r, name)
 	if h == nil {
 		core.WriteJSONError(w, &core.APIError{Code: "UnknownOperationException", Message: "sfn-rollout local does not serve " + name, Status: http.StatusBadRequest})
 		return
@@ -124,7 +126,8 @@ func (s *Server) route(r *http.Request) (http.Handler, string) {
 	}
 }
 
-// admin serves /_sfn-rollout/health, /_sfn-rollout/config and /_sfn-rollout/faults.
+// admin serves /_sfn-rollout/health, /_sfn-rollout/config, /_sfn-rollout/faults and
+// /_sfn-rollout/requests.
 func (s *Server) admin(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/_sfn-rollout/health":
@@ -158,6 +161,16 @@ func (s *Server) admin(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, []core.Fault{})
 		default:
 			http.Error(w, "GET, PUT or DELETE", http.StatusMethodNotAllowed)
+		}
+	case "/_sfn-rollout/requests":
+		switch r.Method {
+		case http.MethodGet:
+			writeJSON(w, s.requests.list())
+		case http.MethodDelete:
+			s.requests.reset()
+			writeJSON(w, []RequestCount{})
+		default:
+			http.Error(w, "GET or DELETE", http.StatusMethodNotAllowed)
 		}
 	default:
 		http.NotFound(w, r)

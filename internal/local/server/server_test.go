@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -147,5 +148,66 @@ func TestDynamoDBProxyInjectsFaults(t *testing.T) {
 	rec := call()
 	if rec.Code != 500 || !strings.Contains(rec.Body.String(), `"__type":"InternalServerError"`) {
 		t.Fatalf("with a fault = %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestRequestCounts(t *testing.T) {
+	srv := New(Services{
+		StepFunctions: named("sfn"), DynamoDB: named("dynamodb"), CloudWatch: named("cloudwatch"),
+		EventBridge: named("events"), Scheduler: named("scheduler"), Lambda: named("lambda"), S3: named("s3"),
+	}, nil)
+	const controller = "aws-sdk-go-v2/1.48.0 ua/2.1 os/linux lang/go#1.26 md/GOOS#linux app/sfn-rollout-controller api/sfn#1.41.2"
+	requests := []struct{ method, path, target, auth, userAgent string }{
+		{"POST", "/", "AWSStepFunctions.UpdateStateMachineAlias", "", controller},
+		{"POST", "/", "AWSStepFunctions.UpdateStateMachineAlias", "", controller},
+		{"POST", "/", "AWSStepFunctions.DescribeStateMachineAlias", "", "aws-sdk-go-v2/1.48.0 api/sfn#1.41.2"},
+		{"POST", "/", "DynamoDB_20120810.PutItem", "", controller},
+		{"POST", "/service/GraniteServiceVersion20100801/operation/DescribeAlarms", "", "", controller},
+		{"POST", "/schedules/sfn-rollout-r-1", "", sigv4("scheduler"), controller},
+		{"DELETE", "/schedules/sfn-rollout-r-1", "", sigv4("scheduler"), controller},
+		{"POST", "/2015-03-31/functions/sfn-rollout-control/invocations", "", sigv4("lambda"), ""},
+		{"GET", "/artifacts/orders/prod/v2.asl.json?versionId=3", "", sigv4("s3"), controller},
+		{"GET", "/artifacts?list-type=2&prefix=orders%2Fprod%2Ftests%2F", "", sigv4("s3"), controller},
+		{"GET", "/artifacts?uploads", "", sigv4("s3"), controller},
+	}
+	for _, rq := range requests {
+		req := httptest.NewRequest(rq.method, rq.path, nil)
+		if rq.target != "" {
+			req.Header.Set("X-Amz-Target", rq.target)
+		}
+		if rq.auth != "" {
+			req.Header.Set("Authorization", rq.auth)
+		}
+		req.Header.Set("User-Agent", rq.userAgent)
+		srv.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	var got []string
+	for _, c := range srv.Requests() {
+		got = append(got, fmt.Sprintf("%s|%s|%s=%d", c.App, c.Service, c.Operation, c.Count))
+	}
+	want := []string{
+		"|Lambda|Invoke=1",
+		"|Step Functions|DescribeStateMachineAlias=1",
+		"sfn-rollout-controller|CloudWatch|DescribeAlarms=1",
+		"sfn-rollout-controller|DynamoDB|PutItem=1",
+		"sfn-rollout-controller|EventBridge Scheduler|CreateSchedule=1",
+		"sfn-rollout-controller|EventBridge Scheduler|DeleteSchedule=1",
+		"sfn-rollout-controller|S3|GET /artifacts=1",
+		"sfn-rollout-controller|S3|GetObject=1",
+		"sfn-rollout-controller|S3|ListObjectsV2=1",
+		"sfn-rollout-controller|Step Functions|UpdateStateMachineAlias=2",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("counts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/_sfn-rollout/requests", nil))
+	var listed []RequestCount
+	if err := json.Unmarshal(rec.Body.Bytes(), &listed); err != nil || len(listed) != len(want) {
+		t.Errorf("GET /_sfn-rollout/requests = %s (%v)", rec.Body, err)
+	}
+	srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("DELETE", "/_sfn-rollout/requests", nil))
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("%d counts after DELETE, want none", n)
 	}
 }
