@@ -31,6 +31,8 @@ alarms on the alias's failed executions, sends a steady stream of executions to 
 uploads a healthy v2 with a LINEAR policy and lets it finish, then uploads a v3 that fails
 about 30% of its executions with a CANARY policy, which the alarm must roll back.
 Exits 0 only when v2 succeeded and v3 was rolled back within the time budget.`,
+		Example: `  sfn-rollout demo
+  sfn-rollout demo --speed 120 --verbose`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), budget)

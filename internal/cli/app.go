@@ -187,13 +187,22 @@ func (a *app) now() time.Time {
 	return wall.UTC()
 }
 
-// pollEvery is how often watching commands read the record: local mode's clock may run
-// hundreds of times faster than the wall clock.
+// pollEvery is how often status --watch redraws: local mode's clock may run hundreds of
+// times faster than the wall clock.
 func (a *app) pollEvery() time.Duration {
 	if a.res.Local {
 		return 100 * time.Millisecond
 	}
 	return 2 * time.Second
+}
+
+// followEvery is how often deploy --wait reads the record (one GetItem): often enough to
+// see each step, which local mode's fast clock may take less than a tenth of a second over.
+func (a *app) followEvery() time.Duration {
+	if a.res.Local && a.res.Speed > 0 {
+		return max(20*time.Millisecond, min(time.Second, time.Duration(float64(5*time.Second)/a.res.Speed)))
+	}
+	return time.Second
 }
 
 func (a *app) sfn() *sfn.Client {

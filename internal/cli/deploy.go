@@ -333,7 +333,7 @@ func (a *app) awaitPrepared(ctx context.Context, id string, timeout time.Duratio
 		select {
 		case <-ctx.Done():
 			return last, errors.New("interrupted")
-		case <-time.After(a.pollEvery() / 2):
+		case <-time.After(a.followEvery()):
 		}
 	}
 	if found {
@@ -366,7 +366,7 @@ func (a *app) follow(ctx context.Context, w io.Writer, store lockReader, r rollo
 				return r, fmt.Errorf("rollout %s is still %s after %s: %s", r.ID, r.Phase, timeout, r.Reason)
 			}
 			return r, errors.New("interrupted")
-		case <-time.After(a.pollEvery()):
+		case <-time.After(a.followEvery()):
 		}
 		next, err := store.GetRollout(ctx, r.ID)
 		if err != nil {
@@ -386,7 +386,7 @@ func (a *app) follow(ctx context.Context, w io.Writer, store lockReader, r rollo
 		select {
 		case <-ctx.Done():
 			return r, errors.New("interrupted")
-		case <-time.After(a.pollEvery() / 2):
+		case <-time.After(a.followEvery() / 2):
 		}
 	}
 	fmt.Fprintf(a.stderr, "sfn-rollout: warning: rollout %s ended %s but still holds alias %s\n", r.ID, r.Phase, r.AliasName)

@@ -400,11 +400,11 @@ func (a *app) statusesFrame(views []StatusView) frame {
 }
 
 // loop draws frames until one is done (or once, without watch). On a terminal each frame
-// replaces the last in place (ANSI cursor-up and clear); elsewhere a frame is printed when
+// replaces the last in place (ANSI cursor home and clear); elsewhere a frame is printed when
 // what it shows has changed, so that a log holds every step once.
 func (a *app) loop(ctx context.Context, w io.Writer, watch bool, next func(context.Context) (frame, error)) error {
 	tty := isTerminal(w)
-	lines, lastKey := 0, ""
+	lastKey := ""
 	for {
 		f, err := next(ctx)
 		if err != nil {
@@ -412,11 +412,9 @@ func (a *app) loop(ctx context.Context, w io.Writer, watch bool, next func(conte
 		}
 		switch {
 		case tty && watch:
-			if lines > 0 {
-				fmt.Fprintf(w, "\x1b[%dA\x1b[J", lines)
-			}
-			io.WriteString(w, f.text)
-			lines = strings.Count(f.text, "\n")
+			// Home and clear, rather than up by the frame's lines: a line the terminal
+			// wrapped would throw the count off.
+			io.WriteString(w, "\x1b[H\x1b[J"+f.text)
 		case f.key != lastKey || !watch:
 			if lastKey != "" && !a.json() {
 				fmt.Fprintln(w)
