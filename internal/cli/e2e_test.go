@@ -43,6 +43,10 @@ func TestMain(m *testing.M) {
 		os.Unsetenv(name)
 	}
 	os.Setenv("USER", "tester")
+	// No profile of the machine's may give the CLI a region or credentials.
+	none := filepath.Join(os.TempDir(), "sfn-rollout-cli-test-no-aws-config")
+	os.Setenv("AWS_CONFIG_FILE", none)
+	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
 	code := m.Run()
 	if env != nil {
 		env.Close()
