@@ -259,12 +259,13 @@ func TestDeployWaitFailingRollsBack(t *testing.T) {
 	}
 	// 100 executions a second are ten a virtual minute, five on a 50% canary, of which
 	// orders-v3-flaky fails about 30%: the alarm sees a failure within a minute or two,
-	// long before the canary's ten minutes.
+	// long before the canary's thirty minutes, which leave room for a machine too busy to
+	// keep the traffic's pace.
 	traffic := e.StartTraffic(ctx, m.AliasArn, 100)
 	defer traffic.Stop()
 
 	r := fails(t, 1, "RolledBack", "deploy", "cli-flaky", "--file", exampleFile("orders-v3-flaky.asl.json"),
-		"--strategy", "CANARY", "--percentage", "50", "--interval", "10m", "--alarms", alarm, "--wait")
+		"--strategy", "CANARY", "--percentage", "50", "--interval", "30m", "--alarms", alarm, "--wait")
 	oneLine(t, r.stderr, `alarm "`+alarm+`" is in ALARM`)
 	if !strings.Contains(r.stdout, "Phase:         RolledBack") || !strings.Contains(r.stdout, alarm+" ALARM") && !strings.Contains(r.stdout, alarm+" OK") {
 		t.Errorf("deploy --wait printed:\n%s", r.stdout)
@@ -384,7 +385,8 @@ func TestOperatorCommands(t *testing.T) {
 
 func TestStatusWatchFollowsToTheEnd(t *testing.T) {
 	managed(t, "cli-watch", example(t, "orders-v1.asl.json"))
-	id := deployedID(t, "deploy", "cli-watch", "--file", release(t, "watch-1"), "--strategy", "LINEAR", "--percentage", "50", "--interval", "2m")
+	// A hold of ten virtual minutes is a second: time for several frames.
+	id := deployedID(t, "deploy", "cli-watch", "--file", release(t, "watch-1"), "--strategy", "LINEAR", "--percentage", "50", "--interval", "10m")
 	out := ok(t, "status", id, "--watch")
 	frames := strings.Count(out, "Rollout:")
 	if frames < 2 || !strings.Contains(out, "Phase:         Succeeded") || !strings.Contains(out, "[██████████░░░░░░░░░░]  50%") {
