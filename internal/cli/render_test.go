@@ -318,3 +318,11 @@ func TestShort(t *testing.T) {
 		}
 	}
 }
+
+func TestRolloutIDPatternMatchesTheController(t *testing.T) {
+	for _, upload := range []string{"artifacts/orders/prod/a.asl.json#v1", "b/k#"} {
+		if id := controller.RolloutID(upload); !rolloutIDPattern.MatchString(id) {
+			t.Errorf("controller.RolloutID(%q) = %q, which the CLI does not take for a rollout id", upload, id)
+		}
+	}
+}
