@@ -119,7 +119,7 @@ func (r Rollout) skipStep(now time.Time) Decision {
 		return Decision{Action: ActionFinish, Next: r, SetAlias: true, Reason: r.Reason}
 	}
 	// An operator's promote skips one hold; it does not skip the analysis of the next.
-	d := r.walk(Observation{}, false, now)
+	d := r.walk(Observation{}, now)
 	if d.Action == ActionWait {
 		d.Action = ActionResume
 	}

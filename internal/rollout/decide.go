@@ -78,19 +78,20 @@ func Decide(r Rollout, obs Observation, now time.Time) (Decision, error) {
 	}
 	if next.Phase == Baking {
 		if left := next.BakeStartedAt.Add(next.Policy.BakeTime.D()).Sub(now); left > obs.Slack {
-			return next.hold(repair, fmt.Sprintf("baking at 100%%: %s left", left.Round(time.Second))), nil
+			return next.hold(false, fmt.Sprintf("baking at 100%%: %s left", left.Round(time.Second))), nil
 		}
 		next.Phase = Succeeded
 		next.FinishedAt = now
 		next.Reason = "baked " + next.Policy.BakeTime.String() + " at 100% with no alarm"
-		return Decision{Action: ActionFinish, Next: next, SetAlias: repair, Reason: next.Reason}, nil
+		return Decision{Action: ActionFinish, Next: next, Reason: next.Reason}, nil
 	}
-	return next.walk(obs, repair, now), nil
+	return next.walk(obs, now), nil
 }
 
 // walk runs the step list from StepIndex until a step holds, changing the weight at most
 // once, then the bake or the end.
-func (r Rollout) walk(obs Observation, repair bool, now time.Time) Decision {
+// The alias is known to be at the intent: a lagging alias was repaired before any walk.
+func (r Rollout) walk(obs Observation, now time.Time) Decision {
 	changed := false
 	var wait string
 loop:
@@ -108,7 +109,7 @@ loop:
 			changed = true
 		case s.Approval():
 			r.Reason = fmt.Sprintf("step %d/%d waits for approval at %d%%", r.StepIndex+1, len(r.Steps), r.CandidateWeight)
-			return r.pause(PauseApproval, r.Reason, repair || changed)
+			return r.pause(PauseApproval, r.Reason, changed)
 		case s.Pause != nil:
 			left := r.StepStartedAt.Add(s.Pause.Duration.D()).Sub(now)
 			if left > obs.Slack {
@@ -124,7 +125,7 @@ loop:
 				break loop
 			}
 			if reason := rateFailure(a.MaxFailureRate, a.MinExecutions, obs); reason != "" {
-				return r.fail(reason, repair, now)
+				return r.fail(reason, false, now)
 			}
 			if obs.CandidateExecutions < int64(a.MinExecutions) {
 				wait = fmt.Sprintf("step %d/%d analysis inconclusive: %d of %d executions needed; holding at %d%% (no data is never healthy)", r.StepIndex+1, len(r.Steps), obs.CandidateExecutions, a.MinExecutions, r.CandidateWeight)
@@ -148,7 +149,7 @@ loop:
 			r.Phase = Succeeded
 			r.FinishedAt = now
 			r.Reason = "all steps done: candidate at 100%"
-			return Decision{Action: ActionFinish, Next: r, SetAlias: changed || repair, Reason: r.Reason}
+			return Decision{Action: ActionFinish, Next: r, SetAlias: changed, Reason: r.Reason}
 		}
 	}
 	switch {
@@ -163,7 +164,7 @@ loop:
 		}
 		return Decision{Action: action, Next: r, SetAlias: true, Reason: r.Reason}
 	default:
-		return r.hold(repair, wait)
+		return r.hold(false, wait)
 	}
 }
 
