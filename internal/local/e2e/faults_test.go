@@ -81,14 +81,14 @@ func TestThrottledAliasUpdates(t *testing.T) {
 	wantRoutings(t, watch.Stop(), routings(forward, []int{0, 25, 50, 75, 100}))
 	wantSucceeded(t, forward, r, "controller")
 	wantWeights(t, forward.audit(id), 0, 25, 50, 75, 100)
-	wantEventsOnce(t, forward, r, "Rollout Started", "Rollout Step", "Rollout Step", "Rollout Step", "Rollout Succeeded")
+	wantEvents(t, forward, r, "Rollout Started", "Rollout Step", "Rollout Step", "Rollout Step", "Rollout Succeeded")
 	wantExecutions(t, forward, id, 1)
 
 	rb := back.finalized(backID)
 	if rb.Phase != rollout.RolledBack {
 		t.Fatalf("guarded rollout ended %s: %s", rb.Phase, rb.Reason)
 	}
-	wantRolledBack(t, back, rb, "alarm:"+alarm)
+	wantRolledBack(t, back, rb, "alarm:"+alarm, "controller")
 }
 
 func TestDynamoDBServerErrors(t *testing.T) {
@@ -113,14 +113,14 @@ func TestDynamoDBServerErrors(t *testing.T) {
 	r := forward.finalized(id)
 	wantRoutings(t, watch.Stop(), routings(forward, []int{0, 25, 50, 75, 100}))
 	wantSucceeded(t, forward, r, "controller")
-	wantEventsOnce(t, forward, r, "Rollout Started", "Rollout Step", "Rollout Step", "Rollout Step", "Rollout Succeeded")
+	wantEvents(t, forward, r, "Rollout Started", "Rollout Step", "Rollout Step", "Rollout Step", "Rollout Succeeded")
 	wantExecutions(t, forward, id, 1)
 
 	rb := back.finalized(backID)
 	if rb.Phase != rollout.RolledBack {
 		t.Fatalf("guarded rollout ended %s: %s", rb.Phase, rb.Reason)
 	}
-	wantRolledBack(t, back, rb, "alarm:"+alarm)
+	wantRolledBack(t, back, rb, "alarm:"+alarm, "controller")
 }
 
 // crashingAliases panics in Update when armed: the function dies after it saved the
@@ -187,7 +187,7 @@ func TestFunctionCrash(t *testing.T) {
 		if !hasAudit(evs, string(rollout.ActionSetWeights), "controller") {
 			t.Errorf("no repair in the audit trail:\n%s", describeAudit(evs))
 		}
-		wantEventsOnce(t, m, r, "Rollout Started", "Rollout Step", "Rollout Step", "Rollout Step", "Rollout Succeeded")
+		wantEvents(t, m, r, "Rollout Started", "Rollout Step", "Rollout Step", "Rollout Step", "Rollout Succeeded")
 		wantExecutions(t, m, id, 1)
 	})
 

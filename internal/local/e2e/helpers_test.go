@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,9 +123,15 @@ type machine struct {
 	localenv.Managed
 }
 
+// machines numbers the state machines, so that a test run again (-count) on the shared
+// endpoint names new ones.
+var machines atomic.Int64
+
+func uniqueName(name string) string { return fmt.Sprintf("%s-%d", name, machines.Add(1)) }
+
 func newMachine(t *testing.T, env *localenv.Env, log *localenv.EventLog, name string) *machine {
 	t.Helper()
-	m, err := env.CreateManaged(context.Background(), name, "prod", example(t, "orders-v1.asl.json"), nil)
+	m, err := env.CreateManaged(context.Background(), uniqueName(name), "prod", example(t, "orders-v1.asl.json"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,9 +318,9 @@ func describeAudit(evs []controller.Event) string {
 	return b.String()
 }
 
-// wantAudit checks that the trail starts with Prepared by the uploader and ends with last
-// by actor.
-func wantAudit(t *testing.T, evs []controller.Event, last rollout.Action, actor string) {
+// wantAudit checks that the trail starts with Prepared by the uploader and that its last
+// decision, repairs aside, is last by one of actors.
+func wantAudit(t *testing.T, evs []controller.Event, last rollout.Action, actors ...string) {
 	t.Helper()
 	if len(evs) < 2 {
 		t.Fatalf("audit trail too short:\n%s", describeAudit(evs))
@@ -321,9 +328,25 @@ func wantAudit(t *testing.T, evs []controller.Event, last rollout.Action, actor 
 	if evs[0].Action != "Prepared" || evs[0].Actor != ciActor {
 		t.Errorf("first audit event %s by %s, want Prepared by %s", evs[0].Action, evs[0].Actor, ciActor)
 	}
-	if l := evs[len(evs)-1]; l.Action != string(last) || l.Actor != actor {
-		t.Errorf("last audit event %s by %s, want %s by %s\n%s", l.Action, l.Actor, last, actor, describeAudit(evs))
+	decisions := withoutRepairs(evs)
+	if l := decisions[len(decisions)-1]; l.Action != string(last) || !slices.Contains(actors, l.Actor) {
+		t.Errorf("last audit decision %s by %s, want %s by %s\n%s", l.Action, l.Actor, last, strings.Join(actors, " or "), describeAudit(evs))
 	}
+}
+
+// withoutRepairs leaves out the repairs of the alias: SetWeights that change neither the
+// phase nor the weight. A tick that reads the alias while another writer (a command, an
+// alarm's rollback) is between its record and its alias update repairs it too, which is
+// harmless, and so may come after the decision it raced.
+func withoutRepairs(evs []controller.Event) []controller.Event {
+	var out []controller.Event
+	for _, e := range evs {
+		if n := len(out); n > 0 && e.Action == string(rollout.ActionSetWeights) && e.Phase == out[n-1].Phase && e.CandidateWeight == out[n-1].CandidateWeight {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // hasAudit reports whether some event of the trail has the action and actor.
@@ -333,16 +356,10 @@ func hasAudit(evs []controller.Event, action, actor string) bool {
 
 // wantEvents checks the controller's events about a rollout, as a multiset (EventBridge
 // delivers them to the recorder concurrently), and that every one carries the rollout's
-// versions.
+// versions. An event may come twice: when two calls repair the same step at once (a tick
+// and a command, or Lambda's retry of a tick that failed), both announce it, as
+// EventBridge's at-least-once delivery might anyway; no event may be missing.
 func wantEvents(t *testing.T, m *machine, r rollout.Rollout, want ...string) {
-	t.Helper()
-	checkEvents(t, m, r, m.log.Rollout(r.ID), want)
-}
-
-// wantEventsOnce is wantEvents where an event may come twice: when two calls repair the
-// same step at once (a tick and Lambda's retry of the tick that failed), both announce it,
-// as EventBridge's at-least-once delivery might anyway. No step may be missing.
-func wantEventsOnce(t *testing.T, m *machine, r rollout.Rollout, want ...string) {
 	t.Helper()
 	var once []localenv.RolloutEvent
 	seen := map[string]bool{}

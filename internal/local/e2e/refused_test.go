@@ -96,6 +96,7 @@ func TestRefusedUploads(t *testing.T) {
 func unmanagedMachine(t *testing.T, env *localenv.Env, log *localenv.EventLog, name string) *machine {
 	t.Helper()
 	ctx := context.Background()
+	name = uniqueName(name)
 	out, err := env.SFN.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
 		Name: aws.String(name), Definition: aws.String(example(t, "orders-v1.asl.json")), RoleArn: aws.String(deploy.RoleArn),
 		Publish: true, Tags: []sfntypes.Tag{{Key: aws.String("team"), Value: aws.String("orders")}},
