@@ -155,6 +155,22 @@ func (c *crashingTasks) Succeed(ctx context.Context, token, output string) error
 	return c.Tasks.Succeed(ctx, token, output)
 }
 
+// crashingEvents panics in Put when armed: Finalize dies after it released the alias and
+// before it announced the outcome.
+type crashingEvents struct {
+	controller.Events
+	armed   atomic.Bool
+	crashed atomic.Int32
+}
+
+func (c *crashingEvents) Put(ctx context.Context, detailType string, detail any) error {
+	if c.armed.CompareAndSwap(true, false) {
+		c.crashed.Add(1)
+		panic("crash before announcing " + detailType)
+	}
+	return c.Events.Put(ctx, detailType, detail)
+}
+
 // The controller writes the record (the intent) first and then moves the alias; a function
 // that dies between the two leaves the alias one step behind, which the next call repairs.
 func TestFunctionCrash(t *testing.T) {
@@ -163,8 +179,9 @@ func TestFunctionCrash(t *testing.T) {
 	ctl := *env.Deployment.Controller
 	aliases := &crashingAliases{Aliases: ctl.Aliases}
 	tasks := &crashingTasks{Tasks: ctl.Tasks}
-	ctl.Aliases, ctl.Tasks = aliases, tasks
-	for _, fn := range []string{"advance", "rollback"} {
+	events := &crashingEvents{Events: ctl.Events}
+	ctl.Aliases, ctl.Tasks, ctl.Events = aliases, tasks, events
+	for _, fn := range []string{"advance", "rollback", "finalize"} {
 		if err := deploy.RegisterFunction(env.Stack, &ctl, fn); err != nil {
 			t.Fatal(err)
 		}
@@ -234,6 +251,23 @@ func TestFunctionCrash(t *testing.T) {
 		if i < 0 || !slices.ContainsFunc(evs[i+1:], func(e controller.Event) bool { return e.Action == string(rollout.ActionSetWeights) }) {
 			t.Errorf("audit trail, want the alarm's Rollback then a repair:\n%s", describeAudit(evs))
 		}
+		wantExecutions(t, m, id, 1)
+	})
+
+	t.Run("finalize, before the outcome is announced", func(t *testing.T) {
+		m := newMachine(t, env, log, "crash-finalize")
+		watch := m.watch()
+		events.armed.Store(true) // Finalize dies after it released the alias (the only Put it makes)
+		id := m.upload("v2", release(t, "v2"), map[string]string{"strategy": "ALL_AT_ONCE"})
+		m.waitWeight(id, rollout.Succeeded, 100)
+		// The controller state machine tries Finalize again, which announces the outcome.
+		r := m.finalized(id)
+		if events.crashed.Load() != 1 {
+			t.Fatalf("the functions crashed %d times in all, want once", events.crashed.Load())
+		}
+		wantRoutings(t, watch.Stop(), routings(m, []int{0, 100}))
+		wantSucceeded(t, m, r, "controller")
+		wantEvents(t, m, r, "Rollout Started", "Rollout Succeeded")
 		wantExecutions(t, m, id, 1)
 	})
 }
