@@ -13,7 +13,7 @@ help:
 	@echo "test    go vet and go test, with the node tools"
 	@echo "synth   build, then cdk synth the controller stack offline into cdk.out/"
 	@echo "lint    gofmt, go vet, staticcheck"
-	@echo "bench   the benchmarks"
+	@echo "bench   the benchmarks, with the node tools (the end-to-end ones run on local mode)"
 	@echo "fuzz    every fuzz target for FUZZTIME (default $(FUZZTIME))"
 	@echo "invoke-<fn> EVENT=events/<file>.json   run one function on a sample event"
 	@echo "clean   remove bin/ and cdk.out/"
@@ -41,7 +41,7 @@ lint:
 	go vet ./...
 	go run $(STATICCHECK) ./...
 
-bench:
+bench: tools
 	go test -run '^$$' -bench . -benchmem ./...
 
 # Go fuzzes one target per run, so each target found in a _test.go gets its own.

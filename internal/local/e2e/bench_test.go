@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -132,7 +133,12 @@ func BenchmarkAlarmToStable(b *testing.B) {
 // the counts are those of the policy's real duration.
 func BenchmarkRolloutCost(b *testing.B) {
 	env, _ := ownEnv(b, fastSpeed, 32)
-	for _, tc := range strategyCases {
+	cases := slices.Clone(strategyCases)
+	// A CANARY watched by an alarm reads the alarm at every tick.
+	guarded := cases[1]
+	guarded.name, guarded.alarm = "CANARY_with_alarm", true
+	cases = append(cases, guarded)
+	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			ctx := context.Background()
 			total := map[string]int{}
@@ -142,8 +148,17 @@ func BenchmarkRolloutCost(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				policy := tc.policy
+				if tc.alarm {
+					alarm, err := env.AliasFailuresAlarm(ctx, m, "prod")
+					if err != nil {
+						b.Fatal(err)
+					}
+					policy = maps.Clone(policy)
+					policy["alarms"] = alarm
+				}
 				before := controllerCalls(env.Stack.Server.Requests())
-				id, err := env.Upload(ctx, m.Name, "prod", "v2", release(b, "v2"), tc.policy)
+				id, err := env.Upload(ctx, m.Name, "prod", "v2", release(b, "v2"), policy)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -24,6 +24,7 @@ var strategyCases = []struct {
 	// approve: a step waits for approval; it is given through the control function, or
 	// with approveByEvent as a "Rollout Control Request" event.
 	approve, approveByEvent bool
+	alarm                   bool     // the cost benchmark adds the alias-failures alarm to the policy
 	weights                 []int    // the candidate weights the audit trail walks through
 	events                  []string // the controller's events, as a multiset
 }{
