@@ -1,6 +1,9 @@
 package core
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -16,8 +19,46 @@ type Fault struct {
 	Message   string        `json:"message,omitempty"`
 	Status    int           `json:"status,omitempty"` // 400 for throttling, 500 for a server fault
 	Rate      float64       `json:"rate"`
-	Latency   time.Duration `json:"latency,omitempty"`
+	Latency   time.Duration `json:"latency,omitempty"`   // nanoseconds; "200ms" is read too
 	Remaining int           `json:"remaining,omitempty"` // stop after this many injections; 0 = unlimited
+}
+
+// UnmarshalJSON reads a fault as the admin API receives it: latency is a duration string
+// ("200ms", "1.5s") or, as Fault marshals it, a number of nanoseconds.
+func (f *Fault) UnmarshalJSON(b []byte) error {
+	type plain Fault
+	var in struct {
+		plain
+		Latency json.RawMessage `json:"latency"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	*f = Fault(in.plain)
+	f.Latency = 0
+	switch lat := bytes.TrimSpace(in.Latency); {
+	case len(lat) == 0 || string(lat) == "null":
+	case lat[0] == '"':
+		var text string
+		if err := json.Unmarshal(lat, &text); err != nil {
+			return err
+		}
+		d, err := time.ParseDuration(text)
+		if err != nil {
+			return fmt.Errorf("latency: %w", err)
+		}
+		f.Latency = d
+	default:
+		var ns int64
+		if err := json.Unmarshal(lat, &ns); err != nil {
+			return fmt.Errorf("latency: want a duration such as \"200ms\" or nanoseconds: %w", err)
+		}
+		f.Latency = time.Duration(ns)
+	}
+	if f.Latency < 0 {
+		return fmt.Errorf("latency %s: want a positive duration", f.Latency)
+	}
+	return nil
 }
 
 // Faults holds the injected failures, drawn from a seeded source so runs repeat.

@@ -83,7 +83,7 @@ func start(ctx context.Context, node, cli string) (*Process, error) {
 		return nil, err
 	}
 	cmd := exec.Command(node, cli, "--host", "127.0.0.1", "--port", fmt.Sprint(port), "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	cmd.Stdout = nil // "Dynalite listening at ..." says nothing the caller does not know
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
