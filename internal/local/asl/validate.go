@@ -611,15 +611,17 @@ func (c *checker) resource(st *state, v any, loc string) {
 		return
 	}
 	service, action, pattern := m[1], m[3], m[4]
+	// .waitForTaskToken only on the integrations local mode can call: AWS accepts it on SQS,
+	// SNS, EventBridge and others, which would be accepted here and then fail every run.
 	switch {
-	case pattern == ".waitForTaskToken":
+	case pattern == ".waitForTaskToken" && (service == "lambda" && action == "invoke" || service == "states" && action == "startExecution"):
 		st.resourceKind = resWaitForToken
 	case service == "lambda" && action == "invoke" && pattern == "":
 		st.resourceKind = resIntegration
 	case service == "states" && action == "startExecution" && (pattern == "" || pattern == ".sync" || pattern == ".sync:2"):
 		st.resourceKind = resIntegration
 	default:
-		c.unsupported(loc, "The service integration %s is not supported by sfn-rollout local: use a Lambda function ARN, arn:aws:states:::lambda:invoke, arn:aws:states:::states:startExecution(.sync, .sync:2) or a .waitForTaskToken integration", s)
+		c.unsupported(loc, "The service integration %s is not supported by sfn-rollout local: use a Lambda function ARN, arn:aws:states:::lambda:invoke(.waitForTaskToken) or arn:aws:states:::states:startExecution(.sync, .sync:2, .waitForTaskToken)", s)
 	}
 }
 

@@ -168,6 +168,8 @@ func TestValidateUnsupported(t *testing.T) {
 		{"a DynamoDB integration", task(`"Resource":"arn:aws:states:::dynamodb:putItem"`), "/States/T/Resource", "arn:aws:states:::dynamodb:putItem"},
 		{"an AWS SDK integration", task(`"Resource":"arn:aws:states:::aws-sdk:s3:getObject"`), "/States/T/Resource", "arn:aws:states:::aws-sdk:s3:getObject"},
 		{"lambda:invoke.sync", task(`"Resource":"arn:aws:states:::lambda:invoke.sync"`), "/States/T/Resource", "lambda:invoke.sync"},
+		{"an SQS callback", task(`"Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken"`), "/States/T/Resource", "arn:aws:states:::sqs:sendMessage.waitForTaskToken"},
+		{"an EventBridge callback", task(`"Resource":"arn:aws:states:::events:putEvents.waitForTaskToken"`), "/States/T/Resource", "events:putEvents.waitForTaskToken"},
 		{"startExecution.sync:3", task(`"Resource":"arn:aws:states:::states:startExecution.sync:3"`), "/States/T/Resource", "startExecution.sync:3"},
 		{"ItemReader", mapState(proc + `,"ItemReader":{"Resource":"arn:aws:states:::s3:getObject"}`), "/States/M/ItemReader", "ItemReader"},
 		{"ResultWriter", mapState(proc + `,"ResultWriter":{}`), "/States/M/ResultWriter", "ResultWriter"},
@@ -213,8 +215,6 @@ func TestValidateAcceptsResources(t *testing.T) {
 		"arn:aws:states:::states:startExecution.sync",
 		"arn:aws:states:::states:startExecution.sync:2",
 		"arn:aws:states:::states:startExecution.waitForTaskToken",
-		"arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-		"arn:aws:states:::events:putEvents.waitForTaskToken",
 	} {
 		t.Run(res, func(t *testing.T) {
 			def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"` + res + `","End":true}}}`
