@@ -55,7 +55,7 @@ Its names, and the virtual clock, are served at /_sfn-rollout/config.`,
 				}
 				fmt.Fprintf(out, "controller deployed: bucket %s, table %s, state machine %s\n", d.Bucket, d.Table, d.ControllerStateMachineArn)
 			}
-			fmt.Fprintf(out, "export AWS_ENDPOINT_URL=%s AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n", s.URL)
+			fmt.Fprintf(out, "export AWS_ENDPOINT_URL=%s AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n", s.URL)
 			<-ctx.Done()
 			fmt.Fprintln(out, "stopping")
 			return nil
