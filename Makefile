@@ -8,6 +8,7 @@ EVENT ?=
 .PHONY: help tools build test lint bench fuzz invoke-% demo clean synth
 
 help:
+	@echo "demo    the whole system on one machine: a healthy rollout and a bad one rolled back"
 	@echo "tools   install the node tools under .tools/ (asl-validator, dynalite, aws-cdk)"
 	@echo "build   the Lambda bootstraps into bin/<fn>/bootstrap (linux/arm64)"
 	@echo "test    go vet and go test, with the node tools"
