@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -303,8 +302,5 @@ func versionLabel(arn string) string {
 	if arn == "" {
 		return "-"
 	}
-	if n := versionNumber(arn); n > 0 {
-		return fmt.Sprintf("v%d", n)
-	}
-	return arn
+	return rollout.VersionLabel(arn)
 }

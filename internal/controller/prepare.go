@@ -546,7 +546,7 @@ func (c *Controller) publish(ctx context.Context, r *rollout.Rollout, u upload, 
 	}
 	r.CandidateVersionArn = candidate
 	r.Deadline = c.now().Add(time.Duration(timeoutSeconds(r.Policy)) * time.Second)
-	r.Reason = fmt.Sprintf("prepared: %s → %s, %s", versionLabel(r.StableVersionArn), versionLabel(candidate), describeSteps(r.Steps))
+	r.Reason = fmt.Sprintf("prepared: %s → %s, %s", rollout.VersionLabel(r.StableVersionArn), rollout.VersionLabel(candidate), describeSteps(r.Steps))
 	return nil
 }
 
@@ -593,13 +593,6 @@ func sameJSON(a, b string) bool {
 	ja, _ := json.Marshal(va)
 	jb, _ := json.Marshal(vb)
 	return bytes.Equal(ja, jb)
-}
-
-func versionLabel(arn string) string {
-	if i := strings.LastIndexByte(arn, ':'); i >= 0 {
-		return "v" + arn[i+1:]
-	}
-	return arn
 }
 
 func describeSteps(steps []rollout.Step) string {

@@ -37,7 +37,7 @@ func (c *Controller) Register(ctx context.Context, in RegisterInput) error {
 		return nil
 	}
 	if failed := failedTests(in.PreTraffic); len(failed) > 0 {
-		_, err := c.stop(ctx, id, rollout.Failed, "PreTrafficFailed", "pre-traffic tests failed on "+versionLabel(r.CandidateVersionArn)+": "+strings.Join(failed, "; "), "controller")
+		_, err := c.stop(ctx, id, rollout.Failed, "PreTrafficFailed", "pre-traffic tests failed on "+rollout.VersionLabel(r.CandidateVersionArn)+": "+strings.Join(failed, "; "), "controller")
 		if err != nil {
 			return err
 		}

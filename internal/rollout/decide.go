@@ -302,17 +302,24 @@ func describeRouting(routing []Route) string {
 	}
 	parts := make([]string, len(routing))
 	for i, rt := range routing {
-		parts[i] = fmt.Sprintf("%s=%d%%", versionLabel(rt.VersionArn), rt.Weight)
+		parts[i] = fmt.Sprintf("%s=%d%%", VersionLabel(rt.VersionArn), rt.Weight)
 	}
 	return strings.Join(parts, " ")
 }
 
-// versionLabel shortens a version ARN to "v<N>".
-func versionLabel(arn string) string {
-	if i := strings.LastIndexByte(arn, ':'); i >= 0 {
-		return "v" + arn[i+1:]
+// VersionLabel shortens a version ARN …:stateMachine:<name>:<N> to "v<N>"; anything that is
+// not a version ARN comes back as it is.
+func VersionLabel(arn string) string {
+	i := strings.LastIndexByte(arn, ':')
+	if i < 0 || i == len(arn)-1 {
+		return arn
 	}
-	return arn
+	for _, c := range arn[i+1:] {
+		if c < '0' || c > '9' {
+			return arn
+		}
+	}
+	return "v" + arn[i+1:]
 }
 
 // check refuses records that Decide cannot reason about.

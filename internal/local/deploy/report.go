@@ -2,11 +2,10 @@ package deploy
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
+	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
 )
 
 // ReportingHandler turns the controller's log lines worth seeing — a rollout prepared,
@@ -35,7 +34,7 @@ func (h *reportingHandler) Handle(ctx context.Context, rec slog.Record) error {
 	id, sm, alias := a["rollout_id"], a["state_machine"], a["alias"]
 	switch rec.Message {
 	case "prepared":
-		h.r.Report("rollout %s %s:%s prepared: %s → %s", id, sm, alias, short(a["stable"]), short(a["candidate"]))
+		h.r.Report("rollout %s %s:%s prepared: %s → %s", id, sm, alias, rollout.VersionLabel(a["stable"]), rollout.VersionLabel(a["candidate"]))
 	case "refused":
 		h.r.Report("rollout %s %s:%s refused: %s: %s", id, sm, alias, a["error"], a["reason"])
 	case "decision":
@@ -65,11 +64,4 @@ func (h *reportingHandler) WithGroup(name string) slog.Handler {
 		n.next = h.next.WithGroup(name)
 	}
 	return n
-}
-
-func short(arn string) string {
-	if i := strings.LastIndexByte(arn, ':'); i >= 0 {
-		return "v" + arn[i+1:]
-	}
-	return fmt.Sprint(arn)
 }

@@ -225,7 +225,7 @@ func (e *Env) Routing(ctx context.Context, aliasArn string) (string, error) {
 	parts := make([]string, 0, len(out.RoutingConfiguration))
 	for _, r := range out.RoutingConfiguration {
 		arn := aws.ToString(r.StateMachineVersionArn)
-		parts = append(parts, fmt.Sprintf("v%s=%d", arn[strings.LastIndexByte(arn, ':')+1:], r.Weight))
+		parts = append(parts, fmt.Sprintf("%s=%d", rollout.VersionLabel(arn), r.Weight))
 	}
 	return strings.Join(parts, " "), nil
 }
@@ -323,7 +323,7 @@ func (e *Env) Executions(ctx context.Context, aliasArn string) (map[string]map[s
 		}
 		for _, x := range out.Executions {
 			arn := aws.ToString(x.StateMachineVersionArn)
-			v := "v" + arn[strings.LastIndexByte(arn, ':')+1:]
+			v := rollout.VersionLabel(arn)
 			if counts[v] == nil {
 				counts[v] = map[string]int{}
 			}
