@@ -187,7 +187,7 @@ func (c *Controller) updateAlias(ctx context.Context, r rollout.Rollout) error {
 		}
 	}
 	if err != nil {
-		return transient(fmt.Errorf("set alias %s to %s: %w", r.AliasArn, describeRoutes(r.Routing()), err))
+		return transient(fmt.Errorf("set alias %s to %s: %w", r.AliasArn, rollout.DescribeRouting(r.Routing()), err))
 	}
 	return nil
 }
@@ -432,17 +432,6 @@ func (c *Controller) notFound(id string, err error) error {
 		return &RolloutNotFound{newCause(nil, "rollout %s does not exist", id)}
 	}
 	return transient(fmt.Errorf("read rollout %s: %w", id, err))
-}
-
-func describeRoutes(routes []rollout.Route) string {
-	s := ""
-	for i, r := range routes {
-		if i > 0 {
-			s += " "
-		}
-		s += fmt.Sprintf("%s=%d%%", r.VersionArn, r.Weight)
-	}
-	return s
 }
 
 func mustJSON(v any) string {

@@ -520,7 +520,7 @@ func (c *Controller) publish(ctx context.Context, r *rollout.Rollout, u upload, 
 		return transient(fmt.Errorf("describe alias %s: %w", r.AliasArn, err))
 	}
 	if len(alias.Routing) != 1 || alias.Routing[0].Weight != 100 {
-		return c.release(ctx, *r, &RolloutInProgress{newCause(nil, "alias %s routes %s, not 100%% to one version: finish or undo that split first", r.AliasName, describeRoutes(alias.Routing))})
+		return c.release(ctx, *r, &RolloutInProgress{newCause(nil, "alias %s routes %s, not 100%% to one version: finish or undo that split first", r.AliasName, rollout.DescribeRouting(alias.Routing))})
 	}
 	r.StableVersionArn = alias.Routing[0].VersionArn
 	stable, err := c.StateMachines.Describe(ctx, r.StableVersionArn)

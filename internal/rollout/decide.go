@@ -48,7 +48,7 @@ func Decide(r Rollout, obs Observation, now time.Time) (Decision, error) {
 		return next.fail(reason, repair && !drift, now), nil
 	}
 	if drift {
-		reason := fmt.Sprintf("drift: alias routes %s, but the rollout wants %s (or %d%% before the last step)", describeRouting(obs.Routing), r.describeIntent(), r.PreviousWeight)
+		reason := fmt.Sprintf("drift: alias routes %s, but the rollout wants %s (or %d%% before the last step)", DescribeRouting(obs.Routing), r.describeIntent(), r.PreviousWeight)
 		switch {
 		case r.Phase == Paused && r.PauseKind == PauseDrift:
 			return Decision{Action: ActionWait, Next: next, Reason: "still paused on " + reason}, nil
@@ -293,10 +293,11 @@ func (r Rollout) Routing() []Route {
 }
 
 func (r Rollout) describeIntent() string {
-	return describeRouting(r.Routing())
+	return DescribeRouting(r.Routing())
 }
 
-func describeRouting(routing []Route) string {
+// DescribeRouting writes a routing as "v1=80% v2=20%" ("nothing" when empty).
+func DescribeRouting(routing []Route) string {
 	if len(routing) == 0 {
 		return "nothing"
 	}
