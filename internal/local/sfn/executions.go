@@ -271,6 +271,8 @@ func (s *Service) close(x *execution, status string, output, errName, cause *str
 			tok.state = tokenClosed
 		}
 	}
+	s.finished = append(s.finished, x)
+	s.forgetLocked()
 	s.mu.Unlock()
 	return true
 }
@@ -625,4 +627,34 @@ func (s *Service) describeStateMachineForExecution(_ context.Context, in *execut
 		TracingConfiguration json.RawMessage `json:"tracingConfiguration"`
 		RevisionID           string          `json:"revisionId,omitempty"`
 	}{x.machine, x.machineNm, rev.definition, rev.roleArn, stamp(rev.date), loggingOf(rev), tracingOf(rev), rev.id}, nil
+}
+
+// forgetLocked drops the oldest finished executions beyond KeepFinished, a tenth of the
+// bound at a time so that the per-machine lists are rebuilt rarely.
+func (s *Service) forgetLocked() {
+	keep := s.opts.KeepFinished
+	if len(s.finished) <= keep+keep/10 {
+		return
+	}
+	drop := s.finished[:len(s.finished)-keep]
+	gone := make(map[*execution]bool, len(drop))
+	for _, x := range drop {
+		gone[x] = true
+		delete(s.executions, x.arn)
+		x.mu.Lock()
+		for _, t := range x.tokens {
+			delete(s.tokens, t)
+		}
+		x.mu.Unlock()
+	}
+	s.finished = append([]*execution(nil), s.finished[len(drop):]...)
+	for name, list := range s.byMachine {
+		kept := make([]*execution, 0, len(list))
+		for _, x := range list {
+			if !gone[x] {
+				kept = append(kept, x)
+			}
+		}
+		s.byMachine[name] = kept
+	}
 }

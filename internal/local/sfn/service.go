@@ -28,7 +28,14 @@ type Options struct {
 	Quotas    *core.Quotas
 	Seed      uint64 // alias routing, generated names, revision ids and task tokens
 	Reporter  core.Reporter
+	// KeepFinished bounds the finished executions kept for Describe/List/History (AWS keeps
+	// them 90 days; a long local run would grow without end). The oldest are forgotten
+	// first; 0 means DefaultKeepFinished.
+	KeepFinished int
 }
+
+// DefaultKeepFinished is how many finished executions the service keeps by default.
+const DefaultKeepFinished = 100_000
 
 // Service is the local Step Functions. It implements http.Handler (awsJson1_0, POST /,
 // X-Amz-Target: AWSStepFunctions.<Operation>) and core.Executions.
@@ -45,6 +52,7 @@ type Service struct {
 	routing    *rand.Rand // alias routing draws only, so that a seed repeats the same split
 	seq        uint64     // orders state machines, aliases and executions
 	closed     bool
+	finished   []*execution // finished executions, oldest first, for KeepFinished
 
 	root   context.Context
 	cancel context.CancelCauseFunc
@@ -66,6 +74,9 @@ var (
 func New(opts Options) *Service {
 	if opts.Clock == nil {
 		opts.Clock = core.NewClock(1)
+	}
+	if opts.KeepFinished <= 0 {
+		opts.KeepFinished = DefaultKeepFinished
 	}
 	root, cancel := context.WithCancelCause(context.Background())
 	return &Service{
