@@ -136,9 +136,11 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 		if err != nil {
 			return saved, err
 		}
-		// Another writer (an alarm's rollback, an operator) changed the intent while the
-		// alias was updated: its decision is the one that stands, and it announces itself.
-		overtaken = applied.Rev != saved.Rev
+		// Another writer changed the intent while the alias was updated. When it took the
+		// rollout back (an alarm's rollback, an abort), this step is undone and must not be
+		// announced after it; when it only moved on (a concurrent tick), this step did
+		// happen, and the other writer announces only its own.
+		overtaken = applied.Rev != saved.Rev && undone(saved, applied)
 	}
 	if !overtaken {
 		c.announce(ctx, prev, saved, d)
@@ -200,6 +202,12 @@ func backoff(ctx context.Context, i int) error {
 	case <-time.After(time.Duration(1<<i) * 50 * time.Millisecond):
 		return nil
 	}
+}
+
+// undone reports whether a newer record took back what r did: it ended other than
+// Succeeded, or lowered the candidate's weight.
+func undone(r, newer rollout.Rollout) bool {
+	return (newer.Phase.Terminal() && newer.Phase != rollout.Succeeded) || newer.CandidateWeight < r.CandidateWeight
 }
 
 // announce publishes the EventBridge event of a decision that changed the phase or weight.
