@@ -395,14 +395,10 @@ func currentPolicyHash(tags map[string]string, layers []rollout.Layer) string {
 // decideAndCommit is one tick of one rollout: read, observe, decide, commit; again if a
 // concurrent writer moved the record. firing is the alarm an event reported in ALARM, or "".
 func (c *Controller) decideAndCommit(ctx context.Context, id, actor, firing string) (rollout.Rollout, rollout.Decision, error) {
-	for range maxAttempts {
-		r, err := c.Store.GetRollout(ctx, id)
-		if err != nil {
-			return r, rollout.Decision{}, c.notFound(id, err)
-		}
+	return c.update(ctx, id, actor, func(r rollout.Rollout) (rollout.Decision, bool, error) {
 		obs, err := c.observe(ctx, r, firing)
 		if err != nil {
-			return r, rollout.Decision{}, err
+			return rollout.Decision{}, false, err
 		}
 		if firing != "" {
 			// A firing that comes as an event is never the preexisting one.
@@ -410,15 +406,32 @@ func (c *Controller) decideAndCommit(ctx context.Context, id, actor, firing stri
 		}
 		d, err := rollout.Decide(r, obs, c.now())
 		if err != nil {
-			return r, d, &Internal{newCause(err, "decide")}
+			return d, false, &Internal{newCause(err, "decide")}
 		}
 		if !changed(r, d) {
 			c.logFor(r).DebugContext(ctx, "wait", "reason", d.Reason)
-			return r, d, nil
+			return d, false, nil
+		}
+		return d, true, nil
+	})
+}
+
+// update reads a rollout, lets decide choose what comes next, and commits it; when another
+// writer came first (the save lost its optimistic lock before writing anything), it reads
+// again and decides again. decide answers write=false for a decision that needs no write.
+func (c *Controller) update(ctx context.Context, id, actor string, decide func(rollout.Rollout) (d rollout.Decision, write bool, err error)) (rollout.Rollout, rollout.Decision, error) {
+	for range maxAttempts {
+		r, err := c.Store.GetRollout(ctx, id)
+		if err != nil {
+			return r, rollout.Decision{}, c.notFound(id, err)
+		}
+		d, write, err := decide(r)
+		if err != nil || !write {
+			return r, d, err
 		}
 		saved, err := c.commit(ctx, r, d, actor)
 		if errors.Is(err, ErrConflict) && saved.Rev == r.Rev {
-			continue // lost the race before writing anything: decide again on the new record
+			continue
 		}
 		return saved, d, transient(err)
 	}

@@ -147,35 +147,30 @@ func (c *Controller) Control(ctx context.Context, raw json.RawMessage) (ControlR
 	if err != nil {
 		return ControlResult{}, err
 	}
-	actor := "operator:" + req.Actor
-	for range maxAttempts {
-		r, err := c.Store.GetRollout(ctx, req.RolloutID)
-		if err != nil {
-			return ControlResult{}, c.notFound(req.RolloutID, err)
-		}
+	saved, d, err := c.update(ctx, req.RolloutID, "operator:"+req.Actor, func(r rollout.Rollout) (rollout.Decision, bool, error) {
 		d, err := rollout.Apply(r, req.Command, c.now())
 		if err != nil {
 			var ce *rollout.CommandError
 			if errors.As(err, &ce) {
-				return ControlResult{RolloutID: r.ID, Phase: r.Phase, Weights: r.IntendedWeights()}, &CommandRejected{newCause(err, "")}
+				return d, false, &CommandRejected{newCause(err, "")}
 			}
-			return ControlResult{}, &Internal{newCause(err, "apply %s", req.Command)}
+			return d, false, &Internal{newCause(err, "apply %s", req.Command)}
 		}
 		if req.Reason != "" {
 			d.Reason += ": " + req.Reason
 		}
 		d.Reason = fmt.Sprintf("%s (by %s)", d.Reason, req.Actor)
 		d.Next.Reason = d.Reason
-		saved, err := c.commit(ctx, r, d, actor)
-		if errors.Is(err, ErrConflict) && saved.Rev == r.Rev {
-			continue
-		}
-		if err != nil {
-			return ControlResult{}, transient(err)
-		}
-		return ControlResult{RolloutID: saved.ID, Phase: saved.Phase, Weights: saved.IntendedWeights(), Reason: d.Reason}, nil
+		return d, true, nil
+	})
+	var rejected *CommandRejected
+	switch {
+	case errors.As(err, &rejected):
+		return ControlResult{RolloutID: saved.ID, Phase: saved.Phase, Weights: saved.IntendedWeights()}, err
+	case err != nil:
+		return ControlResult{}, err
 	}
-	return ControlResult{}, &Transient{newCause(nil, "rollout %s: the record kept moving", req.RolloutID)}
+	return ControlResult{RolloutID: saved.ID, Phase: saved.Phase, Weights: saved.IntendedWeights(), Reason: d.Reason}, nil
 }
 
 func decodeControl(raw json.RawMessage) (ControlRequest, error) {

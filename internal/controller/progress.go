@@ -338,13 +338,9 @@ func without(list []string, s string) []string {
 // stop ends a rollout that is not over yet with the alias on stable: phase Failed,
 // RolledBack or Aborted, with an error name for Failed.
 func (c *Controller) stop(ctx context.Context, id string, phase rollout.Phase, errorName, reason, actor string) (rollout.Rollout, error) {
-	for range maxAttempts {
-		r, err := c.Store.GetRollout(ctx, id)
-		if err != nil {
-			return r, c.notFound(id, err)
-		}
+	r, _, err := c.update(ctx, id, actor, func(r rollout.Rollout) (rollout.Decision, bool, error) {
 		if r.Phase.Terminal() {
-			return r, nil
+			return rollout.Decision{}, false, nil
 		}
 		d := rollout.Stop(r, phase, reason, c.now())
 		d.Next.ErrorName = errorName
@@ -354,13 +350,9 @@ func (c *Controller) stop(ctx context.Context, id string, phase rollout.Phase, e
 			// spend the account's one alias update a second that a rollback may need.
 			d.SetAlias = false
 		}
-		saved, err := c.commit(ctx, r, d, actor)
-		if errors.Is(err, ErrConflict) && saved.Rev == r.Rev {
-			continue
-		}
-		return saved, transient(err)
-	}
-	return rollout.Rollout{}, &Transient{newCause(nil, "stop %s: the record kept moving", id)}
+		return d, true, nil
+	})
+	return r, err
 }
 
 // sendOutcomeWith answers a token other than the stored one (a retried register).
