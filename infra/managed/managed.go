@@ -309,35 +309,8 @@ func PolicyTags(p Policy, defaultAlarm string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rollout policy: %w", err)
 	}
-	if err := checkIntervals(policy); err != nil {
-		return nil, err
+	if err := policy.CheckTick(minInterval); err != nil {
+		return nil, fmt.Errorf("rollout %w", err)
 	}
 	return tags, nil
-}
-
-// checkIntervals refuses holds shorter than the controller's one-minute tick on AWS, as
-// prepare does with topology.DefaultMinInterval.
-func checkIntervals(p rollout.Policy) error {
-	short := func(field string, d rollout.Duration) error {
-		if d > 0 && d.D() < minInterval {
-			return fmt.Errorf("rollout policy field %q: %s is shorter than the controller's tick of %s", field, d, minInterval)
-		}
-		return nil
-	}
-	if err := short("interval", p.Interval); err != nil {
-		return err
-	}
-	for _, s := range p.Steps {
-		switch {
-		case s.Pause != nil:
-			if err := short("steps", s.Pause.Duration); err != nil {
-				return err
-			}
-		case s.Analysis != nil:
-			if err := short("steps", s.Analysis.Duration); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

@@ -253,8 +253,8 @@ func (a *app) checkUpload(ctx context.Context, key topology.ArtifactKey, definit
 	if err != nil {
 		return rollout.Policy{}, usagef("invalid policy: %v", err)
 	}
-	if err := checkIntervals(policy); err != nil {
-		return rollout.Policy{}, err
+	if err := policy.CheckTick(minInterval); err != nil {
+		return rollout.Policy{}, usagef("invalid policy: %v", err)
 	}
 	if policy.Strategy == rollout.BlueGreen && policy.TestAlias == key.Alias {
 		return rollout.Policy{}, usagef("invalid policy: testAlias %q is the alias being rolled out", policy.TestAlias)
@@ -282,32 +282,6 @@ var minInterval = func() time.Duration {
 	d, _ := rollout.ParseDuration(topology.DefaultMinInterval)
 	return d.D()
 }()
-
-// checkIntervals refuses holds shorter than the controller's tick, as prepare does.
-func checkIntervals(p rollout.Policy) error {
-	short := func(field string, d rollout.Duration) error {
-		if d > 0 && d.D() < minInterval {
-			return usagef("invalid policy: policy field %q: %s is shorter than the controller's tick of %s", field, d, rollout.Duration(minInterval))
-		}
-		return nil
-	}
-	if err := short("interval", p.Interval); err != nil {
-		return err
-	}
-	for _, s := range p.Steps {
-		switch {
-		case s.Pause != nil:
-			if err := short("steps", s.Pause.Duration); err != nil {
-				return err
-			}
-		case s.Analysis != nil:
-			if err := short("steps", s.Analysis.Duration); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
 
 // awaitPrepared waits until the controller has prepared the rollout: it has its candidate,
 // waits in the queue, or was refused.

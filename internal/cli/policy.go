@@ -81,8 +81,8 @@ func readPolicy(path string) (rollout.Policy, error) {
 	if err != nil {
 		return rollout.Policy{}, usagef("invalid policy %s: %s", path, joinErrors(err))
 	}
-	if err := checkIntervals(p); err != nil {
-		return rollout.Policy{}, err
+	if err := p.CheckTick(minInterval); err != nil {
+		return rollout.Policy{}, usagef("invalid policy: %v", err)
 	}
 	return p, nil
 }

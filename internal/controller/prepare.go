@@ -268,8 +268,8 @@ func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 	if err != nil {
 		return in, &InvalidPolicy{newCause(err, "")}
 	}
-	if err := c.checkIntervals(in.policy); err != nil {
-		return in, err
+	if err := in.policy.CheckTick(c.cfg.MinInterval); err != nil {
+		return in, &InvalidPolicy{newCause(err, "")}
 	}
 	if in.policy.Strategy == rollout.BlueGreen && in.policy.TestAlias == u.key.Alias {
 		// Register would point the alias itself at the candidate, and Finalize delete it.
@@ -306,32 +306,6 @@ func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 	}
 	in.tests, err = c.loadTests(ctx, u)
 	return in, err
-}
-
-// checkIntervals refuses holds shorter than the tick can resolve.
-func (c *Controller) checkIntervals(p rollout.Policy) error {
-	short := func(field string, d rollout.Duration) error {
-		if d > 0 && d.D() < c.cfg.MinInterval {
-			return &InvalidPolicy{newCause(nil, "policy field %q: %s is shorter than the controller's tick of %s", field, d, c.cfg.MinInterval)}
-		}
-		return nil
-	}
-	if err := short("interval", p.Interval); err != nil {
-		return err
-	}
-	for _, s := range p.Steps {
-		switch {
-		case s.Pause != nil:
-			if err := short("steps", s.Pause.Duration); err != nil {
-				return err
-			}
-		case s.Analysis != nil:
-			if err := short("steps", s.Analysis.Duration); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // loadTests reads <sm>/<alias>/tests/*.json.

@@ -183,3 +183,30 @@ func (p Policy) Hash() string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
 }
+
+// CheckTick refuses holds (the interval, pause and analysis steps) shorter than the
+// controller's tick, which could not end them on time: a minute on AWS.
+func (p Policy) CheckTick(tick time.Duration) error {
+	short := func(field string, d Duration) error {
+		if d > 0 && d.D() < tick {
+			return &FieldError{Field: field, Msg: fmt.Sprintf("%s is shorter than the controller's tick of %s", d, Duration(tick))}
+		}
+		return nil
+	}
+	if err := short("interval", p.Interval); err != nil {
+		return err
+	}
+	for _, s := range p.Steps {
+		switch {
+		case s.Pause != nil:
+			if err := short("steps", s.Pause.Duration); err != nil {
+				return err
+			}
+		case s.Analysis != nil:
+			if err := short("steps", s.Analysis.Duration); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
