@@ -228,36 +228,14 @@ func (a *app) checkUpload(ctx context.Context, key topology.ArtifactKey, definit
 		return rollout.Policy{}, usagef("the definition is not valid ASL: %s", strings.Join(msgs, "; "))
 	}
 
-	tagLayer, err := rollout.ParsePolicyTags(tags)
-	if err != nil {
-		return rollout.Policy{}, usagef("invalid policy in the tags of %s: %v", key.StateMachine, err)
-	}
-	layers := []rollout.Layer{tagLayer}
 	client, _ := a.s3()
-	file, err := s3api.New(client).Get(ctx, a.res.Bucket, key.PolicyKey(), "")
+	policy, _, err := controller.ResolvePolicy(ctx, s3api.New(client), a.res.Bucket, key, tags, meta, minInterval)
+	var invalid *controller.InvalidPolicy
 	switch {
-	case err == nil:
-		l, err := rollout.ParsePolicyJSON(key.PolicyKey(), file.Body)
-		if err != nil {
-			return rollout.Policy{}, usagef("invalid policy: %v", err)
-		}
-		layers = append(layers, l)
-	case !errors.Is(err, controller.ErrNotFound):
-		return rollout.Policy{}, fmt.Errorf("read s3://%s/%s: %w", a.res.Bucket, key.PolicyKey(), err)
-	}
-	metaLayer, err := rollout.ParsePolicyMetadata(meta)
-	if err != nil {
+	case errors.As(err, &invalid):
 		return rollout.Policy{}, usagef("invalid policy: %v", err)
-	}
-	policy, err := rollout.Resolve(append(layers, metaLayer)...)
-	if err != nil {
-		return rollout.Policy{}, usagef("invalid policy: %v", err)
-	}
-	if err := policy.CheckTick(minInterval); err != nil {
-		return rollout.Policy{}, usagef("invalid policy: %v", err)
-	}
-	if policy.Strategy == rollout.BlueGreen && policy.TestAlias == key.Alias {
-		return rollout.Policy{}, usagef("invalid policy: testAlias %q is the alias being rolled out", policy.TestAlias)
+	case err != nil:
+		return rollout.Policy{}, err
 	}
 	if len(policy.Alarms) > 0 {
 		states, err := a.alarms().States(ctx, policy.Alarms)

@@ -242,38 +242,9 @@ func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 		return in, &InvalidDefinition{newCause(nil, "%s: %s", u.key.Key(), strings.Join(msgs, "; "))}
 	}
 
-	tagLayer, err := rollout.ParsePolicyTags(tags)
+	in.policy, in.layers, err = ResolvePolicy(ctx, c.Artifacts, u.obj.Bucket.Name, u.key, tags, obj.Metadata, c.cfg.MinInterval)
 	if err != nil {
-		return in, &InvalidPolicy{newCause(err, "tags of %s", u.key.StateMachine)}
-	}
-	layers := []rollout.Layer{}
-	file, err := c.Artifacts.Get(ctx, u.obj.Bucket.Name, u.key.PolicyKey(), "")
-	switch {
-	case err == nil:
-		l, err := rollout.ParsePolicyJSON(u.key.PolicyKey(), file.Body)
-		if err != nil {
-			return in, &InvalidPolicy{newCause(err, "")}
-		}
-		layers = append(layers, l)
-	case !errors.Is(err, ErrNotFound):
-		return in, transient(fmt.Errorf("read %s: %w", u.key.PolicyKey(), err))
-	}
-	meta, err := rollout.ParsePolicyMetadata(obj.Metadata)
-	if err != nil {
-		return in, &InvalidPolicy{newCause(err, "metadata of %s", u.key.Key())}
-	}
-	layers = append(layers, meta)
-	in.layers = layers
-	in.policy, err = rollout.Resolve(append([]rollout.Layer{tagLayer}, layers...)...)
-	if err != nil {
-		return in, &InvalidPolicy{newCause(err, "")}
-	}
-	if err := in.policy.CheckTick(c.cfg.MinInterval); err != nil {
-		return in, &InvalidPolicy{newCause(err, "")}
-	}
-	if in.policy.Strategy == rollout.BlueGreen && in.policy.TestAlias == u.key.Alias {
-		// Register would point the alias itself at the candidate, and Finalize delete it.
-		return in, &InvalidPolicy{newCause(nil, "policy field %q: %q is the alias being rolled out; the test alias must be another", "testAlias", in.policy.TestAlias)}
+		return in, err
 	}
 	in.actor = obj.Metadata[rollout.MetadataPrefix+"actor"]
 	if in.actor == "" {
@@ -582,4 +553,45 @@ func actorOr(a string) string {
 		return "uploader"
 	}
 	return a
+}
+
+// ResolvePolicy resolves an upload's policy as prepare does: the state machine's tags, the
+// rollout.json beside the definition (absent is fine), the upload's metadata, later wins;
+// then the checks that need the key and the controller's tick. It returns the layers other
+// than the tags, which the record keeps. Policy problems are *InvalidPolicy errors; the CLI
+// runs the same function before it uploads.
+func ResolvePolicy(ctx context.Context, artifacts Artifacts, bucket string, key topology.ArtifactKey, tags, metadata map[string]string, tick time.Duration) (rollout.Policy, []rollout.Layer, error) {
+	tagLayer, err := rollout.ParsePolicyTags(tags)
+	if err != nil {
+		return rollout.Policy{}, nil, &InvalidPolicy{newCause(err, "tags of %s", key.StateMachine)}
+	}
+	layers := []rollout.Layer{}
+	file, err := artifacts.Get(ctx, bucket, key.PolicyKey(), "")
+	switch {
+	case err == nil:
+		l, err := rollout.ParsePolicyJSON(key.PolicyKey(), file.Body)
+		if err != nil {
+			return rollout.Policy{}, nil, &InvalidPolicy{newCause(err, "")}
+		}
+		layers = append(layers, l)
+	case !errors.Is(err, ErrNotFound):
+		return rollout.Policy{}, nil, transient(fmt.Errorf("read %s: %w", key.PolicyKey(), err))
+	}
+	meta, err := rollout.ParsePolicyMetadata(metadata)
+	if err != nil {
+		return rollout.Policy{}, nil, &InvalidPolicy{newCause(err, "metadata of %s", key.Key())}
+	}
+	layers = append(layers, meta)
+	policy, err := rollout.Resolve(append([]rollout.Layer{tagLayer}, layers...)...)
+	if err != nil {
+		return rollout.Policy{}, nil, &InvalidPolicy{newCause(err, "")}
+	}
+	if err := policy.CheckTick(tick); err != nil {
+		return rollout.Policy{}, nil, &InvalidPolicy{newCause(err, "")}
+	}
+	if policy.Strategy == rollout.BlueGreen && policy.TestAlias == key.Alias {
+		// Register would point the alias itself at the candidate, and Finalize delete it.
+		return rollout.Policy{}, nil, &InvalidPolicy{newCause(nil, "policy field %q: %q is the alias being rolled out; the test alias must be another", "testAlias", policy.TestAlias)}
+	}
+	return policy, layers, nil
 }
