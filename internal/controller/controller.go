@@ -40,6 +40,9 @@ type Ports struct {
 	Events        Events
 	Clock         Clock
 	Log           *slog.Logger
+	// Sleep waits between retries; nil is the wall clock. Tests pass one that moves their
+	// fake clock instead, so that retries neither slow them nor depend on the machine.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Controller runs the use cases.
@@ -66,6 +69,9 @@ func New(cfg Config, p Ports) (*Controller, error) {
 	}
 	if p.Log == nil {
 		p.Log = slog.New(slog.DiscardHandler)
+	}
+	if p.Sleep == nil {
+		p.Sleep = sleep
 	}
 	v := reflect.ValueOf(p)
 	for i := range v.NumField() {
@@ -184,7 +190,7 @@ func (c *Controller) updateAlias(ctx context.Context, r rollout.Rollout) error {
 		if err = c.Aliases.Update(ctx, r.AliasArn, r.Routing()); err == nil || !errors.Is(err, ErrThrottled) || i == attempts-1 {
 			break
 		}
-		if err := backoff(ctx, i); err != nil {
+		if err := c.backoff(ctx, i); err != nil {
 			return err
 		}
 	}
@@ -195,11 +201,18 @@ func (c *Controller) updateAlias(ctx context.Context, r rollout.Rollout) error {
 }
 
 // backoff waits before retry i+1: 50ms, 100ms, 200ms, …
-func backoff(ctx context.Context, i int) error {
+func (c *Controller) backoff(ctx context.Context, i int) error {
+	return c.Sleep(ctx, time.Duration(1<<i)*50*time.Millisecond)
+}
+
+// sleep waits d on the wall clock, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-time.After(time.Duration(1<<i) * 50 * time.Millisecond):
+	case <-t.C:
 		return nil
 	}
 }

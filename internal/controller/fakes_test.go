@@ -1309,6 +1309,7 @@ func newWorld(t testing.TB) *world {
 	ctl, err := controller.New(controller.Config{TickRate: topology.DefaultTickRate, MinInterval: time.Minute, DedupeTTL: 24 * time.Hour}, controller.Ports{
 		StateMachines: smPort{w.sfn}, Aliases: aliasPort{w.sfn}, Alarms: w.alarms, Metrics: w.metrics,
 		Store: w.store, Artifacts: w.s3, Schedules: w.sched, Tasks: w.tasks, Events: w.events, Clock: clock,
+		Sleep: func(ctx context.Context, d time.Duration) error { clock.Advance(d); return ctx.Err() },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -301,7 +301,7 @@ func (c *Controller) rollbackOne(ctx context.Context, id, alarm string) (rollout
 			return r, d, err
 		}
 		c.Log.WarnContext(ctx, "rollback retried", "rollout_id", id, "alarm", alarm, "attempt", i+1, "err", err)
-		if err := backoff(ctx, i); err != nil {
+		if err := c.backoff(ctx, i); err != nil {
 			return r, d, err
 		}
 	}
