@@ -1290,6 +1290,8 @@ type world struct {
 	events  *fakeEvents
 	ctl     *controller.Controller
 	execs   int
+	// commands numbers the ids of the commands sent by control.
+	commands int
 }
 
 func newWorld(t testing.TB) *world {
@@ -1408,9 +1410,10 @@ func (w *world) alarm(name string, from, to rollout.AlarmState) (controller.Roll
 	return w.ctl.Rollback(w.ctx, out)
 }
 
-// control sends an operator's command.
+// control sends an operator's command with a command id of its own, as the CLI does.
 func (w *world) control(id string, cmd rollout.Command, actor string) (controller.ControlResult, error) {
-	raw, _ := json.Marshal(controller.ControlRequest{RolloutID: id, Command: cmd, Actor: actor})
+	w.commands++
+	raw, _ := json.Marshal(controller.ControlRequest{RolloutID: id, Command: cmd, Actor: actor, CommandID: fmt.Sprintf("command-%d", w.commands)})
 	return w.ctl.Control(w.ctx, raw)
 }
 

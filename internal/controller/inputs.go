@@ -183,6 +183,10 @@ type ControlRequest struct {
 	Command   rollout.Command `json:"command"`
 	Actor     string          `json:"actor"`
 	Reason    string          `json:"reason,omitempty"`
+	// CommandID names this command: its retries carry the same id, and a rollout applies
+	// an id once. The CLI makes one per invocation; when it is absent, the control function
+	// takes the EventBridge event's id, else the Lambda request id.
+	CommandID string `json:"commandId,omitempty"`
 }
 
 // Validate checks a request before it touches anything.
@@ -208,4 +212,5 @@ type ControlResult struct {
 	Phase     rollout.Phase   `json:"phase"`
 	Weights   rollout.Weights `json:"weights"`
 	Reason    string          `json:"reason,omitempty"`
+	CommandID string          `json:"commandId,omitempty"`
 }

@@ -347,6 +347,7 @@ func (c *Controller) lock(ctx context.Context, r *rollout.Rollout, onBusy rollou
 	for range maxAttempts {
 		holder, err := c.Store.AcquireLock(ctx, r.AliasArn, r.ID)
 		if err == nil {
+			r.QueuedBehind = ""
 			return false, nil
 		}
 		if !errors.Is(err, ErrConflict) {
@@ -374,6 +375,7 @@ func (c *Controller) lock(ctx context.Context, r *rollout.Rollout, onBusy rollou
 		switch onBusy {
 		case rollout.BusyQueue:
 			r.Reason = "queued behind rollout " + holder
+			r.QueuedBehind = holder
 			if _, err := c.Store.SaveRollout(ctx, *r); err != nil {
 				return false, transient(fmt.Errorf("save rollout %s: %w", r.ID, err))
 			}

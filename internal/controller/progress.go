@@ -198,6 +198,7 @@ func (c *Controller) markWoken(ctx context.Context, id string) {
 	}
 	r.UpdatedAt = c.now()
 	r.Reason = "its turn came: preparing"
+	r.QueuedBehind = ""
 	if _, err := c.Store.SaveRollout(ctx, r); err != nil {
 		c.Log.WarnContext(ctx, "stamp woken rollout", "rollout_id", id, "err", err)
 	}

@@ -19,6 +19,9 @@ func (e *CommandError) Error() string {
 // Apply carries out an operator's command at once: the decision's Next is the record to
 // save and SetAlias says whether the alias must follow now.
 func Apply(r Rollout, cmd Command, now time.Time) (Decision, error) {
+	if r.NotStarted() {
+		return applyNotStarted(r, cmd, now)
+	}
 	if err := r.check(); err != nil {
 		return Decision{}, err
 	}

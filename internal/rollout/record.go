@@ -82,8 +82,14 @@ type Rollout struct {
 	Reason    string `json:"reason,omitempty"`
 	ErrorName string `json:"error,omitempty"` // the named error of a Failed rollout
 
-	Upload    Upload `json:"upload"`
-	TaskToken string `json:"-"`
+	Upload Upload `json:"upload"`
+	// QueuedBehind is the rollout that held the alias when this upload queued for it
+	// (onBusy=queue); empty once it has the alias.
+	QueuedBehind string `json:"queuedBehind,omitempty"`
+	// Commands are the operators' commands applied, newest last, with their answers: a
+	// command id applied once is answered from here and changes nothing.
+	Commands  []AppliedCommand `json:"commands,omitempty"`
+	TaskToken string           `json:"-"`
 	// Rev is the optimistic lock: each save expects the rev it read.
 	Rev int64 `json:"rev"`
 }
