@@ -2,6 +2,8 @@ package controller_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -229,4 +231,46 @@ func TestOtherCommandsOnAQueuedUploadAreRejected(t *testing.T) {
 	if q, _ := w.store.Queue(w.ctx, aliasOf("orders")); len(q) != 1 {
 		t.Errorf("queue = %+v, want the upload still queued", q)
 	}
+}
+
+// The samples of direct requests carry a command id, as the CLI sends them; the event
+// sample carries none and takes the event's id.
+func TestControlSamplesCarryCommandIDs(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(eventsDir, "control-*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("control samples: %v (%d files)", err, len(files))
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := decodeSample(filepath.Base(f), raw)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		switch {
+		case d.env.ID != "":
+			if d.control.CommandID != "" {
+				t.Errorf("%s: commandId %q; the event sample shows a request that takes the event's id", f, d.control.CommandID)
+			}
+		case d.control.CommandID == "":
+			t.Errorf("%s: no commandId", f)
+		}
+	}
+	// Replayed twice, the event sample is one command.
+	w, e := startOrders(t, linearHour)
+	raw, err := os.ReadFile(filepath.Join(eventsDir, "control-request-event.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw = []byte(strings.ReplaceAll(strings.ReplaceAll(string(raw), sampleRolloutID, e.id()), `"abort"`, `"promote"`))
+	for range 2 {
+		res, err := w.ctl.Control(w.ctx, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantEqual(t, "command id of the event sample", res.CommandID, "7e1c9a3b-2f4d-4c8e-b6a0-5d9f1e2c3b4a")
+	}
+	wantEqual(t, "candidate weight", w.record(e.id()).CandidateWeight, 20)
 }
