@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,7 +51,7 @@ var controlHelp = map[string]struct{ short, long, example string }{
 }
 
 func newControl(a *app, name string) *cobra.Command {
-	var reason string
+	var reason, commandID string
 	var full bool
 	h := controlHelp[name]
 	cmd := &cobra.Command{
@@ -60,7 +61,13 @@ func newControl(a *app, name string) *cobra.Command {
 
 The command is sent to the control function (Lambda Invoke), recorded on the rollout's audit
 trail with the caller's identity (STS GetCallerIdentity, else $USER) and the reason, and is in
-effect when this returns. Exit code 1 when the rollout's phase does not allow it.`,
+effect when this returns. Exit code 1 when the rollout's phase does not allow it.
+
+Each invocation sends a command id of its own; a rollout applies a command id once. When
+a command fails in a way that may have left it applied (throttling, a timeout), run it
+again with --command-id and the id the error names: it is then answered with its first
+result and not applied twice. An upload queued for a busy alias (onBusy=queue) takes
+abort (it is dropped and never deploys); every other command is refused until it starts.`,
 		Example: h.example,
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
@@ -68,7 +75,7 @@ effect when this returns. Exit code 1 when the rollout's phase does not allow it
 			if full {
 				command = rollout.CommandPromoteFull
 			}
-			v, err := a.control(cmd.Context(), argv[0], command, reason)
+			v, err := a.control(cmd.Context(), argv[0], command, reason, commandID)
 			if err != nil {
 				return err
 			}
@@ -79,21 +86,30 @@ effect when this returns. Exit code 1 when the rollout's phase does not allow it
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, for the audit trail")
+	cmd.Flags().StringVar(&commandID, "command-id", "", "retry a command with the id it was sent with (default: a new id)")
 	if name == "promote" {
 		cmd.Flags().BoolVar(&full, "full", false, "move the candidate to 100% at once")
 	}
 	return cmd
 }
 
-// control sends one command and reads the rollout back.
-func (a *app) control(ctx context.Context, id string, command rollout.Command, reason string) (ControlView, error) {
+// control sends one command and reads the rollout back. commandID is empty for a new
+// command, or the id of one to retry.
+func (a *app) control(ctx context.Context, id string, command rollout.Command, reason, commandID string) (ControlView, error) {
 	if !rolloutIDPattern.MatchString(id) {
 		return ControlView{}, usagef("%q is not a rollout id (r- and 12 hex digits, as deploy and list print)", id)
 	}
 	if err := a.connect(ctx); err != nil {
 		return ControlView{}, err
 	}
-	req := controller.ControlRequest{RolloutID: id, Command: command, Actor: a.caller(ctx), Reason: reason}
+	if commandID == "" {
+		commandID = rand.Text()
+	}
+	// retry tells how to send this command again without applying it twice.
+	retry := func(err error) error {
+		return fmt.Errorf("%w (it may have been applied: run it again with --command-id %s, which is applied at most once)", err, commandID)
+	}
+	req := controller.ControlRequest{RolloutID: id, Command: command, Actor: a.caller(ctx), Reason: reason, CommandID: commandID}
 	payload, err := json.Marshal(req)
 	if err != nil {
 		return ControlView{}, err
@@ -103,7 +119,7 @@ func (a *app) control(ctx context.Context, id string, command rollout.Command, r
 		if errors.Is(awsapi.Classify("", err), controller.ErrNotFound) {
 			return ControlView{}, usagef("no control function %q: set --control-function or SFN_ROLLOUT_CONTROL_FUNCTION", a.res.ControlFunction)
 		}
-		return ControlView{}, fmt.Errorf("invoke %s: %w", a.res.ControlFunction, err)
+		return ControlView{}, retry(fmt.Errorf("invoke %s: %w", a.res.ControlFunction, err))
 	}
 	if out.FunctionError != nil {
 		var fe struct {
@@ -119,15 +135,15 @@ func (a *app) control(ctx context.Context, id string, command rollout.Command, r
 		case "CommandRejected":
 			return ControlView{}, errors.New(fe.Message)
 		case "":
-			return ControlView{}, fmt.Errorf("%s failed: %s", a.res.ControlFunction, out.Payload)
+			return ControlView{}, retry(fmt.Errorf("%s failed: %s", a.res.ControlFunction, out.Payload))
 		}
-		return ControlView{}, fmt.Errorf("%s failed: %s: %s", a.res.ControlFunction, fe.Type, fe.Message)
+		return ControlView{}, retry(fmt.Errorf("%s failed: %s: %s", a.res.ControlFunction, fe.Type, fe.Message))
 	}
 	var res controller.ControlResult
 	if err := json.Unmarshal(out.Payload, &res); err != nil {
 		return ControlView{}, fmt.Errorf("read the answer of %s: %w", a.res.ControlFunction, err)
 	}
-	v := ControlView{Command: string(command), By: req.Actor}
+	v := ControlView{Command: string(command), By: req.Actor, CommandID: commandID}
 	if store, err := a.rollouts(); err == nil {
 		r, err := store.GetRollout(ctx, id)
 		if err != nil {

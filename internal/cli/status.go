@@ -333,7 +333,41 @@ func (a *app) statusOf(ctx context.Context, r rollout.Rollout) (StatusView, erro
 			exec.FailureRate = math.Round(float64(failed)*1000/float64(started)) / 10
 		}
 	}
-	return NewStatusView(r, routing, states, exec, now), nil
+	v := NewStatusView(r, routing, states, exec, now)
+	if r.NotStarted() {
+		if err := a.queuedStatus(ctx, r, &v); err != nil {
+			return StatusView{}, err
+		}
+	}
+	return v, nil
+}
+
+// queuedStatus adds, for an upload waiting for its alias, whom it waits behind and its
+// place in the queue; an upload not in the queue is being prepared.
+func (a *app) queuedStatus(ctx context.Context, r rollout.Rollout, v *StatusView) error {
+	store, err := a.rollouts()
+	if err != nil {
+		return err
+	}
+	queue, err := store.Queue(ctx, r.AliasArn)
+	if err != nil {
+		return err
+	}
+	for i, q := range queue {
+		if q.RolloutID != r.ID {
+			continue
+		}
+		holder, err := store.LockHolder(ctx, r.AliasArn)
+		if err != nil {
+			return err
+		}
+		if holder == "" {
+			holder = r.QueuedBehind // released a moment ago: its turn is coming
+		}
+		v.Queued(holder, i+1)
+		return nil
+	}
+	return nil
 }
 
 func (a *app) activeStatuses(ctx context.Context) ([]StatusView, error) {

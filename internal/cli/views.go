@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -89,7 +90,32 @@ type StatusView struct {
 	Alarms      []AlarmView     `json:"alarms"`
 	Routing     []RouteView     `json:"routing"` // the alias as it is, which the intent (weights) leads
 	Candidate   *ExecutionsView `json:"candidateExecutions,omitempty"`
-	Now         time.Time       `json:"-"`
+	// QueuedBehind is the rollout holding the alias while this upload waits for it
+	// (onBusy=queue), and QueuePosition its place in the alias's queue, from 1.
+	QueuedBehind  string    `json:"queuedBehind,omitempty"`
+	QueuePosition int       `json:"queuePosition,omitempty"`
+	Now           time.Time `json:"-"`
+}
+
+// Queued marks the view of an upload waiting for its alias: behind the rollout that holds
+// it, at position in the queue.
+func (v *StatusView) Queued(behind string, position int) {
+	v.QueuedBehind, v.QueuePosition = behind, position
+	v.NextStep = fmt.Sprintf("queued behind %s (%s in the queue): starts when the alias is free; abort drops it", behind, ordinal(position))
+}
+
+func ordinal(n int) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return strconv.Itoa(n) + suffix
 }
 
 // NewStatusView adds the live routing, the alarms and the candidate's executions to a record.
@@ -197,6 +223,8 @@ type ControlView struct {
 	RolloutView
 	Command string `json:"command"`
 	By      string `json:"by"`
+	// CommandID is the id the command was sent with: a retry with it is applied at most once.
+	CommandID string `json:"commandId,omitempty"`
 }
 
 // AliasRouteView is one alias that routes to a version, at a weight.
