@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
@@ -273,4 +275,20 @@ func TestControlSamplesCarryCommandIDs(t *testing.T) {
 		wantEqual(t, "command id of the event sample", res.CommandID, "7e1c9a3b-2f4d-4c8e-b6a0-5d9f1e2c3b4a")
 	}
 	wantEqual(t, "candidate weight", w.record(e.id()).CandidateWeight, 20)
+}
+
+// A request without a commandId, invoked by Lambda, takes the Lambda request id, which
+// Lambda keeps across its retries of one asynchronous invocation.
+func TestControlTakesTheLambdaRequestID(t *testing.T) {
+	w, e := startOrders(t, linearHour)
+	ctx := lambdacontext.NewContext(w.ctx, &lambdacontext.LambdaContext{AwsRequestID: "8f5c2b1e-request"})
+	raw := []byte(`{"rolloutId":"` + e.id() + `","command":"promote","actor":"alice"}`)
+	for range 2 {
+		res, err := w.ctl.Control(ctx, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantEqual(t, "command id", res.CommandID, "8f5c2b1e-request")
+	}
+	wantEqual(t, "candidate weight after one invocation retried", w.record(e.id()).CandidateWeight, 20)
 }
