@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
+	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
 	"github.com/sfn-rollout/sfn-rollout/internal/local/deploy"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
 )
@@ -65,4 +67,34 @@ func TestAlarmBlipWithALostEvent(t *testing.T) {
 		t.Fatalf("rollout ended %s: %q; want RolledBack naming %s", r.Phase, r.Reason, alarm)
 	}
 	wantRolledBack(t, m, r, "controller")
+}
+
+// With the alias and alarm reads throttled for good (DescribeStateMachineAlias is 1 a second
+// account-wide, shared with every tick), an alarm's event still rolls the canary back: its
+// rollback reads neither before it writes the alias, and retries the write with backoff.
+func TestRollbackUnderThrottledReads(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	env, log := ownEnv(t, fastSpeed, 26)
+	m := newMachine(t, env, log, "throttled-reads")
+	alarm, id := guardedMachine(t, m)
+	if err := env.SetFaults(ctx,
+		core.Fault{Service: "states", Operation: "DescribeStateMachineAlias", Code: "ThrottlingException", Status: http.StatusBadRequest, Rate: 1},
+		core.Fault{Service: "monitoring", Operation: "DescribeAlarms", Code: "ThrottlingException", Status: http.StatusBadRequest, Rate: 1},
+		// Two of the rollback's alias updates are throttled too (the SDK tries three times).
+		core.Fault{Service: "states", Operation: "UpdateStateMachineAlias", Code: "ThrottlingException", Status: http.StatusBadRequest, Rate: 1, Remaining: 6},
+	); err != nil {
+		t.Fatal(err)
+	}
+	setAlarm(t, m, alarm, cwtypes.StateValueAlarm)
+	// The ticks fail on their reads meanwhile; only the rollback can end the rollout.
+	r := m.waitFor(id, "rolled back", func(r rollout.Rollout) bool { return r.Phase.Terminal() })
+	if err := env.SetFaults(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r.Phase != rollout.RolledBack {
+		t.Fatalf("rollout ended %s: %s", r.Phase, r.Reason)
+	}
+	m.waitRouting("v1=100")
+	wantRolledBack(t, m, m.finalized(id), "alarm:"+alarm)
 }
