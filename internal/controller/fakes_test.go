@@ -1799,4 +1799,21 @@ func TestFakesHonourTheirContracts(t *testing.T) {
 	if err := w.tasks.Succeed(ctx, "nobody", "{}"); !errors.Is(err, controller.ErrNotFound) {
 		t.Errorf("Succeed of an unknown token: %v", err)
 	}
+	// Alarms: StateTransitionedTimestamp moves with the state value only; the history has
+	// every change (a new alarm starts in INSUFFICIENT_DATA), both window ends included;
+	// an absent alarm is absent.
+	t1 := w.clock.Now()
+	w.alarms.set("a", rollout.AlarmOK)
+	w.clock.Advance(time.Minute)
+	w.alarms.set("a", rollout.AlarmOK)
+	w.alarms.set("a", rollout.AlarmAlarm)
+	t2 := w.clock.Now()
+	statuses, err := w.alarms.Statuses(ctx, []string{"a", "gone"})
+	wantEqual(t, "Statuses", fmt.Sprint(statuses, err), fmt.Sprint(map[string]controller.AlarmStatus{"a": {State: rollout.AlarmAlarm, TransitionedAt: t2}}, nil))
+	hist, err := w.alarms.History(ctx, "a", t1, t2)
+	wantEqual(t, "History", fmt.Sprint(hist, err), fmt.Sprint([]controller.AlarmTransition{
+		{Time: t1, From: rollout.AlarmInsufficientData, To: rollout.AlarmOK}, {Time: t2, From: rollout.AlarmOK, To: rollout.AlarmAlarm}}, nil))
+	if hist, _ := w.alarms.History(ctx, "a", t1.Add(time.Second), t2.Add(-time.Second)); len(hist) != 0 {
+		t.Errorf("History outside the window: %v", hist)
+	}
 }
