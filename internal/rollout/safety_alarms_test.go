@@ -1,6 +1,7 @@
 package rollout_test
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -76,5 +77,64 @@ func TestDecideWithAlarmHistory(t *testing.T) {
 				tt.check(t, d)
 			}
 		})
+	}
+}
+
+// Over generated rollouts: with an alarm history unread, nothing moves forward; an alarm
+// that entered ALARM since the last look is never ignored as preexisting.
+func TestDecideAlarmHistoryInvariants(t *testing.T) {
+	rng := rand.New(rand.NewPCG(20261204, 9))
+	iterations := 2000
+	if testing.Short() {
+		iterations = 200
+	}
+	held, entered := 0, 0
+	for i := range iterations {
+		policy := invariantPolicies[rng.IntN(len(invariantPolicies))]
+		r := newRollout(t, policy)
+		if len(r.Policy.Alarms) > 0 && rng.IntN(3) == 0 {
+			r.PreexistingAlarms = []string{r.Policy.Alarms[0]}
+		}
+		alias := routes(0)
+		now := t0
+		for tickNo := range 40 {
+			now = now.Add(time.Duration(rng.IntN(6*60)) * time.Second)
+			obs := randomObservation(rng, r, alias)
+			obs.AlarmsInconclusive = rng.IntN(4) == 0
+			if len(r.Policy.Alarms) > 0 && rng.IntN(6) == 0 {
+				a := r.Policy.Alarms[rng.IntN(len(r.Policy.Alarms))]
+				obs.Alarms[a] = rollout.AlarmAlarm
+				obs.EnteredAlarms = []string{a}
+			}
+			d, err := rollout.Decide(r, obs, now)
+			if err != nil {
+				t.Fatalf("rollout %d (%s), tick %d: %v", i, policy, tickNo, err)
+			}
+			n := d.Next
+			failed := d.Action == rollout.ActionRollback || n.Phase == rollout.Paused && n.PauseKind == rollout.PauseFailure
+			switch {
+			case obs.AlarmsInconclusive && !r.Phase.Terminal() && d.Action != rollout.ActionRollback && d.Action != rollout.ActionPause &&
+				(n.StepIndex != r.StepIndex || n.CandidateWeight != r.CandidateWeight || n.Phase != r.Phase):
+				t.Fatalf("rollout %d (%s), tick %d: moved on with the alarm history unread: %s %+v → %+v", i, policy, tickNo, d.Action, r, n)
+			case len(obs.EnteredAlarms) > 0 && !r.Phase.Terminal() && !failed:
+				t.Fatalf("rollout %d (%s), tick %d: %s entered ALARM, decision %s (%s)", i, policy, tickNo, obs.EnteredAlarms[0], d.Action, d.Reason)
+			}
+			if obs.AlarmsInconclusive && d.Action == rollout.ActionWait {
+				held++
+			}
+			if len(obs.EnteredAlarms) > 0 && !r.Phase.Terminal() {
+				entered++
+			}
+			r = n
+			if d.SetAlias && rng.IntN(5) != 0 {
+				alias = r.Routing()
+			}
+			if r.Phase.Terminal() {
+				break
+			}
+		}
+	}
+	if held == 0 || entered == 0 {
+		t.Errorf("the generator never held on an unread history (%d) or saw an alarm enter ALARM (%d)", held, entered)
 	}
 }
