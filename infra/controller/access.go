@@ -23,6 +23,7 @@ type functionAccess struct {
 	readArtifacts  bool // s3:GetObject(Version), s3:ListBucket on the artifacts bucket
 	describeAlarms bool // cloudwatch:DescribeAlarms
 	metricData     bool // cloudwatch:GetMetricData
+	alarmHistory   bool // cloudwatch:DescribeAlarmHistory, when an alarm changed since a tick last looked
 	createSchedule bool // scheduler:CreateSchedule and iam:PassRole of the scheduler role
 	deleteSchedule bool // scheduler:DeleteSchedule
 }
@@ -47,8 +48,10 @@ const (
 //     tests in S3, the policy's alarms, the outcome of a superseded rollout's wait.
 //   - register: the test alias (CreateStateMachineAlias, Update on conflict), the first step
 //     (observe: alias, alarms, metrics, tags; the alias update), the tick schedule.
-//   - advance: a tick (observe and update), the schedule's deletion at the end.
-//   - rollback: a tick on an alarm's event.
+//   - advance: a tick (observe, with the history of an alarm that changed, and update), the
+//     schedule's deletion at the end.
+//   - rollback: a tick on an alarm's event (it reads no alarm; an ended rollout's retry reads
+//     the alias).
 //   - finalize: a last tick, the test alias's deletion, garbage collection of versions
 //     (ListStateMachineVersions, ListStateMachineAliases + Describe, DeleteStateMachineVersion),
 //     the schedule's deletion, waking a queued upload.
@@ -62,12 +65,12 @@ var accessOf = map[string]functionAccess{
 	"register": {
 		stateMachineReads: []string{listTags},
 		managedActions:    []string{describeAlias, updateAlias, createAlias},
-		answerTasks:       true, describeAlarms: true, metricData: true, createSchedule: true,
+		answerTasks:       true, describeAlarms: true, metricData: true, alarmHistory: true, createSchedule: true,
 	},
 	"advance": {
 		stateMachineReads: []string{listTags},
 		managedActions:    []string{describeAlias, updateAlias},
-		answerTasks:       true, describeAlarms: true, metricData: true, deleteSchedule: true,
+		answerTasks:       true, describeAlarms: true, metricData: true, alarmHistory: true, deleteSchedule: true,
 	},
 	"rollback": {
 		stateMachineReads: []string{listTags},
@@ -77,7 +80,7 @@ var accessOf = map[string]functionAccess{
 	"finalize": {
 		stateMachineReads: []string{listTags},
 		managedActions:    []string{describeAlias, updateAlias, listAliases, deleteAlias, listVersions, deleteVersion},
-		answerTasks:       true, describeAlarms: true, metricData: true, deleteSchedule: true,
+		answerTasks:       true, describeAlarms: true, metricData: true, alarmHistory: true, deleteSchedule: true,
 	},
 	"control": {
 		managedActions: []string{updateAlias},
@@ -149,6 +152,11 @@ func (g grants) statements(a functionAccess) []awsiam.PolicyStatement {
 	if a.metricData {
 		// GetMetricData has no resource-level permissions: AWS requires Resource "*".
 		out = append(out, statement("ReadMetrics", []string{"cloudwatch:GetMetricData"}, []string{"*"}, nil))
+	}
+	if a.alarmHistory {
+		// The history of a composite alarm is answered only to a DescribeAlarmHistory
+		// permission scoped to "*" (DescribeAlarmHistory API reference).
+		out = append(out, statement("ReadAlarmHistory", []string{"cloudwatch:DescribeAlarmHistory"}, []string{"*"}, nil))
 	}
 	if a.createSchedule {
 		out = append(out,

@@ -55,7 +55,8 @@ var (
 		"A rollout policy may name any alarm of the account; cloudwatch:DescribeAlarms only reads their state.",
 		[]string{`/^Resource::arn:<AWS::Partition>:cloudwatch:[^:]+:[^:]+:alarm:\*$/g`}}
 	metricData = finding{"AwsSolutions-IAM5",
-		"cloudwatch:GetMetricData has no resource-level permissions: AWS requires Resource \"*\". It reads the candidate version's AWS/States counts.",
+		"cloudwatch:GetMetricData has no resource-level permissions: AWS requires Resource \"*\". It reads the candidate version's AWS/States counts. " +
+			"cloudwatch:DescribeAlarmHistory answers a composite alarm's history only to a permission scoped to \"*\"; it reads state changes of the policy's alarms.",
 		[]string{"Resource::*"}}
 	tickSchedules = finding{"AwsSolutions-IAM5",
 		"One tick schedule per rollout, named " + topology.SchedulePrefix + "<rolloutId> and created at run time, only in this stack's schedule group.",
@@ -87,7 +88,7 @@ func suppressNagFindings(st *Stack) {
 		if a.describeAlarms {
 			fs = append(fs, anyAlarm)
 		}
-		if a.metricData {
+		if a.metricData || a.alarmHistory {
 			fs = append(fs, metricData)
 		}
 		if a.createSchedule || a.deleteSchedule {

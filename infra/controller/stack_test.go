@@ -595,6 +595,9 @@ func TestFunctionRoles(t *testing.T) {
 		if a.metricData {
 			want = append(want, "cloudwatch:GetMetricData")
 		}
+		if a.alarmHistory {
+			want = append(want, "cloudwatch:DescribeAlarmHistory")
+		}
 		if a.createSchedule {
 			want = append(want, "scheduler:CreateSchedule", "iam:PassRole")
 		}

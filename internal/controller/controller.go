@@ -178,19 +178,25 @@ func (c *Controller) setAlias(ctx context.Context, r rollout.Rollout) (rollout.R
 	return r, &Transient{newCause(nil, "rollout %s: the record kept moving while the alias was updated", r.ID)}
 }
 
-// updateAlias sets the routing. A rollback (candidate at 0) is retried at once on
-// throttling instead of waiting for the next tick: rollbacks come before forward steps.
+// updateAlias sets the routing. A rollback (candidate at 0) is retried on throttling, with
+// backoff, for as long as the invocation may run (retryBudget) instead of waiting for the
+// next tick: rollbacks come before forward steps.
 func (c *Controller) updateAlias(ctx context.Context, r rollout.Rollout) error {
-	attempts := 1
+	budget := time.Duration(0)
 	if r.CandidateWeight == 0 {
-		attempts = 8
+		budget = retryBudget(ctx)
 	}
 	var err error
-	for i := range attempts {
-		if err = c.Aliases.Update(ctx, r.AliasArn, r.Routing()); err == nil || !errors.Is(err, ErrThrottled) || i == attempts-1 {
+	for i := 0; ; i++ {
+		if err = c.Aliases.Update(ctx, r.AliasArn, r.Routing()); err == nil || !errors.Is(err, ErrThrottled) {
 			break
 		}
-		if err := c.backoff(ctx, i); err != nil {
+		wait := backoffDelay(i)
+		if wait > budget {
+			break
+		}
+		budget -= wait
+		if err := c.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
@@ -203,6 +209,33 @@ func (c *Controller) updateAlias(ctx context.Context, r rollout.Rollout) error {
 // backoff waits before retry i+1: 50ms, 100ms, 200ms, …
 func (c *Controller) backoff(ctx context.Context, i int) error {
 	return c.Sleep(ctx, time.Duration(1<<i)*50*time.Millisecond)
+}
+
+// maxBackoff caps backoffDelay: the alias update quota refills one a second, so a longer
+// wait only delays the rollback.
+const maxBackoff = 2 * time.Second
+
+// backoffDelay is the wait before retry i+1: 50ms, 100ms, 200ms, … up to maxBackoff.
+func backoffDelay(i int) time.Duration {
+	if i >= 6 {
+		return maxBackoff
+	}
+	return min(time.Duration(1<<i)*50*time.Millisecond, maxBackoff)
+}
+
+// noDeadlineBudget bounds the retries of a call whose context has no deadline (a caller
+// other than Lambda, which always sets one).
+const noDeadlineBudget = 30 * time.Second
+
+// retryBudget is how long retries may wait in total: what is left of the invocation's
+// time, less a tenth (at least a second) kept to save and answer.
+func retryBudget(ctx context.Context) time.Duration {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return noDeadlineBudget
+	}
+	left := time.Until(deadline)
+	return max(0, left-max(time.Second, left/10))
 }
 
 // sleep waits d on the wall clock, or until ctx ends.
@@ -346,14 +379,20 @@ func (c *Controller) sendOutcome(ctx context.Context, r rollout.Rollout) {
 	}
 }
 
-// observe reads the world for Decide: the alias, the alarms, the candidate's executions
-// since traffic started, and the policy as the state machine's tags resolve it now.
+// observe reads the world for Decide: the alias, the alarms (and their history when one
+// changed since the last look), the candidate's executions since traffic started, and the
+// policy as the state machine's tags resolve it now.
 //
 // firing names an alarm that an event says is in ALARM now. It is newer than whatever
 // DescribeAlarms says, and it decides alone: Decide checks the alarms before anything
-// else, so the metrics and the tags are not read, and neither can hold up a rollback.
+// else, so nothing is read (eventObservation), and no throttled read can hold up the
+// rollback's alias write. An ended rollout (the event's retry after a write that failed)
+// reads the alias, so that Decide repairs it.
 func (c *Controller) observe(ctx context.Context, r rollout.Rollout, firing string) (rollout.Observation, error) {
 	obs := rollout.Observation{Slack: c.tick / 2}
+	if firing != "" && !r.Phase.Terminal() {
+		return eventObservation(r, firing, obs), nil
+	}
 	alias, err := c.Aliases.Describe(ctx, r.AliasArn)
 	if err != nil {
 		return obs, transient(fmt.Errorf("describe alias %s: %w", r.AliasArn, err))
@@ -363,18 +402,9 @@ func (c *Controller) observe(ctx context.Context, r rollout.Rollout, firing stri
 		return obs, nil
 	}
 	if len(r.Policy.Alarms) > 0 {
-		states, err := c.Alarms.States(ctx, r.Policy.Alarms)
-		if err != nil {
-			return obs, transient(fmt.Errorf("describe alarms: %w", err))
+		if err := c.observeAlarms(ctx, r, &obs); err != nil {
+			return obs, err
 		}
-		obs.Alarms = states
-	}
-	if firing != "" {
-		if obs.Alarms == nil {
-			obs.Alarms = map[string]rollout.AlarmState{}
-		}
-		obs.Alarms[firing] = rollout.AlarmAlarm
-		return obs, nil
 	}
 	if r.Policy.MaxFailureRate > 0 && !r.TrafficStartedAt.IsZero() {
 		started, failed, err := c.Metrics.VersionCounts(ctx, r.StateMachineArn, r.CandidateVersionArn, r.TrafficStartedAt, c.now())

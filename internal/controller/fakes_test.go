@@ -629,16 +629,38 @@ func (s aliasPort) List(ctx context.Context, arn string) ([]controller.Alias, er
 
 type fakeAlarms struct {
 	f      *faults
+	clock  *fakeClock
 	mu     sync.Mutex
 	states map[string]rollout.AlarmState
+	// transitioned is each alarm's StateTransitionedTimestamp; history its StateUpdate
+	// items, oldest first, as DescribeAlarmHistory keeps them.
+	transitioned map[string]time.Time
+	history      map[string][]controller.AlarmTransition
 }
 
 var _ controller.Alarms = (*fakeAlarms)(nil)
 
+func newFakeAlarms(f *faults, clock *fakeClock) *fakeAlarms {
+	return &fakeAlarms{f: f, clock: clock, states: map[string]rollout.AlarmState{},
+		transitioned: map[string]time.Time{}, history: map[string][]controller.AlarmTransition{}}
+}
+
+// set changes an alarm's state at the clock's time. A new alarm starts in
+// INSUFFICIENT_DATA, as in CloudWatch; setting the state it is in already changes nothing.
 func (a *fakeAlarms) set(name string, s rollout.AlarmState) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	from, ok := a.states[name]
+	if !ok {
+		from = rollout.AlarmInsufficientData
+	}
 	a.states[name] = s
+	if ok && from == s {
+		return
+	}
+	now := a.clock.Now()
+	a.transitioned[name] = now
+	a.history[name] = append(a.history[name], controller.AlarmTransition{Time: now, From: from, To: s})
 }
 
 func (a *fakeAlarms) States(ctx context.Context, names []string) (map[string]rollout.AlarmState, error) {
@@ -654,6 +676,39 @@ func (a *fakeAlarms) States(ctx context.Context, names []string) (map[string]rol
 	for _, n := range names {
 		if s, ok := a.states[n]; ok {
 			out[n] = s
+		}
+	}
+	return out, nil
+}
+
+func (a *fakeAlarms) Statuses(ctx context.Context, names []string) (map[string]controller.AlarmStatus, error) {
+	if err := a.f.hit("Alarms.Statuses", names); err != nil {
+		return nil, err
+	}
+	if len(names) > 100 {
+		return nil, fmt.Errorf("DescribeAlarms: ValidationException: at most 100 names")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[string]controller.AlarmStatus, len(names))
+	for _, n := range names {
+		if s, ok := a.states[n]; ok {
+			out[n] = controller.AlarmStatus{State: s, TransitionedAt: a.transitioned[n]}
+		}
+	}
+	return out, nil
+}
+
+func (a *fakeAlarms) History(ctx context.Context, name string, from, to time.Time) ([]controller.AlarmTransition, error) {
+	if err := a.f.hit("Alarms.History", name); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []controller.AlarmTransition
+	for _, h := range a.history[name] {
+		if !h.Time.Before(from) && !h.Time.After(to) {
+			out = append(out, h)
 		}
 	}
 	return out, nil
@@ -1300,7 +1355,7 @@ func newWorld(t testing.TB) *world {
 	w := &world{
 		t: t, ctx: context.Background(), faults: f, clock: clock,
 		sfn:     newFakeSFN(f, clock),
-		alarms:  &fakeAlarms{f: f, states: map[string]rollout.AlarmState{}},
+		alarms:  newFakeAlarms(f, clock),
 		metrics: &fakeMetrics{f: f, byVersion: map[string]counts{}},
 		store:   newFakeStore(f, clock),
 		s3:      &fakeArtifacts{f: f, objects: map[string][]storedObject{}, keys: map[string][]string{}},
@@ -1746,5 +1801,22 @@ func TestFakesHonourTheirContracts(t *testing.T) {
 	// Tasks: an unknown token is not found.
 	if err := w.tasks.Succeed(ctx, "nobody", "{}"); !errors.Is(err, controller.ErrNotFound) {
 		t.Errorf("Succeed of an unknown token: %v", err)
+	}
+	// Alarms: StateTransitionedTimestamp moves with the state value only; the history has
+	// every change (a new alarm starts in INSUFFICIENT_DATA), both window ends included;
+	// an absent alarm is absent.
+	t1 := w.clock.Now()
+	w.alarms.set("a", rollout.AlarmOK)
+	w.clock.Advance(time.Minute)
+	w.alarms.set("a", rollout.AlarmOK)
+	w.alarms.set("a", rollout.AlarmAlarm)
+	t2 := w.clock.Now()
+	statuses, err := w.alarms.Statuses(ctx, []string{"a", "gone"})
+	wantEqual(t, "Statuses", fmt.Sprint(statuses, err), fmt.Sprint(map[string]controller.AlarmStatus{"a": {State: rollout.AlarmAlarm, TransitionedAt: t2}}, nil))
+	hist, err := w.alarms.History(ctx, "a", t1, t2)
+	wantEqual(t, "History", fmt.Sprint(hist, err), fmt.Sprint([]controller.AlarmTransition{
+		{Time: t1, From: rollout.AlarmInsufficientData, To: rollout.AlarmOK}, {Time: t2, From: rollout.AlarmOK, To: rollout.AlarmAlarm}}, nil))
+	if hist, _ := w.alarms.History(ctx, "a", t1.Add(time.Second), t2.Add(-time.Second)); len(hist) != 0 {
+		t.Errorf("History outside the window: %v", hist)
 	}
 }

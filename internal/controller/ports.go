@@ -87,6 +87,26 @@ type Aliases interface {
 type Alarms interface {
 	// States returns the state of each named alarm that exists; absent names do not exist.
 	States(ctx context.Context, names []string) (map[string]rollout.AlarmState, error)
+	// Statuses is States with each alarm's StateTransitionedTimestamp, read by the same
+	// DescribeAlarms calls.
+	Statuses(ctx context.Context, names []string) (map[string]AlarmStatus, error)
+	// History returns the state changes of one alarm from from to to (both included),
+	// oldest first: DescribeAlarmHistory's StateUpdate items, every page.
+	History(ctx context.Context, name string, from, to time.Time) ([]AlarmTransition, error)
+}
+
+// AlarmStatus is an alarm's state and when its state value last changed.
+type AlarmStatus struct {
+	State rollout.AlarmState
+	// TransitionedAt is StateTransitionedTimestamp: the last change of the state value
+	// (a new reason in the same state does not move it).
+	TransitionedAt time.Time
+}
+
+// AlarmTransition is one state change in an alarm's history.
+type AlarmTransition struct {
+	Time     time.Time
+	From, To rollout.AlarmState
 }
 
 // Metrics reads a version's AWS/States execution counts.

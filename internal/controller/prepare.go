@@ -133,6 +133,7 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 	r.Policy, r.PolicyHash, r.Steps, r.Layers = in.policy, in.policy.Hash(), in.policy.Expand(), in.layers
 	r.Actor = in.actor
 	r.PreexistingAlarms = in.firing
+	r.AlarmsCheckedAt = in.alarmsReadAt
 
 	queued, err := c.lock(ctx, &r, in.policy.OnBusy)
 	if err != nil {
@@ -196,6 +197,9 @@ type checked struct {
 	tests      []TestCase
 	actor      string
 	firing     []string // alarms in ALARM now, ignored until they leave it (preexistingAlarms=ignore)
+	// alarmsReadAt is taken just before the alarms were read: any later change of their
+	// state is found in their history (see Rollout.AlarmsCheckedAt).
+	alarmsReadAt time.Time
 }
 
 // check validates the upload without side effects: the state machine exists and is
@@ -252,6 +256,7 @@ func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 	}
 
 	if len(in.policy.Alarms) > 0 {
+		in.alarmsReadAt = c.now().Truncate(time.Millisecond)
 		states, err := c.Alarms.States(ctx, in.policy.Alarms)
 		if err != nil {
 			return in, transient(fmt.Errorf("describe alarms: %w", err))

@@ -290,15 +290,17 @@ func (c *Controller) Rollback(ctx context.Context, raw json.RawMessage) (Rollbac
 	return res, nil
 }
 
-// rollbackAttempts bounds the retries of one alarm's rollback on a throttled read or write:
-// with backoff they span about 1.5s, since waiting for EventBridge's retry or the next tick
-// would leave the candidate serving for a minute or more.
+// rollbackAttempts bounds the retries of one alarm's rollback on a Transient error (a
+// throttled or failed record read or write; the alias write retries on its own): with
+// backoff they span about 1.5s, since waiting for EventBridge's retry or the next tick
+// would leave the candidate serving for a minute or more. They stop early when the
+// invocation's time is nearly out (retryBudget), so that it still answers.
 const rollbackAttempts = 6
 
 func (c *Controller) rollbackOne(ctx context.Context, id, alarm string) (rollout.Rollout, rollout.Decision, error) {
 	for i := 0; ; i++ {
 		r, d, err := c.rollbackStep(ctx, id, alarm)
-		if err == nil || !errors.As(err, new(*Transient)) || i == rollbackAttempts-1 {
+		if err == nil || !errors.As(err, new(*Transient)) || i == rollbackAttempts-1 || retryBudget(ctx) < backoffDelay(i) {
 			return r, d, err
 		}
 		c.Log.WarnContext(ctx, "rollback retried", "rollout_id", id, "alarm", alarm, "attempt", i+1, "err", err)

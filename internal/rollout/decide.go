@@ -10,8 +10,8 @@ import (
 // Decide returns what to do next with a rollout, given what the controller observed now.
 // The checks run in this order, so that a rollback always wins over a forward step:
 // alarms, the candidate's failure rate, drift of the alias, an edited policy, a pause,
-// an alias that lags one step behind (repaired, without walking on), and only then the
-// step list (or the bake).
+// an alias that lags one step behind (repaired, without walking on), an alarm history that
+// could not be read (hold), and only then the step list (or the bake).
 func Decide(r Rollout, obs Observation, now time.Time) (Decision, error) {
 	if err := r.check(); err != nil {
 		return Decision{}, err
@@ -39,8 +39,11 @@ func Decide(r Rollout, obs Observation, now time.Time) (Decision, error) {
 
 	next.PreexistingAlarms = slices.DeleteFunc(slices.Clone(next.PreexistingAlarms), func(name string) bool {
 		s, ok := obs.Alarms[name]
-		return ok && s != AlarmAlarm
+		return ok && s != AlarmAlarm || slices.Contains(obs.EnteredAlarms, name)
 	})
+	if !obs.AlarmsCheckedAt.IsZero() {
+		next.AlarmsCheckedAt = obs.AlarmsCheckedAt
+	}
 	if reason := alarmFailure(next, obs); reason != "" {
 		return next.fail(reason, repair && !drift, now), nil
 	}
@@ -75,6 +78,11 @@ func Decide(r Rollout, obs Observation, now time.Time) (Decision, error) {
 			next.StepStartedAt = now
 		}
 		return next.hold(true, fmt.Sprintf("holding step %d/%d until the alias is at the intent", min(next.StepIndex+1, len(next.Steps)), len(next.Steps))), nil
+	}
+	if obs.AlarmsInconclusive {
+		// An alarm's history could not be read: it may have been in ALARM unseen, and no
+		// data is never healthy. Nothing moves forward until a tick reads it.
+		return Decision{Action: ActionWait, Next: r, Reason: fmt.Sprintf("holding step %d/%d at %d%%: an alarm changed state and its history could not be read", min(r.StepIndex+1, len(r.Steps)), len(r.Steps), r.CandidateWeight)}, nil
 	}
 	if next.Phase == Baking {
 		if left := next.BakeStartedAt.Add(next.Policy.BakeTime.D()).Sub(now); left > obs.Slack {

@@ -69,6 +69,11 @@ type Rollout struct {
 	// PreexistingAlarms are alarms that were in ALARM when the rollout was prepared, with
 	// preexistingAlarms=ignore; each is dropped once it is seen out of ALARM.
 	PreexistingAlarms []string `json:"preexistingAlarms,omitempty"`
+	// AlarmsCheckedAt is the time up to which the alarms' history has been examined: the
+	// moment Prepare read the alarms, moved on by each tick that had to read the history
+	// (an alarm's state changed since). An alarm that entered ALARM after it counts as if
+	// its event had arrived, even when it is OK again.
+	AlarmsCheckedAt time.Time `json:"alarmsCheckedAt,omitzero"`
 	// SeenPolicyHash is the edited policy's hash the rollout already paused for, so that a
 	// resume goes on with the original policy instead of pausing again.
 	SeenPolicyHash string `json:"seenPolicyHash,omitempty"`
@@ -140,6 +145,16 @@ type Observation struct {
 	// (started; failed+timed out+aborted) since traffic started.
 	CandidateExecutions int64
 	CandidateFailures   int64
+	// EnteredAlarms are alarms seen entering ALARM since the rollout last looked (an event,
+	// a StateTransitionedTimestamp after AlarmsCheckedAt, or an ALARM in their history):
+	// never preexisting, even when they were in ALARM at Prepare.
+	EnteredAlarms []string
+	// AlarmsCheckedAt, when set, is the time up to which the alarms' history was read;
+	// the decision records it.
+	AlarmsCheckedAt time.Time
+	// AlarmsInconclusive is set when an alarm's history could not be read: it may have
+	// been in ALARM unseen, so nothing moves forward (a rollback or a pause still may).
+	AlarmsInconclusive bool
 	// PolicyHash is the hash of the policy as it resolves now; empty when not observed.
 	PolicyHash string
 	// Slack ends a hold (pause, analysis, bake) that has less than this left: the next

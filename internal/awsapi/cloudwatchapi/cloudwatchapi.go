@@ -4,8 +4,10 @@ package cloudwatchapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +24,7 @@ import (
 // AlarmsAPI is the part of *cloudwatch.Client that Alarms uses.
 type AlarmsAPI interface {
 	DescribeAlarms(ctx context.Context, params *cloudwatch.DescribeAlarmsInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error)
+	DescribeAlarmHistory(ctx context.Context, params *cloudwatch.DescribeAlarmHistoryInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmHistoryOutput, error)
 }
 
 // MetricsAPI is the part of *cloudwatch.Client that Metrics uses.
@@ -48,17 +51,30 @@ const maxAlarmNames = 100
 // States returns the state of each named alarm that exists. Names absent from the answer
 // are absent from the map: the caller tells a missing alarm from an OK one.
 func (a *Alarms) States(ctx context.Context, names []string) (map[string]rollout.AlarmState, error) {
-	states := make(map[string]rollout.AlarmState, len(names))
-	for start := 0; start < len(names); start += maxAlarmNames {
-		batch := names[start:min(start+maxAlarmNames, len(names))]
-		if err := a.describe(ctx, batch, states); err != nil {
-			return nil, err
-		}
+	statuses, err := a.Statuses(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	states := make(map[string]rollout.AlarmState, len(statuses))
+	for name, s := range statuses {
+		states[name] = s.State
 	}
 	return states, nil
 }
 
-func (a *Alarms) describe(ctx context.Context, names []string, states map[string]rollout.AlarmState) error {
+// Statuses is States with each alarm's StateTransitionedTimestamp.
+func (a *Alarms) Statuses(ctx context.Context, names []string) (map[string]controller.AlarmStatus, error) {
+	statuses := make(map[string]controller.AlarmStatus, len(names))
+	for start := 0; start < len(names); start += maxAlarmNames {
+		batch := names[start:min(start+maxAlarmNames, len(names))]
+		if err := a.describe(ctx, batch, statuses); err != nil {
+			return nil, err
+		}
+	}
+	return statuses, nil
+}
+
+func (a *Alarms) describe(ctx context.Context, names []string, states map[string]controller.AlarmStatus) error {
 	in := &cloudwatch.DescribeAlarmsInput{
 		AlarmNames: names,
 		// Without AlarmTypes, DescribeAlarms answers with metric alarms only, and a
@@ -71,16 +87,75 @@ func (a *Alarms) describe(ctx context.Context, names []string, states map[string
 			return awsapi.Classify(fmt.Sprintf("describe alarms %s", strings.Join(names, " ")), err)
 		}
 		for _, m := range out.MetricAlarms {
-			states[aws.ToString(m.AlarmName)] = alarmState(m.StateValue)
+			states[aws.ToString(m.AlarmName)] = controller.AlarmStatus{State: alarmState(m.StateValue), TransitionedAt: aws.ToTime(m.StateTransitionedTimestamp)}
 		}
 		for _, c := range out.CompositeAlarms {
-			states[aws.ToString(c.AlarmName)] = alarmState(c.StateValue)
+			states[aws.ToString(c.AlarmName)] = controller.AlarmStatus{State: alarmState(c.StateValue), TransitionedAt: aws.ToTime(c.StateTransitionedTimestamp)}
 		}
 		if aws.ToString(out.NextToken) == "" {
 			return nil
 		}
 		in.NextToken = out.NextToken
 	}
+}
+
+// History returns the alarm's state changes from from to to, oldest first, over every page
+// of DescribeAlarmHistory (StateUpdate items). HistoryData is JSON with
+// oldState/newState {stateValue, stateReason}; an item whose data does not say both states
+// is an error, never skipped, since it may be the ALARM the caller looks for.
+func (a *Alarms) History(ctx context.Context, name string, from, to time.Time) ([]controller.AlarmTransition, error) {
+	in := &cloudwatch.DescribeAlarmHistoryInput{
+		AlarmName: aws.String(name),
+		// As with DescribeAlarms, only metric alarms come back without AlarmTypes.
+		AlarmTypes:      []types.AlarmType{types.AlarmTypeMetricAlarm, types.AlarmTypeCompositeAlarm},
+		HistoryItemType: types.HistoryItemTypeStateUpdate,
+		StartDate:       aws.Time(from),
+		EndDate:         aws.Time(to),
+		ScanBy:          types.ScanByTimestampAscending,
+		MaxRecords:      aws.Int32(100),
+	}
+	var out []controller.AlarmTransition
+	for {
+		page, err := a.api.DescribeAlarmHistory(ctx, in)
+		if err != nil {
+			return nil, awsapi.Classify("describe alarm history of "+name, err)
+		}
+		for _, item := range page.AlarmHistoryItems {
+			tr, err := transition(item)
+			if err != nil {
+				return nil, fmt.Errorf("history of alarm %s: %w", name, err)
+			}
+			out = append(out, tr)
+		}
+		if aws.ToString(page.NextToken) == "" {
+			break
+		}
+		in.NextToken = page.NextToken
+	}
+	slices.SortStableFunc(out, func(a, b controller.AlarmTransition) int { return a.Time.Compare(b.Time) })
+	return out, nil
+}
+
+// historyData is the part of a StateUpdate item's HistoryData that History reads.
+type historyData struct {
+	OldState struct {
+		StateValue string `json:"stateValue"`
+	} `json:"oldState"`
+	NewState struct {
+		StateValue string `json:"stateValue"`
+	} `json:"newState"`
+}
+
+func transition(item types.AlarmHistoryItem) (controller.AlarmTransition, error) {
+	var d historyData
+	if err := json.Unmarshal([]byte(aws.ToString(item.HistoryData)), &d); err != nil || d.NewState.StateValue == "" || item.Timestamp == nil {
+		return controller.AlarmTransition{}, fmt.Errorf("state update at %v without its states: %q", aws.ToTime(item.Timestamp), aws.ToString(item.HistoryData))
+	}
+	return controller.AlarmTransition{
+		Time: aws.ToTime(item.Timestamp),
+		From: alarmState(types.StateValue(d.OldState.StateValue)),
+		To:   alarmState(types.StateValue(d.NewState.StateValue)),
+	}, nil
 }
 
 // alarmState maps CloudWatch's state values, which are spelled as rollout.AlarmState's.

@@ -29,6 +29,14 @@ var throttled = &smithy.GenericAPIError{Code: "ThrottlingException", Message: "R
 type fakeAlarms struct {
 	requests []cloudwatch.DescribeAlarmsInput
 	Fn       func(*cloudwatch.DescribeAlarmsInput) (*cloudwatch.DescribeAlarmsOutput, error)
+	// HistoryFn answers DescribeAlarmHistory (see history_test.go).
+	historyRequests []cloudwatch.DescribeAlarmHistoryInput
+	HistoryFn       func(*cloudwatch.DescribeAlarmHistoryInput) (*cloudwatch.DescribeAlarmHistoryOutput, error)
+}
+
+func (f *fakeAlarms) DescribeAlarmHistory(_ context.Context, in *cloudwatch.DescribeAlarmHistoryInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmHistoryOutput, error) {
+	f.historyRequests = append(f.historyRequests, *in)
+	return f.HistoryFn(in)
 }
 
 func (f *fakeAlarms) DescribeAlarms(_ context.Context, in *cloudwatch.DescribeAlarmsInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error) {

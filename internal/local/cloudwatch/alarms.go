@@ -626,6 +626,10 @@ func (s *Service) setActionsEnabled(enabled bool) func(context.Context, *alarmNa
 	}
 }
 
+// toMillisecond rounds a timestamp from a request to the millisecond: the SDKs send
+// CloudWatch's millisecond timestamps as float seconds, which come back a hair off.
+func toMillisecond(e *epoch) time.Time { return e.time().Round(time.Millisecond) }
+
 func (s *Service) describeAlarmHistory(_ context.Context, in *describeAlarmHistoryInput) (any, *core.APIError) {
 	for _, t := range in.AlarmTypes {
 		if !slices.Contains(alarmTypes, t) {
@@ -655,9 +659,11 @@ func (s *Service) describeAlarmHistory(_ context.Context, in *describeAlarmHisto
 			continue
 		}
 		for _, h := range a.history {
-			t := h.Timestamp.time()
+			// CloudWatch keeps timestamps to the millisecond, as they are answered: an item
+			// lies inside bounds equal to its own answered timestamp.
+			t := h.Timestamp.time().Truncate(time.Millisecond)
 			if in.HistoryItemType != "" && h.HistoryItemType != in.HistoryItemType ||
-				in.StartDate != nil && t.Before(in.StartDate.time()) || in.EndDate != nil && t.After(in.EndDate.time()) {
+				in.StartDate != nil && t.Before(toMillisecond(in.StartDate)) || in.EndDate != nil && t.After(toMillisecond(in.EndDate)) {
 				continue
 			}
 			items = append(items, h)

@@ -1,0 +1,101 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
+)
+
+// observeAlarms reads the policy's alarms for a tick. An alarm event can be lost (its
+// delivery failed every retry, or the rollback function did), and an alarm can go
+// OK → ALARM → OK between two ticks, so the state alone is not enough: an alarm whose
+// StateTransitionedTimestamp is after r.AlarmsCheckedAt changed since the rollout last
+// looked, and its history (DescribeAlarmHistory) is read for that window. One that entered
+// ALARM there reads as ALARM, exactly as if its event had arrived. A quiet tick reads
+// nothing more than DescribeAlarms, and records nothing new.
+func (c *Controller) observeAlarms(ctx context.Context, r rollout.Rollout, obs *rollout.Observation) error {
+	// Taken before the read: a change after it is found by the next tick, whose
+	// DescribeAlarms shows a later StateTransitionedTimestamp.
+	start := c.now().Truncate(time.Millisecond)
+	statuses, err := c.Alarms.Statuses(ctx, r.Policy.Alarms)
+	if err != nil {
+		return transient(fmt.Errorf("describe alarms: %w", err))
+	}
+	since := r.AlarmsCheckedAt
+	if since.IsZero() {
+		since = r.CreatedAt // a record prepared before AlarmsCheckedAt existed
+	}
+	obs.Alarms = make(map[string]rollout.AlarmState, len(statuses))
+	read := false
+	for _, name := range r.Policy.Alarms {
+		st, ok := statuses[name]
+		if !ok {
+			continue // missing: Decide rolls back
+		}
+		obs.Alarms[name] = st.State
+		if !st.TransitionedAt.After(since) {
+			continue
+		}
+		if st.State == rollout.AlarmAlarm {
+			// Entered ALARM since the last look: never the preexisting one.
+			obs.EnteredAlarms = append(obs.EnteredAlarms, name)
+			continue
+		}
+		at, err := c.enteredAlarm(ctx, name, since)
+		if err != nil {
+			c.logFor(r).WarnContext(ctx, "alarm history unreadable: holding", "alarm", name, "err", err)
+			obs.AlarmsInconclusive = true
+			continue
+		}
+		read = true
+		if !at.IsZero() {
+			c.logFor(r).WarnContext(ctx, "alarm was in ALARM since the last look, and no event rolled back", "alarm", name, "alarm_at", at, "since", since)
+			obs.Alarms[name] = rollout.AlarmAlarm
+			obs.EnteredAlarms = append(obs.EnteredAlarms, name)
+		}
+	}
+	if read && !obs.AlarmsInconclusive {
+		obs.AlarmsCheckedAt = start
+	}
+	return nil
+}
+
+// enteredAlarm returns when the alarm first entered ALARM after since, or zero.
+func (c *Controller) enteredAlarm(ctx context.Context, name string, since time.Time) (time.Time, error) {
+	items, err := c.Alarms.History(ctx, name, since, c.now())
+	if err != nil {
+		return time.Time{}, fmt.Errorf("history of alarm %s: %w", name, err)
+	}
+	for _, it := range items {
+		// The window's start is the last look, which saw the state then: only what came
+		// after it is new.
+		if it.To == rollout.AlarmAlarm && it.Time.After(since) {
+			return it.Time, nil
+		}
+	}
+	return time.Time{}, nil
+}
+
+// eventObservation is what the rollback on an alarm's event decides on, with no read at
+// all: reads of the alias (1 a second account-wide) and of the alarms may be throttled,
+// and the event decides alone. The record is the intent and gives the stable version; the
+// alias is taken to be at it (a rollback writes 100% stable whatever it is; a pause writes
+// nothing). The other alarms are not read: each stands as it was last seen — in ALARM if
+// still counted as preexisting, OK otherwise — so that the decision neither fails on them
+// nor forgets that one is preexisting.
+func eventObservation(r rollout.Rollout, firing string, obs rollout.Observation) rollout.Observation {
+	obs.Routing = r.Routing()
+	obs.Alarms = make(map[string]rollout.AlarmState, len(r.Policy.Alarms)+1)
+	for _, name := range r.Policy.Alarms {
+		obs.Alarms[name] = rollout.AlarmOK
+		if slices.Contains(r.PreexistingAlarms, name) {
+			obs.Alarms[name] = rollout.AlarmAlarm
+		}
+	}
+	obs.Alarms[firing] = rollout.AlarmAlarm
+	obs.EnteredAlarms = []string{firing}
+	return obs
+}
