@@ -72,6 +72,9 @@ type Rollout struct {
 	// SeenPolicyHash is the edited policy's hash the rollout already paused for, so that a
 	// resume goes on with the original policy instead of pausing again.
 	SeenPolicyHash string `json:"seenPolicyHash,omitempty"`
+	// DriftAfterEnd is the routing found on the alias after the rollout ended that the
+	// rollout did not set (a hand change), once reported, so that it is reported once.
+	DriftAfterEnd string `json:"driftAfterEnd,omitempty"`
 
 	CreatedAt  time.Time `json:"createdAt"`
 	UpdatedAt  time.Time `json:"updatedAt"`
@@ -154,6 +157,9 @@ const (
 	ActionFinish     Action = "Finish"     // Succeeded: alias 100% candidate
 	ActionRollback   Action = "Rollback"   // alias 100% stable; RolledBack or Aborted
 	ActionNone       Action = "None"       // the rollout has ended and the alias is right
+	// ActionReportDrift: the rollout has ended and the alias was changed by hand since; it
+	// is reported (once) and left alone.
+	ActionReportDrift Action = "ReportDrift"
 )
 
 // Decision is the outcome of Decide or Apply: the next record and what to do to the alias.
