@@ -190,6 +190,32 @@ loop:
 	}
 }
 
+// NeedsMetrics reports whether the next decision reads the candidate's executions: the
+// policy watches its failure rate at every tick, or an analysis step lies where the next
+// walk can reach it (before the second weight change from here). An analysis judges its
+// own maxFailureRate (or the policy's) and minExecutions, so it needs the counts even when
+// the policy-level threshold is unset. Before traffic has started there is nothing to count.
+func (r Rollout) NeedsMetrics() bool {
+	if r.Phase.Terminal() || r.TrafficStartedAt.IsZero() {
+		return false
+	}
+	if r.Policy.MaxFailureRate > 0 {
+		return true
+	}
+	weights := 0
+	for _, s := range r.Steps[min(r.StepIndex, len(r.Steps)):] {
+		switch {
+		case s.Analysis != nil:
+			return true
+		case s.SetWeight != nil:
+			if weights++; weights == 2 {
+				return false
+			}
+		}
+	}
+	return false
+}
+
 // analysis fills an analysis step's thresholds from the policy.
 func (r Rollout) analysis(a Analysis) Analysis {
 	if a.MaxFailureRate == 0 {
