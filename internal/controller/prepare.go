@@ -131,6 +131,7 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 		return PrepareResult{RolloutID: r.ID}, c.refuse(ctx, r, err)
 	}
 	r.Policy, r.PolicyHash, r.Steps, r.Layers = in.policy, in.policy.Hash(), in.policy.Expand(), in.layers
+	r.TestAlias = in.testAlias
 	r.Actor = in.actor
 	r.PreexistingAlarms = in.firing
 
@@ -196,6 +197,7 @@ type checked struct {
 	tests      []TestCase
 	actor      string
 	firing     []string // alarms in ALARM now, ignored until they leave it (preexistingAlarms=ignore)
+	testAlias  string   // BLUE_GREEN: the test alias Register creates
 }
 
 // check validates the upload without side effects: the state machine exists and is
@@ -273,6 +275,11 @@ func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 		}
 		if len(firing) > 0 {
 			in.firing = firing
+		}
+	}
+	if in.policy.Strategy == rollout.BlueGreen {
+		if in.testAlias, err = c.chooseTestAlias(ctx, u.smArn, u.key.Alias, in.policy.TestAlias); err != nil {
+			return in, err
 		}
 	}
 	in.tests, err = c.loadTests(ctx, u)

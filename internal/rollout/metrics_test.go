@@ -21,8 +21,8 @@ func TestNeedsMetrics(t *testing.T) {
 		{name: "no threshold anywhere", r: atStep(newRollout(t, linearPolicy), 1, t0), want: false},
 		{name: "the current step is an analysis with its own threshold", r: atStep(newRollout(t, stepAnalysis), 1, t0), want: true},
 		{name: "an analysis right after the next weight", r: atStep(newRollout(t, stepAnalysis), 0, t0), want: true},
-		{name: "an analysis two weight changes away", r: atStep(newRollout(t, lateAnalysis), 1, t0), want: false},
-		{name: "an analysis one weight change away", r: atStep(newRollout(t, lateAnalysis), 2, t0), want: true},
+		{name: "an analysis two weight changes away", r: atStep(newRollout(t, lateAnalysis), 0, t0), want: false},
+		{name: "an analysis one weight change away", r: atStep(newRollout(t, lateAnalysis), 1, t0), want: true},
 		{name: "past the analysis", r: atStep(newRollout(t, stepAnalysis), 2, t0), want: false},
 		{name: "paused on the analysis", r: with(atStep(newRollout(t, stepAnalysis), 1, t0), func(r *rollout.Rollout) {
 			r.ResumePhase, r.Phase, r.PauseKind = r.Phase, rollout.Paused, rollout.PauseManual

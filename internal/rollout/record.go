@@ -72,6 +72,12 @@ type Rollout struct {
 	// SeenPolicyHash is the edited policy's hash the rollout already paused for, so that a
 	// resume goes on with the original policy instead of pausing again.
 	SeenPolicyHash string `json:"seenPolicyHash,omitempty"`
+	// TestAlias is the BLUE_GREEN test alias Prepare chose: the policy's testAlias, or a
+	// name derived from the alias that no alias of the state machine had. TestAliasArn is
+	// set only once the controller created that alias for this rollout; it is the one
+	// test alias the controller moves or deletes.
+	TestAlias    string `json:"testAlias,omitempty"`
+	TestAliasArn string `json:"testAliasArn,omitempty"`
 	// DriftAfterEnd is the routing found on the alias after the rollout ended that the
 	// rollout did not set (a hand change), once reported, so that it is reported once.
 	DriftAfterEnd string `json:"driftAfterEnd,omitempty"`
