@@ -40,7 +40,15 @@ func TestHandRollbackAfterSuccessIsLeftAlone(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	r := m.waitFor(id, "the hand change to be reported", func(r rollout.Rollout) bool { return r.DriftAfterEnd != "" })
+	overwritten := false
+	r := m.waitFor(id, "the hand change to be reported or overwritten", func(r rollout.Rollout) bool {
+		got, err := env.Routing(ctx, m.AliasArn)
+		overwritten = err == nil && got != "v1=100"
+		return r.DriftAfterEnd != "" || overwritten
+	})
+	if overwritten {
+		t.Fatalf("the hand rollback was overwritten: alias routes %q (record %s: %s)", m.routing(), r.Phase, r.Reason)
+	}
 	// Let three more ticks come (virtual minutes) with the hand change in place.
 	for until := env.Now().Add(3 * time.Minute); env.Now().Before(until); {
 		time.Sleep(20 * time.Millisecond)

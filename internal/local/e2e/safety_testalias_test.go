@@ -31,11 +31,11 @@ func TestBlueGreenLongAliasName(t *testing.T) {
 	r := m.waitFor(id, "the approval step", func(r rollout.Rollout) bool {
 		return r.Phase == rollout.Paused && r.PauseKind == rollout.PauseApproval
 	})
-	if r.TestAliasArn == "" || r.TestAliasArn == m.AliasArn || len(r.TestAlias) > 80 {
-		t.Fatalf("test alias %q (%s), production %s", r.TestAlias, r.TestAliasArn, m.AliasArn)
-	}
 	if got := m.routing(); got != "v1=100" {
 		t.Errorf("production routes %q while waiting for approval, want v1=100", got)
+	}
+	if r.TestAliasArn == "" || r.TestAliasArn == m.AliasArn || len(r.TestAlias) > 80 {
+		t.Fatalf("test alias %q (%s), production %s", r.TestAlias, r.TestAliasArn, m.AliasArn)
 	}
 	if got, err := env.Routing(ctx, r.TestAliasArn); err != nil || got != "v2=100" {
 		t.Errorf("test alias routes %q (%v), want v2=100", got, err)
