@@ -202,7 +202,8 @@ type checked struct {
 
 // check validates the upload without side effects: the state machine exists and is
 // managed, the ASL is valid, the policy resolves, its alarms exist (and, with
-// preexistingAlarms=block, none fires), and the pre-traffic tests parse.
+// preexistingAlarms=block, none fires), BLUE_GREEN's test alias can be a new one, and the
+// pre-traffic tests parse.
 func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 	var in checked
 	if _, err := c.StateMachines.Describe(ctx, u.smArn); err != nil {

@@ -126,8 +126,9 @@ func (c *Controller) createTestAlias(ctx context.Context, r rollout.Rollout) (ro
 		if !errors.Is(err, ErrConflict) {
 			return r, transient(fmt.Errorf("record test alias of %s: %w", r.ID, err))
 		}
-		if r, err = c.Store.GetRollout(ctx, r.ID); err != nil {
-			return r, c.notFound(r.ID, err)
+		id := r.ID
+		if r, err = c.Store.GetRollout(ctx, id); err != nil {
+			return r, c.notFound(id, err)
 		}
 	}
 	return r, &Transient{newCause(nil, "record test alias of %s: the record kept moving", r.ID)}
