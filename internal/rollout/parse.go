@@ -131,7 +131,6 @@ func ParsePolicyJSON(source string, data []byte) (Layer, error) {
 	var errs []error
 	for _, d := range dups {
 		errs = append(errs, &FieldError{Field: d.field, Source: source, Msg: d.msg()})
-		delete(raw, d.field)
 	}
 	if len(errs) > 0 {
 		return l, errors.Join(errs...)
