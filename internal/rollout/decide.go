@@ -267,7 +267,14 @@ func (r Rollout) fail(reason string, repair bool, now time.Time) Decision {
 	if r.Policy.OnFailure == FailurePause {
 		return r.pause(PauseFailure, reason+" (onFailure=pause: weights frozen for investigation; resume, promote or abort)", repair)
 	}
-	return Stop(r, RolledBack, reason, now)
+	d := Stop(r, RolledBack, reason, now)
+	if repair {
+		// The alias still shows the step before (the last update was lost): that, not the
+		// intent it never reached, is where a lost rollback write leaves it, and what the
+		// ended rollout repairs as its own (see ended).
+		d.Next.PreviousWeight = r.PreviousWeight
+	}
+	return d
 }
 
 // pause moves the rollout to Paused, keeping the weights.

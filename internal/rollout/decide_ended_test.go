@@ -96,3 +96,27 @@ func TestDecideSucceededThenRolledBackByHand(t *testing.T) {
 	}
 	checkDecision(t, d, want{action: rollout.ActionReportDrift, phase: rollout.Succeeded, weight: 100, stepIndex: 1, reason: []string{"v3=100%", "left alone"}})
 }
+
+// A rollback decided while the alias still lagged at the step before (its last update was
+// lost) keeps that weight as the one a lost rollback write leaves: the rollback is still
+// the rollout's own write to repair after the end, never a hand change to leave alone.
+func TestDecideRollbackOverALaggingAlias(t *testing.T) {
+	r := atStep(newRollout(t, linearPolicy), 3, t0) // intent 50%, step before 25%
+	obs := healthy(r)
+	obs.Routing = routes(25)
+	obs.Alarms[alarmErrors] = rollout.AlarmAlarm
+	d, err := rollout.Decide(r, obs, t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDecision(t, d, want{action: rollout.ActionRollback, phase: rollout.RolledBack, weight: 0, stepIndex: 3, setAlias: true, reason: []string{alarmErrors}})
+	if d.Next.PreviousWeight != 25 {
+		t.Errorf("PreviousWeight %d, want 25: the weight the alias showed when the rollback was decided", d.Next.PreviousWeight)
+	}
+	// The rollback's alias update was lost too: the next look repairs it.
+	d, err = rollout.Decide(d.Next, rollout.Observation{Routing: routes(25)}, t0.Add(2*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDecision(t, d, want{action: rollout.ActionSetWeights, phase: rollout.RolledBack, weight: 0, stepIndex: 3, setAlias: true, reason: []string{"25%", "0%"}})
+}
