@@ -44,10 +44,12 @@ const (
 
 // accessOf lists each function's needs:
 //   - prepare: Describe, tags, validate, UpdateStateMachine(publish), the alias (its routing
-//     before publishing; a superseded rollout's rollback), the upload, rollout.json and the
-//     tests in S3, the policy's alarms, the outcome of a superseded rollout's wait.
-//   - register: the test alias (CreateStateMachineAlias, Update on conflict), the first step
-//     (observe: alias, alarms, metrics, tags; the alias update), the tick schedule.
+//     before publishing; a superseded rollout's rollback), the aliases (a BLUE_GREEN test
+//     alias must be a new one), the upload, rollout.json and the tests in S3, the policy's
+//     alarms, the outcome of a superseded rollout's wait.
+//   - register: the test alias (CreateStateMachineAlias, never an update; the aliases list
+//     for a record prepared before Prepare named it), the first step (observe: alias,
+//     alarms, metrics, tags; the alias update), the tick schedule.
 //   - advance: a tick (observe, with the history of an alarm that changed, and update), the
 //     schedule's deletion at the end.
 //   - rollback: a tick on an alarm's event (it reads no alarm; an ended rollout's retry reads
@@ -59,12 +61,12 @@ const (
 var accessOf = map[string]functionAccess{
 	"prepare": {
 		stateMachineReads: []string{describeStateMachine, listTags},
-		managedActions:    []string{updateStateMachine, publishVersion, describeAlias, updateAlias},
+		managedActions:    []string{updateStateMachine, publishVersion, describeAlias, updateAlias, listAliases},
 		validate:          true, answerTasks: true, readArtifacts: true, describeAlarms: true,
 	},
 	"register": {
 		stateMachineReads: []string{listTags},
-		managedActions:    []string{describeAlias, updateAlias, createAlias},
+		managedActions:    []string{describeAlias, updateAlias, createAlias, listAliases},
 		answerTasks:       true, describeAlarms: true, metricData: true, alarmHistory: true, createSchedule: true,
 	},
 	"advance": {

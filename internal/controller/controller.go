@@ -406,7 +406,7 @@ func (c *Controller) observe(ctx context.Context, r rollout.Rollout, firing stri
 			return obs, err
 		}
 	}
-	if r.Policy.MaxFailureRate > 0 && !r.TrafficStartedAt.IsZero() {
+	if r.NeedsMetrics() {
 		started, failed, err := c.Metrics.VersionCounts(ctx, r.StateMachineArn, r.CandidateVersionArn, r.TrafficStartedAt, c.now())
 		if err != nil {
 			return obs, transient(fmt.Errorf("candidate metrics: %w", err))

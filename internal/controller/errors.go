@@ -40,6 +40,10 @@ type RolloutInProgress struct{ cause }
 // NothingToDeploy is an upload whose definition is already the stable version's.
 type NothingToDeploy struct{ cause }
 
+// TestAliasExists is a BLUE_GREEN testAlias that names an alias that exists: the
+// controller moves and deletes only a test alias it created.
+type TestAliasExists struct{ cause }
+
 // PreTrafficFailed is a pre-traffic test that did not end as expected.
 type PreTrafficFailed struct{ cause }
 
@@ -126,6 +130,7 @@ var errorsByName = map[string]func(cause) error{
 	"AlarmFiring":          func(c cause) error { return &AlarmFiring{c} },
 	"RolloutInProgress":    func(c cause) error { return &RolloutInProgress{c} },
 	"NothingToDeploy":      func(c cause) error { return &NothingToDeploy{c} },
+	"TestAliasExists":      func(c cause) error { return &TestAliasExists{c} },
 	"PreTrafficFailed":     func(c cause) error { return &PreTrafficFailed{c} },
 	"RolledBack":           func(c cause) error { return &RolledBack{c} },
 	"Aborted":              func(c cause) error { return &Aborted{c} },

@@ -172,8 +172,9 @@ type version struct {
 }
 
 type fakeAlias struct {
-	arn, name string
-	routing   []rollout.Route
+	arn, name   string
+	description string
+	routing     []rollout.Route
 }
 
 type aliasChange struct {
@@ -568,8 +569,8 @@ func (s aliasPort) Update(ctx context.Context, arn string, routing []rollout.Rou
 	return nil
 }
 
-func (s aliasPort) Put(ctx context.Context, arn, name string, routing []rollout.Route) (string, error) {
-	if err := s.f.hit("Aliases.Put", name); err != nil {
+func (s aliasPort) Create(ctx context.Context, arn, name, description string, routing []rollout.Route) (string, error) {
+	if err := s.f.hit("Aliases.Create", name); err != nil {
 		return "", err
 	}
 	s.mu.Lock()
@@ -583,12 +584,13 @@ func (s aliasPort) Put(ctx context.Context, arn, name string, routing []rollout.
 		return "", fmt.Errorf("create alias %s: %w", name, err)
 	}
 	aliasArn := topology.AliasArn(m.arn, name)
-	a := m.aliasLocked(aliasArn)
-	if a == nil {
-		a = &fakeAlias{arn: aliasArn, name: name}
-		m.aliases = append(m.aliases, a)
+	if a := m.aliasLocked(aliasArn); a != nil {
+		if a.description != description || routingString(a.routing) != routingString(rs) {
+			return "", fmt.Errorf("create alias %s: ConflictException: Failed to create alias because an alias with the same name and a different routing configuration already exists.: %w", name, controller.ErrConflict)
+		}
+		return aliasArn, nil
 	}
-	a.routing = rs
+	m.aliases = append(m.aliases, &fakeAlias{arn: aliasArn, name: name, description: description, routing: rs})
 	s.updates = append(s.updates, aliasChange{At: s.clock.Now(), Alias: aliasArn, Routing: routingString(rs)})
 	return aliasArn, nil
 }
@@ -1756,6 +1758,29 @@ func TestFakesHonourTheirContracts(t *testing.T) {
 	if err := al.Update(ctx, topology.AliasArn(smArn("orders"), "nope"), []rollout.Route{{VersionArn: versionOf("orders", 3), Weight: 100}}); !errors.Is(err, controller.ErrNotFound) {
 		t.Errorf("Update of a missing alias: %v", err)
 	}
+
+	// Aliases: Create never moves an alias; an identical replay answers the same one.
+	v3 := []rollout.Route{{VersionArn: versionOf("orders", 3), Weight: 100}}
+	created, err := al.Create(ctx, smArn("orders"), "preview", "mine", v3)
+	if err != nil || created != topology.AliasArn(smArn("orders"), "preview") {
+		t.Fatalf("Create = %q, %v", created, err)
+	}
+	if again, err := al.Create(ctx, smArn("orders"), "preview", "mine", v3); err != nil || again != created {
+		t.Errorf("identical replay of Create = %q, %v", again, err)
+	}
+	for _, other := range []struct {
+		desc    string
+		routing []rollout.Route
+	}{{"theirs", v3}, {"mine", []rollout.Route{{VersionArn: versionOf("orders", 1), Weight: 100}}}} {
+		if _, err := al.Create(ctx, smArn("orders"), "preview", other.desc, other.routing); !errors.Is(err, controller.ErrConflict) {
+			t.Errorf("Create over an alias with another description or routing: %v", err)
+		}
+	}
+	wantEqual(t, "alias after refused creates", w.sfn.routing(created), "v3=100")
+	if _, err := al.Create(ctx, smArn("orders"), "prod", "", []rollout.Route{{VersionArn: versionOf("orders", 1), Weight: 100}}); !errors.Is(err, controller.ErrConflict) {
+		t.Errorf("Create over the production alias: %v", err)
+	}
+	wantEqual(t, "production alias after a refused create", w.sfn.routing(aliasOf("orders")), "v3=100")
 
 	// Store: optimistic lock, locks, claims.
 	st := w.store

@@ -57,10 +57,8 @@ func (c *Controller) Finalize(ctx context.Context, s State) (Outcome, error) {
 	if err := c.Store.UnguardAlarms(ctx, id, r.Policy.Alarms); err != nil {
 		return Outcome{}, transient(fmt.Errorf("unguard alarms of %s: %w", id, err))
 	}
-	if r.Policy.Strategy == rollout.BlueGreen && r.CandidateVersionArn != "" {
-		if err := c.Aliases.Delete(ctx, topology.AliasArn(r.StateMachineArn, testAlias(r))); err != nil && !errors.Is(err, ErrNotFound) {
-			return Outcome{}, transient(fmt.Errorf("delete test alias of %s: %w", id, err))
-		}
+	if err := c.deleteTestAlias(ctx, r); err != nil {
+		return Outcome{}, err
 	}
 	if err := c.Store.ReleaseLock(ctx, r.AliasArn, id); err != nil {
 		return Outcome{}, transient(fmt.Errorf("release lock of %s: %w", id, err))
@@ -76,6 +74,22 @@ func (c *Controller) Finalize(ctx context.Context, s State) (Outcome, error) {
 	c.wakeNext(ctx, r.AliasArn)
 	c.logFor(r).InfoContext(ctx, "finalized", "phase", r.Phase, "reason", r.Reason)
 	return Outcome{RolloutID: id, Phase: r.Phase, Reason: r.Reason}, nil
+}
+
+// deleteTestAlias deletes the test alias this rollout created, and no other: not one it
+// found (Prepare refuses a testAlias that exists), and never the alias rolled out.
+func (c *Controller) deleteTestAlias(ctx context.Context, r rollout.Rollout) error {
+	switch {
+	case r.TestAliasArn == "":
+		return nil
+	case r.TestAliasArn == r.AliasArn:
+		c.logFor(r).ErrorContext(ctx, "the record names the rolled-out alias as its test alias: not deleted", "test_alias", r.TestAliasArn)
+		return nil
+	}
+	if err := c.Aliases.Delete(ctx, r.TestAliasArn); err != nil && !errors.Is(err, ErrNotFound) {
+		return transient(fmt.Errorf("delete test alias %s of %s: %w", r.TestAliasArn, r.ID, err))
+	}
+	return nil
 }
 
 func rolloutIDOf(s State) (string, error) {

@@ -77,8 +77,10 @@ type Aliases interface {
 	// Update replaces the routing whole (absolute weights); entries with weight 0 are dropped,
 	// so Describe may answer one route where the intent has a 0% side.
 	Update(ctx context.Context, aliasArn string, routing []rollout.Route) error
-	// Put creates the alias or replaces its routing.
-	Put(ctx context.Context, stateMachineArn, name string, routing []rollout.Route) (aliasArn string, err error)
+	// Create creates an alias and returns its ARN. An identical replay (name, description
+	// and routing) answers the alias it created; an alias of that name that differs in
+	// anything is ErrConflict and stays as it is: Create never moves an alias.
+	Create(ctx context.Context, stateMachineArn, name, description string, routing []rollout.Route) (aliasArn string, err error)
 	Delete(ctx context.Context, aliasArn string) error
 	List(ctx context.Context, stateMachineArn string) ([]Alias, error)
 }

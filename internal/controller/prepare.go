@@ -131,6 +131,7 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 		return PrepareResult{RolloutID: r.ID}, c.refuse(ctx, r, err)
 	}
 	r.Policy, r.PolicyHash, r.Steps, r.Layers = in.policy, in.policy.Hash(), in.policy.Expand(), in.layers
+	r.TestAlias = in.testAlias
 	r.Actor = in.actor
 	r.PreexistingAlarms = in.firing
 	r.AlarmsCheckedAt = in.alarmsReadAt
@@ -200,11 +201,13 @@ type checked struct {
 	// alarmsReadAt is taken just before the alarms were read: any later change of their
 	// state is found in their history (see Rollout.AlarmsCheckedAt).
 	alarmsReadAt time.Time
+	testAlias    string // BLUE_GREEN: the test alias Register creates
 }
 
 // check validates the upload without side effects: the state machine exists and is
 // managed, the ASL is valid, the policy resolves, its alarms exist (and, with
-// preexistingAlarms=block, none fires), and the pre-traffic tests parse.
+// preexistingAlarms=block, none fires), BLUE_GREEN's test alias can be a new one, and the
+// pre-traffic tests parse.
 func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 	var in checked
 	if _, err := c.StateMachines.Describe(ctx, u.smArn); err != nil {
@@ -278,6 +281,11 @@ func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 		}
 		if len(firing) > 0 {
 			in.firing = firing
+		}
+	}
+	if in.policy.Strategy == rollout.BlueGreen {
+		if in.testAlias, err = c.chooseTestAlias(ctx, u.smArn, u.key.Alias, in.policy.TestAlias); err != nil {
+			return in, err
 		}
 	}
 	in.tests, err = c.loadTests(ctx, u)

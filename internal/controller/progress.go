@@ -67,9 +67,11 @@ func (c *Controller) Register(ctx context.Context, in RegisterInput) error {
 			return nil
 		}
 	}
-	if r.Policy.Strategy == rollout.BlueGreen && r.Phase == rollout.Pending {
-		if _, err := c.Aliases.Put(ctx, r.StateMachineArn, testAlias(r), []rollout.Route{{VersionArn: r.CandidateVersionArn, Weight: 100}}); err != nil {
-			return transient(fmt.Errorf("point test alias %s at the candidate: %w", testAlias(r), err))
+	if r.Policy.Strategy == rollout.BlueGreen && r.TestAliasArn == "" {
+		// Whatever the phase (an operator may have paused the rollout during its
+		// pre-traffic tests): the test window runs on this alias.
+		if r, err = c.createTestAlias(ctx, r); err != nil {
+			return err
 		}
 	}
 	r, _, err = c.decideAndCommit(ctx, id, "controller", "")
@@ -85,17 +87,90 @@ func (c *Controller) Register(ctx context.Context, in RegisterInput) error {
 	return nil
 }
 
-// testAlias is the BLUE_GREEN alias that routes all of its traffic to the candidate.
-func testAlias(r rollout.Rollout) string {
-	if r.Policy.TestAlias != "" {
-		return r.Policy.TestAlias
+// createTestAlias creates the BLUE_GREEN test alias, all of its traffic on the candidate,
+// and records its ARN: from then on it is this rollout's to delete. It creates, never
+// updates: an alias that took the name since Prepare chose it belongs to someone else, and
+// the rollout fails before any traffic moved. A replay after a crash is answered by Step
+// Functions with the alias created the first time (same name, description and routing).
+func (c *Controller) createTestAlias(ctx context.Context, r rollout.Rollout) (rollout.Rollout, error) {
+	name := r.TestAlias
+	if name == "" {
+		// A record prepared before Prepare chose the name.
+		var err error
+		if name, err = c.chooseTestAlias(ctx, r.StateMachineArn, r.AliasName, r.Policy.TestAlias); err != nil {
+			return r, err
+		}
 	}
-	name := r.AliasName + "-test"
-	if len(name) > 80 {
-		name = name[:80]
+	description := "sfn-rollout test alias of rollout " + r.ID
+	arn, err := c.Aliases.Create(ctx, r.StateMachineArn, name, description, []rollout.Route{{VersionArn: r.CandidateVersionArn, Weight: 100}})
+	if errors.Is(err, ErrConflict) {
+		reason := fmt.Sprintf("test alias %s was created by someone else after Prepare chose it: the controller moves only a test alias it created", name)
+		if r, err = c.stop(ctx, r.ID, rollout.Failed, "TestAliasExists", reason, "controller"); err != nil {
+			return r, err
+		}
+		return r, &RolloutFailed{newCause(nil, "rollout %s: %s", r.ID, reason)}
 	}
-	return name
+	if err != nil {
+		return r, transient(fmt.Errorf("create test alias %s: %w", name, err))
+	}
+	for range maxAttempts {
+		// Recorded even when the rollout ended meanwhile, so that Finalize deletes it.
+		next := r
+		next.TestAlias, next.TestAliasArn, next.UpdatedAt = name, arn, c.now()
+		saved, err := c.Store.SaveRollout(ctx, next)
+		if err == nil {
+			_ = c.Store.AppendEvent(ctx, r.ID, Event{Seq: saved.Rev, Time: saved.UpdatedAt, Actor: "controller", Action: "TestAliasCreated", Phase: saved.Phase,
+				StepIndex: saved.StepIndex, CandidateWeight: saved.CandidateWeight, Reason: fmt.Sprintf("test alias %s routes 100%% to %s", name, rollout.VersionLabel(r.CandidateVersionArn))})
+			return saved, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return r, transient(fmt.Errorf("record test alias of %s: %w", r.ID, err))
+		}
+		id := r.ID
+		if r, err = c.Store.GetRollout(ctx, id); err != nil {
+			return r, c.notFound(id, err)
+		}
+	}
+	return r, &Transient{newCause(nil, "record test alias of %s: the record kept moving", r.ID)}
 }
+
+// chooseTestAlias names the BLUE_GREEN test alias at Prepare. A testAlias the policy names
+// must not exist yet: the controller would otherwise move, then delete, someone else's
+// alias. A derived name is "<alias>-test", or "<alias>-test-2", -3, … when that is taken,
+// the alias cut so that the name fits Step Functions' 80 characters; every alias of the
+// state machine (the one rolled out among them) is taken.
+func (c *Controller) chooseTestAlias(ctx context.Context, stateMachineArn, alias, named string) (string, error) {
+	existing, err := c.Aliases.List(ctx, stateMachineArn)
+	if err != nil {
+		return "", transient(fmt.Errorf("list aliases of %s: %w", stateMachineArn, err))
+	}
+	taken := map[string]bool{alias: true}
+	for _, a := range existing {
+		taken[a.Name] = true
+	}
+	if named != "" {
+		if taken[named] {
+			return "", &TestAliasExists{newCause(nil, "policy field %q: alias %s of %s already exists; the test alias must be one the rollout creates (and deletes)", "testAlias", named, stateMachineArn)}
+		}
+		return named, nil
+	}
+	for i := 1; ; i++ {
+		suffix := "-test"
+		if i > 1 {
+			suffix = fmt.Sprintf("-test-%d", i)
+		}
+		base := alias
+		if len(base)+len(suffix) > maxAliasName {
+			base = base[:maxAliasName-len(suffix)]
+		}
+		if name := base + suffix; !taken[name] {
+			return name, nil
+		}
+	}
+}
+
+// maxAliasName is Step Functions' limit on an alias name.
+const maxAliasName = 80
 
 // failedTests lists the pre-traffic tests that did not end as they expected. A test whose
 // execution failed is caught by the Map as States.TaskFailed with the child's

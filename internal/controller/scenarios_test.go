@@ -939,7 +939,7 @@ func TestGarbageCollection(t *testing.T) {
 		w.sfn.publishNew("orders", definition(fmt.Sprintf("orders old %d", i)))
 	}
 	// Another alias routes to v3: it must survive whatever keepVersions says.
-	if _, err := (aliasPort{w.sfn}).Put(w.ctx, smArn("orders"), "beta", []rollout.Route{{VersionArn: versionOf("orders", 3), Weight: 100}}); err != nil {
+	if _, err := (aliasPort{w.sfn}).Create(w.ctx, smArn("orders"), "beta", "", []rollout.Route{{VersionArn: versionOf("orders", 3), Weight: 100}}); err != nil {
 		t.Fatal(err)
 	}
 	w.clock.Advance(time.Minute)
@@ -1051,7 +1051,7 @@ func TestSupersedeDuringPrepare(t *testing.T) {
 func TestGarbageCollectionSparesActiveRollouts(t *testing.T) {
 	w := newWorld(t)
 	w.machine("orders", managed("keepVersions", "1"))
-	if _, err := (aliasPort{w.sfn}).Put(w.ctx, smArn("orders"), "staging", []rollout.Route{{VersionArn: versionOf("orders", 1), Weight: 100}}); err != nil {
+	if _, err := (aliasPort{w.sfn}).Create(w.ctx, smArn("orders"), "staging", "", []rollout.Route{{VersionArn: versionOf("orders", 1), Weight: 100}}); err != nil {
 		t.Fatal(err)
 	}
 	w.s3.put(testBucket, "orders/staging/rollout.json", `{"strategy":"CANARY","percentage":10,"interval":"3m"}`, nil)

@@ -18,10 +18,7 @@ func Decide(r Rollout, obs Observation, now time.Time) (Decision, error) {
 	}
 	live, ours := r.liveWeight(obs.Routing)
 	if r.Phase.Terminal() {
-		if ours && live != r.CandidateWeight {
-			return r.repair(now, fmt.Sprintf("alias routes %d%% to the candidate after the rollout ended %s: set it back to %d%%", live, r.Phase, r.CandidateWeight)), nil
-		}
-		return Decision{Action: ActionNone, Next: r, Reason: "rollout has ended " + string(r.Phase)}, nil
+		return r.ended(live, ours, obs.Routing, now), nil
 	}
 
 	next := r
@@ -90,10 +87,34 @@ func Decide(r Rollout, obs Observation, now time.Time) (Decision, error) {
 		}
 		next.Phase = Succeeded
 		next.FinishedAt = now
+		next.PreviousWeight = next.CandidateWeight // seen at 100%: no write of ours is outstanding (see ended)
 		next.Reason = "baked " + next.Policy.BakeTime.String() + " at 100% with no alarm"
 		return Decision{Action: ActionFinish, Next: next, Reason: next.Reason}, nil
 	}
 	return next.walk(obs, now), nil
+}
+
+// ended decides for a rollout that is over. It repairs only its own lost write: the alias
+// exactly at the weight of the step before the end, with no version but stable and
+// candidate, and no hand change seen since. Anything else on its own versions was set by
+// hand — an operator's emergency rollback after a success, say — and overwriting it would
+// undo the operator: it is reported once (DriftAfterEnd) and left alone. Other versions on
+// the alias belong to whoever put them there (the next rollout).
+func (r Rollout) ended(live int, ours bool, routing []Route, now time.Time) Decision {
+	switch {
+	case !ours || live == r.CandidateWeight:
+		return Decision{Action: ActionNone, Next: r, Reason: "rollout has ended " + string(r.Phase)}
+	case live == r.PreviousWeight && r.DriftAfterEnd == "":
+		return r.repair(now, fmt.Sprintf("alias routes %d%% to the candidate after the rollout ended %s: set it back to %d%%", live, r.Phase, r.CandidateWeight))
+	}
+	seen := DescribeRouting(routing)
+	reason := fmt.Sprintf("drift after the rollout ended %s: alias routes %s, set by hand (the rollout left %s); left alone", r.Phase, seen, r.describeIntent())
+	if r.DriftAfterEnd == seen {
+		return Decision{Action: ActionNone, Next: r, Reason: "already reported " + reason}
+	}
+	r.DriftAfterEnd = seen
+	r.UpdatedAt = now
+	return Decision{Action: ActionReportDrift, Next: r, Reason: reason}
 }
 
 // walk runs the step list from StepIndex until a step holds, changing the weight at most
@@ -156,6 +177,7 @@ loop:
 		default:
 			r.Phase = Succeeded
 			r.FinishedAt = now
+			r.PreviousWeight = r.CandidateWeight // seen at 100%: no write of ours is outstanding (see ended)
 			r.Reason = "all steps done: candidate at 100%"
 			return Decision{Action: ActionFinish, Next: r, SetAlias: changed, Reason: r.Reason}
 		}
@@ -174,6 +196,32 @@ loop:
 	default:
 		return r.hold(false, wait)
 	}
+}
+
+// NeedsMetrics reports whether the next decision reads the candidate's executions: the
+// policy watches its failure rate at every tick, or an analysis step lies where the next
+// walk can reach it (before the second weight change from here). An analysis judges its
+// own maxFailureRate (or the policy's) and minExecutions, so it needs the counts even when
+// the policy-level threshold is unset. Before traffic has started there is nothing to count.
+func (r Rollout) NeedsMetrics() bool {
+	if r.Phase.Terminal() || r.TrafficStartedAt.IsZero() {
+		return false
+	}
+	if r.Policy.MaxFailureRate > 0 {
+		return true
+	}
+	weights := 0
+	for _, s := range r.Steps[min(r.StepIndex, len(r.Steps)):] {
+		switch {
+		case s.Analysis != nil:
+			return true
+		case s.SetWeight != nil:
+			if weights++; weights == 2 {
+				return false
+			}
+		}
+	}
+	return false
 }
 
 // analysis fills an analysis step's thresholds from the policy.
@@ -227,7 +275,14 @@ func (r Rollout) fail(reason string, repair bool, now time.Time) Decision {
 	if r.Policy.OnFailure == FailurePause {
 		return r.pause(PauseFailure, reason+" (onFailure=pause: weights frozen for investigation; resume, promote or abort)", repair)
 	}
-	return Stop(r, RolledBack, reason, now)
+	d := Stop(r, RolledBack, reason, now)
+	if repair {
+		// The alias still shows the step before (the last update was lost): that, not the
+		// intent it never reached, is where a lost rollback write leaves it, and what the
+		// ended rollout repairs as its own (see ended).
+		d.Next.PreviousWeight = r.PreviousWeight
+	}
+	return d
 }
 
 // pause moves the rollout to Paused, keeping the weights.

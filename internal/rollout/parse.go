@@ -122,7 +122,19 @@ func ParsePolicyJSON(source string, data []byte) (Layer, error) {
 	if raw == nil {
 		return l, fmt.Errorf("%s: want a JSON object, got null", source)
 	}
+	// Decode keeps the last of two equal keys: `"alarms": ["x"], …, "alarms": []` would
+	// leave the rollout unguarded without a word.
+	dups, err := duplicateKeys(data)
+	if err != nil {
+		return l, fmt.Errorf("%s: not a JSON object: %w", source, err)
+	}
 	var errs []error
+	for _, d := range dups {
+		errs = append(errs, &FieldError{Field: d.field, Source: source, Msg: d.msg()})
+	}
+	if len(errs) > 0 {
+		return l, errors.Join(errs...)
+	}
 	for _, name := range sortedKeys(raw) {
 		if _, ok := fields[name]; !ok {
 			errs = append(errs, &FieldError{Field: name, Source: source, Msg: "unknown field (known: " + strings.Join(FieldNames(), ", ") + ")"})
@@ -135,6 +147,69 @@ func ParsePolicyJSON(source string, data []byte) (Layer, error) {
 		l.Fields[name] = raw[name]
 	}
 	return l, errors.Join(errs...)
+}
+
+// duplicateKey is a key written twice in one JSON object of a policy.
+type duplicateKey struct {
+	field string // the top-level policy field it is under (or is)
+	path  string // where the object is below that field: "" at the top, "[1].analysis"
+	key   string
+}
+
+func (d duplicateKey) msg() string {
+	if d.path == "" && d.key == d.field {
+		return "set twice in one object (JSON keeps only the last; say it once)"
+	}
+	return fmt.Sprintf("key %q set twice in %s%s (JSON keeps only the last; say it once)", d.key, d.field, d.path)
+}
+
+// duplicateKeys walks a JSON document token by token and lists the keys that appear twice
+// in one object, at any depth. The document is known to be valid JSON.
+func duplicateKeys(data []byte) ([]duplicateKey, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var dups []duplicateKey
+	var walk func(field, path string) error
+	walk = func(field, path string) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				key, _ := k.(string)
+				f, p := field, path+"."+key
+				if field == "" {
+					f, p = key, ""
+				}
+				if seen[key] {
+					dups = append(dups, duplicateKey{field: f, path: path, key: key})
+				}
+				seen[key] = true
+				if err := walk(f, p); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token() // '}'
+			return err
+		case json.Delim('['):
+			for i := 0; dec.More(); i++ {
+				if err := walk(field, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token() // ']'
+			return err
+		}
+		return nil
+	}
+	return dups, walk("", "")
 }
 
 // IsManaged reports whether the tags mark a state machine the controller may touch.

@@ -77,6 +77,15 @@ type Rollout struct {
 	// SeenPolicyHash is the edited policy's hash the rollout already paused for, so that a
 	// resume goes on with the original policy instead of pausing again.
 	SeenPolicyHash string `json:"seenPolicyHash,omitempty"`
+	// TestAlias is the BLUE_GREEN test alias Prepare chose: the policy's testAlias, or a
+	// name derived from the alias that no alias of the state machine had. TestAliasArn is
+	// set only once the controller created that alias for this rollout; it is the one
+	// test alias the controller moves or deletes.
+	TestAlias    string `json:"testAlias,omitempty"`
+	TestAliasArn string `json:"testAliasArn,omitempty"`
+	// DriftAfterEnd is the routing found on the alias after the rollout ended that the
+	// rollout did not set (a hand change), once reported, so that it is reported once.
+	DriftAfterEnd string `json:"driftAfterEnd,omitempty"`
 
 	CreatedAt  time.Time `json:"createdAt"`
 	UpdatedAt  time.Time `json:"updatedAt"`
@@ -175,6 +184,9 @@ const (
 	ActionFinish     Action = "Finish"     // Succeeded: alias 100% candidate
 	ActionRollback   Action = "Rollback"   // alias 100% stable; RolledBack or Aborted
 	ActionNone       Action = "None"       // the rollout has ended and the alias is right
+	// ActionReportDrift: the rollout has ended and the alias was changed by hand since; it
+	// is reported (once) and left alone.
+	ActionReportDrift Action = "ReportDrift"
 )
 
 // Decision is the outcome of Decide or Apply: the next record and what to do to the alias.

@@ -11,7 +11,6 @@ import (
 	"github.com/sfn-rollout/sfn-rollout/internal/awsapi"
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
-	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
 
 // AliasesAPI is the part of *sfn.Client that Aliases uses.
@@ -59,30 +58,24 @@ func (a *Aliases) Update(ctx context.Context, aliasArn string, routing []rollout
 	return awsapi.Classify("update alias "+aliasArn, err)
 }
 
-// Put creates the alias, or replaces its routing when it exists with another one
-// (CreateStateMachineAlias answers an identical replay with 200, anything else with
-// ConflictException).
-func (a *Aliases) Put(ctx context.Context, stateMachineArn, name string, routing []rollout.Route) (string, error) {
+// Create creates the alias. CreateStateMachineAlias answers an identical replay (name,
+// description, routing) with the alias it created and anything else with
+// ConflictException, which comes back as controller.ErrConflict: the alias that holds the
+// name is left as it is.
+func (a *Aliases) Create(ctx context.Context, stateMachineArn, name, description string, routing []rollout.Route) (string, error) {
 	items, err := routingConfiguration(routing)
 	if err != nil {
-		return "", fmt.Errorf("put alias %s of %s: %w", name, stateMachineArn, err)
+		return "", fmt.Errorf("create alias %s of %s: %w", name, stateMachineArn, err)
 	}
-	out, err := a.api.CreateStateMachineAlias(ctx, &sfn.CreateStateMachineAliasInput{
-		Name:                 aws.String(name),
-		RoutingConfiguration: items,
-	})
-	if err == nil {
-		return aws.ToString(out.StateMachineAliasArn), nil
+	in := &sfn.CreateStateMachineAliasInput{Name: aws.String(name), RoutingConfiguration: items}
+	if description != "" {
+		in.Description = aws.String(description)
 	}
-	err = awsapi.Classify(fmt.Sprintf("create alias %s of %s", name, stateMachineArn), err)
-	if !errors.Is(err, controller.ErrConflict) {
-		return "", err
+	out, err := a.api.CreateStateMachineAlias(ctx, in)
+	if err != nil {
+		return "", awsapi.Classify(fmt.Sprintf("create alias %s of %s", name, stateMachineArn), err)
 	}
-	aliasArn := topology.AliasArn(stateMachineArn, name)
-	if err := a.Update(ctx, aliasArn, routing); err != nil {
-		return "", err
-	}
-	return aliasArn, nil
+	return aws.ToString(out.StateMachineAliasArn), nil
 }
 
 // Delete deletes the alias; one that does not exist is not an error.

@@ -391,16 +391,16 @@ func TestAliasErrors(t *testing.T) {
 	}
 }
 
-func TestAliasPut(t *testing.T) {
+func TestAliasCreate(t *testing.T) {
 	routing := []rollout.Route{{VersionArn: v3, Weight: 100}, {VersionArn: v4, Weight: 0}}
 	tests := []struct {
-		name        string
-		create      error
-		wantUpdates int
-		wantErr     error
+		name    string
+		create  error
+		wantErr error
 	}{
-		{name: "created", create: nil, wantUpdates: 0},
-		{name: "exists with another routing", create: &types.ConflictException{Message: aws.String("Failed to create alias because an alias with the same name and a different routing configuration already exists.")}, wantUpdates: 1},
+		{name: "created, or an identical replay", create: nil},
+		// Create never falls back to an update: an alias it did not create stays as it is.
+		{name: "exists with another routing or description", create: &types.ConflictException{Message: aws.String("Failed to create alias because an alias with the same name and a different routing configuration already exists.")}, wantErr: controller.ErrConflict},
 		{name: "throttled", create: throttled, wantErr: controller.ErrThrottled},
 	}
 	for _, tt := range tests {
@@ -411,7 +411,10 @@ func TestAliasPut(t *testing.T) {
 				}
 				return &sfn.CreateStateMachineAliasOutput{StateMachineAliasArn: aws.String(aliasArn)}, nil
 			}}
-			arn, err := sfnapi.NewAliases(fake).Put(context.Background(), smArn, "prod", routing)
+			arn, err := sfnapi.NewAliases(fake).Create(context.Background(), smArn, "prod", "test alias of r-1", routing)
+			if n := len(callsOf[sfn.UpdateStateMachineAliasInput](fake)); n != 0 {
+				t.Errorf("Create made %d alias updates", n)
+			}
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Errorf("err %v, want %v", err, tt.wantErr)
@@ -419,18 +422,11 @@ func TestAliasPut(t *testing.T) {
 				return
 			}
 			if err != nil || arn != aliasArn {
-				t.Fatalf("Put = %q, %v", arn, err)
+				t.Fatalf("Create = %q, %v", arn, err)
 			}
 			create := callsOf[sfn.CreateStateMachineAliasInput](fake)[0]
-			if aws.ToString(create.Name) != "prod" || len(create.RoutingConfiguration) != 1 {
+			if aws.ToString(create.Name) != "prod" || aws.ToString(create.Description) != "test alias of r-1" || len(create.RoutingConfiguration) != 1 {
 				t.Errorf("create request %+v", create)
-			}
-			updates := callsOf[sfn.UpdateStateMachineAliasInput](fake)
-			if len(updates) != tt.wantUpdates {
-				t.Fatalf("%d updates, want %d", len(updates), tt.wantUpdates)
-			}
-			if tt.wantUpdates > 0 && aws.ToString(updates[0].StateMachineAliasArn) != aliasArn {
-				t.Errorf("update of %q, want %q", aws.ToString(updates[0].StateMachineAliasArn), aliasArn)
 			}
 		})
 	}
