@@ -148,6 +148,10 @@ type fakeSFN struct {
 	machines map[string]*machine
 	// updates logs every alias routing change, in order.
 	updates []aliasChange
+	// window is the controller's alias write window: an alias write that would apply
+	// window or more after its call started (a hook ran long inside it) times out instead,
+	// as a request cut off by its deadline does.
+	window time.Duration
 }
 
 type machine struct {
@@ -545,8 +549,28 @@ func (m *machine) checkRouting(routing []rollout.Route) ([]rollout.Route, error)
 	return out, nil
 }
 
+// late answers a write that outlived the write window, as the SDK does when the call's
+// deadline passes: it never applies.
+func (s *fakeSFN) late(op string, started time.Time) error {
+	if s.window > 0 && s.clock.Now().Sub(started) >= s.window {
+		return fmt.Errorf("%s: RequestCanceled: %w (%w)", op, context.DeadlineExceeded, controller.ErrThrottled)
+	}
+	return nil
+}
+
+// aliasChanges lists every alias routing change so far.
+func (s *fakeSFN) aliasChanges() []aliasChange {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.updates)
+}
+
 func (s aliasPort) Update(ctx context.Context, arn string, routing []rollout.Route) error {
+	started := s.clock.Now()
 	if err := s.f.hit("Aliases.Update", routing); err != nil {
+		return err
+	}
+	if err := s.late("update alias "+arn, started); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -569,7 +593,11 @@ func (s aliasPort) Update(ctx context.Context, arn string, routing []rollout.Rou
 }
 
 func (s aliasPort) Put(ctx context.Context, arn, name string, routing []rollout.Route) (string, error) {
+	started := s.clock.Now()
 	if err := s.f.hit("Aliases.Put", name); err != nil {
+		return "", err
+	}
+	if err := s.late("create alias "+name, started); err != nil {
 		return "", err
 	}
 	s.mu.Lock()
@@ -902,17 +930,30 @@ func (s *fakeStore) History(ctx context.Context, sm string, limit int) ([]rollou
 	return out, nil
 }
 
-func (s *fakeStore) AcquireLock(ctx context.Context, alias, id string) (string, error) {
+func (s *fakeStore) AcquireLock(ctx context.Context, alias, id string) (string, bool, error) {
 	if err := s.f.hit("Store.AcquireLock", id); err != nil {
+		return "", false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	holder, ok := s.locks[alias]
+	switch {
+	case ok && holder != id:
+		return holder, false, fmt.Errorf("lock alias %s for rollout %s: held by rollout %s: %w", alias, id, holder, controller.ErrConflict)
+	case ok:
+		return id, false, nil
+	}
+	s.locks[alias] = id
+	return id, true, nil
+}
+
+func (s *fakeStore) LockHolder(ctx context.Context, alias string) (string, error) {
+	if err := s.f.hit("Store.LockHolder", alias); err != nil {
 		return "", err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if holder, ok := s.locks[alias]; ok && holder != id {
-		return holder, fmt.Errorf("lock alias %s for rollout %s: held by rollout %s: %w", alias, id, holder, controller.ErrConflict)
-	}
-	s.locks[alias] = id
-	return id, nil
+	return s.locks[alias], nil
 }
 
 func (s *fakeStore) ReleaseLock(ctx context.Context, alias, id string) error {
@@ -1315,8 +1356,12 @@ func newWorld(t testing.TB) *world {
 		t.Fatal(err)
 	}
 	w.ctl = ctl
+	w.sfn.window = fenceWindow
 	return w
 }
+
+// fenceWindow is the controller's alias write window in the fakes.
+const fenceWindow = 5 * time.Second
 
 // managed are the tags ManagedStateMachine writes, with extra rollout:<field> tags.
 func managed(extra ...string) map[string]string {
@@ -1719,14 +1764,33 @@ func TestFakesHonourTheirContracts(t *testing.T) {
 	if got, _ := st.GetRollout(ctx, "r-1"); got.Steps[0].Pause == nil {
 		t.Error("the stored record shares memory with the caller")
 	}
-	if h, err := st.AcquireLock(ctx, "a", "r-1"); err != nil || h != "r-1" {
-		t.Fatal(h, err)
+	if h, acquired, err := st.AcquireLock(ctx, "a", "r-1"); err != nil || h != "r-1" || !acquired {
+		t.Fatal(h, acquired, err)
 	}
-	if h, err := st.AcquireLock(ctx, "a", "r-2"); !errors.Is(err, controller.ErrConflict) || h != "r-1" {
-		t.Errorf("AcquireLock of a held lock = %s, %v", h, err)
+	if h, acquired, err := st.AcquireLock(ctx, "a", "r-1"); err != nil || h != "r-1" || acquired {
+		t.Errorf("AcquireLock by the holder = %s, acquired %v, %v; want r-1, not acquired anew", h, acquired, err)
+	}
+	if h, acquired, err := st.AcquireLock(ctx, "a", "r-2"); !errors.Is(err, controller.ErrConflict) || h != "r-1" || acquired {
+		t.Errorf("AcquireLock of a held lock = %s, %v, %v", h, acquired, err)
 	}
 	st.ReleaseLock(ctx, "a", "r-2")
 	wantEqual(t, "holder after a foreign release", st.lockHolder("a"), "r-1")
+	if h, err := st.LockHolder(ctx, "a"); err != nil || h != "r-1" {
+		t.Errorf("LockHolder = %q, %v; want r-1", h, err)
+	}
+	st.ReleaseLock(ctx, "a", "r-1")
+	if h, err := st.LockHolder(ctx, "a"); err != nil || h != "" {
+		t.Errorf("LockHolder of a free alias = %q, %v; want \"\"", h, err)
+	}
+	// Alias writes are bounded by the write window: one still running a whole window after
+	// it started is cut off and never applies.
+	before := w.sfn.routing(aliasOf("orders"))
+	w.faults.hook("Aliases.Update", func(any) error { w.clock.Advance(fenceWindow); return nil })
+	if err := al.Update(ctx, aliasOf("orders"), []rollout.Route{{VersionArn: versionOf("orders", 1), Weight: 100}}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Update that outlived the write window: %v, want a deadline error", err)
+	}
+	w.faults.hook("Aliases.Update", nil)
+	wantEqual(t, "routing after a write cut off", w.sfn.routing(aliasOf("orders")), before)
 	c := controller.UploadClaim{UploadID: "u", RolloutID: "r-1", Execution: "e1", ExpiresAt: w.clock.Now().Add(time.Hour)}
 	if _, err := st.ClaimUpload(ctx, c); err != nil {
 		t.Fatal(err)

@@ -157,6 +157,12 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	lat, fault := s.opts.Faults.Check(serviceName, name)
 	sleepReal(r, lat)
+	if r.Context().Err() != nil {
+		// The caller gave up during the injected latency (its deadline passed): like a request
+		// AWS never got to, it is not applied. The controller's alias write window relies on
+		// a timed-out write not landing later.
+		return
+	}
 	if fault != nil {
 		core.WriteJSONError(w, fault)
 		return
