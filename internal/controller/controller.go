@@ -151,6 +151,11 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 	if d.SetAlias {
 		applied, err := c.setAlias(ctx, saved)
 		if err != nil {
+			if errors.As(err, new(*LockLost)) && saved.Phase.Terminal() && !prev.Phase.Terminal() {
+				// The alias is another rollout's: this one ends without writing it, and
+				// its progress wait must still hear so.
+				c.sendOutcome(ctx, saved)
+			}
 			return saved, err
 		}
 		// Another writer changed the intent while the alias was updated. When it took the
