@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -11,6 +12,8 @@ import (
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
 	"github.com/sfn-rollout/sfn-rollout/internal/local/deploy"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
 )
 
 // overtakenAliases holds one alias update (the first that sets armed's weight) inside the
@@ -126,6 +129,37 @@ func TestThrottledDequeueNeverFreesALiveLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := newMachine(t, env, log, "stale-queue")
+	// turns names the rollout of each WaitForTurn registration once it has returned.
+	turns := make(chan string, 8)
+	register, err := wiring.Handler(env.Deployment.Controller, "register")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Stack.Lambda.Register(topology.FunctionName(deploy.Prefix, "register"), func(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
+		out, err := register(ctx, payload)
+		var in controller.RegisterInput
+		if json.Unmarshal(payload, &in) == nil && in.Wait == controller.WaitTurn && in.Prepare != nil {
+			turns <- in.Prepare.RolloutID
+		}
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(out)
+	})
+	lockHolder := func() string {
+		t.Helper()
+		l, ok := env.Deployment.Controller.Store.(interface {
+			LockHolder(context.Context, string) (string, error)
+		})
+		if !ok {
+			t.Fatalf("the store %T cannot read the lock", env.Deployment.Controller.Store)
+		}
+		h, err := l.LockHolder(context.Background(), m.AliasArn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
 	canary := map[string]string{"strategy": "CANARY", "percentage": "10", "interval": "1h", "onBusy": "queue"}
 	queue := func(label string, policy map[string]string) string {
 		return m.upload(label, release(t, label), policy)
@@ -149,8 +183,22 @@ func TestThrottledDequeueNeverFreesALiveLock(t *testing.T) {
 	}
 
 	q := queue("v4", map[string]string{"strategy": "ALL_AT_ONCE", "onBusy": "queue"})
-	m.waitFor(q, "Q queued", queued)
-	// Q's WaitForTurn reads the queue; N must keep the alias. Abort N, which wakes Q.
+	// Q's WaitForTurn reads the queue, where N's entry may still be: once it has returned,
+	// the running N must still hold the alias.
+	for id := ""; id != q; {
+		select {
+		case id = <-turns:
+		case <-time.After(timeout):
+			t.Fatal("Q's WaitForTurn never ran")
+		}
+	}
+	if holder := lockHolder(); holder != n {
+		t.Fatalf("after Q's WaitForTurn the lock is held by %q, not by the running N (%s)", holder, n)
+	}
+	if r, _, _ := env.Rollout(context.Background(), q); !strings.HasPrefix(r.Reason, "queued behind") {
+		t.Fatalf("Q after its WaitForTurn: %s %s (%s), want still queued behind N", r.Phase, r.ErrorName, r.Reason)
+	}
+	// Abort N, which wakes Q.
 	m.control(n, rollout.CommandAbort, "tester")
 	rn = m.finalized(n)
 	if rn.Phase != rollout.Aborted {
