@@ -129,3 +129,27 @@ func TestSecondFinalizeTouchesNothingOfTheNextHolder(t *testing.T) {
 		t.Error("the next rollout's progress wait was ended")
 	}
 }
+
+// A wake that fails for another reason than a gone wait (throttled) gives back the lock it
+// took for that entry, keeps the entry, and answers Transient; the retry wakes it.
+func TestFailedWakeGivesBackOnlyTheLockItTook(t *testing.T) {
+	w, first, second := queuedBehind(t)
+	w.faults.fail("Tasks.Succeed", throttled("SendTaskSuccess"))
+	var released []string
+	w.faults.hook("Store.ReleaseLock", func(arg any) error {
+		released = append(released, arg.(string))
+		return nil
+	})
+	first.finalize()
+	if first.finalErr != nil {
+		t.Fatalf("Finalize (retried) = %v", first.finalErr)
+	}
+	wantEqual(t, "locks released", released, []string{first.id(), second.id()})
+	if !second.turnCame() {
+		t.Fatal("the queued upload was not woken by the retried Finalize")
+	}
+	wantEqual(t, "lock holder", w.store.lockHolder(aliasOf("orders")), second.id())
+	if q, _ := w.store.Queue(w.ctx, aliasOf("orders")); len(q) != 0 {
+		t.Errorf("queue after the wake: %+v", q)
+	}
+}
