@@ -149,9 +149,10 @@ type fakeSFN struct {
 	// updates logs every alias routing change, in order.
 	updates []aliasChange
 	// window is the controller's alias write window: an alias write that would apply
-	// window or more after its call started (a hook ran long inside it) times out instead,
-	// as a request cut off by its deadline does.
+	// window or more after it was checked (a hook ran long inside it or its pre-check)
+	// times out instead, as a request cut off by its deadline does.
 	window time.Duration
+	checks *checks
 }
 
 type machine struct {
@@ -187,7 +188,7 @@ type aliasChange struct {
 }
 
 func newFakeSFN(f *faults, clock *fakeClock) *fakeSFN {
-	return &fakeSFN{f: f, clock: clock, machines: map[string]*machine{}}
+	return &fakeSFN{f: f, clock: clock, machines: map[string]*machine{}, checks: &checks{}}
 }
 
 // create makes a state machine with definition published as version 1 and an alias
@@ -549,8 +550,43 @@ func (m *machine) checkRouting(routing []rollout.Route) ([]rollout.Route, error)
 	return out, nil
 }
 
-// late answers a write that outlived the write window, as the SDK does when the call's
-// deadline passes: it never applies.
+// checks remembers, for each context with a deadline (the controller gives one to every
+// alias write and its pre-check), the fake time of its first call: the time the write was
+// checked, from which its window runs.
+type checks struct {
+	mu    sync.Mutex
+	first map[context.Context]time.Time
+}
+
+// seen records ctx's first call at now.
+func (c *checks) seen(ctx context.Context, now time.Time) {
+	if _, ok := ctx.Deadline(); !ok {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.first == nil {
+		c.first = map[context.Context]time.Time{}
+	}
+	if _, ok := c.first[ctx]; !ok {
+		c.first[ctx] = now
+	}
+}
+
+// since is when ctx's first call came, or now for a context seen first here.
+func (c *checks) since(ctx context.Context, now time.Time) time.Time {
+	c.seen(ctx, now)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.first[ctx]; ok {
+		return t
+	}
+	return now
+}
+
+// late answers a write that outlived the write window, counted from its pre-check (or
+// from the call when it had none), as the SDK does when the call's deadline passes: it
+// never applies.
 func (s *fakeSFN) late(op string, started time.Time) error {
 	if s.window > 0 && s.clock.Now().Sub(started) >= s.window {
 		return fmt.Errorf("%s: RequestCanceled: %w (%w)", op, context.DeadlineExceeded, controller.ErrThrottled)
@@ -566,7 +602,7 @@ func (s *fakeSFN) aliasChanges() []aliasChange {
 }
 
 func (s aliasPort) Update(ctx context.Context, arn string, routing []rollout.Route) error {
-	started := s.clock.Now()
+	started := s.checks.since(ctx, s.clock.Now())
 	if err := s.f.hit("Aliases.Update", routing); err != nil {
 		return err
 	}
@@ -593,7 +629,7 @@ func (s aliasPort) Update(ctx context.Context, arn string, routing []rollout.Rou
 }
 
 func (s aliasPort) Put(ctx context.Context, arn, name string, routing []rollout.Route) (string, error) {
-	started := s.clock.Now()
+	started := s.checks.since(ctx, s.clock.Now())
 	if err := s.f.hit("Aliases.Put", name); err != nil {
 		return "", err
 	}
@@ -732,6 +768,9 @@ type fakeStore struct {
 	locks    map[string]string
 	queues   map[string][]controller.Queued
 	guards   map[string]map[string]bool // alarm → rollout ids
+	// checks is shared with the fake Step Functions: the alias write window runs from a
+	// write's pre-check, which reads the store.
+	checks *checks
 	// copy encodes and decodes a record; the benchmark swaps in a cheaper deep copy.
 	encode func(rollout.Rollout) any
 	decode func(any) rollout.Rollout
@@ -754,7 +793,7 @@ func newFakeStore(f *faults, clock *fakeClock) *fakeStore {
 		claims: map[string]controller.UploadClaim{}, rollouts: map[string]storedRollout{},
 		events: map[string]map[int64]controller.Event{}, locks: map[string]string{},
 		queues: map[string][]controller.Queued{}, guards: map[string]map[string]bool{},
-		encode: encodeJSON, decode: decodeJSON,
+		encode: encodeJSON, decode: decodeJSON, checks: &checks{},
 	}
 }
 
@@ -822,6 +861,7 @@ func (s *fakeStore) CreateRollout(ctx context.Context, r rollout.Rollout) error 
 }
 
 func (s *fakeStore) GetRollout(ctx context.Context, id string) (rollout.Rollout, error) {
+	s.checks.seen(ctx, s.clock.Now())
 	if err := s.f.hit("Store.GetRollout", id); err != nil {
 		return rollout.Rollout{}, err
 	}
@@ -948,6 +988,7 @@ func (s *fakeStore) AcquireLock(ctx context.Context, alias, id string) (string, 
 }
 
 func (s *fakeStore) LockHolder(ctx context.Context, alias string) (string, error) {
+	s.checks.seen(ctx, s.clock.Now())
 	if err := s.f.hit("Store.LockHolder", alias); err != nil {
 		return "", err
 	}
@@ -1357,6 +1398,7 @@ func newWorld(t testing.TB) *world {
 	}
 	w.ctl = ctl
 	w.sfn.window = fenceWindow
+	w.store.checks = w.sfn.checks
 	return w
 }
 
