@@ -155,6 +155,8 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		core.WriteJSONError(w, core.Unsupported(serviceName, name))
 		return
 	}
+	// The body is read first: only then does the server notice a client that goes away.
+	body, err := io.ReadAll(r.Body)
 	lat, fault := s.opts.Faults.Check(serviceName, name)
 	sleepReal(r, lat)
 	if r.Context().Err() != nil {
@@ -167,7 +169,6 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		core.WriteJSONError(w, fault)
 		return
 	}
-	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		core.WriteJSONError(w, apiError("SerializationException", "read body: %v", err))
 		return
