@@ -25,7 +25,15 @@ type Config struct {
 	MinInterval time.Duration
 	// DedupeTTL is how long an upload is remembered.
 	DedupeTTL time.Duration
+	// AliasWriteWindow bounds every alias write in time: the write, with its pre-check and
+	// any SDK retries, runs under this deadline, so a write checked at t lands before t+W or
+	// not at all. A lock is released only a whole window after its rollout's record was
+	// fenced (see fence and releaseAlias). Zero is DefaultAliasWriteWindow.
+	AliasWriteWindow time.Duration
 }
+
+// DefaultAliasWriteWindow is the alias write window on AWS.
+const DefaultAliasWriteWindow = 5 * time.Second
 
 // Ports are the controller's dependencies.
 type Ports struct {
@@ -63,6 +71,9 @@ func New(cfg Config, p Ports) (*Controller, error) {
 	}
 	if cfg.DedupeTTL <= 0 {
 		cfg.DedupeTTL = 8 * 24 * time.Hour // topology.DefaultDedupeTTL
+	}
+	if cfg.AliasWriteWindow <= 0 {
+		cfg.AliasWriteWindow = DefaultAliasWriteWindow
 	}
 	if p.Clock == nil {
 		p.Clock = wallClock{}
@@ -140,6 +151,11 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 	if d.SetAlias {
 		applied, err := c.setAlias(ctx, saved)
 		if err != nil {
+			if errors.As(err, new(*LockLost)) && saved.Phase.Terminal() && !prev.Phase.Terminal() {
+				// The alias is another rollout's: this one ends without writing it, and
+				// its progress wait must still hear so.
+				c.sendOutcome(ctx, saved)
+			}
 			return saved, err
 		}
 		// Another writer changed the intent while the alias was updated. When it took the
@@ -163,14 +179,15 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 // the record whose routing the alias holds.
 func (c *Controller) setAlias(ctx context.Context, r rollout.Rollout) (rollout.Rollout, error) {
 	for range maxAttempts {
-		if err := c.updateAlias(ctx, r); err != nil {
-			return r, err
+		written, err := c.updateAlias(ctx, r)
+		if err != nil {
+			return written, err
 		}
 		latest, err := c.Store.GetRollout(ctx, r.ID)
 		if err != nil {
-			return r, fmt.Errorf("confirm rollout %s: %w", r.ID, err)
+			return written, fmt.Errorf("confirm rollout %s: %w", r.ID, err)
 		}
-		if latest.Rev == r.Rev || reflect.DeepEqual(latest.Routing(), r.Routing()) {
+		if latest.Rev == written.Rev || reflect.DeepEqual(latest.Routing(), written.Routing()) {
 			return latest, nil
 		}
 		r = latest
@@ -178,17 +195,23 @@ func (c *Controller) setAlias(ctx context.Context, r rollout.Rollout) (rollout.R
 	return r, &Transient{newCause(nil, "rollout %s: the record kept moving while the alias was updated", r.ID)}
 }
 
-// updateAlias sets the routing. A rollback (candidate at 0) is retried on throttling, with
-// backoff, for as long as the invocation may run (retryBudget) instead of waiting for the
-// next tick: rollbacks come before forward steps.
-func (c *Controller) updateAlias(ctx context.Context, r rollout.Rollout) error {
+// updateAlias sets the routing of the newest record of r, fenced (writeAlias). A rollback
+// (candidate at 0) is retried on throttling, with backoff, for as long as the invocation may
+// run (retryBudget) instead of waiting for the next tick: rollbacks come before forward
+// steps. Each retry is checked again. It returns the record whose routing it wrote.
+func (c *Controller) updateAlias(ctx context.Context, r rollout.Rollout) (rollout.Rollout, error) {
 	budget := time.Duration(0)
 	if r.CandidateWeight == 0 {
 		budget = retryBudget(ctx)
 	}
 	var err error
 	for i := 0; ; i++ {
-		if err = c.Aliases.Update(ctx, r.AliasArn, r.Routing()); err == nil || !errors.Is(err, ErrThrottled) {
+		var written rollout.Rollout
+		if written, err = c.writeAlias(ctx, r); err == nil {
+			return written, nil
+		}
+		r = written
+		if !errors.Is(err, ErrThrottled) {
 			break
 		}
 		wait := backoffDelay(i)
@@ -197,13 +220,14 @@ func (c *Controller) updateAlias(ctx context.Context, r rollout.Rollout) error {
 		}
 		budget -= wait
 		if err := c.Sleep(ctx, wait); err != nil {
-			return err
+			return r, err
 		}
 	}
-	if err != nil {
-		return transient(fmt.Errorf("set alias %s to %s: %w", r.AliasArn, rollout.DescribeRouting(r.Routing()), err))
+	if errors.As(err, new(*LockLost)) {
+		c.logFor(r).WarnContext(ctx, "alias write fenced off: not written", "err", err)
+		return r, err
 	}
-	return nil
+	return r, transient(fmt.Errorf("set alias %s to %s: %w", r.AliasArn, rollout.DescribeRouting(r.Routing()), err))
 }
 
 // backoff waits before retry i+1: 50ms, 100ms, 200ms, …
@@ -439,6 +463,11 @@ func currentPolicyHash(tags map[string]string, layers []rollout.Layer) string {
 // concurrent writer moved the record. firing is the alarm an event reported in ALARM, or "".
 func (c *Controller) decideAndCommit(ctx context.Context, id, actor, firing string) (rollout.Rollout, rollout.Decision, error) {
 	return c.update(ctx, id, actor, func(r rollout.Rollout) (rollout.Decision, bool, error) {
+		if !r.FenceClosedAt.IsZero() {
+			// The alias is being given up (releaseAlias): that repairs it after its wait,
+			// and no write of this rollout would pass the fence any more.
+			return rollout.Decision{Action: rollout.ActionNone, Next: r, Reason: "the rollout is giving its alias up"}, false, nil
+		}
 		obs, err := c.observe(ctx, r, firing)
 		if err != nil {
 			return rollout.Decision{}, false, err

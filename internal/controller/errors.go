@@ -62,6 +62,10 @@ type RolloutNotFound struct{ cause }
 // CommandRejected is an operator command that does not fit the rollout's phase.
 type CommandRejected struct{ cause }
 
+// LockLost is an alias write refused by its fence: the rollout no longer holds the alias's
+// lock, or has begun to give it up. Nothing was written; retrying cannot help.
+type LockLost struct{ cause }
+
 // Internal is anything else: a bug or a permanent AWS error. Not retried.
 type Internal struct{ cause }
 
@@ -137,6 +141,7 @@ var errorsByName = map[string]func(cause) error{
 	"RolloutFailed":        func(c cause) error { return &RolloutFailed{c} },
 	"RolloutNotFound":      func(c cause) error { return &RolloutNotFound{c} },
 	"CommandRejected":      func(c cause) error { return &CommandRejected{c} },
+	"LockLost":             func(c cause) error { return &LockLost{c} },
 	"Internal":             func(c cause) error { return &Internal{c} },
 }
 

@@ -148,6 +148,11 @@ type fakeSFN struct {
 	machines map[string]*machine
 	// updates logs every alias routing change, in order.
 	updates []aliasChange
+	// window is the controller's alias write window: an alias write that would apply
+	// window or more after it was checked (a hook ran long inside it or its pre-check)
+	// times out instead, as a request cut off by its deadline does.
+	window time.Duration
+	checks *checks
 }
 
 type machine struct {
@@ -184,7 +189,7 @@ type aliasChange struct {
 }
 
 func newFakeSFN(f *faults, clock *fakeClock) *fakeSFN {
-	return &fakeSFN{f: f, clock: clock, machines: map[string]*machine{}}
+	return &fakeSFN{f: f, clock: clock, machines: map[string]*machine{}, checks: &checks{}}
 }
 
 // create makes a state machine with definition published as version 1 and an alias
@@ -546,8 +551,63 @@ func (m *machine) checkRouting(routing []rollout.Route) ([]rollout.Route, error)
 	return out, nil
 }
 
+// checks remembers, for each context with a deadline (the controller gives one to every
+// alias write and its pre-check), the fake time of its first call: the time the write was
+// checked, from which its window runs.
+type checks struct {
+	mu    sync.Mutex
+	first map[context.Context]time.Time
+}
+
+// seen records ctx's first call at now.
+func (c *checks) seen(ctx context.Context, now time.Time) {
+	if _, ok := ctx.Deadline(); !ok {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.first == nil {
+		c.first = map[context.Context]time.Time{}
+	}
+	if _, ok := c.first[ctx]; !ok {
+		c.first[ctx] = now
+	}
+}
+
+// since is when ctx's first call came, or now for a context seen first here.
+func (c *checks) since(ctx context.Context, now time.Time) time.Time {
+	c.seen(ctx, now)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.first[ctx]; ok {
+		return t
+	}
+	return now
+}
+
+// late answers a write that outlived the write window, counted from its pre-check (or
+// from the call when it had none), as the SDK does when the call's deadline passes: it
+// never applies.
+func (s *fakeSFN) late(op string, started time.Time) error {
+	if s.window > 0 && s.clock.Now().Sub(started) >= s.window {
+		return fmt.Errorf("%s: RequestCanceled: %w (%w)", op, context.DeadlineExceeded, controller.ErrThrottled)
+	}
+	return nil
+}
+
+// aliasChanges lists every alias routing change so far.
+func (s *fakeSFN) aliasChanges() []aliasChange {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.updates)
+}
+
 func (s aliasPort) Update(ctx context.Context, arn string, routing []rollout.Route) error {
+	started := s.checks.since(ctx, s.clock.Now())
 	if err := s.f.hit("Aliases.Update", routing); err != nil {
+		return err
+	}
+	if err := s.late("update alias "+arn, started); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -570,7 +630,11 @@ func (s aliasPort) Update(ctx context.Context, arn string, routing []rollout.Rou
 }
 
 func (s aliasPort) Create(ctx context.Context, arn, name, description string, routing []rollout.Route) (string, error) {
+	started := s.checks.since(ctx, s.clock.Now())
 	if err := s.f.hit("Aliases.Create", name); err != nil {
+		return "", err
+	}
+	if err := s.late("create alias "+name, started); err != nil {
 		return "", err
 	}
 	s.mu.Lock()
@@ -761,6 +825,9 @@ type fakeStore struct {
 	locks    map[string]string
 	queues   map[string][]controller.Queued
 	guards   map[string]map[string]bool // alarm → rollout ids
+	// checks is shared with the fake Step Functions: the alias write window runs from a
+	// write's pre-check, which reads the store.
+	checks *checks
 	// copy encodes and decodes a record; the benchmark swaps in a cheaper deep copy.
 	encode func(rollout.Rollout) any
 	decode func(any) rollout.Rollout
@@ -783,7 +850,7 @@ func newFakeStore(f *faults, clock *fakeClock) *fakeStore {
 		claims: map[string]controller.UploadClaim{}, rollouts: map[string]storedRollout{},
 		events: map[string]map[int64]controller.Event{}, locks: map[string]string{},
 		queues: map[string][]controller.Queued{}, guards: map[string]map[string]bool{},
-		encode: encodeJSON, decode: decodeJSON,
+		encode: encodeJSON, decode: decodeJSON, checks: &checks{},
 	}
 }
 
@@ -851,6 +918,7 @@ func (s *fakeStore) CreateRollout(ctx context.Context, r rollout.Rollout) error 
 }
 
 func (s *fakeStore) GetRollout(ctx context.Context, id string) (rollout.Rollout, error) {
+	s.checks.seen(ctx, s.clock.Now())
 	if err := s.f.hit("Store.GetRollout", id); err != nil {
 		return rollout.Rollout{}, err
 	}
@@ -959,17 +1027,31 @@ func (s *fakeStore) History(ctx context.Context, sm string, limit int) ([]rollou
 	return out, nil
 }
 
-func (s *fakeStore) AcquireLock(ctx context.Context, alias, id string) (string, error) {
+func (s *fakeStore) AcquireLock(ctx context.Context, alias, id string) (string, bool, error) {
 	if err := s.f.hit("Store.AcquireLock", id); err != nil {
+		return "", false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	holder, ok := s.locks[alias]
+	switch {
+	case ok && holder != id:
+		return holder, false, fmt.Errorf("lock alias %s for rollout %s: held by rollout %s: %w", alias, id, holder, controller.ErrConflict)
+	case ok:
+		return id, false, nil
+	}
+	s.locks[alias] = id
+	return id, true, nil
+}
+
+func (s *fakeStore) LockHolder(ctx context.Context, alias string) (string, error) {
+	s.checks.seen(ctx, s.clock.Now())
+	if err := s.f.hit("Store.LockHolder", alias); err != nil {
 		return "", err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if holder, ok := s.locks[alias]; ok && holder != id {
-		return holder, fmt.Errorf("lock alias %s for rollout %s: held by rollout %s: %w", alias, id, holder, controller.ErrConflict)
-	}
-	s.locks[alias] = id
-	return id, nil
+	return s.locks[alias], nil
 }
 
 func (s *fakeStore) ReleaseLock(ctx context.Context, alias, id string) error {
@@ -1374,8 +1456,13 @@ func newWorld(t testing.TB) *world {
 		t.Fatal(err)
 	}
 	w.ctl = ctl
+	w.sfn.window = fenceWindow
+	w.store.checks = w.sfn.checks
 	return w
 }
+
+// fenceWindow is the controller's alias write window in the fakes.
+const fenceWindow = 5 * time.Second
 
 // managed are the tags ManagedStateMachine writes, with extra rollout:<field> tags.
 func managed(extra ...string) map[string]string {
@@ -1802,14 +1889,33 @@ func TestFakesHonourTheirContracts(t *testing.T) {
 	if got, _ := st.GetRollout(ctx, "r-1"); got.Steps[0].Pause == nil {
 		t.Error("the stored record shares memory with the caller")
 	}
-	if h, err := st.AcquireLock(ctx, "a", "r-1"); err != nil || h != "r-1" {
-		t.Fatal(h, err)
+	if h, acquired, err := st.AcquireLock(ctx, "a", "r-1"); err != nil || h != "r-1" || !acquired {
+		t.Fatal(h, acquired, err)
 	}
-	if h, err := st.AcquireLock(ctx, "a", "r-2"); !errors.Is(err, controller.ErrConflict) || h != "r-1" {
-		t.Errorf("AcquireLock of a held lock = %s, %v", h, err)
+	if h, acquired, err := st.AcquireLock(ctx, "a", "r-1"); err != nil || h != "r-1" || acquired {
+		t.Errorf("AcquireLock by the holder = %s, acquired %v, %v; want r-1, not acquired anew", h, acquired, err)
+	}
+	if h, acquired, err := st.AcquireLock(ctx, "a", "r-2"); !errors.Is(err, controller.ErrConflict) || h != "r-1" || acquired {
+		t.Errorf("AcquireLock of a held lock = %s, %v, %v", h, acquired, err)
 	}
 	st.ReleaseLock(ctx, "a", "r-2")
 	wantEqual(t, "holder after a foreign release", st.lockHolder("a"), "r-1")
+	if h, err := st.LockHolder(ctx, "a"); err != nil || h != "r-1" {
+		t.Errorf("LockHolder = %q, %v; want r-1", h, err)
+	}
+	st.ReleaseLock(ctx, "a", "r-1")
+	if h, err := st.LockHolder(ctx, "a"); err != nil || h != "" {
+		t.Errorf("LockHolder of a free alias = %q, %v; want \"\"", h, err)
+	}
+	// Alias writes are bounded by the write window: one still running a whole window after
+	// it started is cut off and never applies.
+	before := w.sfn.routing(aliasOf("orders"))
+	w.faults.hook("Aliases.Update", func(any) error { w.clock.Advance(fenceWindow); return nil })
+	if err := al.Update(ctx, aliasOf("orders"), []rollout.Route{{VersionArn: versionOf("orders", 1), Weight: 100}}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Update that outlived the write window: %v, want a deadline error", err)
+	}
+	w.faults.hook("Aliases.Update", nil)
+	wantEqual(t, "routing after a write cut off", w.sfn.routing(aliasOf("orders")), before)
 	c := controller.UploadClaim{UploadID: "u", RolloutID: "r-1", Execution: "e1", ExpiresAt: w.clock.Now().Add(time.Hour)}
 	if _, err := st.ClaimUpload(ctx, c); err != nil {
 		t.Fatal(err)

@@ -30,6 +30,13 @@ func (c *Controller) Finalize(ctx context.Context, s State) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, transient(fmt.Errorf("read rollout %s: %w", id, err))
 	}
+	// Whether the rollout still holds its alias decides what is left to do. A retried
+	// Finalize whose first attempt released the lock (and woke the next upload) must not
+	// write the alias, nor touch the lock, which may be the next rollout's by now.
+	holds, err := c.holdsLock(ctx, id, r.AliasArn)
+	if err != nil {
+		return Outcome{}, err
+	}
 	if !r.Phase.Terminal() {
 		name, reason := "RolloutFailed", "the controller's wait ended without an outcome"
 		if s.Error != nil {
@@ -41,11 +48,11 @@ func (c *Controller) Finalize(ctx context.Context, s State) (Outcome, error) {
 				name = "PreTrafficFailed"
 			}
 		}
-		if r, err = c.stop(ctx, id, rollout.Failed, name, reason, "controller"); err != nil {
+		if r, err = c.stopAs(ctx, id, rollout.Failed, name, reason, "controller", holds); err != nil {
 			return Outcome{}, err
 		}
 	}
-	if r.CandidateVersionArn != "" {
+	if holds && r.CandidateVersionArn != "" && r.FenceClosedAt.IsZero() {
 		// Repairs an alias that a crash left behind the outcome.
 		if r, _, err = c.decideAndCommit(ctx, id, "controller", ""); err != nil {
 			return Outcome{}, err
@@ -57,11 +64,11 @@ func (c *Controller) Finalize(ctx context.Context, s State) (Outcome, error) {
 	if err := c.Store.UnguardAlarms(ctx, id, r.Policy.Alarms); err != nil {
 		return Outcome{}, transient(fmt.Errorf("unguard alarms of %s: %w", id, err))
 	}
-	if err := c.deleteTestAlias(ctx, r); err != nil {
-		return Outcome{}, err
-	}
-	if err := c.Store.ReleaseLock(ctx, r.AliasArn, id); err != nil {
-		return Outcome{}, transient(fmt.Errorf("release lock of %s: %w", id, err))
+	if holds {
+		// Deletes a BLUE_GREEN test alias too, once no late write can recreate it.
+		if err := c.releaseAlias(ctx, id, r.AliasArn); err != nil {
+			return Outcome{}, err
+		}
 	}
 	if r.CandidateVersionArn != "" {
 		if err := c.collect(ctx, r); err != nil {
@@ -71,7 +78,9 @@ func (c *Controller) Finalize(ctx context.Context, s State) (Outcome, error) {
 	if err := c.Events.Put(ctx, outcomeDetailType(r.Phase), eventDetail(r)); err != nil {
 		return Outcome{}, transient(fmt.Errorf("announce outcome of %s: %w", id, err))
 	}
-	c.wakeNext(ctx, r.AliasArn)
+	if err := c.wakeNext(ctx, r.AliasArn); err != nil {
+		return Outcome{}, err
+	}
 	c.logFor(r).InfoContext(ctx, "finalized", "phase", r.Phase, "reason", r.Reason)
 	return Outcome{RolloutID: id, Phase: r.Phase, Reason: r.Reason}, nil
 }

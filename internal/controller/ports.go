@@ -217,10 +217,15 @@ type Store interface {
 
 	// AcquireLock makes rolloutID the alias's one active rollout; when another holds it,
 	// it returns that holder's id and ErrConflict. Acquiring a lock one already holds is fine;
-	// on success the holder returned is rolloutID itself.
-	AcquireLock(ctx context.Context, aliasArn, rolloutID string) (holder string, err error)
+	// on success the holder returned is rolloutID itself, and acquired tells whether this
+	// call took the lock (true) or found it held by rolloutID already (false): only a lock
+	// one took may be given back on the taker's behalf (see wakeNext).
+	AcquireLock(ctx context.Context, aliasArn, rolloutID string) (holder string, acquired bool, err error)
 	// ReleaseLock deletes the lock if rolloutID holds it; otherwise it does nothing.
 	ReleaseLock(ctx context.Context, aliasArn, rolloutID string) error
+	// LockHolder reads the lock, strongly consistent: the id of the rollout that holds the
+	// alias, or "" when none does. Every alias write is checked against it (fence).
+	LockHolder(ctx context.Context, aliasArn string) (string, error)
 
 	// Enqueue, Queue and Dequeue keep the uploads waiting for a busy alias (onBusy=queue).
 	Enqueue(ctx context.Context, q Queued) error

@@ -358,7 +358,7 @@ func testName(key string) string {
 // It reports queued=true when r must wait for its turn.
 func (c *Controller) lock(ctx context.Context, r *rollout.Rollout, onBusy rollout.OnBusy) (queued bool, err error) {
 	for range maxAttempts {
-		holder, err := c.Store.AcquireLock(ctx, r.AliasArn, r.ID)
+		holder, _, err := c.Store.AcquireLock(ctx, r.AliasArn, r.ID)
 		if err == nil {
 			r.QueuedBehind = ""
 			return false, nil
@@ -380,8 +380,8 @@ func (c *Controller) lock(ctx context.Context, r *rollout.Rollout, onBusy rollou
 					return false, err
 				}
 			}
-			if err := c.Store.ReleaseLock(ctx, r.AliasArn, holder); err != nil {
-				return false, transient(fmt.Errorf("release stale lock of %s: %w", holder, err))
+			if err := c.releaseAlias(ctx, holder, r.AliasArn); err != nil {
+				return false, err
 			}
 			continue
 		}
@@ -435,8 +435,8 @@ func (c *Controller) supersede(ctx context.Context, aliasArn, holder, by string)
 	if err == nil && old.AliasArn != "" {
 		aliasArn = old.AliasArn
 	}
-	if err := c.Store.ReleaseLock(ctx, aliasArn, holder); err != nil {
-		return transient(fmt.Errorf("release lock of %s: %w", holder, err))
+	if err := c.releaseAlias(ctx, holder, aliasArn); err != nil {
+		return err
 	}
 	return c.abortQueued(ctx, aliasArn, by)
 }

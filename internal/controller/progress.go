@@ -102,7 +102,7 @@ func (c *Controller) createTestAlias(ctx context.Context, r rollout.Rollout) (ro
 		}
 	}
 	description := "sfn-rollout test alias of rollout " + r.ID
-	arn, err := c.Aliases.Create(ctx, r.StateMachineArn, name, description, []rollout.Route{{VersionArn: r.CandidateVersionArn, Weight: 100}})
+	arn, err := c.createFenced(ctx, r, name, description)
 	if errors.Is(err, ErrConflict) {
 		reason := fmt.Sprintf("test alias %s was created by someone else after Prepare chose it: the controller moves only a test alias it created", name)
 		if r, err = c.stop(ctx, r.ID, rollout.Failed, "TestAliasExists", reason, "controller"); err != nil {
@@ -132,6 +132,17 @@ func (c *Controller) createTestAlias(ctx context.Context, r rollout.Rollout) (ro
 		}
 	}
 	return r, &Transient{newCause(nil, "record test alias of %s: the record kept moving", r.ID)}
+}
+
+// createFenced creates the test alias: an alias write of the rollout like any other, so
+// fenced and bounded as writeAlias is.
+func (c *Controller) createFenced(ctx context.Context, r rollout.Rollout, name, description string) (string, error) {
+	wctx, cancel := context.WithTimeout(ctx, c.cfg.AliasWriteWindow)
+	defer cancel()
+	if _, err := c.fence(wctx, r); err != nil {
+		return "", err
+	}
+	return c.Aliases.Create(wctx, r.StateMachineArn, name, description, []rollout.Route{{VersionArn: r.CandidateVersionArn, Weight: 100}})
 }
 
 // chooseTestAlias names the BLUE_GREEN test alias at Prepare. A testAlias the policy names
@@ -237,31 +248,59 @@ func (c *Controller) waitTurn(ctx context.Context, id, token string) error {
 	if err := c.Store.Enqueue(ctx, Queued{AliasArn: r.AliasArn, RolloutID: id, TaskToken: token, QueuedAt: c.now()}); err != nil {
 		return transient(fmt.Errorf("queue %s: %w", id, err))
 	}
-	c.wakeNext(ctx, r.AliasArn)
-	return nil
+	return c.wakeNext(ctx, r.AliasArn)
 }
 
-// wakeNext hands a free alias to the oldest queued upload and resumes its execution.
-func (c *Controller) wakeNext(ctx context.Context, aliasArn string) {
+// wakeNext hands a free alias to the oldest queued upload and resumes its execution. It
+// gives back only a lock it took itself just now, for the entry it took it for: an entry
+// whose rollout holds the lock already is stale (its turn came before, and a Dequeue
+// failed or a WaitForTurn was retried), so it is only dequeued, and the running rollout
+// keeps its lock. Failures are Transient, so that the caller is retried.
+func (c *Controller) wakeNext(ctx context.Context, aliasArn string) error {
 	queue, err := c.Store.Queue(ctx, aliasArn)
 	if err != nil {
-		c.Log.ErrorContext(ctx, "read queue", "alias", aliasArn, "err", err)
-		return
+		return transient(fmt.Errorf("read queue of %s: %w", aliasArn, err))
 	}
 	for _, q := range queue {
-		if _, err := c.Store.AcquireLock(ctx, aliasArn, q.RolloutID); err != nil {
-			return // busy: the holder's finalize wakes the queue
+		_, acquired, err := c.Store.AcquireLock(ctx, aliasArn, q.RolloutID)
+		if errors.Is(err, ErrConflict) {
+			return nil // busy: the holder's finalize wakes the queue
+		}
+		if err != nil {
+			return transient(fmt.Errorf("lock %s for queued %s: %w", aliasArn, q.RolloutID, err))
+		}
+		if !acquired {
+			c.Log.InfoContext(ctx, "stale queue entry: its rollout holds the alias already", "rollout_id", q.RolloutID, "alias", aliasArn)
+			return c.dequeue(ctx, aliasArn, q.RolloutID)
 		}
 		c.markWoken(ctx, q.RolloutID)
 		if err := c.Tasks.Succeed(ctx, q.TaskToken, mustJSON(map[string]string{"rolloutId": q.RolloutID})); err != nil {
+			// Taken just now for this entry, so it is ours to give back.
+			if rerr := c.Store.ReleaseLock(ctx, aliasArn, q.RolloutID); rerr != nil {
+				return transient(fmt.Errorf("give back the lock taken for %s: %w", q.RolloutID, rerr))
+			}
+			if !errors.Is(err, ErrNotFound) {
+				// The wait may still be open: wake it on a retry.
+				return transient(fmt.Errorf("wake queued %s: %w", q.RolloutID, err))
+			}
 			c.Log.WarnContext(ctx, "queued rollout is gone", "rollout_id", q.RolloutID, "err", err)
-			_ = c.Store.ReleaseLock(ctx, aliasArn, q.RolloutID)
-			_ = c.Store.Dequeue(ctx, aliasArn, q.RolloutID)
+			if err := c.dequeue(ctx, aliasArn, q.RolloutID); err != nil {
+				return err
+			}
 			continue
 		}
-		_ = c.Store.Dequeue(ctx, aliasArn, q.RolloutID)
-		return
+		return c.dequeue(ctx, aliasArn, q.RolloutID)
 	}
+	return nil
+}
+
+// dequeue removes a rollout's queue entries; a failure is Transient, since an entry left
+// behind is woken again (and then found stale).
+func (c *Controller) dequeue(ctx context.Context, aliasArn, id string) error {
+	if err := c.Store.Dequeue(ctx, aliasArn, id); err != nil {
+		return transient(fmt.Errorf("dequeue %s from %s: %w", id, aliasArn, err))
+	}
+	return nil
 }
 
 // markWoken stamps the record of a rollout whose turn came, so that the lock it now holds
@@ -315,10 +354,18 @@ func (c *Controller) orphaned(ctx context.Context, r rollout.Rollout) error {
 	if err := c.Store.UnguardAlarms(ctx, r.ID, r.Policy.Alarms); err != nil {
 		return transient(fmt.Errorf("unguard alarms of %s: %w", r.ID, err))
 	}
-	if err := c.Store.ReleaseLock(ctx, r.AliasArn, r.ID); err != nil {
-		return transient(fmt.Errorf("release lock of %s: %w", r.ID, err))
+	holds, err := c.holdsLock(ctx, r.ID, r.AliasArn)
+	if err != nil {
+		return err
 	}
-	c.wakeNext(ctx, r.AliasArn)
+	if holds {
+		if err := c.releaseAlias(ctx, r.ID, r.AliasArn); err != nil {
+			return err
+		}
+	}
+	if err := c.wakeNext(ctx, r.AliasArn); err != nil {
+		return err
+	}
 	if err := c.Schedules.Delete(ctx, topology.ScheduleName(r.ID)); err != nil {
 		return transient(fmt.Errorf("delete schedule of %s: %w", r.ID, err))
 	}
@@ -416,13 +463,19 @@ func without(list []string, s string) []string {
 // stop ends a rollout that is not over yet with the alias on stable: phase Failed,
 // RolledBack or Aborted, with an error name for Failed.
 func (c *Controller) stop(ctx context.Context, id string, phase rollout.Phase, errorName, reason, actor string) (rollout.Rollout, error) {
+	return c.stopAs(ctx, id, phase, errorName, reason, actor, true)
+}
+
+// stopAs is stop; with holdsAlias=false (the rollout no longer holds its alias's lock) the
+// record is ended without an alias write, which its fence would refuse anyway.
+func (c *Controller) stopAs(ctx context.Context, id string, phase rollout.Phase, errorName, reason, actor string, holdsAlias bool) (rollout.Rollout, error) {
 	r, _, err := c.update(ctx, id, actor, func(r rollout.Rollout) (rollout.Decision, bool, error) {
 		if r.Phase.Terminal() {
 			return rollout.Decision{}, false, nil
 		}
 		d := rollout.Stop(r, phase, reason, c.now())
 		d.Next.ErrorName = errorName
-		if r.CandidateVersionArn == "" || r.Phase == rollout.Pending {
+		if r.CandidateVersionArn == "" || r.Phase == rollout.Pending || !holdsAlias {
 			// Refused before a candidate existed, or stopped before its first tick (tests
 			// failed, an alarm, a timeout): the alias never moved, and an update would only
 			// spend the account's one alias update a second that a rollback may need.

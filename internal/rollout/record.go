@@ -92,6 +92,13 @@ type Rollout struct {
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
 	Deadline   time.Time `json:"deadline,omitzero"`
 
+	// FenceClosedAt is set when the controller starts giving up the rollout's alias (finalize,
+	// supersede, a stale lock taken over, an orphan's cleanup): from then on no alias write
+	// of this rollout passes its pre-check, so one write window later nothing of it can land
+	// on the alias, and the lock may go to the next rollout. Each attempt to give the alias
+	// up sets it again (and so moves Rev), which also fences an earlier attempt's repair.
+	FenceClosedAt time.Time `json:"fenceClosedAt,omitzero"`
+
 	Actor     string `json:"actor,omitempty"` // who uploaded
 	Reason    string `json:"reason,omitempty"`
 	ErrorName string `json:"error,omitempty"` // the named error of a Failed rollout

@@ -19,9 +19,10 @@ const (
 	EnvSchedulerRoleArn   = "SFN_ROLLOUT_SCHEDULER_ROLE_ARN"
 	EnvAdvanceFunctionArn = "SFN_ROLLOUT_ADVANCE_FUNCTION_ARN"
 	EnvEventBus           = "SFN_ROLLOUT_EVENT_BUS"
-	EnvTickRate           = "SFN_ROLLOUT_TICK_RATE"    // a schedule expression, rate(1 minute) on AWS
-	EnvMinInterval        = "SFN_ROLLOUT_MIN_INTERVAL" // the shortest policy interval accepted, 1m on AWS
-	EnvDedupeTTL          = "SFN_ROLLOUT_DEDUPE_TTL"   // how long an upload is remembered, DefaultDedupeTTL by default
+	EnvTickRate           = "SFN_ROLLOUT_TICK_RATE"          // a schedule expression, rate(1 minute) on AWS
+	EnvMinInterval        = "SFN_ROLLOUT_MIN_INTERVAL"       // the shortest policy interval accepted, 1m on AWS
+	EnvDedupeTTL          = "SFN_ROLLOUT_DEDUPE_TTL"         // how long an upload is remembered, DefaultDedupeTTL by default
+	EnvAliasWriteWindow   = "SFN_ROLLOUT_ALIAS_WRITE_WINDOW" // the bound of one alias write, DefaultAliasWriteWindow by default
 	EnvLogLevel           = "SFN_ROLLOUT_LOG_LEVEL"
 )
 
@@ -39,6 +40,9 @@ const (
 	// DefaultDedupeTTL outlives both EventBridge's 24 hours of redelivery and a queued
 	// upload's 7 days of waiting for its alias, so a late redelivery is still a duplicate.
 	DefaultDedupeTTL = "192h"
+	// DefaultAliasWriteWindow bounds each alias write (its check, the call and the SDK's
+	// retries); a lock is released only this long after its rollout was fenced.
+	DefaultAliasWriteWindow = "5s"
 	// EventSource is the source of every event the controller emits.
 	EventSource = "sfn-rollout"
 )

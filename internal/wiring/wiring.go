@@ -75,6 +75,11 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		return s, fmt.Errorf("%s: want a positive duration like 192h, got %q", topology.EnvDedupeTTL, getenv(topology.EnvDedupeTTL))
 	}
 	s.Controller.DedupeTTL = ttl
+	window, err := time.ParseDuration(orDefault(getenv(topology.EnvAliasWriteWindow), topology.DefaultAliasWriteWindow))
+	if err != nil || window <= 0 {
+		return s, fmt.Errorf("%s: want a positive duration like 5s, got %q", topology.EnvAliasWriteWindow, getenv(topology.EnvAliasWriteWindow))
+	}
+	s.Controller.AliasWriteWindow = window
 	if err := s.LogLevel.UnmarshalText([]byte(orDefault(getenv(topology.EnvLogLevel), "INFO"))); err != nil {
 		return s, fmt.Errorf("%s: %w", topology.EnvLogLevel, err)
 	}

@@ -87,37 +87,40 @@ type lockItem struct {
 
 // AcquireLock makes rolloutID the alias's one active rollout and returns it. When another
 // rollout holds the lock it returns that holder and ErrConflict; acquiring a lock one
-// already holds is fine.
-func (s *Store) AcquireLock(ctx context.Context, aliasArn, rolloutID string) (string, error) {
+// already holds is fine, and answers acquired=false: the put is conditional on no lock
+// at all, so that the caller can tell a lock it took from one it found (see
+// controller.Store). The lock item is never rewritten by its holder.
+func (s *Store) AcquireLock(ctx context.Context, aliasArn, rolloutID string) (string, bool, error) {
 	op := fmt.Sprintf("lock alias %s for rollout %s", aliasArn, rolloutID)
 	item, err := marshal(lockItem{AliasArn: aliasArn, RolloutID: rolloutID, AcquiredAt: s.now().UTC()}, aliasPrefix+aliasArn, lockSK)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	for range raceAttempts {
-		err := s.put(ctx, op, item, "attribute_not_exists(#pk) OR #rollout = :id",
-			map[string]string{"#pk": topology.AttrPK, "#rollout": attrRolloutID},
-			map[string]types.AttributeValue{":id": str(rolloutID)})
+		err := s.put(ctx, op, item, "attribute_not_exists(#pk)", map[string]string{"#pk": topology.AttrPK}, nil)
 		if !isConflict(err) {
 			if err != nil {
-				return "", err
+				return "", false, err
 			}
-			return rolloutID, nil
+			return rolloutID, true, nil
 		}
 		held, err := s.get(ctx, op, aliasPrefix+aliasArn, lockSK)
 		if errors.Is(err, controller.ErrNotFound) {
 			continue // released in between
 		}
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		var holder lockItem
 		if err := unmarshal(held, &holder); err != nil {
-			return "", err
+			return "", false, err
 		}
-		return holder.RolloutID, fmt.Errorf("%s: held by rollout %s: %w", op, holder.RolloutID, controller.ErrConflict)
+		if holder.RolloutID == rolloutID {
+			return rolloutID, false, nil
+		}
+		return holder.RolloutID, false, fmt.Errorf("%s: held by rollout %s: %w", op, holder.RolloutID, controller.ErrConflict)
 	}
-	return "", fmt.Errorf("%s: the lock kept changing: %w", op, controller.ErrConflict)
+	return "", false, fmt.Errorf("%s: the lock kept changing: %w", op, controller.ErrConflict)
 }
 
 // ReleaseLock deletes the lock if rolloutID holds it; otherwise it does nothing.

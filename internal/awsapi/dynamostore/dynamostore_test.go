@@ -196,17 +196,38 @@ func TestAcquireLockConflictReturnsTheHolder(t *testing.T) {
 			return map[string]types.AttributeValue{"pk": s("ALIAS#a"), "sk": s("LOCK"), "rolloutId": s("holder")}, nil
 		},
 	}
-	holder, err := dynamostore.New(fake, "tbl").AcquireLock(context.Background(), "a", "me")
-	if holder != "holder" || !errors.Is(err, controller.ErrConflict) {
-		t.Fatalf("got %q, %v; want holder and ErrConflict", holder, err)
+	holder, acquired, err := dynamostore.New(fake, "tbl").AcquireLock(context.Background(), "a", "me")
+	if holder != "holder" || acquired || !errors.Is(err, controller.ErrConflict) {
+		t.Fatalf("got %q, acquired %v, %v; want holder and ErrConflict", holder, acquired, err)
 	}
 	put := fake.puts[0]
-	if aws.ToString(put.ConditionExpression) != "attribute_not_exists(#pk) OR #rollout = :id" ||
-		!reflect.DeepEqual(put.ExpressionAttributeValues[":id"], s("me")) {
+	if aws.ToString(put.ConditionExpression) != "attribute_not_exists(#pk)" || len(put.ExpressionAttributeValues) != 0 {
 		t.Errorf("condition %q values %v", aws.ToString(put.ConditionExpression), put.ExpressionAttributeValues)
+	}
+	if !aws.ToBool(fake.gets[0].ConsistentRead) {
+		t.Errorf("the holder was read without ConsistentRead")
 	}
 	if attrS(t, put.Item, "pk") != "ALIAS#a" || attrS(t, put.Item, "sk") != "LOCK" {
 		t.Errorf("lock keys %v %v", put.Item["pk"], put.Item["sk"])
+	}
+}
+
+// A lock found held by the caller is success, but not a lock taken: the caller may not give
+// it back on the strength of this call.
+func TestAcquireLockHeldByTheCallerIsNotAcquired(t *testing.T) {
+	fake := &fakeDynamo{
+		PutFn: func(*dynamodb.PutItemInput) error { return conditionalFailed() },
+		GetFn: func(*dynamodb.GetItemInput) (map[string]types.AttributeValue, error) {
+			return map[string]types.AttributeValue{"pk": s("ALIAS#a"), "sk": s("LOCK"), "rolloutId": s("me")}, nil
+		},
+	}
+	holder, acquired, err := dynamostore.New(fake, "tbl").AcquireLock(context.Background(), "a", "me")
+	if holder != "me" || acquired || err != nil {
+		t.Fatalf("got %q, acquired %v, %v; want me, not acquired, no error", holder, acquired, err)
+	}
+	fresh := &fakeDynamo{}
+	if holder, acquired, err := dynamostore.New(fresh, "tbl").AcquireLock(context.Background(), "a", "me"); holder != "me" || !acquired || err != nil {
+		t.Fatalf("free lock: got %q, acquired %v, %v; want me, acquired", holder, acquired, err)
 	}
 }
 

@@ -212,29 +212,39 @@ func TestDynaliteEvents(t *testing.T) {
 func TestDynaliteLock(t *testing.T) {
 	store, ctx := newStore(t)
 	alias := smArn + ":prod"
+	acquire := func(id string) func() (string, bool, error) {
+		return func() (string, bool, error) { return store.AcquireLock(ctx, alias, id) }
+	}
+	release := func(id string) func() (string, bool, error) {
+		return func() (string, bool, error) { return "", false, store.ReleaseLock(ctx, alias, id) }
+	}
 	steps := []struct {
-		name       string
-		do         func() (string, error)
-		wantHolder string
-		wantErr    error
+		name         string
+		do           func() (string, bool, error)
+		wantHolder   string
+		wantAcquired bool
+		wantErr      error
 	}{
-		{"first acquire", func() (string, error) { return store.AcquireLock(ctx, alias, "r1") }, "r1", nil},
-		{"acquire again by the holder", func() (string, error) { return store.AcquireLock(ctx, alias, "r1") }, "r1", nil},
-		{"acquire by another", func() (string, error) { return store.AcquireLock(ctx, alias, "r2") }, "r1", controller.ErrConflict},
-		{"release by another does nothing", func() (string, error) { return "", store.ReleaseLock(ctx, alias, "r2") }, "", nil},
-		{"still held", func() (string, error) { return store.AcquireLock(ctx, alias, "r2") }, "r1", controller.ErrConflict},
-		{"release by the holder", func() (string, error) { return "", store.ReleaseLock(ctx, alias, "r1") }, "", nil},
-		{"release again", func() (string, error) { return "", store.ReleaseLock(ctx, alias, "r1") }, "", nil},
-		{"acquire after release", func() (string, error) { return store.AcquireLock(ctx, alias, "r2") }, "r2", nil},
+		{"first acquire", acquire("r1"), "r1", true, nil},
+		{"acquire again by the holder", acquire("r1"), "r1", false, nil},
+		{"acquire by another", acquire("r2"), "r1", false, controller.ErrConflict},
+		{"release by another does nothing", release("r2"), "", false, nil},
+		{"still held", acquire("r2"), "r1", false, controller.ErrConflict},
+		{"release by the holder", release("r1"), "", false, nil},
+		{"release again", release("r1"), "", false, nil},
+		{"acquire after release", acquire("r2"), "r2", true, nil},
 	}
 	for _, st := range steps {
-		holder, err := st.do()
+		holder, acquired, err := st.do()
 		if !errors.Is(err, st.wantErr) || (st.wantErr == nil && err != nil) {
 			t.Fatalf("%s: err %v, want %v", st.name, err, st.wantErr)
 		}
-		if holder != st.wantHolder {
-			t.Fatalf("%s: holder %q, want %q", st.name, holder, st.wantHolder)
+		if holder != st.wantHolder || acquired != st.wantAcquired {
+			t.Fatalf("%s: holder %q acquired %v, want %q %v", st.name, holder, acquired, st.wantHolder, st.wantAcquired)
 		}
+	}
+	if holder, err := store.LockHolder(ctx, alias); err != nil || holder != "r2" {
+		t.Fatalf("LockHolder = %q, %v; want r2", holder, err)
 	}
 }
 

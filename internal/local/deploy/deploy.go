@@ -46,6 +46,12 @@ const (
 	RuleControl    = Prefix + "-control"
 	localTickRate  = topology.DefaultTickRate
 	localMinPeriod = topology.DefaultMinInterval
+	// localAliasWriteWindow is shorter than AWS's: the endpoint is in this process, on
+	// loopback, so an alias write takes about a millisecond, and it never applies a request
+	// whose caller gave up (internal/local/sfn). Both the write's deadline and the wait
+	// before a lock is released are wall time, as on AWS, so the bound holds at any speed;
+	// 200ms keeps a finalize fast for the demo and the end-to-end suite.
+	localAliasWriteWindow = "200ms"
 	// AppID is the controller's SDK application id ("app/<id>" in its User-Agent), by which
 	// the endpoint's request counts tell the controller's calls from everyone else's.
 	AppID = Prefix + "-controller"
@@ -115,7 +121,7 @@ func Controller(ctx context.Context, st *stack.Stack, opts Options) (*Deployment
 	}
 	env := map[string]string{topology.EnvTable: settings.Table, topology.EnvScheduleGroup: settings.ScheduleGroup,
 		topology.EnvSchedulerRoleArn: settings.SchedulerRoleArn, topology.EnvAdvanceFunctionArn: settings.AdvanceFunctionArn,
-		topology.EnvTickRate: localTickRate, topology.EnvMinInterval: localMinPeriod}
+		topology.EnvTickRate: localTickRate, topology.EnvMinInterval: localMinPeriod, topology.EnvAliasWriteWindow: localAliasWriteWindow}
 	settings, err := wiring.SettingsFromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		return nil, err

@@ -155,13 +155,20 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		core.WriteJSONError(w, core.Unsupported(serviceName, name))
 		return
 	}
+	// The body is read first: only then does the server notice a client that goes away.
+	body, err := io.ReadAll(r.Body)
 	lat, fault := s.opts.Faults.Check(serviceName, name)
 	sleepReal(r, lat)
+	if r.Context().Err() != nil {
+		// The caller gave up during the injected latency (its deadline passed): like a request
+		// AWS never got to, it is not applied. The controller's alias write window relies on
+		// a timed-out write not landing later.
+		return
+	}
 	if fault != nil {
 		core.WriteJSONError(w, fault)
 		return
 	}
-	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		core.WriteJSONError(w, apiError("SerializationException", "read body: %v", err))
 		return
