@@ -27,6 +27,7 @@ var simInvariants = []struct {
 	{"weightsAudited", (*sim).checkWeightsAudited},
 	{"locksReleased", nil}, // checked once every execution has ended (checkEnd)
 	{"noDriftWithoutHandChange", (*sim).checkNoDriftWithoutHandChange},
+	{"failingCandidateStopped", (*sim).checkFailingCandidateStopped},
 }
 
 func simInvariantNames() []string {
@@ -297,4 +298,58 @@ func routedVersions(routing string) []int {
 		}
 	}
 	return out
+}
+
+// 9. A candidate whose failure rate is over the threshold that applies now — the policy's
+// maxFailureRate, or the current analysis step's once its duration is over — is rolled back
+// (or paused, with onFailure=pause) within a few ticks: metrics are read whenever the
+// current step needs them (issue 9, case 6).
+func (s *sim) checkFailingCandidateStopped() {
+	now := s.w.clock.Now()
+	for _, id := range s.rollouts {
+		r, ok := s.record(id)
+		if !ok || (r.Phase != rollout.Progressing && r.Phase != rollout.Baking) {
+			delete(s.failingSince, id)
+			continue
+		}
+		s.w.metrics.mu.Lock()
+		c := s.w.metrics.byVersion[r.CandidateVersionArn]
+		s.w.metrics.mu.Unlock()
+		over := func(rate float64, min int) bool {
+			if min == 0 {
+				min = rollout.DefaultMinExec
+			}
+			return rate > 0 && c.started >= int64(min) && float64(c.failed)*100 > rate*float64(c.started)
+		}
+		failing := ""
+		if over(r.Policy.MaxFailureRate, r.Policy.MinExecutions) {
+			failing = fmt.Sprintf("the policy's maxFailureRate %v%%", r.Policy.MaxFailureRate)
+		}
+		if r.Phase == rollout.Progressing && r.StepIndex < len(r.Steps) && r.Steps[r.StepIndex].Analysis != nil {
+			a := *r.Steps[r.StepIndex].Analysis
+			rate, min := a.MaxFailureRate, a.MinExecutions
+			if rate == 0 {
+				rate = r.Policy.MaxFailureRate
+			}
+			if min == 0 {
+				min = r.Policy.MinExecutions
+			}
+			if !now.Before(r.StepStartedAt.Add(a.Duration.D())) && over(rate, min) {
+				failing = fmt.Sprintf("step %d's analysis maxFailureRate %v%%", r.StepIndex+1, rate)
+			}
+		}
+		if failing == "" {
+			delete(s.failingSince, id)
+			continue
+		}
+		since, seen := s.failingSince[id]
+		if !seen {
+			s.failingSince[id] = now
+			continue
+		}
+		if now.Sub(since) > 3*tickEvery {
+			s.violate("failingCandidateStopped", "%s still serves %s at %d%% (%s) %s after its candidate failed %d of %d executions, over %s",
+				s.name(id), rollout.VersionLabel(r.CandidateVersionArn), r.CandidateWeight, r.Phase, now.Sub(since), c.failed, c.started, failing)
+		}
+	}
 }

@@ -19,34 +19,37 @@ type simOp struct {
 	weight int
 	nested bool // may also run inside another operation's port call
 	run    func(*sim)
+	ready  func(*sim) bool // whether the operation has something to act on; nil: always
 }
 
 var simOps = []simOp{
-	{"tick", 20, false, (*sim).opTick},
-	{"advance", 4, true, (*sim).opAdvance},
-	{"exec", 26, true, (*sim).opExec},
-	{"repeat", 4, true, (*sim).opRepeat},
-	{"alarm", 7, true, (*sim).opAlarm},
-	{"blip", 3, true, (*sim).opBlip},
-	{"deliver", 8, true, (*sim).opDeliver},
-	{"command", 10, true, (*sim).opCommand},
-	{"hand", 3, true, (*sim).opHand},
-	{"upload", 5, true, (*sim).opUpload},
-	{"metrics", 3, true, (*sim).opMetrics},
+	{"tick", 20, false, (*sim).opTick, nil},
+	{"advance", 4, true, (*sim).opAdvance, (*sim).hasRollouts},
+	{"exec", 26, true, (*sim).opExec, func(s *sim) bool { return s.firstSteppable() != nil }},
+	{"repeat", 4, true, (*sim).opRepeat, (*sim).hasRollouts},
+	{"alarm", 7, true, (*sim).opAlarm, nil},
+	{"blip", 3, true, (*sim).opBlip, nil},
+	{"deliver", 8, true, (*sim).opDeliver, func(s *sim) bool { return len(s.pending) > 0 }},
+	{"command", 10, true, (*sim).opCommand, (*sim).hasRollouts},
+	{"hand", 3, true, (*sim).opHand, nil},
+	{"upload", 5, true, (*sim).opUpload, func(s *sim) bool { return s.uploads < 6 }},
+	{"metrics", 3, true, (*sim).opMetrics, (*sim).hasRollouts},
 }
 
+func (s *sim) hasRollouts() bool { return len(s.rollouts) > 0 }
+
+// pickOp draws an operation by weight among those that have something to act on.
 func (s *sim) pickOp(nested bool) simOp {
 	total := 0
+	var ops []simOp
 	for _, op := range simOps {
-		if !nested || op.nested {
+		if (!nested || op.nested) && (op.ready == nil || op.ready(s)) {
+			ops = append(ops, op)
 			total += op.weight
 		}
 	}
 	n := s.rng.IntN(total)
-	for _, op := range simOps {
-		if nested && !op.nested {
-			continue
-		}
+	for _, op := range ops {
 		if n < op.weight {
 			return op
 		}
@@ -248,7 +251,7 @@ func (s *sim) control(c simCommand) {
 	res, err := s.ctl.Control(s.w.ctx, raw)
 	s.frames[len(s.frames)-1].command = ""
 	s.logf("control %s → %s %d%% %s", c.id, res.Phase, res.Weights.Candidate, errText(err))
-	if errors.As(err, new(*controller.Transient)) && s.rng.IntN(3) > 0 {
+	if (errors.As(err, new(*controller.Transient)) || errors.Is(err, errCrash)) && s.rng.IntN(3) > 0 {
 		s.later(fmt.Sprintf("retry of command %s (%s %s)", c.id, c.cmd, s.name(c.rollout)), func() { s.control(c) })
 	}
 }
@@ -670,7 +673,7 @@ func (s *sim) drain() {
 			return
 		default:
 			idle++
-			if idle%30 == 0 {
+			if idle%5 == 0 {
 				// Nothing moves (paused rollouts, a queue): let the waits' deadlines come.
 				s.w.clock.Advance(s.nextDeadline().Sub(s.w.clock.Now()) + time.Second)
 			}
