@@ -176,7 +176,7 @@ func (s *sim) checkWrite(w simWrite) {
 		s.violate("aliasRoutesCurrentRollout", "the controller set %s to %s, which no rollout's versions cover", s.aliasName(w.alias), w.to)
 		return
 	}
-	if holder := s.w.store.lockHolder(w.alias); holder != "" && holder != w.writer {
+	if holder := s.w.store.lockHolder(w.alias); holder != "" && holder != w.writer && !s.intends(holder, w.to) {
 		s.violate("oneRolloutPerAlias", "%s moved %s (%s → %s) while %s holds its lock", s.name(w.writer), s.aliasName(w.alias), w.from, w.to, s.name(holder))
 	}
 	h := s.hand[w.alias]
@@ -202,6 +202,13 @@ func (s *sim) checkWrite(w simWrite) {
 		s.violate("handChangeKept", "an operator set %s to %s by hand at step %d %s; %s overwrote it with %s (%s %d%%)",
 			s.aliasName(w.alias), h.routing, h.step, when, s.name(w.writer), w.to, r.Phase, r.CandidateWeight)
 	}
+}
+
+// intends reports whether a rollout's record asks for the routing now (a supersede writes
+// the holder's rollback from another rollout's call).
+func (s *sim) intends(id, routing string) bool {
+	r, ok := s.record(id)
+	return ok && r.CandidateVersionArn != "" && routingString(r.Routing()) == routing
 }
 
 // 5. One command id has one effect: a retried command never writes the record again.
@@ -302,7 +309,7 @@ func routedVersions(routing string) []int {
 
 // 9. A candidate whose failure rate is over the threshold that applies now — the policy's
 // maxFailureRate, or the current analysis step's once its duration is over — is rolled back
-// (or paused, with onFailure=pause) within a few ticks: metrics are read whenever the
+// (or paused, with onFailure=pause) by the second tick that runs through: metrics are read whenever the
 // current step needs them (issue 9, case 6).
 func (s *sim) checkFailingCandidateStopped() {
 	now := s.w.clock.Now()
@@ -344,12 +351,12 @@ func (s *sim) checkFailingCandidateStopped() {
 		}
 		since, seen := s.failingSince[id]
 		if !seen {
-			s.failingSince[id] = now
+			s.failingSince[id] = s.advancedOK[id]
 			continue
 		}
-		if now.Sub(since) > 3*tickEvery {
-			s.violate("failingCandidateStopped", "%s still serves %s at %d%% (%s) %s after its candidate failed %d of %d executions, over %s",
-				s.name(id), rollout.VersionLabel(r.CandidateVersionArn), r.CandidateWeight, r.Phase, now.Sub(since), c.failed, c.started, failing)
+		if ticks := s.advancedOK[id] - since; ticks >= 2 {
+			s.violate("failingCandidateStopped", "%s still serves %s at %d%% (%s) after %d ticks since its candidate failed %d of %d executions, over %s",
+				s.name(id), rollout.VersionLabel(r.CandidateVersionArn), r.CandidateWeight, r.Phase, ticks, c.failed, c.started, failing)
 		}
 	}
 }

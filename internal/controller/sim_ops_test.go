@@ -93,11 +93,26 @@ func (s *sim) opAdvance() {
 }
 
 func (s *sim) advance(id string) {
+	defer s.forRollout(id)()
 	out, err := s.ctl.Advance(s.w.ctx, controller.Tick{RolloutID: id})
 	s.logf("advance %s → %s %s", s.name(id), out.Phase, errText(err))
+	if err == nil {
+		s.advancedOK[id]++
+	}
 	if err != nil && s.rng.IntN(2) == 0 {
 		s.later("retry of advance "+s.name(id), func() { s.advance(id) })
 	}
+}
+
+// forRollout marks the running call as one for rollout id, until the returned func runs.
+func (s *sim) forRollout(id string) func() {
+	if len(s.frames) == 0 {
+		return func() {}
+	}
+	f := &s.frames[len(s.frames)-1]
+	before := f.rollout
+	f.rollout = id
+	return func() { s.frames[len(s.frames)-1].rollout = before }
 }
 
 // later queues a delivery for a later step: a late event or a Lambda's async retry.
@@ -247,6 +262,7 @@ func (c simCommand) request() controller.ControlRequest {
 
 func (s *sim) control(c simCommand) {
 	raw, _ := json.Marshal(c.request())
+	defer s.forRollout(c.rollout)()
 	s.frames[len(s.frames)-1].command = c.id
 	res, err := s.ctl.Control(s.w.ctx, raw)
 	s.frames[len(s.frames)-1].command = ""
@@ -480,6 +496,7 @@ func (s *sim) opRepeat() {
 	}
 	x := with[s.rng.IntN(len(with))]
 	s.logf("▶ %s (%s): its last call again", x.name, s.name(x.id))
+	defer s.forRollout(x.id)()
 	err := x.call()
 	s.logf("repeated call of %s → %s", x.name, errText(err))
 }
@@ -488,6 +505,7 @@ func (s *sim) opRepeat() {
 func (s *sim) stepExec(x *simExec) {
 	x.busy = true
 	defer func() { x.busy = false }()
+	defer s.forRollout(x.id)()
 	ctx := s.w.ctx
 	switch x.stage {
 	case stagePrepare:

@@ -162,7 +162,8 @@ type sim struct {
 	lastSummary  map[string]string      // rollout id → its last summary line in the trace
 	failed       *simViolation          // the first broken invariant
 	decoded      map[string]simDecoded
-	failingSince map[string]time.Time // rollout id → when its candidate was first seen failing
+	failingSince map[string]int // rollout id → its advancedOK when its candidate was first seen failing
+	advancedOK   map[string]int // rollout id → Advance calls that returned no error
 }
 
 type simMachine struct {
@@ -175,6 +176,7 @@ type simMachine struct {
 type simFrame struct {
 	kind    string // "tick", "command", "exec", ...
 	command string // the command id of a "command" frame
+	rollout string // the rollout the running call is for, when it is for one
 }
 
 type simHand struct {
@@ -216,7 +218,7 @@ func runSim(t testing.TB, seed uint64, off map[string]bool) *sim {
 		names: map[string]string{}, lockStep: map[string]int{}, lastCurrent: map[string]string{},
 		hand: map[string]*simHand{}, handSteps: map[string][]int{}, commandStep: map[string]int{},
 		effects: map[string]int{}, alarmed: map[string]*simAlarmed{}, finalized: map[string]bool{},
-		lastSummary: map[string]string{}, decoded: map[string]simDecoded{}, failingSince: map[string]time.Time{},
+		lastSummary: map[string]string{}, decoded: map[string]simDecoded{}, failingSince: map[string]int{}, advancedOK: map[string]int{},
 	}
 	s.w = newWorld(t)
 	s.w.store.encode = cloneRollout
@@ -450,22 +452,34 @@ func (st simStore) Dequeue(ctx context.Context, alias, id string) error {
 func (s *sim) writerOf(alias string, routing []rollout.Route) string {
 	want := routingString(routing)
 	holder := s.w.store.lockHolder(alias)
+	covers := func(r rollout.Rollout) bool {
+		if r.AliasArn != alias || r.CandidateVersionArn == "" {
+			return false
+		}
+		for _, rt := range routing {
+			if rt.Weight > 0 && rt.VersionArn != r.StableVersionArn && rt.VersionArn != r.CandidateVersionArn {
+				return false
+			}
+		}
+		return true
+	}
+	// The call that writes is for one rollout (a tick, a command, an execution's step):
+	// it writes that rollout's intent, or (a supersede, a stale holder) the other's.
+	for i := len(s.frames) - 1; i >= 0; i-- {
+		if id := s.frames[i].rollout; id != "" {
+			if r, ok := s.record(id); ok && covers(r) {
+				return id
+			}
+			break
+		}
+	}
 	best, bestScore := "", 0
 	for _, id := range s.rollouts {
 		r, ok := s.record(id)
-		if !ok || r.AliasArn != alias || r.CandidateVersionArn == "" {
+		if !ok || !covers(r) {
 			continue
 		}
 		score := 0
-		covers := true
-		for _, rt := range routing {
-			if rt.Weight > 0 && rt.VersionArn != r.StableVersionArn && rt.VersionArn != r.CandidateVersionArn {
-				covers = false
-			}
-		}
-		if !covers {
-			continue
-		}
 		score = 1
 		if routingString(r.Routing()) == want {
 			score += 4
