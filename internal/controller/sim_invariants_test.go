@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
 
 // The invariants of issue 9, checked after every top-level step of the simulation (and,
@@ -28,6 +29,8 @@ var simInvariants = []struct {
 	{"locksReleased", nil}, // checked once every execution has ended (checkEnd)
 	{"noDriftWithoutHandChange", (*sim).checkNoDriftWithoutHandChange},
 	{"failingCandidateStopped", (*sim).checkFailingCandidateStopped},
+	{"abortIsFinal", (*sim).checkAbortIsFinal},
+	{"testAliasDuringWindow", (*sim).checkTestAliasDuringWindow},
 }
 
 func simInvariantNames() []string {
@@ -357,6 +360,41 @@ func (s *sim) checkFailingCandidateStopped() {
 		if ticks := s.advancedOK[id] - since; ticks >= 2 {
 			s.violate("failingCandidateStopped", "%s still serves %s at %d%% (%s) after %d ticks since its candidate failed %d of %d executions, over %s",
 				s.name(id), rollout.VersionLabel(r.CandidateVersionArn), r.CandidateWeight, r.Phase, ticks, c.failed, c.started, failing)
+		}
+	}
+}
+
+// 10. An operator's abort of a rollout that has not ended is final, queued or not: it is
+// not answered with an error that leaves the rollout to deploy later (issue 9, case 8).
+// An abort that failed on a fault (Transient, a crash) is the operator's to retry.
+func (s *sim) checkAbortIsFinal() {
+	for _, id := range s.rollouts {
+		a := s.aborted[id]
+		if a == nil {
+			continue
+		}
+		if r, ok := s.record(id); ok && (r.CandidateWeight > 0 || r.Phase == rollout.Succeeded) {
+			s.violate("abortIsFinal", "%s was aborted by command %s at step %d (answered %s), yet it now routes %d%% to its candidate (%s)",
+				s.name(id), a.command, a.step, a.answer, r.CandidateWeight, r.Phase)
+		}
+	}
+}
+
+// 11. A BLUE_GREEN rollout's test alias routes 100% to the candidate whenever its test
+// window runs: Progressing with no traffic on the candidate yet (issue 9, case 10).
+func (s *sim) checkTestAliasDuringWindow() {
+	for _, id := range s.rollouts {
+		r, ok := s.record(id)
+		if !ok || r.Policy.Strategy != rollout.BlueGreen || r.Phase != rollout.Progressing || r.CandidateWeight != 0 {
+			continue
+		}
+		name := r.Policy.TestAlias
+		if name == "" {
+			name = r.AliasName + "-test"
+		}
+		want := fmt.Sprintf("v%d=100", versionNumber(r.CandidateVersionArn))
+		if got := s.w.sfn.routing(topology.AliasArn(r.StateMachineArn, name)); got != want {
+			s.violate("testAliasDuringWindow", "%s runs its BLUE_GREEN test window (%s), but test alias %s routes %s, not %s", s.name(id), r.Reason, name, got, want)
 		}
 	}
 }

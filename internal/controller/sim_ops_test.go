@@ -24,7 +24,7 @@ type simOp struct {
 
 var simOps = []simOp{
 	{"tick", 20, false, (*sim).opTick, nil},
-	{"advance", 4, true, (*sim).opAdvance, (*sim).hasRollouts},
+	{"advance", 4, true, (*sim).opAdvance, func(s *sim) bool { return len(s.scheduled()) > 0 }},
 	{"exec", 26, true, (*sim).opExec, func(s *sim) bool { return s.firstSteppable() != nil }},
 	{"repeat", 4, true, (*sim).opRepeat, (*sim).hasRollouts},
 	{"alarm", 7, true, (*sim).opAlarm, nil},
@@ -83,13 +83,24 @@ func (s *sim) opTick() {
 // opAdvance is one more Advance of a rollout: a duplicate or late scheduler invocation,
 // or a concurrent one.
 func (s *sim) opAdvance() {
-	if len(s.rollouts) == 0 {
-		s.logf("▶ advance: no rollout yet")
-		return
-	}
-	id := s.rollouts[s.rng.IntN(len(s.rollouts))]
+	ids := s.scheduled()
+	id := ids[s.rng.IntN(len(ids))]
 	s.logf("▶ advance %s", s.name(id))
 	s.advance(id)
+}
+
+// scheduled lists the rollouts that have had a schedule: only those get scheduler
+// invocations, also after Finalize deleted it (one already in flight).
+func (s *sim) scheduled() []string {
+	s.w.sched.mu.Lock()
+	defer s.w.sched.mu.Unlock()
+	var ids []string
+	for _, id := range s.rollouts {
+		if containsString(s.w.sched.created, scheduleOf(id)) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 func (s *sim) advance(id string) {
@@ -263,10 +274,15 @@ func (c simCommand) request() controller.ControlRequest {
 func (s *sim) control(c simCommand) {
 	raw, _ := json.Marshal(c.request())
 	defer s.forRollout(c.rollout)()
+	before, _ := s.record(c.rollout)
 	s.frames[len(s.frames)-1].command = c.id
 	res, err := s.ctl.Control(s.w.ctx, raw)
 	s.frames[len(s.frames)-1].command = ""
 	s.logf("control %s → %s %d%% %s", c.id, res.Phase, res.Weights.Candidate, errText(err))
+	faulted := errors.As(err, new(*controller.Transient)) || errors.Is(err, errCrash)
+	if c.cmd == rollout.CommandAbort && !before.Phase.Terminal() && !faulted && s.aborted[c.rollout] == nil {
+		s.aborted[c.rollout] = &simAbort{command: c.id, answer: errText(err), step: s.step}
+	}
 	if (errors.As(err, new(*controller.Transient)) || errors.Is(err, errCrash)) && s.rng.IntN(3) > 0 {
 		s.later(fmt.Sprintf("retry of command %s (%s %s)", c.id, c.cmd, s.name(c.rollout)), func() { s.control(c) })
 	}

@@ -164,6 +164,7 @@ type sim struct {
 	decoded      map[string]simDecoded
 	failingSince map[string]int // rollout id → its advancedOK when its candidate was first seen failing
 	advancedOK   map[string]int // rollout id → Advance calls that returned no error
+	aborted      map[string]*simAbort
 }
 
 type simMachine struct {
@@ -201,6 +202,11 @@ type simWrite struct {
 	writer          string // the rollout whose intent the routing is, or ""
 }
 
+type simAbort struct {
+	command, answer string
+	step            int
+}
+
 type simDelivery struct {
 	what string
 	run  func()
@@ -218,7 +224,7 @@ func runSim(t testing.TB, seed uint64, off map[string]bool) *sim {
 		names: map[string]string{}, lockStep: map[string]int{}, lastCurrent: map[string]string{},
 		hand: map[string]*simHand{}, handSteps: map[string][]int{}, commandStep: map[string]int{},
 		effects: map[string]int{}, alarmed: map[string]*simAlarmed{}, finalized: map[string]bool{},
-		lastSummary: map[string]string{}, decoded: map[string]simDecoded{}, failingSince: map[string]int{}, advancedOK: map[string]int{},
+		lastSummary: map[string]string{}, decoded: map[string]simDecoded{}, failingSince: map[string]int{}, advancedOK: map[string]int{}, aborted: map[string]*simAbort{},
 	}
 	s.w = newWorld(t)
 	s.w.store.encode = cloneRollout
