@@ -753,10 +753,10 @@ func (s *sim) nextDeadline() time.Time {
 }
 
 // currentOf is the rollout that owns an alias now: the lock holder once it has a
-// candidate, else the last one that did.
+// candidate (and as long as it runs), else the last one that did.
 func (s *sim) currentOf(alias string) string {
 	if h := s.w.store.lockHolder(alias); h != "" {
-		if r, ok := s.record(h); ok && r.CandidateVersionArn != "" {
+		if r, ok := s.record(h); ok && r.CandidateVersionArn != "" && (!r.Phase.Terminal() || s.lastCurrent[alias] == "") {
 			s.lastCurrent[alias] = h
 		}
 	}

@@ -100,6 +100,16 @@ func TestSim(t *testing.T) {
 	}
 }
 
+// TestSimReplaysExactly runs seeds twice: a seed is only worth printing if it replays.
+func TestSimReplaysExactly(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		a, b := runSim(t, seed, nil), runSim(t, seed, nil)
+		if a.traceText() != b.traceText() {
+			t.Fatalf("seed %d ran differently twice:\n%s\n----\n%s", seed, a.traceText(), b.traceText())
+		}
+	}
+}
+
 var (
 	simSeed  = flag.Uint64("sim.seed", 0, "TestSim: replay this one seed and print its trace")
 	simSeeds = flag.Int("sim.seeds", 0, "TestSim: how many seeds to run (default $SIM_SEEDS, else 2000)")
