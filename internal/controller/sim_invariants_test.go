@@ -179,7 +179,11 @@ func (s *sim) checkWrite(w simWrite) {
 		s.violate("aliasRoutesCurrentRollout", "the controller set %s to %s, which no rollout's versions cover", s.aliasName(w.alias), w.to)
 		return
 	}
-	if holder := s.w.store.lockHolder(w.alias); holder != "" && holder != w.writer && !s.intends(holder, w.to) {
+	holder := s.w.store.lockHolder(w.alias)
+	if holder != "" && holder == w.writer {
+		s.lastCurrent[w.alias] = holder // it may end within this step: it is still the alias's current rollout
+	}
+	if holder != "" && holder != w.writer && !s.intends(holder, w.to) {
 		s.violate("oneRolloutPerAlias", "%s moved %s (%s → %s) while %s holds its lock", s.name(w.writer), s.aliasName(w.alias), w.from, w.to, s.name(holder))
 	}
 	h := s.hand[w.alias]
