@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,7 +62,7 @@ func TestSim(t *testing.T) {
 	type found struct {
 		count             int
 		first, shortest   uint64
-		firstMsg, trace   string
+		firstMsg          string
 		shortestSteps     int
 		shortestMsg       string
 		shortestTraceText string
@@ -237,6 +236,8 @@ func runSim(t testing.TB, seed uint64, off map[string]bool) *sim {
 		lastSummary: map[string]string{}, decoded: map[string]simDecoded{}, failingSince: map[string]int{}, advancedOK: map[string]int{}, aborted: map[string]*simAbort{},
 	}
 	s.w = newWorld(t)
+	// Records are stored as copies rather than JSON, as the benchmark does: decoding was most
+	// of the cost over thousands of seeds, and the scenario tests keep the JSON round trip.
 	s.w.store.encode = cloneRollout
 	s.w.store.decode = func(v any) rollout.Rollout { return cloneRollout(v.(rollout.Rollout)).(rollout.Rollout) }
 	s.replacer = strings.NewReplacer()
@@ -609,59 +610,4 @@ func (s *sim) record(id string) (rollout.Rollout, bool) {
 type simDecoded struct {
 	rev int64
 	r   rollout.Rollout
-}
-
-// deepCopy copies a record with every slice, map and pointer in it, whatever fields it
-// gains: the simulation stores records this way instead of as JSON, which is most of the
-// fakes' cost over thousands of seeds (the scenario tests keep the JSON round trip).
-func deepCopy(r rollout.Rollout) rollout.Rollout {
-	var out rollout.Rollout
-	copyValue(reflect.ValueOf(&out).Elem(), reflect.ValueOf(r))
-	return out
-}
-
-func copyValue(dst, src reflect.Value) {
-	switch src.Kind() {
-	case reflect.Struct:
-		for i := range src.NumField() {
-			if dst.Field(i).CanSet() {
-				copyValue(dst.Field(i), src.Field(i))
-			} else {
-				dst.Set(src) // a struct with unexported fields (time.Time) is a value
-				return
-			}
-		}
-	case reflect.Slice:
-		if src.IsNil() {
-			return
-		}
-		s := reflect.MakeSlice(src.Type(), src.Len(), src.Len())
-		for i := range src.Len() {
-			copyValue(s.Index(i), src.Index(i))
-		}
-		dst.Set(s)
-	case reflect.Map:
-		if src.IsNil() {
-			return
-		}
-		m := reflect.MakeMapWithSize(src.Type(), src.Len())
-		iter := src.MapRange()
-		for iter.Next() {
-			v := reflect.New(src.Type().Elem()).Elem()
-			copyValue(v, iter.Value())
-			m.SetMapIndex(iter.Key(), v)
-		}
-		dst.Set(m)
-	case reflect.Pointer:
-		if src.IsNil() {
-			return
-		}
-		p := reflect.New(src.Type().Elem())
-		copyValue(p.Elem(), src.Elem())
-		dst.Set(p)
-	case reflect.Interface:
-		dst.Set(src) // not expected in a record; shared as is
-	default:
-		dst.Set(src)
-	}
 }
