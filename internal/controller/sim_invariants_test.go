@@ -357,7 +357,9 @@ func (s *sim) checkFailingCandidateStopped() {
 			continue
 		}
 		since, seen := s.failingSince[id]
-		if !seen {
+		if !seen || s.commandStep[id] == s.step {
+			// First seen failing, or an operator's command (a resume after the failure
+			// pause) took over: count the ticks from here.
 			s.failingSince[id] = s.advancedOK[id]
 			continue
 		}
