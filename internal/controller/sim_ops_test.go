@@ -690,6 +690,8 @@ func (s *sim) drain() {
 	idle := 0
 	for ; s.failed == nil && s.step < 100000; s.step++ {
 		s.fired, s.writes, s.depth = nil, nil, 0
+		s.calls = map[string]uint64{}
+		restore := s.use("drain")
 		switch {
 		case len(s.pending) > 0:
 			d := s.pending[0]
@@ -702,6 +704,7 @@ func (s *sim) drain() {
 			s.stepExec(x)
 			idle = 0
 		case s.allDone():
+			restore()
 			s.checkStep()
 			s.checkEnd()
 			return
@@ -713,6 +716,7 @@ func (s *sim) drain() {
 			}
 			s.opTick()
 		}
+		restore()
 		s.checkStep()
 		if idle > 600 {
 			s.violate("locksReleased", "the drain did not end: executions still waiting after %d idle ticks", idle)
