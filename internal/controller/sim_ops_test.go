@@ -279,8 +279,10 @@ func (s *sim) control(c simCommand) {
 	res, err := s.ctl.Control(s.w.ctx, raw)
 	s.frames[len(s.frames)-1].command = ""
 	s.logf("control %s → %s %d%% %s", c.id, res.Phase, res.Weights.Candidate, errText(err))
-	faulted := errors.As(err, new(*controller.Transient)) || errors.Is(err, errCrash)
-	if c.cmd == rollout.CommandAbort && !before.Phase.Terminal() && !faulted && s.aborted[c.rollout] == nil {
+	// An abort that succeeded, or that the controller could not apply (Internal), must
+	// stick; one rejected (the rollout ended meanwhile) or failed on a fault need not.
+	answered := err == nil || controller.ErrorName(err) == "Internal" && !errors.Is(err, errCrash)
+	if c.cmd == rollout.CommandAbort && !before.Phase.Terminal() && answered && s.aborted[c.rollout] == nil {
 		s.aborted[c.rollout] = &simAbort{command: c.id, answer: errText(err), step: s.step}
 	}
 	if (errors.As(err, new(*controller.Transient)) || errors.Is(err, errCrash)) && s.rng.IntN(3) > 0 {
@@ -429,7 +431,7 @@ type simExec struct {
 	machine  *simMachine
 	state    controller.State
 	stage    simStage
-	attempts int
+	attempts [2]int // failed attempts of the current step, by retrier: Transient, a crash
 	token    string
 	deadline time.Time
 	busy     bool         // a call of it is running (an operation nested in it may not step it)
@@ -550,7 +552,7 @@ func (s *sim) stepExec(x *simExec) {
 			x.state.Error = &controller.TaskError{Error: "Internal", Cause: "unknown action " + res.Action}
 			x.stage = stageFinalize
 		}
-		x.attempts = 0
+		x.attempts = [2]int{}
 
 	case stageTurn, stageRegister:
 		wait, next, timeout := controller.WaitTurn, stageWaitTurn, 7*24*time.Hour
@@ -558,7 +560,6 @@ func (s *sim) stepExec(x *simExec) {
 			wait, next = controller.WaitProgress, stageProgress
 			timeout = time.Duration(x.state.Prepare.TimeoutSeconds) * time.Second
 		}
-		x.attempts++
 		s.tokens++
 		token := fmt.Sprintf("token-%s-%s-%d", wait, x.name, s.tokens)
 		s.w.tasks.issue(token)
@@ -573,7 +574,7 @@ func (s *sim) stepExec(x *simExec) {
 		if s.failedStep(x, err, 6, 2) {
 			return
 		}
-		x.token, x.deadline, x.stage, x.attempts = token, s.w.clock.Now().Add(timeout), next, 0
+		x.token, x.deadline, x.stage, x.attempts = token, s.w.clock.Now().Add(timeout), next, [2]int{}
 
 	case stageWaitTurn, stageProgress:
 		o, ok := s.w.tasks.outcome(x.token)
@@ -616,8 +617,7 @@ func (s *sim) stepExec(x *simExec) {
 			x.stage, x.outcome = stageDone, "finalized"
 			return
 		}
-		x.attempts++
-		if limit := retries(err, 10, 3); x.attempts > limit {
+		if !x.retried(err, 10, 3) {
 			x.stage, x.outcome = stageDone, "ControllerError"
 			s.logf("%s ends in ControllerError", x.name)
 		}
@@ -629,8 +629,7 @@ func (s *sim) failedStep(x *simExec, err error, transient, crash int) bool {
 	if err == nil {
 		return false
 	}
-	x.attempts++
-	if x.attempts <= retries(err, transient, crash) {
+	if x.retried(err, transient, crash) {
 		return true // the state machine retries the step
 	}
 	name := controller.ErrorName(err)
@@ -638,21 +637,24 @@ func (s *sim) failedStep(x *simExec, err error, transient, crash int) bool {
 		name = "States.TaskFailed"
 	}
 	x.state.Error = &controller.TaskError{Error: name, Cause: err.Error()}
-	x.stage, x.attempts = stageFinalize, 0
+	x.stage, x.attempts = stageFinalize, [2]int{}
 	s.logf("%s: %s caught into Finalize", x.name, name)
 	return true
 }
 
-// retries is how often the state machine retries a failed step: Transient and a crashed
-// function are retried, named refusals are not.
-func retries(err error, transient, crash int) int {
+// retried counts a failed attempt against its retrier and says whether the state machine
+// retries the step: Transient and a crashed function are retried (each retrier counting
+// its own attempts, as Step Functions does), named refusals are not.
+func (x *simExec) retried(err error, transient, crash int) bool {
 	switch {
 	case errors.Is(err, errCrash):
-		return crash
+		x.attempts[1]++
+		return x.attempts[1] <= crash
 	case controller.ErrorName(err) == "Transient":
-		return transient
+		x.attempts[0]++
+		return x.attempts[0] <= transient
 	}
-	return 0
+	return false
 }
 
 // ---------------------------------------------------------------------------------------
@@ -686,8 +688,8 @@ func containsString(list []string, s string) bool {
 func (s *sim) drain() {
 	s.calm = true
 	s.frames = []simFrame{{kind: "drain"}}
-	s.logf("---- drain: no more faults; late events delivered; every execution runs to its end")
-	idle := 0
+	s.logf("---- drain: no more faults; late events delivered; every execution runs to its end, then 20 ticks")
+	idle, grace := 0, 0
 	for ; s.failed == nil && s.step < 100000; s.step++ {
 		s.fired, s.writes, s.depth = nil, nil, 0
 		s.calls = map[string]uint64{}
@@ -703,6 +705,11 @@ func (s *sim) drain() {
 			s.logf("▶ %s (%s): %s", x.name, s.name(x.id), x.stage)
 			s.stepExec(x)
 			idle = 0
+		case s.allDone() && grace < 20:
+			// Every execution has ended: a rollout whose Finalize never completed is cleaned
+			// up by its own tick a quarter of an hour later (orphaned), so let that time pass.
+			grace++
+			s.opTick()
 		case s.allDone():
 			restore()
 			s.checkStep()
