@@ -133,23 +133,35 @@ const maxAttempts = 5
 // first: it is the intent, and a crash before the alias update is repaired by the next
 // tick. It returns ErrConflict when another writer came first.
 func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout.Decision, actor string) (rollout.Rollout, error) {
+	d.Next.Decided = &rollout.Decided{Rev: d.Next.Rev + 1, At: d.Next.UpdatedAt, Actor: actor, Action: d.Action, Reason: d.Reason}
 	saved, err := c.Store.SaveRollout(ctx, d.Next)
 	if err != nil {
 		return prev, fmt.Errorf("save rollout %s: %w", prev.ID, err)
 	}
 	log := c.logFor(saved)
 	log.InfoContext(ctx, "decision", "action", d.Action, "phase", saved.Phase, "candidate_weight", saved.CandidateWeight, "reason", d.Reason, "actor", actor)
-	if err := c.Store.AppendEvent(ctx, saved.ID, Event{
-		Seq: saved.Rev, Time: saved.UpdatedAt, Actor: actor, Action: string(d.Action),
-		Phase: saved.Phase, StepIndex: saved.StepIndex, CandidateWeight: saved.CandidateWeight, Reason: d.Reason,
-	}); err != nil {
-		// The record already holds the decision and its reason; a lost audit line is
-		// logged rather than failing a rollback.
-		log.ErrorContext(ctx, "append audit event", "err", err)
+	ev, _ := auditLine(saved)
+	rollback := d.SetAlias && saved.CandidateWeight == 0
+	if !rollback {
+		if err := c.appendEvent(ctx, saved.ID, ev); err != nil {
+			// Every weight the alias takes is in the audit trail: a step whose line could
+			// not be written is not applied. The record holds it, the alias stays at the
+			// step before, and the next tick repairs the alias with a line of its own.
+			return saved, transient(fmt.Errorf("audit %s of rollout %s: %w", d.Action, saved.ID, err))
+		}
+	}
+	if rollback {
+		// A rollback never waits on its audit line: the alias first, then the line, whatever
+		// the alias write answered.
+		defer func() {
+			if err := c.appendEvent(ctx, saved.ID, ev); err != nil {
+				log.ErrorContext(ctx, "append audit event of a rollback", "err", err)
+			}
+		}()
 	}
 	overtaken := false
 	if d.SetAlias {
-		applied, err := c.setAlias(ctx, saved)
+		applied, err := c.setAlias(ctx, saved, saved.Rev)
 		if err != nil {
 			if errors.As(err, new(*LockLost)) && saved.Phase.Terminal() && !prev.Phase.Terminal() {
 				// The alias is another rollout's: this one ends without writing it, and
@@ -173,13 +185,44 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 	return saved, nil
 }
 
+// auditLine is the audit trail's line of the decision that wrote r, if r says which.
+func auditLine(r rollout.Rollout) (Event, bool) {
+	d := r.Decided
+	if d == nil || d.Rev != r.Rev {
+		return Event{}, false
+	}
+	return Event{
+		Seq: r.Rev, Time: d.At, Actor: d.Actor, Action: string(d.Action),
+		Phase: r.Phase, StepIndex: r.StepIndex, CandidateWeight: r.CandidateWeight, Reason: d.Reason,
+	}, true
+}
+
+// auditAttempts bounds the tries of one audit line: DynamoDB's 5xx and throttling pass.
+const auditAttempts = 4
+
+// appendEvent writes one audit line, retried with backoff: the write is idempotent (the
+// line's Seq is the record's rev).
+func (c *Controller) appendEvent(ctx context.Context, id string, e Event) error {
+	var err error
+	for i := range auditAttempts {
+		if err = c.Store.AppendEvent(ctx, id, e); err == nil || i == auditAttempts-1 {
+			break
+		}
+		if err := c.backoff(ctx, i); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
 // setAlias moves the alias to the record's intent, then reads the record again: if another
 // writer (an alarm's rollback, an operator) changed the intent meanwhile, its routing is
 // applied too, so that the last alias update always follows the newest record. It returns
-// the record whose routing the alias holds.
-func (c *Controller) setAlias(ctx context.Context, r rollout.Rollout) (rollout.Rollout, error) {
+// the record whose routing the alias holds. audited is the rev whose audit line the caller
+// wrote; the line of any other rev put on the alias is written here (writeAlias).
+func (c *Controller) setAlias(ctx context.Context, r rollout.Rollout, audited int64) (rollout.Rollout, error) {
 	for range maxAttempts {
-		written, err := c.updateAlias(ctx, r)
+		written, err := c.updateAlias(ctx, r, audited)
 		if err != nil {
 			return written, err
 		}
@@ -199,7 +242,7 @@ func (c *Controller) setAlias(ctx context.Context, r rollout.Rollout) (rollout.R
 // (candidate at 0) is retried on throttling, with backoff, for as long as the invocation may
 // run (retryBudget) instead of waiting for the next tick: rollbacks come before forward
 // steps. Each retry is checked again. It returns the record whose routing it wrote.
-func (c *Controller) updateAlias(ctx context.Context, r rollout.Rollout) (rollout.Rollout, error) {
+func (c *Controller) updateAlias(ctx context.Context, r rollout.Rollout, audited int64) (rollout.Rollout, error) {
 	budget := time.Duration(0)
 	if r.CandidateWeight == 0 {
 		budget = retryBudget(ctx)
@@ -207,7 +250,7 @@ func (c *Controller) updateAlias(ctx context.Context, r rollout.Rollout) (rollou
 	var err error
 	for i := 0; ; i++ {
 		var written rollout.Rollout
-		if written, err = c.writeAlias(ctx, r); err == nil {
+		if written, err = c.writeAlias(ctx, r, audited); err == nil {
 			return written, nil
 		}
 		r = written

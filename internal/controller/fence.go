@@ -22,8 +22,9 @@ import (
 // strongly consistent, and writes that record's routing only while r holds the lock and has
 // not begun to give it up. So a write lands before its check + W or never, and after
 // releaseAlias closed the fence no write of r passes its check: waiting one window after
-// the close is enough for the alias to be quiet. It returns the newest record it read.
-func (c *Controller) writeAlias(ctx context.Context, r rollout.Rollout) (rollout.Rollout, error) {
+// the close is enough for the alias to be quiet. It returns the newest record it read. The
+// audit line of the record written is written too, unless it is the caller's (audited).
+func (c *Controller) writeAlias(ctx context.Context, r rollout.Rollout, audited int64) (rollout.Rollout, error) {
 	wctx, cancel := context.WithTimeout(ctx, c.cfg.AliasWriteWindow)
 	defer cancel()
 	latest, err := c.fence(wctx, r)
@@ -32,6 +33,16 @@ func (c *Controller) writeAlias(ctx context.Context, r rollout.Rollout) (rollout
 	}
 	if err := c.Aliases.Update(wctx, latest.AliasArn, latest.Routing()); err != nil {
 		return latest, err
+	}
+	if latest.Rev != audited {
+		// The routing of another decision than the one the caller audited: its writer may
+		// have died or timed out after its save, before its audit line. The line is the same
+		// whoever writes it.
+		if ev, ok := auditLine(latest); ok {
+			if err := c.appendEvent(ctx, latest.ID, ev); err != nil {
+				c.logFor(latest).ErrorContext(ctx, "append audit event", "err", err)
+			}
+		}
 	}
 	return latest, nil
 }

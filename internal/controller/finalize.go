@@ -274,7 +274,7 @@ func (c *Controller) settle(ctx context.Context, r rollout.Rollout) error {
 		return nil
 	}
 	c.logFor(r).InfoContext(ctx, "repairing the alias of an applied command", "alias", rollout.DescribeRouting(alias.Routing), "intent", rollout.DescribeRouting(r.Routing()))
-	applied, err := c.setAlias(ctx, r)
+	applied, err := c.setAlias(ctx, r, 0)
 	if err != nil {
 		return err
 	}

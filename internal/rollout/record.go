@@ -109,10 +109,24 @@ type Rollout struct {
 	QueuedBehind string `json:"queuedBehind,omitempty"`
 	// Commands are the operators' commands applied, newest last, with their answers: a
 	// command id applied once is answered from here and changes nothing.
-	Commands  []AppliedCommand `json:"commands,omitempty"`
-	TaskToken string           `json:"-"`
+	Commands []AppliedCommand `json:"commands,omitempty"`
+	// Decided is the audit line of the decision that wrote this revision (when Decided.Rev
+	// is Rev): whoever puts this revision's routing on the alias writes the line too, so that
+	// no weight the alias takes is missing from the audit trail, even when the decision's
+	// own writer died or timed out after its save.
+	Decided   *Decided `json:"decided,omitempty"`
+	TaskToken string   `json:"-"`
 	// Rev is the optimistic lock: each save expects the rev it read.
 	Rev int64 `json:"rev"`
+}
+
+// Decided is what the audit trail says of one decision.
+type Decided struct {
+	Rev    int64     `json:"rev"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action Action    `json:"action"`
+	Reason string    `json:"reason,omitempty"`
 }
 
 // Upload identifies the S3 object a rollout came from.
