@@ -36,7 +36,11 @@ func (c *Controller) observeAlarms(ctx context.Context, r rollout.Rollout, obs *
 			continue // missing: Decide rolls back
 		}
 		obs.Alarms[name] = st.State
-		if !st.TransitionedAt.After(since) {
+		// A change in the very millisecond of the last look may have come after its read:
+		// it counts as new, unless the look saw the alarm in ALARM (preexisting), whose
+		// tie is taken to be the state the look saw.
+		preexisting := slices.Contains(r.PreexistingAlarms, name)
+		if st.TransitionedAt.Before(since) || (preexisting && st.TransitionedAt.Equal(since)) {
 			continue
 		}
 		if st.State == rollout.AlarmAlarm {
@@ -44,7 +48,7 @@ func (c *Controller) observeAlarms(ctx context.Context, r rollout.Rollout, obs *
 			obs.EnteredAlarms = append(obs.EnteredAlarms, name)
 			continue
 		}
-		at, err := c.enteredAlarm(ctx, name, since)
+		at, err := c.enteredAlarm(ctx, name, since, !preexisting)
 		if err != nil {
 			c.logFor(r).WarnContext(ctx, "alarm history unreadable: holding", "alarm", name, "err", err)
 			obs.AlarmsInconclusive = true
@@ -63,16 +67,17 @@ func (c *Controller) observeAlarms(ctx context.Context, r rollout.Rollout, obs *
 	return nil
 }
 
-// enteredAlarm returns when the alarm first entered ALARM after since, or zero.
-func (c *Controller) enteredAlarm(ctx context.Context, name string, since time.Time) (time.Time, error) {
+// enteredAlarm returns when the alarm first entered ALARM after since (or at since, with
+// tie), or zero.
+func (c *Controller) enteredAlarm(ctx context.Context, name string, since time.Time, tie bool) (time.Time, error) {
 	items, err := c.Alarms.History(ctx, name, since, c.now())
 	if err != nil {
 		return time.Time{}, fmt.Errorf("history of alarm %s: %w", name, err)
 	}
 	for _, it := range items {
-		// The window's start is the last look, which saw the state then: only what came
-		// after it is new.
-		if it.To == rollout.AlarmAlarm && it.Time.After(since) {
+		// The window's start is the last look, which saw the state then: what came after
+		// it is new, and what came in its very millisecond too when tie says so.
+		if it.To == rollout.AlarmAlarm && (it.Time.After(since) || tie && it.Time.Equal(since)) {
 			return it.Time, nil
 		}
 	}

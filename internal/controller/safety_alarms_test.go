@@ -147,11 +147,13 @@ func TestAlarmBlipWithALostEvent(t *testing.T) {
 		w.alarms.set("orders-failures", rollout.AlarmOK)
 		_, e := startOrdersIn(t, w, `{"strategy":"CANARY","percentage":20,"interval":"30m","alarms":["orders-failures"]}`)
 		e.tick()
-		saves := w.faults.count("Store.SaveRollout")
+		// The alarm's last change has the very millisecond of Prepare's look, which may have
+		// read it before the change: the first tick reads its history once.
+		saves, reads := w.faults.count("Store.SaveRollout"), w.faults.count("Alarms.History")
 		for range 5 {
 			e.tick()
 		}
-		wantEqual(t, "history reads", w.faults.count("Alarms.History"), 0)
+		wantEqual(t, "history reads", w.faults.count("Alarms.History")-reads, 0)
 		wantEqual(t, "record writes", w.faults.count("Store.SaveRollout")-saves, 0)
 		// A change that is no ALARM costs one history read, and the window moves on.
 		w.clock.Advance(10 * time.Second)
@@ -159,7 +161,7 @@ func TestAlarmBlipWithALostEvent(t *testing.T) {
 		e.tick()
 		e.tick()
 		e.tick()
-		wantEqual(t, "history reads after a change", w.faults.count("Alarms.History"), 1)
+		wantEqual(t, "history reads after a change", w.faults.count("Alarms.History")-reads, 1)
 		wantPhase(t, w, e.id(), rollout.Progressing, "")
 	})
 }
