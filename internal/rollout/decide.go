@@ -31,8 +31,9 @@ func Decide(r Rollout, obs Observation, now time.Time) (Decision, error) {
 		// PreexistingAlarms were taken when the rollout was prepared: an alarm that started
 		// firing since (during the pre-traffic tests, say) is about this candidate.
 	}
-	repair := ours && live != r.CandidateWeight && live == r.PreviousWeight
-	drift := !ours || (live != r.CandidateWeight && live != r.PreviousWeight)
+	own := live == r.PreviousWeight || r.mayLand(live, now)
+	repair := ours && live != r.CandidateWeight && own
+	drift := !ours || (live != r.CandidateWeight && !own)
 
 	next.PreexistingAlarms = slices.DeleteFunc(slices.Clone(next.PreexistingAlarms), func(name string) bool {
 		s, ok := obs.Alarms[name]
@@ -104,7 +105,7 @@ func (r Rollout) ended(live int, ours bool, routing []Route, now time.Time) Deci
 	switch {
 	case !ours || live == r.CandidateWeight:
 		return Decision{Action: ActionNone, Next: r, Reason: "rollout has ended " + string(r.Phase)}
-	case live == r.PreviousWeight && r.DriftAfterEnd == "":
+	case (live == r.PreviousWeight || r.mayLand(live, now)) && r.DriftAfterEnd == "":
 		return r.repair(now, fmt.Sprintf("alias routes %d%% to the candidate after the rollout ended %s: set it back to %d%%", live, r.Phase, r.CandidateWeight))
 	}
 	seen := DescribeRouting(routing)

@@ -110,6 +110,12 @@ type Rollout struct {
 	// Commands are the operators' commands applied, newest last, with their answers: a
 	// command id applied once is answered from here and changes nothing.
 	Commands []AppliedCommand `json:"commands,omitempty"`
+	// Landing are the earlier intents whose alias writes may still land: an alias write is
+	// checked against the newest record right before it and lands within the controller's
+	// write window or never, so the weight of an intent replaced at t can still appear on the
+	// alias until t plus the window. Such a weight is the controller's own lag, repaired like
+	// PreviousWeight, never drift.
+	Landing []Landing `json:"landing,omitempty"`
 	// Decided is the audit line of the decision that wrote this revision (when Decided.Rev
 	// is Rev): whoever puts this revision's routing on the alias writes the line too, so that
 	// no weight the alias takes is missing from the audit trail, even when the decision's
@@ -118,6 +124,42 @@ type Rollout struct {
 	TaskToken string   `json:"-"`
 	// Rev is the optimistic lock: each save expects the rev it read.
 	Rev int64 `json:"rev"`
+}
+
+// Landing is the candidate weight of an earlier intent and until when a write of it may
+// land on the alias.
+type Landing struct {
+	Weight int       `json:"weight"`
+	Until  time.Time `json:"until"`
+}
+
+// mayLand reports whether the alias may still show weight from an earlier intent's write.
+func (r Rollout) mayLand(weight int, now time.Time) bool {
+	for _, l := range r.Landing {
+		if l.Weight == weight && !now.After(l.Until) {
+			return true
+		}
+	}
+	return false
+}
+
+// WithLanding returns next with prev's intent among the writes that may still land until
+// now+window, when next changes the weight, and without the entries that can land no more.
+func WithLanding(prev, next Rollout, now time.Time, window time.Duration) Rollout {
+	var kept []Landing
+	for _, l := range prev.Landing {
+		if !now.After(l.Until) && l.Weight != next.CandidateWeight {
+			kept = append(kept, l)
+		}
+	}
+	// 0% is left out: a late write of it only takes traffic off the candidate, and an
+	// alias 100% on stable is what an operator's emergency rollback by hand looks like,
+	// which must never be read as the controller's own lag and overwritten.
+	if prev.CandidateWeight != next.CandidateWeight && prev.CandidateWeight != 0 {
+		kept = append(kept, Landing{Weight: prev.CandidateWeight, Until: now.Add(window)})
+	}
+	next.Landing = kept
+	return next
 }
 
 // Decided is what the audit trail says of one decision.
