@@ -125,6 +125,13 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 	if r.Phase != rollout.Pending {
 		return c.prepared(r), nil // a retry after Prepare completed
 	}
+	if r.CandidateVersionArn != "" {
+		// A retry after Prepare saved the candidate (its answer was lost, or it died before
+		// guarding the alarms): finish what follows the save, and answer as the first time.
+		// Checking, locking and publishing again would read the alias that this rollout may
+		// already be moving (an operator's promote-full of a Pending rollout) as another's.
+		return c.preparedAgain(ctx, r, u)
+	}
 
 	in, err := c.check(ctx, u)
 	if err != nil {
@@ -158,6 +165,20 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 	c.logFor(saved).InfoContext(ctx, "prepared", "stable", saved.StableVersionArn, "candidate", saved.CandidateVersionArn, "tests", len(in.tests))
 	res := c.prepared(saved)
 	res.Tests = in.tests
+	return res, nil
+}
+
+// preparedAgain answers a retried Prepare whose record has its candidate.
+func (c *Controller) preparedAgain(ctx context.Context, r rollout.Rollout, u upload) (PrepareResult, error) {
+	if err := c.Store.GuardAlarms(ctx, r.ID, r.Policy.Alarms); err != nil {
+		return PrepareResult{RolloutID: r.ID}, transient(fmt.Errorf("guard alarms of %s: %w", r.ID, err))
+	}
+	tests, err := c.loadTests(ctx, u)
+	if err != nil {
+		return PrepareResult{RolloutID: r.ID}, err
+	}
+	res := c.prepared(r)
+	res.Tests = tests
 	return res, nil
 }
 
@@ -511,11 +532,18 @@ func (c *Controller) publish(ctx context.Context, r *rollout.Rollout, u upload, 
 }
 
 // release gives the lock back and refuses the rollout.
+//
+// The refusal is recorded first: a save that loses the race to another writer (an
+// operator's command) leaves the lock with the rollout, whose retry reads the record again.
 func (c *Controller) release(ctx context.Context, r rollout.Rollout, err error) error {
+	refused := c.refuse(ctx, r, err)
+	if errors.As(refused, new(*Transient)) {
+		return refused
+	}
 	if rerr := c.Store.ReleaseLock(ctx, r.AliasArn, r.ID); rerr != nil {
 		return transient(fmt.Errorf("release lock of %s: %w", r.ID, rerr))
 	}
-	return c.refuse(ctx, r, err)
+	return refused
 }
 
 // refuse records a refused upload as Failed with its error name and reason, announces it,
