@@ -133,7 +133,7 @@ const maxAttempts = 5
 // first: it is the intent, and a crash before the alias update is repaired by the next
 // tick. It returns ErrConflict when another writer came first.
 func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout.Decision, actor string) (rollout.Rollout, error) {
-	d.Next = rollout.WithLanding(prev, d.Next, c.now(), c.cfg.AliasWriteWindow)
+	d.Next = rollout.WithIntent(prev, d.Next, c.now())
 	d.Next.Decided = &rollout.Decided{Rev: d.Next.Rev + 1, At: d.Next.UpdatedAt, Actor: actor, Action: d.Action, Reason: d.Reason}
 	saved, err := c.Store.SaveRollout(ctx, d.Next)
 	if err != nil {
@@ -466,6 +466,7 @@ func (c *Controller) observe(ctx context.Context, r rollout.Rollout, firing stri
 		return obs, transient(fmt.Errorf("describe alias %s: %w", r.AliasArn, err))
 	}
 	obs.Routing = alias.Routing
+	obs.AliasUpdatedAt, obs.WriteWindow = alias.UpdatedAt, c.cfg.AliasWriteWindow
 	if r.Phase.Terminal() {
 		return obs, nil
 	}

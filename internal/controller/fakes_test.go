@@ -180,6 +180,7 @@ type fakeAlias struct {
 	arn, name   string
 	description string
 	routing     []rollout.Route
+	updated     time.Time // updateDate: the last create or update
 }
 
 type aliasChange struct {
@@ -205,7 +206,7 @@ func (s *fakeSFN) create(name, def string, tags map[string]string, alias string)
 	s.machines[arn] = m
 	v := m.publishLocked(s.clock.Now())
 	if alias != "" {
-		m.aliases = append(m.aliases, &fakeAlias{arn: topology.AliasArn(arn, alias), name: alias, routing: []rollout.Route{{VersionArn: v, Weight: 100}}})
+		m.aliases = append(m.aliases, &fakeAlias{arn: topology.AliasArn(arn, alias), name: alias, routing: []rollout.Route{{VersionArn: v, Weight: 100}}, updated: s.clock.Now()})
 	}
 	return arn
 }
@@ -280,6 +281,7 @@ func (s *fakeSFN) route(aliasArn string, routing ...rollout.Route) {
 	m, _ := s.split(aliasArn)
 	a := m.aliasLocked(aliasArn)
 	a.routing = slices.Clone(routing)
+	a.updated = s.clock.Now()
 	s.updates = append(s.updates, aliasChange{At: s.clock.Now(), Alias: aliasArn, Routing: routingString(a.routing)})
 }
 
@@ -509,7 +511,7 @@ func (s aliasPort) Describe(ctx context.Context, arn string) (controller.Alias, 
 	m, _ := s.split(arn)
 	if m != nil {
 		if a := m.aliasLocked(arn); a != nil {
-			return controller.Alias{Arn: a.arn, Name: a.name, Routing: slices.Clone(a.routing)}, nil
+			return controller.Alias{Arn: a.arn, Name: a.name, Routing: slices.Clone(a.routing), UpdatedAt: a.updated}, nil
 		}
 	}
 	return controller.Alias{}, fmt.Errorf("describe alias %s: ResourceNotFound: %w", arn, controller.ErrNotFound)
@@ -625,6 +627,7 @@ func (s aliasPort) Update(ctx context.Context, arn string, routing []rollout.Rou
 		return fmt.Errorf("update alias %s: %w", arn, err)
 	}
 	a.routing = rs
+	a.updated = s.clock.Now()
 	s.updates = append(s.updates, aliasChange{At: s.clock.Now(), Alias: arn, Routing: routingString(rs)})
 	return nil
 }
@@ -654,7 +657,7 @@ func (s aliasPort) Create(ctx context.Context, arn, name, description string, ro
 		}
 		return aliasArn, nil
 	}
-	m.aliases = append(m.aliases, &fakeAlias{arn: aliasArn, name: name, description: description, routing: rs})
+	m.aliases = append(m.aliases, &fakeAlias{arn: aliasArn, name: name, description: description, routing: rs, updated: s.clock.Now()})
 	s.updates = append(s.updates, aliasChange{At: s.clock.Now(), Alias: aliasArn, Routing: routingString(rs)})
 	return aliasArn, nil
 }

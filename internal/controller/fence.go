@@ -131,7 +131,7 @@ func (c *Controller) repairLate(ctx context.Context, closed rollout.Rollout) err
 		if err != nil {
 			return transient(fmt.Errorf("describe alias %s: %w", closed.AliasArn, err))
 		}
-		d, err := rollout.Decide(closed, rollout.Observation{Routing: alias.Routing, Slack: c.tick / 2}, c.now())
+		d, err := rollout.Decide(closed, rollout.Observation{Routing: alias.Routing, AliasUpdatedAt: alias.UpdatedAt, WriteWindow: c.cfg.AliasWriteWindow, Slack: c.tick / 2}, c.now())
 		if err != nil {
 			return &Internal{newCause(err, "decide")}
 		}

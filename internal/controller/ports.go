@@ -53,6 +53,8 @@ type Alias struct {
 	Arn     string
 	Name    string
 	Routing []rollout.Route
+	// UpdatedAt is the alias's updateDate: its last create or routing update.
+	UpdatedAt time.Time
 }
 
 // StateMachines is Step Functions' control plane for state machines and versions.

@@ -18,7 +18,7 @@ func Decide(r Rollout, obs Observation, now time.Time) (Decision, error) {
 	}
 	live, ours := r.liveWeight(obs.Routing)
 	if r.Phase.Terminal() {
-		return r.ended(live, ours, obs.Routing, now), nil
+		return r.ended(live, ours, obs, now), nil
 	}
 
 	next := r
@@ -31,7 +31,7 @@ func Decide(r Rollout, obs Observation, now time.Time) (Decision, error) {
 		// PreexistingAlarms were taken when the rollout was prepared: an alarm that started
 		// firing since (during the pre-traffic tests, say) is about this candidate.
 	}
-	own := live == r.PreviousWeight || r.mayLand(live, now)
+	own := live == r.PreviousWeight || r.ownLag(live, obs)
 	repair := ours && live != r.CandidateWeight && own
 	drift := !ours || (live != r.CandidateWeight && !own)
 
@@ -101,11 +101,12 @@ func Decide(r Rollout, obs Observation, now time.Time) (Decision, error) {
 // hand — an operator's emergency rollback after a success, say — and overwriting it would
 // undo the operator: it is reported once (DriftAfterEnd) and left alone. Other versions on
 // the alias belong to whoever put them there (the next rollout).
-func (r Rollout) ended(live int, ours bool, routing []Route, now time.Time) Decision {
+func (r Rollout) ended(live int, ours bool, obs Observation, now time.Time) Decision {
+	routing := obs.Routing
 	switch {
 	case !ours || live == r.CandidateWeight:
 		return Decision{Action: ActionNone, Next: r, Reason: "rollout has ended " + string(r.Phase)}
-	case (live == r.PreviousWeight || r.mayLand(live, now)) && r.DriftAfterEnd == "":
+	case (live == r.PreviousWeight || r.ownLag(live, obs)) && r.DriftAfterEnd == "":
 		return r.repair(now, fmt.Sprintf("alias routes %d%% to the candidate after the rollout ended %s: set it back to %d%%", live, r.Phase, r.CandidateWeight))
 	}
 	seen := DescribeRouting(routing)

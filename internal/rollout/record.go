@@ -1,6 +1,9 @@
 package rollout
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Phase is where a rollout stands.
 type Phase string
@@ -110,12 +113,15 @@ type Rollout struct {
 	// Commands are the operators' commands applied, newest last, with their answers: a
 	// command id applied once is answered from here and changes nothing.
 	Commands []AppliedCommand `json:"commands,omitempty"`
-	// Landing are the earlier intents whose alias writes may still land: an alias write is
-	// checked against the newest record right before it and lands within the controller's
-	// write window or never, so the weight of an intent replaced at t can still appear on the
-	// alias until t plus the window. Such a weight is the controller's own lag, repaired like
-	// PreviousWeight, never drift.
-	Landing []Landing `json:"landing,omitempty"`
+	// Intents are the candidate weights (other than 0) the rollout has asked of the alias,
+	// and IntentAt when it last changed the weight. An alias write is checked against the
+	// newest record right before it and lands within the controller's write window or never,
+	// so a weight of an earlier intent can still land on the alias until IntentAt plus the
+	// window: found on an alias last updated no later than that, it is the controller's own
+	// lag, repaired like PreviousWeight, never drift. Found on an alias updated after it,
+	// it was set by someone else.
+	Intents  []int     `json:"intents,omitempty"`
+	IntentAt time.Time `json:"intentAt,omitzero"`
 	// Decided is the audit line of the decision that wrote this revision (when Decided.Rev
 	// is Rev): whoever puts this revision's routing on the alias writes the line too, so that
 	// no weight the alias takes is missing from the audit trail, even when the decision's
@@ -126,39 +132,30 @@ type Rollout struct {
 	Rev int64 `json:"rev"`
 }
 
-// Landing is the candidate weight of an earlier intent and until when a write of it may
-// land on the alias.
-type Landing struct {
-	Weight int       `json:"weight"`
-	Until  time.Time `json:"until"`
+// ownLag reports whether the alias's live candidate weight may be a late write of one of
+// the rollout's own earlier intents (see Intents). 0% never counts: a late write of it only
+// takes traffic off the candidate, and an alias 100% on stable is what an operator's
+// emergency rollback by hand looks like, which must never be overwritten as a lag.
+func (r Rollout) ownLag(live int, obs Observation) bool {
+	if live == 0 || obs.AliasUpdatedAt.IsZero() || !slices.Contains(r.Intents, live) {
+		return false
+	}
+	return !obs.AliasUpdatedAt.After(r.IntentAt.Add(obs.WriteWindow))
 }
 
-// mayLand reports whether the alias may still show weight from an earlier intent's write.
-func (r Rollout) mayLand(weight int, now time.Time) bool {
-	for _, l := range r.Landing {
-		if l.Weight == weight && !now.After(l.Until) {
-			return true
+// WithIntent returns next with the intent bookkeeping of a save over prev at now: a changed
+// weight is added to Intents and stamps IntentAt.
+func WithIntent(prev, next Rollout, now time.Time) Rollout {
+	if prev.CandidateWeight == next.CandidateWeight {
+		return next
+	}
+	next.Intents = slices.Clone(prev.Intents)
+	for _, w := range []int{prev.CandidateWeight, next.CandidateWeight} {
+		if w != 0 && !slices.Contains(next.Intents, w) {
+			next.Intents = append(next.Intents, w)
 		}
 	}
-	return false
-}
-
-// WithLanding returns next with prev's intent among the writes that may still land until
-// now+window, when next changes the weight, and without the entries that can land no more.
-func WithLanding(prev, next Rollout, now time.Time, window time.Duration) Rollout {
-	var kept []Landing
-	for _, l := range prev.Landing {
-		if !now.After(l.Until) && l.Weight != next.CandidateWeight {
-			kept = append(kept, l)
-		}
-	}
-	// 0% is left out: a late write of it only takes traffic off the candidate, and an
-	// alias 100% on stable is what an operator's emergency rollback by hand looks like,
-	// which must never be read as the controller's own lag and overwritten.
-	if prev.CandidateWeight != next.CandidateWeight && prev.CandidateWeight != 0 {
-		kept = append(kept, Landing{Weight: prev.CandidateWeight, Until: now.Add(window)})
-	}
-	next.Landing = kept
+	next.IntentAt = now
 	return next
 }
 
@@ -229,6 +226,10 @@ type Observation struct {
 	AlarmsInconclusive bool
 	// PolicyHash is the hash of the policy as it resolves now; empty when not observed.
 	PolicyHash string
+	// AliasUpdatedAt is the alias's updateDate, zero when unknown; WriteWindow bounds how
+	// late a write of the controller's may land (see Rollout.Intents).
+	AliasUpdatedAt time.Time
+	WriteWindow    time.Duration
 	// Slack ends a hold (pause, analysis, bake) that has less than this left: the next
 	// tick is a whole period away, and a tick that comes a moment early must not add that
 	// period to the hold. The controller sets it to half its tick period.

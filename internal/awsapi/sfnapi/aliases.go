@@ -36,7 +36,7 @@ func (a *Aliases) Describe(ctx context.Context, aliasArn string) (controller.Ali
 	if err != nil {
 		return controller.Alias{}, awsapi.Classify("describe alias "+aliasArn, err)
 	}
-	return controller.Alias{Arn: aliasArn, Name: aws.ToString(out.Name), Routing: routes(out.RoutingConfiguration)}, nil
+	return controller.Alias{Arn: aliasArn, Name: aws.ToString(out.Name), Routing: routes(out.RoutingConfiguration), UpdatedAt: aws.ToTime(out.UpdateDate).UTC()}, nil
 }
 
 // Update replaces the alias's routing whole with absolute weights, without 0-weight entries.
