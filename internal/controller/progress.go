@@ -481,6 +481,13 @@ func (c *Controller) stopAs(ctx context.Context, id string, phase rollout.Phase,
 			// spend the account's one alias update a second that a rollback may need.
 			d.SetAlias = false
 		}
+		if r.Phase == rollout.Paused && r.PauseKind == rollout.PauseDrift && d.SetAlias {
+			// Paused because someone else set the alias: a timeout or a superseding upload
+			// does not take it back from them (an operator's abort or an alarm does).
+			d.SetAlias = false
+			d.Next.Reason += "; the alias is left as it was set by hand"
+			d.Reason = d.Next.Reason
+		}
 		return d, true, nil
 	})
 	return r, err
