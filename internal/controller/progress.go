@@ -74,17 +74,14 @@ func (c *Controller) Register(ctx context.Context, in RegisterInput) error {
 			return err
 		}
 	}
-	r, _, err = c.decideAndCommit(ctx, id, "controller", "")
-	if err != nil {
-		return err
-	}
-	if r.Phase.Terminal() {
-		return nil
-	}
+	// The schedule comes before the first tick, which may end the rollout (an alarm): it is
+	// also the net under a Finalize that fails for good, since Finalize deletes it last and
+	// an ended rollout's tick releases its alias when no Finalize came (Advance).
 	if err := c.Schedules.Create(ctx, Schedule{Name: topology.ScheduleName(id), Expression: c.cfg.TickRate, Input: mustJSON(Tick{RolloutID: id})}); err != nil {
 		return transient(fmt.Errorf("create schedule of %s: %w", id, err))
 	}
-	return nil
+	_, _, err = c.decideAndCommit(ctx, id, "controller", "")
+	return err
 }
 
 // createTestAlias creates the BLUE_GREEN test alias, all of its traffic on the candidate,
