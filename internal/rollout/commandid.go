@@ -84,7 +84,7 @@ func applyNotStarted(r Rollout, cmd Command, now time.Time) (Decision, error) {
 		d.SetAlias = false
 		return d, nil
 	}
-	where := "it is being prepared"
+	where := "being prepared"
 	if r.QueuedBehind != "" {
 		where = "queued behind " + r.QueuedBehind
 	}
