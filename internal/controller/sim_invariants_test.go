@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sfn-rollout/sfn-rollout/internal/controller"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
@@ -196,6 +197,9 @@ func (s *sim) checkWrite(w simWrite) {
 	before.CandidateWeight = r.PreviousWeight
 	switch {
 	case h.step == s.step:
+	case !h.at.After(r.IntentAt.Add(controller.DefaultAliasWriteWindow)) && s.ownWeight(r, h.routing):
+		// Within one write window of the rollout's newest intent, a change to a weight the
+		// rollout itself asked for cannot be told from its own late write (documented).
 	case s.lockStep[w.writer] >= h.step && w.writer != h.active:
 	case h.active != "" && s.commandStep[h.active] >= h.step:
 	case s.commandStep[w.writer] >= h.step: // an operator's command on the writer, given after the change
@@ -210,6 +214,19 @@ func (s *sim) checkWrite(w simWrite) {
 		s.violate("handChangeKept", "an operator set %s to %s by hand at step %d %s; %s overwrote it with %s (%s %d%%)",
 			s.aliasName(w.alias), h.routing, h.step, when, s.name(w.writer), w.to, r.Phase, r.CandidateWeight)
 	}
+}
+
+// ownWeight reports whether routing is one the rollout itself asked of the alias: its
+// stable and candidate at the step before or at one of its intents.
+func (s *sim) ownWeight(r rollout.Rollout, routing string) bool {
+	for _, w := range append([]int{r.PreviousWeight}, r.Intents...) {
+		at := r
+		at.CandidateWeight = w
+		if routingString(at.Routing()) == routing {
+			return true
+		}
+	}
+	return false
 }
 
 // intends reports whether a rollout's record asks for the routing now (a supersede writes

@@ -321,7 +321,7 @@ func (s *sim) opHand() {
 	if ok && !r.Phase.Terminal() {
 		active = cur
 	}
-	s.hand[m.alias] = &simHand{routing: to, step: s.step, active: active}
+	s.hand[m.alias] = &simHand{routing: to, at: s.w.clock.Now(), step: s.step, active: active}
 	s.handSteps[m.alias] = append(s.handSteps[m.alias], s.step)
 }
 

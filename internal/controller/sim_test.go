@@ -193,6 +193,7 @@ type simFrame struct {
 
 type simHand struct {
 	routing string
+	at      time.Time // the fake clock when the operator made the change
 	step    int
 	active  string // the rollout that was running on the alias, or ""
 }

@@ -31,7 +31,7 @@ func Decide(r Rollout, obs Observation, now time.Time) (Decision, error) {
 		// PreexistingAlarms were taken when the rollout was prepared: an alarm that started
 		// firing since (during the pre-traffic tests, say) is about this candidate.
 	}
-	own := live == r.PreviousWeight || r.ownLag(live, obs)
+	own := r.ownLag(live, obs)
 	repair := ours && live != r.CandidateWeight && own
 	drift := !ours || (live != r.CandidateWeight && !own)
 
@@ -106,7 +106,7 @@ func (r Rollout) ended(live int, ours bool, obs Observation, now time.Time) Deci
 	switch {
 	case !ours || live == r.CandidateWeight:
 		return Decision{Action: ActionNone, Next: r, Reason: "rollout has ended " + string(r.Phase)}
-	case (live == r.PreviousWeight || r.ownLag(live, obs)) && r.DriftAfterEnd == "":
+	case r.ownLag(live, obs) && r.DriftAfterEnd == "":
 		return r.repair(now, fmt.Sprintf("alias routes %d%% to the candidate after the rollout ended %s: set it back to %d%%", live, r.Phase, r.CandidateWeight))
 	}
 	seen := DescribeRouting(routing)

@@ -136,11 +136,19 @@ type Rollout struct {
 // the rollout's own earlier intents (see Intents). 0% never counts: a late write of it only
 // takes traffic off the candidate, and an alias 100% on stable is what an operator's
 // emergency rollback by hand looks like, which must never be overwritten as a lag.
+//
+// The step before (PreviousWeight) is own lag whenever the update time is unknown, or the
+// alias was last updated before every write of the rollout could have landed: an alias set
+// to it later than that was set by someone else.
 func (r Rollout) ownLag(live int, obs Observation) bool {
+	inWindow := !obs.AliasUpdatedAt.After(r.IntentAt.Add(obs.WriteWindow))
+	if live == r.PreviousWeight {
+		return obs.AliasUpdatedAt.IsZero() || r.IntentAt.IsZero() || inWindow
+	}
 	if live == 0 || obs.AliasUpdatedAt.IsZero() || !slices.Contains(r.Intents, live) {
 		return false
 	}
-	return !obs.AliasUpdatedAt.After(r.IntentAt.Add(obs.WriteWindow))
+	return inWindow
 }
 
 // WithIntent returns next with the intent bookkeeping of a save over prev at now: a changed
