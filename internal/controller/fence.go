@@ -31,18 +31,22 @@ func (c *Controller) writeAlias(ctx context.Context, r rollout.Rollout, audited 
 	if err != nil {
 		return latest, err
 	}
-	if err := c.Aliases.Update(wctx, latest.AliasArn, latest.Routing()); err != nil {
-		return latest, err
-	}
 	if latest.Rev != audited {
 		// The routing of another decision than the one the caller audited: its writer may
 		// have died or timed out after its save, before its audit line. The line is the same
-		// whoever writes it.
+		// whoever writes it, and comes before the weight it tells of; a forward step whose
+		// line cannot be written is not applied (a rollback is, whatever its line does).
 		if ev, ok := auditLine(latest); ok {
-			if err := c.appendEvent(ctx, latest.ID, ev); err != nil {
+			if err := c.appendEvent(wctx, latest.ID, ev); err != nil {
 				c.logFor(latest).ErrorContext(ctx, "append audit event", "err", err)
+				if latest.CandidateWeight > 0 {
+					return latest, err
+				}
 			}
 		}
+	}
+	if err := c.Aliases.Update(wctx, latest.AliasArn, latest.Routing()); err != nil {
+		return latest, err
 	}
 	return latest, nil
 }
