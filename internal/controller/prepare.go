@@ -110,10 +110,11 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 	case err != nil:
 		return PrepareResult{}, transient(fmt.Errorf("read rollout %s: %w", u.rollID, err))
 	}
-	if r.Phase.Terminal() && fresh {
+	if r.Phase.Terminal() && fresh && r.CreatedAt.Before(now) {
 		// A claim of our own on an upload whose rollout has ended: the claim had expired and
 		// EventBridge delivered the upload again. Finalizing it a second time would announce
-		// its outcome again.
+		// its outcome again. A record made since this call claimed the upload is this
+		// execution's own (a concurrent retry of this Prepare): it goes on to Finalize.
 		c.Log.InfoContext(ctx, "late duplicate upload", "rollout_id", u.rollID, "upload", u.id, "phase", r.Phase)
 		return PrepareResult{RolloutID: u.rollID, Action: ActionDuplicate}, nil
 	}
