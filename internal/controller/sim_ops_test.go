@@ -34,6 +34,7 @@ var simOps = []simOp{
 	{"hand", 3, true, (*sim).opHand, nil},
 	{"upload", 5, true, (*sim).opUpload, func(s *sim) bool { return s.uploads < 6 }},
 	{"metrics", 3, true, (*sim).opMetrics, (*sim).hasRollouts},
+	{"storm", 2, true, (*sim).opStorm, nil},
 }
 
 func (s *sim) hasRollouts() bool { return len(s.rollouts) > 0 }
@@ -215,11 +216,41 @@ func (s *sim) alarmEvent(name string, from, to rollout.AlarmState) {
 		"source": "aws.cloudwatch", "account": testAccount, "region": testRegion, "time": s.w.clock.Now(),
 		"detail": map[string]any{"alarmName": name, "state": map[string]string{"value": string(to)}, "previousState": map[string]string{"value": string(from)}},
 	})
+	running := s.runningGuardedBy(name, to)
+	storeFaults, commandWrites := s.storeFaults, s.commandWrites
 	res, err := s.ctl.Rollback(s.w.ctx, raw)
 	s.logf("rollback on %s %s → %d rollouts, %s", name, to, len(res.Rollouts), errText(err))
+	if s.storeFaults == storeFaults && s.commandWrites == commandWrites && !s.calm {
+		s.checkRollbackCompletes(name, running, err)
+	}
 	if err != nil && s.rng.IntN(3) > 0 {
 		s.later(fmt.Sprintf("retry of event %s → %s", name, to), func() { s.alarmEvent(name, from, to) })
 	}
+}
+
+// runningGuardedBy lists the rollouts with traffic that an ALARM of the alarm must stop.
+func (s *sim) runningGuardedBy(alarm string, to rollout.AlarmState) []string {
+	if to != rollout.AlarmAlarm {
+		return nil
+	}
+	var ids []string
+	for _, id := range s.rollouts {
+		r, ok := s.record(id)
+		if ok && !r.Phase.Terminal() && r.Phase != rollout.Pending && r.PauseKind != rollout.PauseFailure &&
+			containsString(r.Policy.Alarms, alarm) && !containsString(r.PreexistingAlarms, alarm) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// opStorm throttles one of Step Functions' or CloudWatch's read APIs for its next dozen
+// calls, as an account busy with other rollouts (DescribeStateMachineAlias: 1 per second,
+// shared) or dashboards does.
+func (s *sim) opStorm() {
+	op := []string{"Aliases.Describe", "Alarms.States"}[s.rng.IntN(2)]
+	s.logf("▶ throttling storm: the next 12 calls of %s are throttled", op)
+	s.storm[op] = 12
 }
 
 // opMetrics sets the candidate's execution counts of a running rollout: healthy or failing.
@@ -687,6 +718,7 @@ func containsString(list []string, s string) bool {
 // to its end (its waits time out if nothing ends them), and then the end-state invariants.
 func (s *sim) drain() {
 	s.calm = true
+	s.storm = map[string]int{}
 	s.frames = []simFrame{{kind: "drain"}}
 	s.logf("---- drain: no more faults; late events delivered; every execution runs to its end, then 20 ticks")
 	idle, grace := 0, 0

@@ -157,7 +157,11 @@ type sim struct {
 	commands int
 	tokens   int
 	calls    map[string]uint64 // decision point → times reached in this step (see use)
-	uploads  int
+	storm    map[string]int    // port call → how many more of its calls are throttled
+	// counts of DynamoDB faults and of record writes by commands, to tell what happened
+	// during one invocation
+	storeFaults, commandWrites int
+	uploads                    int
 
 	// what the invariants need to know, kept as the operations run
 	lockStep     map[string]int         // rollout id → step it first took its alias's lock
@@ -231,7 +235,7 @@ type simViolation struct {
 // checked after each, then a drain in which every execution runs to its end.
 func runSim(t testing.TB, seed uint64, off map[string]bool) *sim {
 	s := &sim{
-		t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x5eed5eed)), off: off, calls: map[string]uint64{},
+		t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x5eed5eed)), off: off, calls: map[string]uint64{}, storm: map[string]int{},
 		names: map[string]string{}, lockStep: map[string]int{}, lastCurrent: map[string]string{},
 		hand: map[string]*simHand{}, handSteps: map[string][]int{}, commandStep: map[string]int{},
 		effects: map[string]int{}, alarmed: map[string]*simAlarmed{}, finalized: map[string]bool{},
@@ -330,8 +334,16 @@ func (s *sim) interfere(op string) error {
 		s.runOp(s.pickOp(true))
 		s.depth--
 	}
+	if s.storm[op] > 0 {
+		s.storm[op]--
+		s.logf("%s is throttled (storm)", op)
+		return throttled(op)
+	}
 	if s.rng.Float64() < s.faultRate {
 		var err error
+		if strings.HasPrefix(op, "Store.") {
+			s.storeFaults++
+		}
 		if strings.HasPrefix(op, "Store.") {
 			err = fmt.Errorf("%s: InternalServerError (DynamoDB 5xx): %w", op, controller.ErrThrottled)
 		} else {
@@ -442,6 +454,7 @@ func (st simStore) SaveRollout(ctx context.Context, r rollout.Rollout) (rollout.
 	if f := s.frames[len(s.frames)-1]; f.command != "" {
 		s.effects[f.command]++
 		s.commandStep[r.ID] = s.step
+		s.commandWrites++
 		s.logf("record %s written by command %s (write %d of it)", s.name(r.ID), f.command, s.effects[f.command])
 	}
 	return saved, s.lateSuccess("Store.SaveRollout")
