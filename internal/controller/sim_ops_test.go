@@ -244,13 +244,13 @@ func (s *sim) runningGuardedBy(alarm string, to rollout.AlarmState) []string {
 	return ids
 }
 
-// opStorm throttles one of Step Functions' or CloudWatch's read APIs for its next dozen
-// calls, as an account busy with other rollouts (DescribeStateMachineAlias: 1 per second,
-// shared) or dashboards does.
+// opStorm throttles every call of one of Step Functions' or CloudWatch's read APIs for the
+// next 3 seconds, as an account busy with other rollouts (DescribeStateMachineAlias: 1 per
+// second, shared) or dashboards does; a retry's backoff waits on the fake clock.
 func (s *sim) opStorm() {
 	op := []string{"Aliases.Describe", "Alarms.States"}[s.rng.IntN(2)]
-	s.logf("▶ throttling storm: the next 12 calls of %s are throttled", op)
-	s.storm[op] = 12
+	s.logf("▶ throttling storm: %s is throttled for 3s", op)
+	s.storm[op] = s.w.clock.Now().Add(3 * time.Second)
 }
 
 // opMetrics sets the candidate's execution counts of a running rollout: healthy or failing.
@@ -648,7 +648,7 @@ func (s *sim) stepExec(x *simExec) {
 			x.stage, x.outcome = stageDone, "finalized"
 			return
 		}
-		if !x.retried(err, 10, 3) {
+		if !s.retried(x, err, 10, 3) {
 			x.stage, x.outcome = stageDone, "ControllerError"
 			s.logf("%s ends in ControllerError", x.name)
 		}
@@ -660,7 +660,7 @@ func (s *sim) failedStep(x *simExec, err error, transient, crash int) bool {
 	if err == nil {
 		return false
 	}
-	if x.retried(err, transient, crash) {
+	if s.retried(x, err, transient, crash) {
 		return true // the state machine retries the step
 	}
 	name := controller.ErrorName(err)
@@ -675,17 +675,22 @@ func (s *sim) failedStep(x *simExec, err error, transient, crash int) bool {
 
 // retried counts a failed attempt against its retrier and says whether the state machine
 // retries the step: Transient and a crashed function are retried (each retrier counting
-// its own attempts, as Step Functions does), named refusals are not.
-func (x *simExec) retried(err error, transient, crash int) bool {
+// its own attempts, as Step Functions does), named refusals are not. The retry's wait
+// (IntervalSeconds 1, or 2 after a crash, BackoffRate 2) passes on the fake clock.
+func (s *sim) retried(x *simExec, err error, transient, crash int) bool {
+	i, limit, interval := 0, transient, time.Second
 	switch {
 	case errors.Is(err, errCrash):
-		x.attempts[1]++
-		return x.attempts[1] <= crash
-	case controller.ErrorName(err) == "Transient":
-		x.attempts[0]++
-		return x.attempts[0] <= transient
+		i, limit, interval = 1, crash, 2*time.Second
+	case controller.ErrorName(err) != "Transient":
+		return false
 	}
-	return false
+	x.attempts[i]++
+	if x.attempts[i] > limit {
+		return false
+	}
+	s.w.clock.Advance(interval << (x.attempts[i] - 1))
+	return true
 }
 
 // ---------------------------------------------------------------------------------------
@@ -718,7 +723,7 @@ func containsString(list []string, s string) bool {
 // to its end (its waits time out if nothing ends them), and then the end-state invariants.
 func (s *sim) drain() {
 	s.calm = true
-	s.storm = map[string]int{}
+	s.storm = map[string]time.Time{}
 	s.frames = []simFrame{{kind: "drain"}}
 	s.logf("---- drain: no more faults; late events delivered; every execution runs to its end, then 20 ticks")
 	idle, grace := 0, 0

@@ -156,8 +156,8 @@ type sim struct {
 	pending  []simDelivery // late events and Lambda retries, delivered by a later step
 	commands int
 	tokens   int
-	calls    map[string]uint64 // decision point → times reached in this step (see use)
-	storm    map[string]int    // port call → how many more of its calls are throttled
+	calls    map[string]uint64    // decision point → times reached in this step (see use)
+	storm    map[string]time.Time // port call → until when every call of it is throttled
 	// counts of DynamoDB faults and of record writes by commands, to tell what happened
 	// during one invocation
 	storeFaults, commandWrites int
@@ -235,7 +235,7 @@ type simViolation struct {
 // checked after each, then a drain in which every execution runs to its end.
 func runSim(t testing.TB, seed uint64, off map[string]bool) *sim {
 	s := &sim{
-		t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x5eed5eed)), off: off, calls: map[string]uint64{}, storm: map[string]int{},
+		t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x5eed5eed)), off: off, calls: map[string]uint64{}, storm: map[string]time.Time{},
 		names: map[string]string{}, lockStep: map[string]int{}, lastCurrent: map[string]string{},
 		hand: map[string]*simHand{}, handSteps: map[string][]int{}, commandStep: map[string]int{},
 		effects: map[string]int{}, alarmed: map[string]*simAlarmed{}, finalized: map[string]bool{},
@@ -334,8 +334,7 @@ func (s *sim) interfere(op string) error {
 		s.runOp(s.pickOp(true))
 		s.depth--
 	}
-	if s.storm[op] > 0 {
-		s.storm[op]--
+	if s.w.clock.Now().Before(s.storm[op]) {
 		s.logf("%s is throttled (storm)", op)
 		return throttled(op)
 	}
