@@ -32,6 +32,7 @@ var simInvariants = []struct {
 	{"failingCandidateStopped", (*sim).checkFailingCandidateStopped},
 	{"abortIsFinal", (*sim).checkAbortIsFinal},
 	{"testAliasDuringWindow", (*sim).checkTestAliasDuringWindow},
+	{"rollbackCompletes", nil}, // checked as each ALARM event's Rollback returns (checkRollbackCompletes)
 }
 
 func simInvariantNames() []string {
@@ -423,5 +424,20 @@ func (s *sim) checkTestAliasDuringWindow() {
 		if got := s.w.sfn.routing(topology.AliasArn(r.StateMachineArn, name)); got != want {
 			s.violate("testAliasDuringWindow", "%s runs its BLUE_GREEN test window (%s), but test alias %s routes %s, not %s", s.name(id), r.Reason, name, got, want)
 		}
+	}
+}
+
+// 12. An ALARM event stops every running rollout the alarm guards within its own Rollback
+// invocation — rolled back, or paused with onFailure=pause — whatever Step Functions' and
+// CloudWatch's read APIs answer: the event decides alone, the record gives the stable
+// version, the alias write is retried inside the invocation (issue 9, case 9). Invocations
+// that met a DynamoDB fault or raced an operator's command are not judged.
+func (s *sim) checkRollbackCompletes(alarm string, running []string, err error) {
+	for _, id := range running {
+		r, ok := s.record(id)
+		if !ok || r.Phase.Terminal() || r.PauseKind == rollout.PauseFailure {
+			continue
+		}
+		s.violate("rollbackCompletes", "the Rollback invocation for %s's ALARM returned (%s), and %s still runs: %s", alarm, errText(err), s.name(id), summary(r))
 	}
 }

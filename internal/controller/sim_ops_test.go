@@ -34,6 +34,7 @@ var simOps = []simOp{
 	{"hand", 3, true, (*sim).opHand, nil},
 	{"upload", 5, true, (*sim).opUpload, func(s *sim) bool { return s.uploads < 6 }},
 	{"metrics", 3, true, (*sim).opMetrics, (*sim).hasRollouts},
+	{"storm", 2, true, (*sim).opStorm, nil},
 }
 
 func (s *sim) hasRollouts() bool { return len(s.rollouts) > 0 }
@@ -215,11 +216,41 @@ func (s *sim) alarmEvent(name string, from, to rollout.AlarmState) {
 		"source": "aws.cloudwatch", "account": testAccount, "region": testRegion, "time": s.w.clock.Now(),
 		"detail": map[string]any{"alarmName": name, "state": map[string]string{"value": string(to)}, "previousState": map[string]string{"value": string(from)}},
 	})
+	running := s.runningGuardedBy(name, to)
+	storeFaults, commandWrites := s.storeFaults, s.commandWrites
 	res, err := s.ctl.Rollback(s.w.ctx, raw)
 	s.logf("rollback on %s %s → %d rollouts, %s", name, to, len(res.Rollouts), errText(err))
+	if s.storeFaults == storeFaults && s.commandWrites == commandWrites && !s.calm {
+		s.checkRollbackCompletes(name, running, err)
+	}
 	if err != nil && s.rng.IntN(3) > 0 {
 		s.later(fmt.Sprintf("retry of event %s → %s", name, to), func() { s.alarmEvent(name, from, to) })
 	}
+}
+
+// runningGuardedBy lists the rollouts with traffic that an ALARM of the alarm must stop.
+func (s *sim) runningGuardedBy(alarm string, to rollout.AlarmState) []string {
+	if to != rollout.AlarmAlarm {
+		return nil
+	}
+	var ids []string
+	for _, id := range s.rollouts {
+		r, ok := s.record(id)
+		if ok && !r.Phase.Terminal() && r.Phase != rollout.Pending && r.PauseKind != rollout.PauseFailure &&
+			containsString(r.Policy.Alarms, alarm) && !containsString(r.PreexistingAlarms, alarm) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// opStorm throttles every call of one of Step Functions' or CloudWatch's read APIs for the
+// next 3 seconds, as an account busy with other rollouts (DescribeStateMachineAlias: 1 per
+// second, shared) or dashboards does; a retry's backoff waits on the fake clock.
+func (s *sim) opStorm() {
+	op := []string{"Aliases.Describe", "Alarms.States"}[s.rng.IntN(2)]
+	s.logf("▶ throttling storm: %s is throttled for 3s", op)
+	s.storm[op] = s.w.clock.Now().Add(3 * time.Second)
 }
 
 // opMetrics sets the candidate's execution counts of a running rollout: healthy or failing.
@@ -617,7 +648,7 @@ func (s *sim) stepExec(x *simExec) {
 			x.stage, x.outcome = stageDone, "finalized"
 			return
 		}
-		if !x.retried(err, 10, 3) {
+		if !s.retried(x, err, 10, 3) {
 			x.stage, x.outcome = stageDone, "ControllerError"
 			s.logf("%s ends in ControllerError", x.name)
 		}
@@ -629,7 +660,7 @@ func (s *sim) failedStep(x *simExec, err error, transient, crash int) bool {
 	if err == nil {
 		return false
 	}
-	if x.retried(err, transient, crash) {
+	if s.retried(x, err, transient, crash) {
 		return true // the state machine retries the step
 	}
 	name := controller.ErrorName(err)
@@ -644,17 +675,22 @@ func (s *sim) failedStep(x *simExec, err error, transient, crash int) bool {
 
 // retried counts a failed attempt against its retrier and says whether the state machine
 // retries the step: Transient and a crashed function are retried (each retrier counting
-// its own attempts, as Step Functions does), named refusals are not.
-func (x *simExec) retried(err error, transient, crash int) bool {
+// its own attempts, as Step Functions does), named refusals are not. The retry's wait
+// (IntervalSeconds 1, or 2 after a crash, BackoffRate 2) passes on the fake clock.
+func (s *sim) retried(x *simExec, err error, transient, crash int) bool {
+	i, limit, interval := 0, transient, time.Second
 	switch {
 	case errors.Is(err, errCrash):
-		x.attempts[1]++
-		return x.attempts[1] <= crash
-	case controller.ErrorName(err) == "Transient":
-		x.attempts[0]++
-		return x.attempts[0] <= transient
+		i, limit, interval = 1, crash, 2*time.Second
+	case controller.ErrorName(err) != "Transient":
+		return false
 	}
-	return false
+	x.attempts[i]++
+	if x.attempts[i] > limit {
+		return false
+	}
+	s.w.clock.Advance(interval << (x.attempts[i] - 1))
+	return true
 }
 
 // ---------------------------------------------------------------------------------------
@@ -687,6 +723,7 @@ func containsString(list []string, s string) bool {
 // to its end (its waits time out if nothing ends them), and then the end-state invariants.
 func (s *sim) drain() {
 	s.calm = true
+	s.storm = map[string]time.Time{}
 	s.frames = []simFrame{{kind: "drain"}}
 	s.logf("---- drain: no more faults; late events delivered; every execution runs to its end, then 20 ticks")
 	idle, grace := 0, 0

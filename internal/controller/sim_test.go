@@ -156,8 +156,12 @@ type sim struct {
 	pending  []simDelivery // late events and Lambda retries, delivered by a later step
 	commands int
 	tokens   int
-	calls    map[string]uint64 // decision point → times reached in this step (see use)
-	uploads  int
+	calls    map[string]uint64    // decision point → times reached in this step (see use)
+	storm    map[string]time.Time // port call → until when every call of it is throttled
+	// counts of DynamoDB faults and of record writes by commands, to tell what happened
+	// during one invocation
+	storeFaults, commandWrites int
+	uploads                    int
 
 	// what the invariants need to know, kept as the operations run
 	lockStep     map[string]int         // rollout id → step it first took its alias's lock
@@ -232,7 +236,7 @@ type simViolation struct {
 // checked after each, then a drain in which every execution runs to its end.
 func runSim(t testing.TB, seed uint64, off map[string]bool) *sim {
 	s := &sim{
-		t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x5eed5eed)), off: off, calls: map[string]uint64{},
+		t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x5eed5eed)), off: off, calls: map[string]uint64{}, storm: map[string]time.Time{},
 		names: map[string]string{}, lockStep: map[string]int{}, lastCurrent: map[string]string{},
 		hand: map[string]*simHand{}, handSteps: map[string][]int{}, commandStep: map[string]int{},
 		effects: map[string]int{}, alarmed: map[string]*simAlarmed{}, finalized: map[string]bool{},
@@ -331,8 +335,15 @@ func (s *sim) interfere(op string) error {
 		s.runOp(s.pickOp(true))
 		s.depth--
 	}
+	if s.w.clock.Now().Before(s.storm[op]) {
+		s.logf("%s is throttled (storm)", op)
+		return throttled(op)
+	}
 	if s.rng.Float64() < s.faultRate {
 		var err error
+		if strings.HasPrefix(op, "Store.") {
+			s.storeFaults++
+		}
 		if strings.HasPrefix(op, "Store.") {
 			err = fmt.Errorf("%s: InternalServerError (DynamoDB 5xx): %w", op, controller.ErrThrottled)
 		} else {
@@ -443,6 +454,7 @@ func (st simStore) SaveRollout(ctx context.Context, r rollout.Rollout) (rollout.
 	if f := s.frames[len(s.frames)-1]; f.command != "" {
 		s.effects[f.command]++
 		s.commandStep[r.ID] = s.step
+		s.commandWrites++
 		s.logf("record %s written by command %s (write %d of it)", s.name(r.ID), f.command, s.effects[f.command])
 	}
 	return saved, s.lateSuccess("Store.SaveRollout")
