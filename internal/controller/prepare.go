@@ -123,10 +123,7 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 		// did (superseded): answer as the first time.
 		return PrepareResult{RolloutID: r.ID}, ByName(outcomeErrorName(r), r.Reason)
 	}
-	if r.Phase != rollout.Pending {
-		return c.prepared(r), nil // a retry after Prepare completed
-	}
-	if r.CandidateVersionArn != "" {
+	if r.Phase != rollout.Pending || r.CandidateVersionArn != "" {
 		// A retry after Prepare saved the candidate (its answer was lost, or it died before
 		// guarding the alarms): finish what follows the save, and answer as the first time.
 		// Checking, locking and publishing again would read the alias that this rollout may

@@ -523,6 +523,11 @@ func (s *sim) writerOf(alias string, routing []rollout.Route) string {
 		}
 		return true
 	}
+	// The lock holder whose record asks for exactly this routing wrote it, whatever call it
+	// was nested in (an alarm's rollback inside another rollout's Finalize, say).
+	if r, ok := s.record(holder); ok && holder != "" && covers(r) && routingString(r.Routing()) == want {
+		return holder
+	}
 	// The call that writes is for one rollout (a tick, a command, an execution's step):
 	// it writes that rollout's intent, or (a supersede, a stale holder) the other's.
 	for i := len(s.frames) - 1; i >= 0; i-- {
