@@ -151,12 +151,14 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 	if err := c.publish(ctx, &r, u, in); err != nil {
 		return PrepareResult{RolloutID: r.ID}, err
 	}
+	// Guarded before the record is saved: once the record has its candidate, an alarm's
+	// event must find it (a save that answers an error may have landed).
+	if err := c.Store.GuardAlarms(ctx, r.ID, r.Policy.Alarms); err != nil {
+		return PrepareResult{RolloutID: r.ID}, transient(fmt.Errorf("guard alarms of %s: %w", r.ID, err))
+	}
 	saved, err := c.Store.SaveRollout(ctx, r)
 	if err != nil {
 		return PrepareResult{RolloutID: r.ID}, transient(fmt.Errorf("save rollout %s: %w", r.ID, err))
-	}
-	if err := c.Store.GuardAlarms(ctx, r.ID, r.Policy.Alarms); err != nil {
-		return PrepareResult{RolloutID: r.ID}, transient(fmt.Errorf("guard alarms of %s: %w", r.ID, err))
 	}
 	_ = c.Store.AppendEvent(ctx, r.ID, Event{Seq: saved.Rev, Time: now, Actor: actorOr(r.Actor), Action: "Prepared", Phase: saved.Phase,
 		Reason: fmt.Sprintf("candidate %s over stable %s; %s", saved.CandidateVersionArn, saved.StableVersionArn, describeSteps(saved.Steps))})
