@@ -204,6 +204,9 @@ func (s *sim) checkWrite(w simWrite) {
 	case s.lockStep[w.writer] >= h.step && w.writer != h.active:
 	case h.active != "" && s.commandStep[h.active] >= h.step:
 	case s.commandStep[w.writer] >= h.step: // an operator's command on the writer, given after the change
+	case r.Policy.OnDrift == rollout.DriftRollback && r.Phase == rollout.RolledBack && strings.HasPrefix(r.Reason, "drift"):
+		// onDrift=rollback is the policy's answer to a hand change, also one made while the
+		// rollout was being prepared.
 	case h.active != "" && w.writer == h.active && r.Policy.OnDrift == rollout.DriftRollback:
 	case h.active != "" && w.writer == h.active && w.to == fmt.Sprintf("v%d=100", versionNumber(r.StableVersionArn)):
 	case routingString(before.Routing()) == h.routing:
