@@ -148,6 +148,9 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 	if queued {
 		return PrepareResult{RolloutID: r.ID, Action: ActionQueued, Tests: []TestCase{}}, nil
 	}
+	if err := c.endedMeanwhile(ctx, r.ID); err != nil {
+		return PrepareResult{RolloutID: r.ID}, err
+	}
 	if err := c.publish(ctx, &r, u, in); err != nil {
 		return PrepareResult{RolloutID: r.ID}, err
 	}
@@ -157,6 +160,11 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 		return PrepareResult{RolloutID: r.ID}, transient(fmt.Errorf("guard alarms of %s: %w", r.ID, err))
 	}
 	saved, err := c.Store.SaveRollout(ctx, r)
+	if errors.Is(err, ErrConflict) {
+		if err := c.endedMeanwhile(ctx, r.ID); err != nil {
+			return PrepareResult{RolloutID: r.ID}, err
+		}
+	}
 	if err != nil {
 		return PrepareResult{RolloutID: r.ID}, transient(fmt.Errorf("save rollout %s: %w", r.ID, err))
 	}
@@ -166,6 +174,25 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 	res := c.prepared(saved)
 	res.Tests = in.tests
 	return res, nil
+}
+
+// endedMeanwhile checks, once this Prepare holds the alias's lock, that its rollout has not
+// ended meanwhile without a candidate (an abort, or its execution's Finalize after this
+// Prepare's earlier attempt failed for good): such a rollout never touched the alias, and
+// the lock this attempt took is given back at once, so that the alias is not held by an
+// ended rollout until its lock goes stale.
+func (c *Controller) endedMeanwhile(ctx context.Context, id string) error {
+	r, err := c.Store.GetRollout(ctx, id)
+	if err != nil {
+		return c.notFound(id, err)
+	}
+	if !r.Phase.Terminal() || r.CandidateVersionArn != "" {
+		return nil
+	}
+	if err := c.Store.ReleaseLock(ctx, r.AliasArn, id); err != nil {
+		return transient(fmt.Errorf("release lock of %s: %w", id, err))
+	}
+	return ByName(outcomeErrorName(r), r.Reason)
 }
 
 // preparedAgain answers a retried Prepare whose record has its candidate.
