@@ -236,7 +236,7 @@ func (s *sim) runningGuardedBy(alarm string, to rollout.AlarmState) []string {
 	var ids []string
 	for _, id := range s.rollouts {
 		r, ok := s.record(id)
-		if ok && !r.Phase.Terminal() && r.Phase != rollout.Pending && r.PauseKind != rollout.PauseFailure &&
+		if ok && !r.Phase.Terminal() && !r.TrafficStartedAt.IsZero() && r.PauseKind != rollout.PauseFailure &&
 			containsString(r.Policy.Alarms, alarm) && !containsString(r.PreexistingAlarms, alarm) {
 			ids = append(ids, id)
 		}
