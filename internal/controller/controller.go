@@ -187,13 +187,16 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 }
 
 // auditLine is the audit trail's line of the decision that wrote r, if r says which.
+// Saves that are no decision (closing the fence, recording a test alias, a task token) keep
+// the weights and the phase, so the line is the same from any later revision; its Seq is
+// the rev of the decision.
 func auditLine(r rollout.Rollout) (Event, bool) {
 	d := r.Decided
-	if d == nil || d.Rev != r.Rev {
+	if d == nil || d.Rev > r.Rev {
 		return Event{}, false
 	}
 	return Event{
-		Seq: r.Rev, Time: d.At, Actor: d.Actor, Action: string(d.Action),
+		Seq: d.Rev, Time: d.At, Actor: d.Actor, Action: string(d.Action),
 		Phase: r.Phase, StepIndex: r.StepIndex, CandidateWeight: r.CandidateWeight, Reason: d.Reason,
 	}, true
 }

@@ -31,17 +31,15 @@ func (c *Controller) writeAlias(ctx context.Context, r rollout.Rollout, audited 
 	if err != nil {
 		return latest, err
 	}
-	if latest.Rev != audited {
+	if ev, ok := auditLine(latest); ok && ev.Seq != audited {
 		// The routing of another decision than the one the caller audited: its writer may
 		// have died or timed out after its save, before its audit line. The line is the same
 		// whoever writes it, and comes before the weight it tells of; a forward step whose
 		// line cannot be written is not applied (a rollback is, whatever its line does).
-		if ev, ok := auditLine(latest); ok {
-			if err := c.appendEvent(wctx, latest.ID, ev); err != nil {
-				c.logFor(latest).ErrorContext(ctx, "append audit event", "err", err)
-				if latest.CandidateWeight > 0 {
-					return latest, err
-				}
+		if err := c.appendEvent(wctx, latest.ID, ev); err != nil {
+			c.logFor(latest).ErrorContext(ctx, "append audit event", "err", err)
+			if latest.CandidateWeight > 0 {
+				return latest, err
 			}
 		}
 	}
@@ -140,6 +138,12 @@ func (c *Controller) repairLate(ctx context.Context, closed rollout.Rollout) err
 			return &Internal{newCause(err, "decide")}
 		}
 		if d.SetAlias {
+			// The outcome's own line first (its writer may have timed out after the save).
+			if ev, ok := auditLine(closed); ok {
+				if err := c.appendEvent(ctx, closed.ID, ev); err != nil {
+					c.logFor(closed).ErrorContext(ctx, "append audit event", "err", err)
+				}
+			}
 			if err := c.writeClosed(ctx, closed, func(wctx context.Context) error {
 				return c.Aliases.Update(wctx, closed.AliasArn, closed.Routing())
 			}); err != nil {
