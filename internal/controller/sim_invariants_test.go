@@ -204,6 +204,9 @@ func (s *sim) checkWrite(w simWrite) {
 	case s.lockStep[w.writer] >= h.step && w.writer != h.active:
 	case h.active != "" && s.commandStep[h.active] >= h.step:
 	case s.commandStep[w.writer] >= h.step: // an operator's command on the writer, given after the change
+	case holder == w.writer && r.Phase == rollout.RolledBack && w.to == fmt.Sprintf("v%d=100", versionNumber(r.StableVersionArn)):
+		// The lock holder rolled back to its stable version (the safe side), also when the
+		// hand change came while it was being prepared.
 	case r.Policy.OnDrift == rollout.DriftRollback && r.Phase == rollout.RolledBack && strings.HasPrefix(r.Reason, "drift"):
 		// onDrift=rollback is the policy's answer to a hand change, also one made while the
 		// rollout was being prepared.
