@@ -528,6 +528,14 @@ func (c *Controller) decideAndCommit(ctx context.Context, id, actor, firing stri
 		if err != nil {
 			return d, false, &Internal{newCause(err, "decide")}
 		}
+		if firing != "" && !r.Phase.Terminal() && d.Action != rollout.ActionRollback && d.Action != rollout.ActionPause {
+			// An alarm's event only ever takes a rollout back or freezes it: it read nothing
+			// (the alias is taken to be at the intent, the other alarms as last seen), so
+			// any step forward is the next tick's, which looks. An alarm that no longer
+			// guards the rollout (a guard left by an earlier attempt of Prepare) decides
+			// nothing.
+			return rollout.Decision{Action: rollout.ActionNone, Next: r, Reason: "alarm " + firing + " moves nothing forward"}, false, nil
+		}
 		if !changed(r, d) {
 			c.logFor(r).DebugContext(ctx, "wait", "reason", d.Reason)
 			return d, false, nil
