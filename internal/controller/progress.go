@@ -259,6 +259,13 @@ func (c *Controller) wakeNext(ctx context.Context, aliasArn string) error {
 		return transient(fmt.Errorf("read queue of %s: %w", aliasArn, err))
 	}
 	for _, q := range queue {
+		ended, err := c.endedInQueue(ctx, aliasArn, q)
+		if err != nil {
+			return err
+		}
+		if ended {
+			continue
+		}
 		_, acquired, err := c.Store.AcquireLock(ctx, aliasArn, q.RolloutID)
 		if errors.Is(err, ErrConflict) {
 			return nil // busy: the holder's finalize wakes the queue
@@ -289,6 +296,30 @@ func (c *Controller) wakeNext(ctx context.Context, aliasArn string) error {
 		return c.dequeue(ctx, aliasArn, q.RolloutID)
 	}
 	return nil
+}
+
+// endedInQueue drops the queue entry of an upload that ended while queued (an operator's
+// abort whose own clean-up failed): its wait is ended, its entry dequeued, and a lock an
+// earlier wake took for it (an AcquireLock that timed out after it succeeded) given back.
+// It never published, so it never wrote the alias.
+func (c *Controller) endedInQueue(ctx context.Context, aliasArn string, q Queued) (bool, error) {
+	r, err := c.Store.GetRollout(ctx, q.RolloutID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		r = rollout.Rollout{ID: q.RolloutID, Phase: rollout.Failed}
+	case err != nil:
+		return false, transient(fmt.Errorf("read queued %s: %w", q.RolloutID, err))
+	}
+	if !r.Phase.Terminal() || r.CandidateVersionArn != "" {
+		return false, nil
+	}
+	if err := c.Tasks.Fail(ctx, q.TaskToken, outcomeErrorName(r), r.Reason); err != nil && !errors.Is(err, ErrNotFound) {
+		return false, transient(fmt.Errorf("end the wait of queued %s: %w", q.RolloutID, err))
+	}
+	if err := c.Store.ReleaseLock(ctx, aliasArn, q.RolloutID); err != nil {
+		return false, transient(fmt.Errorf("release lock of %s: %w", q.RolloutID, err))
+	}
+	return true, c.dequeue(ctx, aliasArn, q.RolloutID)
 }
 
 // dequeue removes a rollout's queue entries; a failure is Transient, since an entry left

@@ -19,17 +19,19 @@ func (e *CommandError) Error() string {
 // Apply carries out an operator's command at once: the decision's Next is the record to
 // save and SetAlias says whether the alias must follow now.
 func Apply(r Rollout, cmd Command, now time.Time) (Decision, error) {
+	reject := func(format string, args ...any) (Decision, error) {
+		return Decision{}, &CommandError{Command: cmd, Phase: r.Phase, Msg: fmt.Sprintf(format, args...)}
+	}
+	if r.Phase.Terminal() {
+		// Before the record's check: an upload refused or aborted before it had versions
+		// has ended too, and a command on it is refused, not an internal error.
+		return reject("rollout %s has ended %s", r.ID, r.Phase)
+	}
 	if r.NotStarted() {
 		return applyNotStarted(r, cmd, now)
 	}
 	if err := r.check(); err != nil {
 		return Decision{}, err
-	}
-	reject := func(format string, args ...any) (Decision, error) {
-		return Decision{}, &CommandError{Command: cmd, Phase: r.Phase, Msg: fmt.Sprintf(format, args...)}
-	}
-	if r.Phase.Terminal() {
-		return reject("rollout %s has ended %s", r.ID, r.Phase)
 	}
 	r.UpdatedAt = now
 	switch cmd {
