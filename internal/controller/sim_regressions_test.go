@@ -1,0 +1,31 @@
+package controller_test
+
+import "testing"
+
+// simRegressions are seeds beyond TestSim's default range that broke an invariant on the way
+// to today's code, each with what it found; make test replays them every time.
+var simRegressions = []struct {
+	seed  uint64
+	found string
+}{
+	{3751, "weightsAudited: a command's retry set the alias and its Update timed out after landing, before the decision's audit line"},
+	{4188, "locksReleased: a stale retry of Prepare took the lock for a rollout its Finalize had already ended"},
+	{8997, "locksReleased: a Prepare whose own concurrent retry ended the rollout answered duplicate and never reached Finalize"},
+	{11905, "rollbackCompletes: Prepare's save answered an error but landed, and the alarms were guarded only after it"},
+	{12897, "handChangeKept (sim attribution): onDrift=rollback answering a hand change made during Prepare"},
+	{18303, "handChangeKept (sim attribution): a lock holder's rollback to stable over a hand change made during Prepare"},
+	{23972, "handChangeKept: a hand change to the step before, made within the write window, taken for the controller's own write"},
+	{2508, "locksReleased: a wake took the lock for an upload aborted while queued, and the lock stayed with it"},
+	{48112, "alarmMeansStable: an alarm event for an alarm the policy no longer names moved a rollout forward to Succeeded past a blip"},
+	{86697, "weightsAudited: the repair after the write window wrote an ended rollout's routing without the stop's audit line"},
+}
+
+// TestSimRegressions replays simRegressions.
+func TestSimRegressions(t *testing.T) {
+	for _, r := range simRegressions {
+		if s := runSim(t, r.seed, nil); s.failed != nil {
+			t.Errorf("seed %d (once: %s) broke invariant %s: %s\nreplay: go test ./internal/controller -run TestSim -sim.seed=%d -v",
+				r.seed, r.found, s.failed.invariant, s.failed.msg, r.seed)
+		}
+	}
+}
