@@ -223,10 +223,10 @@ func (s *sim) checkWrite(w simWrite) {
 	}
 }
 
-// ownWeight reports whether routing is one the rollout itself asked of the alias: its
-// stable and candidate at the step before or at one of its intents.
+// ownWeight reports whether routing is one the rollout itself asked of the alias or started
+// from: 100% stable, or its stable and candidate at the step before or at one of its intents.
 func (s *sim) ownWeight(r rollout.Rollout, routing string) bool {
-	for _, w := range append([]int{r.PreviousWeight}, r.Intents...) {
+	for _, w := range append([]int{0, r.PreviousWeight}, r.Intents...) {
 		at := r
 		at.CandidateWeight = w
 		if routingString(at.Routing()) == routing {
