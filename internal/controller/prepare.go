@@ -143,6 +143,13 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 
 	queued, err := c.lock(ctx, &r, in.policy.OnBusy)
 	if err != nil {
+		if errors.As(err, new(*Transient)) {
+			// The lock may have been taken all the same (a write that timed out after it
+			// landed) for a rollout that ended meanwhile: give it back now.
+			if ended := c.endedMeanwhile(ctx, r.ID); ended != nil && !errors.As(ended, new(*Transient)) {
+				return PrepareResult{RolloutID: r.ID}, ended
+			}
+		}
 		return PrepareResult{RolloutID: r.ID}, err
 	}
 	if queued {
@@ -177,19 +184,28 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 }
 
 // endedMeanwhile checks, once this Prepare holds the alias's lock, that its rollout has not
-// ended meanwhile without a candidate (an abort, or its execution's Finalize after this
-// Prepare's earlier attempt failed for good): such a rollout never touched the alias, and
-// the lock this attempt took is given back at once, so that the alias is not held by an
-// ended rollout until its lock goes stale.
+// ended meanwhile: without a candidate (an abort, or its execution's Finalize after this
+// Prepare's earlier attempt failed for good), it never touched the alias; with one, its
+// Finalize already gave the alias up (fenceClosedAt) before this stale attempt took the lock
+// again. Either way no write of it can come, and the lock is given back at once, so that the
+// alias is not held by an ended rollout until its lock goes stale.
 func (c *Controller) endedMeanwhile(ctx context.Context, id string) error {
 	r, err := c.Store.GetRollout(ctx, id)
 	if err != nil {
 		return c.notFound(id, err)
 	}
-	if !r.Phase.Terminal() || r.CandidateVersionArn != "" {
+	if !r.Phase.Terminal() || (r.CandidateVersionArn != "" && r.FenceClosedAt.IsZero()) {
+		// Not ended; or ended with a candidate whose Finalize has not begun to give the
+		// alias up, which it does itself.
 		return nil
 	}
-	if err := c.Store.ReleaseLock(ctx, r.AliasArn, id); err != nil {
+	if r.CandidateVersionArn != "" {
+		// Given up once already: give it up again the same way (fence, wait, check), which
+		// is safe beside a Finalize still doing so.
+		if err := c.releaseAlias(ctx, id, r.AliasArn); err != nil {
+			return err
+		}
+	} else if err := c.Store.ReleaseLock(ctx, r.AliasArn, id); err != nil {
 		return transient(fmt.Errorf("release lock of %s: %w", id, err))
 	}
 	return ByName(outcomeErrorName(r), r.Reason)

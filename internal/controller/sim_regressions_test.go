@@ -17,6 +17,8 @@ var simRegressions = []struct {
 	{23972, "handChangeKept: a hand change to the step before, made within the write window, taken for the controller's own write"},
 	{2508, "locksReleased: a wake took the lock for an upload aborted while queued, and the lock stayed with it"},
 	{48112, "alarmMeansStable: an alarm event for an alarm the policy no longer names moved a rollout forward to Succeeded past a blip"},
+	{34364, "locksReleased: a stale retry of Prepare took the lock again (its write timed out after landing) after the rollout's Finalize had given the alias up"},
+	{87992, "handChangeKept (sim): a hand rollback to 100% stable within one write window of the rollout's step is its documented ambiguity"},
 	{86697, "weightsAudited: the repair after the write window wrote an ended rollout's routing without the stop's audit line"},
 }
 
