@@ -509,9 +509,10 @@ func (c *Controller) stopAs(ctx context.Context, id string, phase rollout.Phase,
 			// spend the account's one alias update a second that a rollback may need.
 			d.SetAlias = false
 		}
-		if r.Phase == rollout.Paused && r.PauseKind == rollout.PauseDrift && d.SetAlias {
-			// Paused because someone else set the alias: a timeout or a superseding upload
-			// does not take it back from them (an operator's abort or an alarm does).
+		if d.SetAlias && c.setByHand(ctx, r) {
+			// Someone else set the alias (the rollout paused on drift, or a hand change it
+			// has not looked at yet): a timeout or a superseding upload does not take it
+			// back from them (an operator's abort or an alarm does).
 			d.SetAlias = false
 			d.Next.Reason += "; the alias is left as it was set by hand"
 			d.Reason = d.Next.Reason
@@ -519,6 +520,22 @@ func (c *Controller) stopAs(ctx context.Context, id string, phase rollout.Phase,
 		return d, true, nil
 	})
 	return r, err
+}
+
+// setByHand reports whether the alias of a rollout being stopped was set by someone else:
+// the rollout paused on drift, or the alias routes to versions that are not the rollout's.
+// Stops are rare, so the one DescribeStateMachineAlias is affordable; a failed read counts
+// as not by hand, so that the stop still puts the alias on stable.
+func (c *Controller) setByHand(ctx context.Context, r rollout.Rollout) bool {
+	if r.Phase == rollout.Paused && r.PauseKind == rollout.PauseDrift {
+		return true
+	}
+	alias, err := c.Aliases.Describe(ctx, r.AliasArn)
+	if err != nil {
+		c.logFor(r).WarnContext(ctx, "stop goes on without reading the alias", "err", err)
+		return false
+	}
+	return !r.AliasIsOwn(rollout.Observation{Routing: alias.Routing, AliasUpdatedAt: alias.UpdatedAt, WriteWindow: c.cfg.AliasWriteWindow})
 }
 
 // sendOutcomeWith answers a token other than the stored one (a retried register).

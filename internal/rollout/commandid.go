@@ -68,6 +68,14 @@ func ApplyObserved(r Rollout, cmd Command, routing []Route, now time.Time) (Deci
 	return d, nil
 }
 
+// AliasIsOwn reports whether the observed alias is where the rollout put it: at its intent,
+// or at a weight of its own that may still be landing (see Intents). Anything else was set
+// by someone else.
+func (r Rollout) AliasIsOwn(obs Observation) bool {
+	live, ours := r.liveWeight(obs.Routing)
+	return ours && (live == r.CandidateWeight || r.ownLag(live, obs))
+}
+
 // AliasLags reports whether the alias is exactly at the step before the intent: the
 // controller's own alias update did not land, and setting the alias to the intent repairs it.
 func (r Rollout) AliasLags(routing []Route) bool {
