@@ -298,10 +298,11 @@ func (c *Controller) wakeNext(ctx context.Context, aliasArn string) error {
 	return nil
 }
 
-// endedInQueue drops the queue entry of an upload that ended while queued (an operator's
-// abort whose own clean-up failed): its wait is ended, its entry dequeued, and a lock an
-// earlier wake took for it (an AcquireLock that timed out after it succeeded) given back.
-// It never published, so it never wrote the alias.
+// endedInQueue drops the queue entry of a rollout that has ended: one aborted while queued
+// (its own clean-up failed) has its wait ended and a lock an earlier wake took for it (an
+// AcquireLock that timed out after it succeeded) given back — it never published, so it
+// never wrote the alias; one that ran has only its stale entry dropped, and a lock a wake
+// took for it again given up as Finalize does.
 func (c *Controller) endedInQueue(ctx context.Context, aliasArn string, q Queued) (bool, error) {
 	r, err := c.Store.GetRollout(ctx, q.RolloutID)
 	switch {
@@ -310,8 +311,22 @@ func (c *Controller) endedInQueue(ctx context.Context, aliasArn string, q Queued
 	case err != nil:
 		return false, transient(fmt.Errorf("read queued %s: %w", q.RolloutID, err))
 	}
-	if !r.Phase.Terminal() || r.CandidateVersionArn != "" {
+	if !r.Phase.Terminal() {
 		return false, nil
+	}
+	if r.CandidateVersionArn != "" {
+		// It ran and ended; its entry outlived it (a Dequeue that failed). A lock it holds
+		// is given up the fenced way once its Finalize began to (before that, Finalize does).
+		if !r.FenceClosedAt.IsZero() {
+			if holds, err := c.holdsLock(ctx, r.ID, aliasArn); err != nil {
+				return false, err
+			} else if holds {
+				if err := c.releaseAlias(ctx, r.ID, aliasArn); err != nil {
+					return false, err
+				}
+			}
+		}
+		return true, c.dequeue(ctx, aliasArn, q.RolloutID)
 	}
 	if err := c.Tasks.Fail(ctx, q.TaskToken, outcomeErrorName(r), r.Reason); err != nil && !errors.Is(err, ErrNotFound) {
 		return false, transient(fmt.Errorf("end the wait of queued %s: %w", q.RolloutID, err))

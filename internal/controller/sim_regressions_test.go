@@ -19,6 +19,9 @@ var simRegressions = []struct {
 	{48112, "alarmMeansStable: an alarm event for an alarm the policy no longer names moved a rollout forward to Succeeded past a blip"},
 	{34364, "locksReleased: a stale retry of Prepare took the lock again (its write timed out after landing) after the rollout's Finalize had given the alias up"},
 	{87992, "handChangeKept (sim): a hand rollback to 100% stable within one write window of the rollout's step is its documented ambiguity"},
+	{29335, "handChangeKept: a timeout of a rollout paused on a failure put its stable back over an operator's hand change"},
+	{41419, "handChangeKept: a hand change made during Prepare, overwritten by the rollout's timeout"},
+	{86089, "locksReleased: a wake took the lock again for a stale queue entry of a rollout that had run and ended"},
 	{86697, "weightsAudited: the repair after the write window wrote an ended rollout's routing without the stop's audit line"},
 }
 
