@@ -232,7 +232,10 @@ func (c *Controller) setAlias(ctx context.Context, r rollout.Rollout, audited in
 		}
 		latest, err := c.Store.GetRollout(ctx, r.ID)
 		if err != nil {
-			return written, fmt.Errorf("confirm rollout %s: %w", r.ID, err)
+			// The write landed: the decision is done and owes its event. A newer intent that
+			// this read would have caught is applied by its own writer or the next tick.
+			c.logFor(written).WarnContext(ctx, "confirm rollout after the alias update", "err", err)
+			return written, nil
 		}
 		if latest.Rev == written.Rev || reflect.DeepEqual(latest.Routing(), written.Routing()) {
 			return latest, nil
