@@ -4,6 +4,7 @@ FUNCTIONS := prepare register advance rollback finalize control
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 20s
 SEEDS ?= 100000
+FIRST ?= 1
 EVENT ?=
 
 .PHONY: help tools build test lint bench fuzz sim invoke-% demo clean synth
@@ -17,7 +18,7 @@ help:
 	@echo "lint    gofmt, go vet, staticcheck"
 	@echo "bench   the benchmarks, with the node tools (the end-to-end ones run on local mode)"
 	@echo "fuzz    every fuzz target for FUZZTIME (default $(FUZZTIME))"
-	@echo "sim     the controller's interleaving simulation for SEEDS seeds (default $(SEEDS); make test runs 2000)"
+	@echo "sim     the controller's interleaving simulation for SEEDS seeds from FIRST (default $(SEEDS) from $(FIRST); make test runs 2000)"
 	@echo "invoke-<fn> EVENT=events/<file>.json   run one function on a sample event"
 	@echo "clean   remove bin/ and cdk.out/"
 
@@ -59,7 +60,7 @@ fuzz:
 # TestSim (internal/controller/sim_test.go) over seeds 1..SEEDS; a failure prints the seed,
 # the broken invariant and the trace. Replay one: go test ./internal/controller -run TestSim -sim.seed=N -v
 sim:
-	SIM_SEEDS=$(SEEDS) go test -count=1 -timeout 0 -run '^TestSim$$' -v ./internal/controller
+	SIM_SEEDS=$(SEEDS) SIM_FIRST=$(FIRST) go test -count=1 -timeout 0 -run '^TestSim$$' -v ./internal/controller
 
 # The CDK CLI from .tools/, offline: no version check, no notices or telemetry (cdk.json),
 # its state and jsii's package cache under .cache/ in the repository.

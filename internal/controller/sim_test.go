@@ -71,7 +71,11 @@ func TestSim(t *testing.T) {
 	byInvariant := map[string]*found{}
 	var order []string
 	start := time.Now()
-	for seed := uint64(1); seed <= uint64(seeds); seed++ {
+	first := uint64(1)
+	if n, err := strconv.ParseUint(envOr(strconv.FormatUint(*simFirst, 10), "SIM_FIRST"), 10, 64); err == nil && n > 0 {
+		first = n
+	}
+	for seed := first; seed < first+uint64(seeds); seed++ {
 		s := runSim(t, seed, off)
 		if s.failed == nil {
 			continue
@@ -113,6 +117,7 @@ func TestSimReplaysExactly(t *testing.T) {
 var (
 	simSeed  = flag.Uint64("sim.seed", 0, "TestSim: replay this one seed and print its trace")
 	simSeeds = flag.Int("sim.seeds", 0, "TestSim: how many seeds to run (default $SIM_SEEDS, else 2000)")
+	simFirst = flag.Uint64("sim.first", 0, "TestSim: the first seed to run (default $SIM_FIRST, else 1)")
 	simOff   = flag.String("sim.off", "", "TestSim: invariants not to check, comma-separated (default $SIM_OFF)")
 )
 
