@@ -154,8 +154,10 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 	if rollback {
 		// A rollback never waits on its audit line: the alias first, then the line, whatever
 		// the alias write answered.
+		// Its line is then worth the rest of the invocation's time (Finalize writes it
+		// again, should even that fail).
 		defer func() {
-			if err := c.appendEvent(ctx, saved.ID, ev); err != nil {
+			if err := c.appendEventWithin(ctx, saved.ID, ev, retryBudget(ctx)); err != nil {
 				log.ErrorContext(ctx, "append audit event of a rollback", "err", err)
 			}
 		}()
@@ -217,6 +219,21 @@ func (c *Controller) appendEvent(ctx context.Context, id string, e Event) error 
 		}
 	}
 	return err
+}
+
+// appendEventWithin writes one audit line, retried with backoff for as long as budget lasts.
+func (c *Controller) appendEventWithin(ctx context.Context, id string, e Event, budget time.Duration) error {
+	for i := 0; ; i++ {
+		err := c.Store.AppendEvent(ctx, id, e)
+		wait := backoffDelay(i)
+		if err == nil || wait > budget {
+			return err
+		}
+		budget -= wait
+		if err := c.Sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
 }
 
 // setAlias moves the alias to the record's intent, then reads the record again: if another

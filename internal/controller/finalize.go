@@ -58,6 +58,13 @@ func (c *Controller) Finalize(ctx context.Context, s State) (Outcome, error) {
 			return Outcome{}, err
 		}
 	}
+	if ev, ok := auditLine(r); ok {
+		// The outcome's line again (idempotent): a rollback writes it after the alias and
+		// only logs a failure, so that the alias never waits on it.
+		if err := c.appendEvent(ctx, id, ev); err != nil {
+			return Outcome{}, transient(fmt.Errorf("audit the outcome of %s: %w", id, err))
+		}
+	}
 	if err := c.Store.UnguardAlarms(ctx, id, r.Policy.Alarms); err != nil {
 		return Outcome{}, transient(fmt.Errorf("unguard alarms of %s: %w", id, err))
 	}

@@ -22,6 +22,7 @@ var simRegressions = []struct {
 	{29335, "handChangeKept: a timeout of a rollout paused on a failure put its stable back over an operator's hand change"},
 	{41419, "handChangeKept: a hand change made during Prepare, overwritten by the rollout's timeout"},
 	{86089, "locksReleased: a wake took the lock again for a stale queue entry of a rollout that had run and ended"},
+	{182056, "weightsAudited: a rollback's audit line failed four times in a row after its alias write"},
 	{86697, "weightsAudited: the repair after the write window wrote an ended rollout's routing without the stop's audit line"},
 }
 
