@@ -49,14 +49,15 @@ const (
 //     alarms, the outcome of a superseded rollout's wait.
 //   - register: the test alias (CreateStateMachineAlias, never an update; the aliases list
 //     for a record prepared before Prepare named it), the first step (observe: alias,
-//     alarms, metrics, tags; the alias update), the tick schedule.
-//   - advance: a tick (observe, with the history of an alarm that changed, and update), the
-//     schedule's deletion at the end.
+//     alarms, metrics, tags; the alias update), the sweep's schedule.
+//   - advance: the sweep (observe in batches, with the history of an alarm that changed, and
+//     update), the sweep schedule's deletion when nothing runs (and its creation again when
+//     a Register came meanwhile), a leftover per-rollout schedule's deletion.
 //   - rollback: a tick on an alarm's event (it reads no alarm; an ended rollout's retry reads
 //     the alias).
 //   - finalize: a last tick, the test alias's deletion, garbage collection of versions
 //     (ListStateMachineVersions, ListStateMachineAliases + Describe, DeleteStateMachineVersion),
-//     the schedule's deletion, waking a queued upload.
+//     waking a queued upload.
 //   - control: an operator's command: the alias update and the wait's outcome.
 var accessOf = map[string]functionAccess{
 	"prepare": {
@@ -72,7 +73,7 @@ var accessOf = map[string]functionAccess{
 	"advance": {
 		stateMachineReads: []string{listTags},
 		managedActions:    []string{describeAlias, updateAlias},
-		answerTasks:       true, describeAlarms: true, metricData: true, alarmHistory: true, deleteSchedule: true,
+		answerTasks:       true, describeAlarms: true, metricData: true, alarmHistory: true, createSchedule: true, deleteSchedule: true,
 	},
 	"rollback": {
 		stateMachineReads: []string{listTags},
@@ -82,7 +83,7 @@ var accessOf = map[string]functionAccess{
 	"finalize": {
 		stateMachineReads: []string{listTags},
 		managedActions:    []string{describeAlias, updateAlias, listAliases, deleteAlias, listVersions, deleteVersion},
-		answerTasks:       true, describeAlarms: true, metricData: true, alarmHistory: true, deleteSchedule: true,
+		answerTasks:       true, describeAlarms: true, metricData: true, alarmHistory: true,
 	},
 	"control": {
 		managedActions: []string{updateAlias},

@@ -16,11 +16,20 @@ import (
 // looked, and its history (DescribeAlarmHistory) is read for that window. One that entered
 // ALARM there reads as ALARM, exactly as if its event had arrived. A quiet tick reads
 // nothing more than DescribeAlarms, and records nothing new.
-func (c *Controller) observeAlarms(ctx context.Context, r rollout.Rollout, obs *rollout.Observation) error {
+//
+// A sweep reads every rollout's alarms in one batched DescribeAlarms before it (lk); a
+// tick of its own (lk nil) reads them here.
+func (c *Controller) observeAlarms(ctx context.Context, r rollout.Rollout, obs *rollout.Observation, lk *look) error {
 	// Taken before the read: a change after it is found by the next tick, whose
 	// DescribeAlarms shows a later StateTransitionedTimestamp.
 	start := c.now().Truncate(time.Millisecond)
-	statuses, err := c.Alarms.Statuses(ctx, r.Policy.Alarms)
+	var statuses map[string]AlarmStatus
+	var err error
+	if lk != nil {
+		start, statuses, err = lk.at, lk.alarms, lk.alarmsErr
+	} else {
+		statuses, err = c.Alarms.Statuses(ctx, r.Policy.Alarms)
+	}
 	if err != nil {
 		return transient(fmt.Errorf("describe alarms: %w", err))
 	}
@@ -48,7 +57,7 @@ func (c *Controller) observeAlarms(ctx context.Context, r rollout.Rollout, obs *
 			obs.EnteredAlarms = append(obs.EnteredAlarms, name)
 			continue
 		}
-		at, err := c.enteredAlarm(ctx, name, since, !preexisting)
+		at, err := c.enteredAlarmOnce(ctx, lk, name, since, !preexisting)
 		if err != nil {
 			c.logFor(r).WarnContext(ctx, "alarm history unreadable: holding", "alarm", name, "err", err)
 			obs.AlarmsInconclusive = true
@@ -65,6 +74,26 @@ func (c *Controller) observeAlarms(ctx context.Context, r rollout.Rollout, obs *
 		obs.AlarmsCheckedAt = start
 	}
 	return nil
+}
+
+// enteredAlarmOnce is enteredAlarm, read once per sweep for rollouts that share an alarm
+// and the time they last looked.
+func (c *Controller) enteredAlarmOnce(ctx context.Context, lk *look, name string, since time.Time, tie bool) (time.Time, error) {
+	if lk == nil {
+		return c.enteredAlarm(ctx, name, since, tie)
+	}
+	key := fmt.Sprintf("%s|%d|%t", name, since.UnixNano(), tie)
+	lk.mu.Lock()
+	seen, ok := lk.history[key]
+	lk.mu.Unlock()
+	if ok {
+		return seen.at, seen.err
+	}
+	at, err := c.enteredAlarm(ctx, name, since, tie)
+	lk.mu.Lock()
+	lk.history[key] = historyRead{at, err}
+	lk.mu.Unlock()
+	return at, err
 }
 
 // enteredAlarm returns when the alarm first entered ALARM after since (or at since, with

@@ -30,7 +30,21 @@ type Config struct {
 	// not at all. A lock is released only a whole window after its rollout's record was
 	// fenced (see fence and releaseAlias). Zero is DefaultAliasWriteWindow.
 	AliasWriteWindow time.Duration
+	// SweepShards is how many sweep schedules split the running rollouts (zero:
+	// topology.DefaultSweepShards); SweepWorkers how many rollouts one sweep ticks at once
+	// (zero: 8; 1 ticks them one after another, in order).
+	SweepShards  int
+	SweepWorkers int
+	// DriftReads is the sweep's drift budget: how many aliases (with their tags) it reads a
+	// tick to find hand changes (zero: DefaultDriftReads). DriftEvery, when more than 1,
+	// reads each rollout's alias at most every DriftEvery ticks even within the budget.
+	DriftReads int
+	DriftEvery int
 }
+
+// DefaultDriftReads is the sweep's drift budget: 10 DescribeStateMachineAlias (and 10
+// ListTagsForResource) a minute, a sixth of each bucket's refill of 60 a minute.
+const DefaultDriftReads = 10
 
 // DefaultAliasWriteWindow is the alias write window on AWS.
 const DefaultAliasWriteWindow = 5 * time.Second
@@ -74,6 +88,15 @@ func New(cfg Config, p Ports) (*Controller, error) {
 	}
 	if cfg.AliasWriteWindow <= 0 {
 		cfg.AliasWriteWindow = DefaultAliasWriteWindow
+	}
+	if cfg.SweepShards <= 0 {
+		cfg.SweepShards = topology.DefaultSweepShards
+	}
+	if cfg.SweepWorkers <= 0 {
+		cfg.SweepWorkers = 8
+	}
+	if cfg.DriftReads <= 0 {
+		cfg.DriftReads = DefaultDriftReads
 	}
 	if p.Clock == nil {
 		p.Clock = wallClock{}
@@ -162,7 +185,7 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 			}
 		}()
 	}
-	overtaken := false
+	overtaken, confirmed := false, false
 	if d.SetAlias {
 		applied, err := c.setAlias(ctx, saved, saved.Rev)
 		if err != nil {
@@ -178,12 +201,18 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 		// announced after it; when it only moved on (a concurrent tick), this step did
 		// happen, and the other writer announces only its own.
 		overtaken = applied.Rev != saved.Rev && undone(saved, applied)
+		confirmed = applied.Rev == saved.Rev
 	}
 	if !overtaken {
 		c.announce(ctx, prev, saved, d)
 	}
 	if saved.Phase.Terminal() && !prev.Phase.Terminal() {
 		c.sendOutcome(ctx, saved)
+	}
+	if confirmed {
+		// The write landed and no newer intent came meanwhile: sweeps take the alias to be
+		// at this intent from now on, without reading it.
+		saved = c.confirm(ctx, saved)
 	}
 	return saved, nil
 }
@@ -479,38 +508,55 @@ func (c *Controller) sendOutcome(ctx context.Context, r rollout.Rollout) {
 // else, so nothing is read (eventObservation), and no throttled read can hold up the
 // rollback's alias write. An ended rollout (the event's retry after a write that failed)
 // reads the alias, so that Decide repairs it.
-func (c *Controller) observe(ctx context.Context, r rollout.Rollout, firing string) (rollout.Observation, error) {
+//
+// lk is what a sweep read for many rollouts at once (nil: read everything here). Within a
+// sweep the alias (DescribeStateMachineAlias, 1 a second account-wide) is read only when
+// its state is in doubt — the last write of the intent is not confirmed, the rollout has
+// ended — or when the sweep's drift budget picks the rollout (lk.full), which also reads
+// its tags; otherwise the alias is taken to be at the intent. withAlias forces the read:
+// the controller reads the alias right before every write but a rollback's. It reports
+// whether the alias was read.
+func (c *Controller) observe(ctx context.Context, r rollout.Rollout, firing string, lk *look, withAlias bool) (rollout.Observation, bool, error) {
 	obs := rollout.Observation{Slack: c.tick / 2}
 	if firing != "" && !r.Phase.Terminal() {
-		return eventObservation(r, firing, obs), nil
+		return eventObservation(r, firing, obs), false, nil
 	}
-	alias, err := c.Aliases.Describe(ctx, r.AliasArn)
-	if err != nil {
-		return obs, transient(fmt.Errorf("describe alias %s: %w", r.AliasArn, err))
+	readAlias := lk == nil || withAlias || r.Phase.Terminal() || lk.full[r.ID] || !r.Confirmed()
+	if readAlias {
+		alias, err := c.Aliases.Describe(ctx, r.AliasArn)
+		if err != nil {
+			return obs, false, transient(fmt.Errorf("describe alias %s: %w", r.AliasArn, err))
+		}
+		lk.countAliasRead()
+		obs.Routing = alias.Routing
+		obs.AliasUpdatedAt, obs.WriteWindow = alias.UpdatedAt, c.cfg.AliasWriteWindow
+	} else {
+		obs.Routing = r.Routing()
 	}
-	obs.Routing = alias.Routing
-	obs.AliasUpdatedAt, obs.WriteWindow = alias.UpdatedAt, c.cfg.AliasWriteWindow
 	if r.Phase.Terminal() {
-		return obs, nil
+		return obs, readAlias, nil
 	}
 	if len(r.Policy.Alarms) > 0 {
-		if err := c.observeAlarms(ctx, r, &obs); err != nil {
-			return obs, err
+		if err := c.observeAlarms(ctx, r, &obs, lk); err != nil {
+			return obs, readAlias, err
 		}
 	}
 	if r.NeedsMetrics() {
-		started, failed, err := c.Metrics.VersionCounts(ctx, r.StateMachineArn, r.CandidateVersionArn, r.TrafficStartedAt, c.now())
+		started, failed, err := c.candidateCounts(ctx, r, lk)
 		if err != nil {
-			return obs, transient(fmt.Errorf("candidate metrics: %w", err))
+			return obs, readAlias, transient(fmt.Errorf("candidate metrics: %w", err))
 		}
 		obs.CandidateExecutions, obs.CandidateFailures = started, failed
 	}
+	if lk != nil && !lk.full[r.ID] {
+		return obs, readAlias, nil // tags are read with the drift budget's alias reads
+	}
 	tags, err := c.StateMachines.Tags(ctx, r.StateMachineArn)
 	if err != nil {
-		return obs, transient(fmt.Errorf("tags of %s: %w", r.StateMachineArn, err))
+		return obs, readAlias, transient(fmt.Errorf("tags of %s: %w", r.StateMachineArn, err))
 	}
 	obs.PolicyHash = currentPolicyHash(tags, r.Layers)
-	return obs, nil
+	return obs, readAlias, nil
 }
 
 // currentPolicyHash resolves the policy with today's tags; a policy that no longer
@@ -530,13 +576,28 @@ func currentPolicyHash(tags map[string]string, layers []rollout.Layer) string {
 // decideAndCommit is one tick of one rollout: read, observe, decide, commit; again if a
 // concurrent writer moved the record. firing is the alarm an event reported in ALARM, or "".
 func (c *Controller) decideAndCommit(ctx context.Context, id, actor, firing string) (rollout.Rollout, rollout.Decision, error) {
-	return c.update(ctx, id, actor, func(r rollout.Rollout) (rollout.Decision, bool, error) {
+	return c.decideWith(ctx, id, actor, firing, nil)
+}
+
+// decideWith is decideAndCommit on what a sweep read (lk; nil reads everything). A decision
+// that writes the alias, taken on an alias that was not read, is taken again on a fresh
+// read of it: the controller reads the alias right before every write (but a rollback's),
+// so that drift is never overwritten. An alias read that finds the intent confirms it
+// (AliasConfirmed), so that later sweeps need not read it.
+func (c *Controller) decideWith(ctx context.Context, id, actor, firing string, lk *look) (rollout.Rollout, rollout.Decision, error) {
+	atIntent := false
+	r, d, err := c.update(ctx, id, actor, func(r rollout.Rollout) (rollout.Decision, bool, error) {
+		atIntent = false
 		if !r.FenceClosedAt.IsZero() {
 			// The alias is being given up (releaseAlias): that repairs it after its wait,
 			// and no write of this rollout would pass the fence any more.
 			return rollout.Decision{Action: rollout.ActionNone, Next: r, Reason: "the rollout is giving its alias up"}, false, nil
 		}
-		obs, err := c.observe(ctx, r, firing)
+		if r.Phase.Terminal() && r.CandidateVersionArn == "" {
+			// Refused before it published: it never wrote the alias.
+			return rollout.Decision{Action: rollout.ActionNone, Next: r, Reason: "rollout has ended " + string(r.Phase)}, false, nil
+		}
+		obs, read, err := c.observe(ctx, r, firing, lk, false)
 		if err != nil {
 			return rollout.Decision{}, false, err
 		}
@@ -548,6 +609,15 @@ func (c *Controller) decideAndCommit(ctx context.Context, id, actor, firing stri
 		if err != nil {
 			return d, false, &Internal{newCause(err, "decide")}
 		}
+		if firing == "" && !read && d.SetAlias && !isRollback(d) {
+			if obs, read, err = c.observe(ctx, r, firing, lk, true); err != nil {
+				return rollout.Decision{}, false, err
+			}
+			if d, err = rollout.Decide(r, obs, c.now()); err != nil {
+				return d, false, &Internal{newCause(err, "decide")}
+			}
+		}
+		atIntent = read && sameRouting(obs.Routing, r.Routing())
 		if firing != "" && !r.Phase.Terminal() && d.Action != rollout.ActionRollback && d.Action != rollout.ActionPause {
 			// An alarm's event only ever takes a rollout back or freezes it: it read nothing
 			// (the alias is taken to be at the intent, the other alarms as last seen), so
@@ -562,6 +632,45 @@ func (c *Controller) decideAndCommit(ctx context.Context, id, actor, firing stri
 		}
 		return d, true, nil
 	})
+	if err == nil && atIntent && !r.Confirmed() && r.FenceClosedAt.IsZero() {
+		r = c.confirm(ctx, r)
+	}
+	return r, d, err
+}
+
+// isRollback reports whether a decision takes the candidate's traffic away.
+func isRollback(d rollout.Decision) bool {
+	return d.Action == rollout.ActionRollback || d.SetAlias && d.Next.CandidateWeight == 0
+}
+
+// confirm records that the alias is at r's intent (AliasConfirmed). It is bookkeeping: a
+// lost race (the record moved) or a failed save leaves the intent unconfirmed, which only
+// costs the next sweep an alias read. It returns the record as saved, or r.
+func (c *Controller) confirm(ctx context.Context, r rollout.Rollout) rollout.Rollout {
+	weight := r.CandidateWeight
+	next := r
+	next.AliasConfirmed = &weight
+	saved, err := c.Store.SaveRollout(ctx, next)
+	if err != nil {
+		c.logFor(r).DebugContext(ctx, "confirm the alias", "err", err)
+		return r
+	}
+	return saved
+}
+
+// sameRouting reports whether two routings send the same weights to the same versions,
+// whatever their order (a 0% entry counts as absent).
+func sameRouting(a, b []rollout.Route) bool {
+	weights := func(rs []rollout.Route) map[string]int {
+		m := map[string]int{}
+		for _, r := range rs {
+			if r.Weight != 0 {
+				m[r.VersionArn] += r.Weight
+			}
+		}
+		return m
+	}
+	return reflect.DeepEqual(weights(a), weights(b))
 }
 
 // update reads a rollout, lets decide choose what comes next, and commits it; when another

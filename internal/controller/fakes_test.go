@@ -812,6 +812,23 @@ func (m *fakeMetrics) VersionCounts(ctx context.Context, sm, versionArn string, 
 	return c.started, c.failed, nil
 }
 
+func (m *fakeMetrics) ManyVersionCounts(ctx context.Context, qs []controller.CountsQuery) ([]controller.Counts, error) {
+	if err := m.f.hit("Metrics.ManyVersionCounts", len(qs)); err != nil {
+		return nil, err
+	}
+	out := make([]controller.Counts, len(qs))
+	for i, q := range qs {
+		if !q.To.After(q.From) && !q.To.Equal(q.From) {
+			return nil, fmt.Errorf("GetMetricData: ValidationException: end %s before start %s", q.To, q.From)
+		}
+		m.mu.Lock()
+		c := m.byVersion[q.VersionArn]
+		m.mu.Unlock()
+		out[i] = controller.Counts{Started: c.started, Failed: c.failed}
+	}
+	return out, nil
+}
+
 // ---------------------------------------------------------------------------------------
 // DynamoDB
 
@@ -828,6 +845,8 @@ type fakeStore struct {
 	locks    map[string]string
 	queues   map[string][]controller.Queued
 	guards   map[string]map[string]bool // alarm → rollout ids
+	// sweepWanted is the SWEEP/WANTED mark.
+	sweepWanted time.Time
 	// checks is shared with the fake Step Functions: the alias write window runs from a
 	// write's pre-check, which reads the store.
 	checks *checks
@@ -1015,6 +1034,34 @@ func (s *fakeStore) ListActive(ctx context.Context) ([]rollout.Rollout, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.sorted(func(st storedRollout) bool { return !st.phase.Terminal() }, false), nil
+}
+
+func (s *fakeStore) ListRunning(ctx context.Context) ([]rollout.Rollout, error) {
+	if err := s.f.hit("Store.ListRunning", nil); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sorted(func(st storedRollout) bool { return s.decode(st.data).Running() }, false), nil
+}
+
+func (s *fakeStore) WantSweep(ctx context.Context, at time.Time) error {
+	if err := s.f.hit("Store.WantSweep", at); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sweepWanted = at
+	return nil
+}
+
+func (s *fakeStore) SweepWanted(ctx context.Context) (time.Time, error) {
+	if err := s.f.hit("Store.SweepWanted", nil); err != nil {
+		return time.Time{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sweepWanted, nil
 }
 
 func (s *fakeStore) History(ctx context.Context, sm string, limit int) ([]rollout.Rollout, error) {
@@ -1450,7 +1497,7 @@ func newWorld(t testing.TB) *world {
 		tasks:   &fakeTasks{f: f, open: map[string]bool{}, outcomes: map[string]taskOutcome{}, answers: map[string]int{}},
 		events:  &fakeEvents{f: f},
 	}
-	ctl, err := controller.New(controller.Config{TickRate: topology.DefaultTickRate, MinInterval: time.Minute, DedupeTTL: 24 * time.Hour}, controller.Ports{
+	ctl, err := controller.New(controller.Config{TickRate: topology.DefaultTickRate, MinInterval: time.Minute, DedupeTTL: 24 * time.Hour, SweepWorkers: 1}, controller.Ports{
 		StateMachines: smPort{w.sfn}, Aliases: aliasPort{w.sfn}, Alarms: w.alarms, Metrics: w.metrics,
 		Store: w.store, Artifacts: w.s3, Schedules: w.sched, Tasks: w.tasks, Events: w.events, Clock: clock,
 		Sleep: func(ctx context.Context, d time.Duration) error { clock.Advance(d); return ctx.Err() },
@@ -1529,6 +1576,13 @@ func (w *world) tick() map[string]error {
 		var t controller.Tick
 		if err := json.Unmarshal([]byte(sc.Input), &t); err != nil {
 			w.t.Fatalf("schedule %s input %q: %v", sc.Name, sc.Input, err)
+		}
+		if t.Sweep != nil {
+			res, _ := w.ctl.Sweep(w.ctx, *t.Sweep)
+			for id, err := range res.Errors {
+				errs[id] = err
+			}
+			continue
 		}
 		if _, err := w.ctl.Advance(w.ctx, t); err != nil {
 			errs[t.RolloutID] = err

@@ -85,11 +85,11 @@ func (c *Controller) Finalize(ctx context.Context, s State) (Outcome, error) {
 	if err := c.wakeNext(ctx, r.AliasArn); err != nil {
 		return Outcome{}, err
 	}
-	// Last: while the lock may still be held, the rollout's own tick is the net under a
-	// Finalize that fails for good (it releases the alias of an ended rollout whose Finalize
-	// never completed, see Advance).
-	if err := c.Schedules.Delete(ctx, topology.ScheduleName(id)); err != nil {
-		return Outcome{}, transient(fmt.Errorf("delete schedule of %s: %w", id, err))
+	// Last: until it is settled, the rollout is in the sweep's index, and its tick is the
+	// net under a Finalize that fails for good (it releases the alias of an ended rollout
+	// whose Finalize never completed, see Advance).
+	if err := c.markSettled(ctx, id); err != nil {
+		return Outcome{}, err
 	}
 	c.logFor(r).InfoContext(ctx, "finalized", "phase", r.Phase, "reason", r.Reason)
 	return Outcome{RolloutID: id, Phase: r.Phase, Reason: r.Reason}, nil

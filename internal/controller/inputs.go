@@ -171,9 +171,11 @@ type Outcome struct {
 	Reason    string        `json:"reason,omitempty"`
 }
 
-// Tick is the advance function's input from the rollout's schedule.
+// Tick is the advance function's input: a sweep schedule's (Sweep), or one rollout's tick
+// (RolloutID; a schedule of the first version, one per rollout, or a tick by hand).
 type Tick struct {
-	RolloutID string `json:"rolloutId"`
+	RolloutID string      `json:"rolloutId,omitempty"`
+	Sweep     *SweepInput `json:"sweep,omitempty"`
 }
 
 // ControlRequest is an operator's command, sent to the control function directly or as

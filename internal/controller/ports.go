@@ -118,6 +118,20 @@ type Metrics interface {
 	// VersionCounts sums ExecutionsStarted and ExecutionsFailed+TimedOut+Aborted of one
 	// version between from and to.
 	VersionCounts(ctx context.Context, stateMachineArn, versionArn string, from, to time.Time) (started, failed int64, err error)
+	// ManyVersionCounts is VersionCounts for many versions at once, in as few
+	// GetMetricData calls as their queries fit in; the answers are in the order asked.
+	ManyVersionCounts(ctx context.Context, qs []CountsQuery) ([]Counts, error)
+}
+
+// CountsQuery names one version's executions between From and To.
+type CountsQuery struct {
+	StateMachineArn, VersionArn string
+	From, To                    time.Time
+}
+
+// Counts are one version's executions: started, and failed+timed out+aborted.
+type Counts struct {
+	Started, Failed int64
 }
 
 // Object is an artifact read from S3.
@@ -214,6 +228,16 @@ type Store interface {
 	ListEvents(ctx context.Context, rolloutID string) ([]Event, error)
 	// ListActive returns every rollout that has not ended (the sparse GSI).
 	ListActive(ctx context.Context) ([]rollout.Rollout, error)
+	// ListRunning returns every rollout the sweep looks at (Rollout.Running): those that
+	// have not ended and those that ended but are not settled, from the same index, in one
+	// query (eventually consistent: a sweep reads each record it acts on again).
+	ListRunning(ctx context.Context) ([]rollout.Rollout, error)
+	// WantSweep records that a rollout needs the sweep's schedule (Register, before it
+	// creates the schedule); SweepWanted reads that time, strongly consistent (zero when
+	// never). An idle sweep deletes its schedule, then reads the mark again: a Register
+	// that came meanwhile is seen, and the schedule made again (see Controller.idle).
+	WantSweep(ctx context.Context, at time.Time) error
+	SweepWanted(ctx context.Context) (time.Time, error)
 	// History returns a state machine's rollouts, newest first (the history GSI).
 	History(ctx context.Context, stateMachineArn string, limit int) ([]rollout.Rollout, error)
 

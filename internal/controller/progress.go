@@ -74,11 +74,12 @@ func (c *Controller) Register(ctx context.Context, in RegisterInput) error {
 			return err
 		}
 	}
-	// The schedule comes before the first tick, which may end the rollout (an alarm): it is
-	// also the net under a Finalize that fails for good, since Finalize deletes it last and
-	// an ended rollout's tick releases its alias when no Finalize came (Advance).
-	if err := c.Schedules.Create(ctx, Schedule{Name: topology.ScheduleName(id), Expression: c.cfg.TickRate, Input: mustJSON(Tick{RolloutID: id})}); err != nil {
-		return transient(fmt.Errorf("create schedule of %s: %w", id, err))
+	// The sweep's schedule comes before the first tick, which may end the rollout (an
+	// alarm): the sweep is also the net under a Finalize that fails for good, since an
+	// ended rollout stays in its index until Finalize settles it, and its tick releases
+	// the alias when no Finalize came (Advance).
+	if err := c.ensureSweep(ctx); err != nil {
+		return err
 	}
 	_, _, err = c.decideAndCommit(ctx, id, "controller", "")
 	return err
@@ -361,26 +362,34 @@ func (c *Controller) markWoken(ctx context.Context, id string) {
 	}
 }
 
-// Advance is one scheduled tick of one rollout.
+// Advance is the advance function: a sweep (t.Sweep), or one tick of one rollout.
 func (c *Controller) Advance(ctx context.Context, t Tick) (Outcome, error) {
-	if t.RolloutID == "" {
-		return Outcome{}, &InvalidEvent{newCause(nil, "tick without rolloutId")}
+	if t.Sweep != nil {
+		_, err := c.Sweep(ctx, *t.Sweep)
+		return Outcome{}, err
 	}
-	r, d, err := c.decideAndCommit(ctx, t.RolloutID, "controller", "")
+	if t.RolloutID == "" {
+		return Outcome{}, &InvalidEvent{newCause(nil, "tick without rolloutId or sweep")}
+	}
+	return c.tickOne(ctx, t.RolloutID, nil)
+}
+
+// tickOne is one tick of one rollout, on what a sweep read (lk; nil reads everything).
+func (c *Controller) tickOne(ctx context.Context, id string, lk *look) (Outcome, error) {
+	r, d, err := c.decideWith(ctx, id, "controller", "", lk)
 	var missing *RolloutNotFound
 	if errors.As(err, &missing) {
-		// A schedule that outlived its record: stop it.
-		return Outcome{RolloutID: t.RolloutID}, c.Schedules.Delete(ctx, topology.ScheduleName(t.RolloutID))
+		// A schedule of the first version that outlived its record: stop it.
+		return Outcome{RolloutID: id}, c.Schedules.Delete(ctx, topology.ScheduleName(id))
 	}
 	if err != nil {
-		return Outcome{RolloutID: t.RolloutID}, err
+		return Outcome{RolloutID: id}, err
 	}
 	if r.Phase.Terminal() && d.Action != rollout.ActionRollback && d.Action != rollout.ActionFinish {
-		// Ended before this tick, and Finalize (which deletes this schedule) has not run:
-		// the outcome may not have reached the state machine (a crash after the save), so
-		// say it again. If Finalize still has not come long after, its execution is gone:
-		// do what the alias needs of it — release the lock, stop guarding, wake the queue —
-		// and stop ticking.
+		// Ended before this tick, and Finalize (which settles it) has not run: the outcome
+		// may not have reached the state machine (a crash after the save), so say it again.
+		// If Finalize still has not come long after, its execution is gone: do what the
+		// alias needs of it — release the lock, stop guarding, wake the queue — and settle.
 		c.sendOutcome(ctx, r)
 		if c.now().Sub(r.FinishedAt) > staleLock {
 			if err := c.orphaned(ctx, r); err != nil {
@@ -410,9 +419,10 @@ func (c *Controller) orphaned(ctx context.Context, r rollout.Rollout) error {
 		return err
 	}
 	if err := c.Schedules.Delete(ctx, topology.ScheduleName(r.ID)); err != nil {
+		// A leftover of the first version's one schedule per rollout.
 		return transient(fmt.Errorf("delete schedule of %s: %w", r.ID, err))
 	}
-	return nil
+	return c.markSettled(ctx, r.ID)
 }
 
 // RollbackResult lists what an alarm did.

@@ -42,7 +42,7 @@ func TestStepAnalysisReadsMetrics(t *testing.T) {
 			if !strings.Contains(reason, tc.wantReason) {
 				t.Errorf("reason %q lacks %q", reason, tc.wantReason)
 			}
-			if w.faults.count("Metrics.VersionCounts") == 0 {
+			if w.faults.count("Metrics.VersionCounts")+w.faults.count("Metrics.ManyVersionCounts") == 0 {
 				t.Error("the analysis never read the candidate's metrics")
 			}
 		})

@@ -793,8 +793,8 @@ func TestLostOutcomeIsSentAgain(t *testing.T) {
 	if o, ok := w.tasks.outcome(e.token); !ok || !o.Succeeded {
 		t.Fatalf("the next tick did not send the outcome: %+v", o)
 	}
-	if !w.sched.exists(topology.ScheduleName(e.id())) {
-		t.Error("the tick deleted the schedule before Finalize could run")
+	if w.record(e.id()).Settled || !w.sched.exists(topology.SweepScheduleName(0)) {
+		t.Error("the tick settled the rollout, or stopped the sweep, before Finalize could run")
 	}
 	e.finalize()
 	wantFinalized(t, w, e, topology.DetailRolloutSucceeded)
@@ -923,7 +923,16 @@ func TestTimeout(t *testing.T) {
 	}
 	wantEqual(t, "alias", w.sfn.routing(aliasOf("orders")), "v1=100")
 	wantEqual(t, "lock", w.store.lockHolder(aliasOf("orders")), "")
-	wantEqual(t, "schedules deleted", w.sched.deleted, []string{topology.ScheduleName(e.id())})
+	if !w.record(e.id()).Settled {
+		t.Error("Finalize did not settle the rollout: the sweep would still look at it")
+	}
+	// The next sweep finds nothing running, and stops ticking: an idle controller makes
+	// no call.
+	w.clock.Advance(3 * tickEvery)
+	if res, err := w.ctl.Sweep(w.ctx, controller.SweepInput{Shards: 1}); err != nil || !res.Idle {
+		t.Errorf("sweep after the end: %+v, %v", res, err)
+	}
+	wantEqual(t, "schedules deleted", w.sched.deleted, []string{topology.SweepScheduleName(0)})
 	// A tick already on its way finds the ended rollout and the alias right.
 	if _, err := w.ctl.Advance(w.ctx, controller.Tick{RolloutID: e.id()}); err != nil {
 		t.Errorf("late tick: %v", err)

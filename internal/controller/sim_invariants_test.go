@@ -295,9 +295,12 @@ func (s *sim) checkEnd() {
 		if r, ok := s.record(id); ok && !r.Phase.Terminal() {
 			s.violate("locksReleased", "every execution has ended, but %s has not: %s", s.name(id), summary(r))
 		}
-		if s.w.sched.exists(scheduleOf(id)) {
-			s.violate("locksReleased", "every execution has ended, but the schedule of %s still ticks", s.name(id))
+		if r, ok := s.record(id); ok && !r.Settled {
+			s.violate("locksReleased", "every execution has ended, but %s is not settled: the sweep still looks at it", s.name(id))
 		}
+	}
+	if live := s.w.sched.due(); len(live) > 0 {
+		s.violate("locksReleased", "every execution has ended, but the schedule %s still ticks", live[0].Name)
 	}
 }
 

@@ -72,6 +72,16 @@ func (s *sim) opTick() {
 		if err := json.Unmarshal([]byte(sc.Input), &tk); err != nil {
 			s.t.Fatalf("schedule %s input %q: %v", sc.Name, sc.Input, err)
 		}
+		if tk.Sweep != nil {
+			in := *tk.Sweep
+			if s.rng.IntN(10) == 0 {
+				s.logf("sweep is late")
+				s.later("late sweep", func() { s.sweep(in) })
+				continue
+			}
+			s.sweep(in)
+			continue
+		}
 		if s.rng.IntN(10) == 0 {
 			s.logf("tick of %s is late", s.name(tk.RolloutID))
 			s.later("late tick of "+s.name(tk.RolloutID), func() { s.advance(tk.RolloutID) })
@@ -81,23 +91,41 @@ func (s *sim) opTick() {
 	}
 }
 
-// opAdvance is one more Advance of a rollout: a duplicate or late scheduler invocation,
-// or a concurrent one.
+// sweep is one sweep of the running rollouts, as its schedule fires it.
+func (s *sim) sweep(in controller.SweepInput) {
+	res, err := s.ctl.Sweep(s.w.ctx, in)
+	s.logf("sweep → %d running, %d ticked, %d alias reads %s", res.Running, res.Ticked, res.AliasReads, errText(err))
+	for _, id := range s.rollouts {
+		if _, failed := res.Errors[id]; !failed && err == nil || !failed && res.Running > 0 {
+			if r, ok := s.record(id); ok && r.TaskToken != "" {
+				s.advancedOK[id]++
+			}
+		}
+	}
+	if err != nil && s.rng.IntN(2) == 0 {
+		s.later("retry of the sweep", func() { s.sweep(in) })
+	}
+}
+
+// opAdvance is one more tick: a duplicate or late sweep, a concurrent one, or the tick of
+// one rollout (a schedule of the first version, one per rollout).
 func (s *sim) opAdvance() {
+	if s.rng.IntN(2) == 0 {
+		s.logf("▶ sweep")
+		s.sweep(controller.SweepInput{Shards: 1})
+		return
+	}
 	ids := s.scheduled()
 	id := ids[s.rng.IntN(len(ids))]
 	s.logf("▶ advance %s", s.name(id))
 	s.advance(id)
 }
 
-// scheduled lists the rollouts that have had a schedule: only those get scheduler
-// invocations, also after Finalize deleted it (one already in flight).
+// scheduled lists the rollouts that a tick may reach: those whose Register ran.
 func (s *sim) scheduled() []string {
-	s.w.sched.mu.Lock()
-	defer s.w.sched.mu.Unlock()
 	var ids []string
 	for _, id := range s.rollouts {
-		if containsString(s.w.sched.created, scheduleOf(id)) {
+		if r, ok := s.record(id); ok && (r.TaskToken != "" && (r.Policy.Strategy != rollout.BlueGreen || r.TestAliasArn != "") || r.Phase.Terminal()) {
 			ids = append(ids, id)
 		}
 	}

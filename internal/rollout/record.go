@@ -126,8 +126,19 @@ type Rollout struct {
 	// is Rev): whoever puts this revision's routing on the alias writes the line too, so that
 	// no weight the alias takes is missing from the audit trail, even when the decision's
 	// own writer died or timed out after its save.
-	Decided   *Decided `json:"decided,omitempty"`
-	TaskToken string   `json:"-"`
+	Decided *Decided `json:"decided,omitempty"`
+	// AliasConfirmed is the candidate weight the alias was last seen or written at by the
+	// controller (nil: never confirmed). While it equals CandidateWeight a sweep takes the
+	// alias to be at the intent without reading it; any other value (a write that failed,
+	// a crash between the record and the alias) makes the next sweep read the alias and
+	// repair it.
+	AliasConfirmed *int `json:"aliasConfirmed,omitempty"`
+	// Settled is set once the rollout is over and its Finalize (or an orphan's clean-up)
+	// has given everything back: from then on it leaves the index of running rollouts that
+	// the sweep reads. An ended rollout that is not settled yet is still swept (its outcome
+	// told again, its own lost write repaired, its lock reclaimed if Finalize never comes).
+	Settled   bool   `json:"settled,omitempty"`
+	TaskToken string `json:"-"`
 	// Rev is the optimistic lock: each save expects the rev it read.
 	Rev int64 `json:"rev"`
 }
@@ -150,6 +161,16 @@ func (r Rollout) ownLag(live int, obs Observation) bool {
 	}
 	return inWindow
 }
+
+// Confirmed reports whether the controller knows the alias to be at the intent: its last
+// write of the intent landed, or a read saw it there (AliasConfirmed).
+func (r Rollout) Confirmed() bool {
+	return r.AliasConfirmed != nil && *r.AliasConfirmed == r.CandidateWeight
+}
+
+// Running reports whether a sweep still looks at the rollout: it has not ended, or it has
+// ended and is not settled yet.
+func (r Rollout) Running() bool { return !r.Phase.Terminal() || !r.Settled }
 
 // WithIntent returns next with the intent bookkeeping of a save over prev at now: a changed
 // weight is added to Intents and stamps IntentAt.

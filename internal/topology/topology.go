@@ -148,8 +148,18 @@ func ControlRequestPattern() map[string]any {
 // SchedulePrefix starts the name of every rollout's tick schedule.
 const SchedulePrefix = "sfn-rollout-"
 
-// ScheduleName is the name of a rollout's tick schedule.
+// ScheduleName is the name of a rollout's own tick schedule, as the first version made one
+// per rollout; Finalize still deletes a leftover one. Rollouts are ticked by the sweep.
 func ScheduleName(rolloutID string) string { return SchedulePrefix + rolloutID }
+
+// SweepScheduleName is the name of the sweep's schedule of one shard (0 … shards-1): it
+// fires the advance function every tick with SweepInput{Shard, Shards}, and exists only
+// while a rollout runs.
+func SweepScheduleName(shard int) string { return fmt.Sprintf("%ssweep-%d", SchedulePrefix, shard) }
+
+// DefaultSweepShards is how many sweep schedules split the running rollouts: one sweep
+// reads 1,000 rollouts' alarms and metrics in a few batched calls, well inside a tick.
+const DefaultSweepShards = 1
 
 // Names of a deployed controller, from a name prefix (the CDK stack's name). infra/ names
 // every resource explicitly from here, so that one function's ARN can be written into the

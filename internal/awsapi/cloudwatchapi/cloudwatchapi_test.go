@@ -220,3 +220,57 @@ func TestVersionCountsErrors(t *testing.T) {
 		})
 	}
 }
+
+// ManyVersionCounts answers each version from its own queries and its own window, in as
+// few calls as 500 queries a call allow.
+func TestManyVersionCounts(t *testing.T) {
+	minute := func(m int) time.Time { return time.Date(2026, 3, 1, 12, m, 0, 0, time.UTC) }
+	fake := &fakeMetrics{Fn: func(in *cloudwatch.GetMetricDataInput) (*cloudwatch.GetMetricDataOutput, error) {
+		var out cloudwatch.GetMetricDataOutput
+		for _, q := range in.MetricDataQueries {
+			// Every series has one execution a minute from 12:00 to 12:09 (newest first, as
+			// GetMetricData answers), and one failure at 12:01.
+			r := types.MetricDataResult{Id: q.Id}
+			for m := 9; m >= 0; m-- {
+				v := 1.0
+				if aws.ToString(q.MetricStat.Metric.MetricName) != "ExecutionsStarted" {
+					v = 0
+					if m == 1 && aws.ToString(q.MetricStat.Metric.MetricName) == "ExecutionsFailed" {
+						v = 1
+					}
+				}
+				r.Timestamps = append(r.Timestamps, minute(m))
+				r.Values = append(r.Values, v)
+			}
+			out.MetricDataResults = append(out.MetricDataResults, r)
+		}
+		return &out, nil
+	}}
+	var qs []controller.CountsQuery
+	for i := range 130 {
+		from := minute(0)
+		if i%2 == 1 {
+			from = minute(5).Add(20 * time.Second) // from 12:05
+		}
+		qs = append(qs, controller.CountsQuery{StateMachineArn: smArn, VersionArn: fmt.Sprintf("%s:%d", smArn, i+1), From: from, To: minute(9).Add(30 * time.Second)})
+	}
+	got, err := cloudwatchapi.NewMetrics(fake).ManyVersionCounts(context.Background(), qs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fake.requests) != 2 {
+		t.Errorf("%d GetMetricData calls for 130 versions, want 2 (125 versions a call)", len(fake.requests))
+	}
+	for i, c := range got {
+		want := controller.Counts{Started: 10, Failed: 1}
+		if i%2 == 1 {
+			want = controller.Counts{Started: 5, Failed: 0}
+		}
+		if c != want {
+			t.Errorf("version %d: %+v, want %+v", i+1, c, want)
+		}
+	}
+	if n := len(fake.requests[0].MetricDataQueries); n != 500 {
+		t.Errorf("first call has %d queries, want 500", n)
+	}
+}

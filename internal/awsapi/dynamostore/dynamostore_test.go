@@ -83,17 +83,20 @@ func TestSaveRolloutWritesTheNextRevUnderCondition(t *testing.T) {
 	tests := []struct {
 		name       string
 		phase      rollout.Phase
+		settled    bool
 		wantActive bool
 	}{
 		{name: "running rollout is in the active index", phase: rollout.Progressing, wantActive: true},
 		{name: "paused rollout is in the active index", phase: rollout.Paused, wantActive: true},
-		{name: "ended rollout leaves the active index", phase: rollout.Succeeded, wantActive: false},
-		{name: "rolled back rollout leaves the active index", phase: rollout.RolledBack, wantActive: false},
+		{name: "ended rollout stays in the index until settled", phase: rollout.Succeeded, wantActive: true},
+		{name: "settled rollout leaves the active index", phase: rollout.Succeeded, settled: true, wantActive: false},
+		{name: "settled rolled back rollout leaves the active index", phase: rollout.RolledBack, settled: true, wantActive: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := &fakeDynamo{}
 			r := sampleRollout("r1", t0, tt.phase)
+			r.Settled = tt.settled
 			r.Rev = 4
 			got, err := dynamostore.New(fake, "tbl").SaveRollout(context.Background(), r)
 			if err != nil {

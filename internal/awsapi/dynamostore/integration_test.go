@@ -158,6 +158,38 @@ func TestDynaliteActiveAndHistory(t *testing.T) {
 	if got, want := ids(active), []string{"a", "other", "c"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("ListActive after b succeeded = %v, want %v (oldest first, b gone)", got, want)
 	}
+	running, err := store.ListRunning(ctx)
+	if err != nil {
+		t.Fatalf("ListRunning: %v", err)
+	}
+	if got, want := ids(running), []string{"a", "other", "b", "c"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("ListRunning after b succeeded = %v, want %v (b ended, not settled yet)", got, want)
+	}
+	b, _ = store.GetRollout(ctx, "b")
+	b.Settled = true
+	if _, err := store.SaveRollout(ctx, b); err != nil {
+		t.Fatalf("SaveRollout: %v", err)
+	}
+	running, err = store.ListRunning(ctx)
+	if err != nil {
+		t.Fatalf("ListRunning: %v", err)
+	}
+	if got, want := ids(running), []string{"a", "other", "c"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("ListRunning after b settled = %v, want %v", got, want)
+	}
+
+	// The sweep mark: absent, then the newest write, read strongly consistent.
+	if at, err := store.SweepWanted(ctx); err != nil || !at.IsZero() {
+		t.Errorf("SweepWanted before any mark = %v, %v; want zero", at, err)
+	}
+	for _, at := range []time.Time{t0, t0.Add(90 * time.Second)} {
+		if err := store.WantSweep(ctx, at); err != nil {
+			t.Fatalf("WantSweep: %v", err)
+		}
+		if got, err := store.SweepWanted(ctx); err != nil || !got.Equal(at) {
+			t.Errorf("SweepWanted = %v, %v; want %v", got, err, at)
+		}
+	}
 
 	tests := []struct {
 		name  string

@@ -27,7 +27,9 @@ func rolloutItem(r rollout.Rollout) (map[string]types.AttributeValue, error) {
 	order := sortKeyTime(r.CreatedAt) + "#" + r.ID
 	item[topology.AttrHistoryPK] = str(historyPrefix + r.StateMachineArn)
 	item[topology.AttrHistorySK] = str(order)
-	if !r.Phase.Terminal() {
+	if r.Running() {
+		// In the index until settled: the sweep still looks at an ended rollout whose
+		// Finalize has not run yet.
 		item[topology.AttrActivePK] = str(topology.ActiveValue)
 		item[topology.AttrActiveSK] = str(order)
 	}
@@ -96,7 +98,23 @@ func (s *Store) SaveRollout(ctx context.Context, r rollout.Rollout) (rollout.Rol
 
 // ListActive returns every rollout that has not ended, oldest first (the sparse index).
 func (s *Store) ListActive(ctx context.Context) ([]rollout.Rollout, error) {
-	items, err := s.query(ctx, "list active rollouts", &dynamodb.QueryInput{
+	running, err := s.ListRunning(ctx)
+	if err != nil {
+		return nil, err
+	}
+	active := running[:0]
+	for _, r := range running {
+		if !r.Phase.Terminal() {
+			active = append(active, r)
+		}
+	}
+	return active, nil
+}
+
+// ListRunning returns every rollout the sweep looks at, oldest first (the sparse index):
+// those that have not ended, and those that ended and are not settled yet.
+func (s *Store) ListRunning(ctx context.Context) ([]rollout.Rollout, error) {
+	items, err := s.query(ctx, "list running rollouts", &dynamodb.QueryInput{
 		IndexName:                 aws.String(topology.ActiveIndex),
 		KeyConditionExpression:    aws.String("#pk = :active"),
 		ExpressionAttributeNames:  map[string]string{"#pk": topology.AttrActivePK},
