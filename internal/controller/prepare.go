@@ -199,6 +199,17 @@ func (c *Controller) endedMeanwhile(ctx context.Context, id string) error {
 		// alias up, which it does itself.
 		return nil
 	}
+	wasSettled := r.Settled
+	if wasSettled {
+		// Its Finalize is over, and nobody may retry this stale attempt: back into the
+		// sweep's index first, so that should the release below fail, the sweep's tick of
+		// an ended rollout gives the lock back (Advance, orphaned) instead of the next
+		// upload finding it stale.
+		r.Settled = false
+		if _, err := c.Store.SaveRollout(ctx, r); err != nil {
+			c.logFor(r).WarnContext(ctx, "unsettle a rollout whose stale Prepare took its lock again", "err", err)
+		}
+	}
 	if r.CandidateVersionArn != "" {
 		// Given up once already: give it up again the same way (fence, wait, check), which
 		// is safe beside a Finalize still doing so.
@@ -207,6 +218,11 @@ func (c *Controller) endedMeanwhile(ctx context.Context, id string) error {
 		}
 	} else if err := c.Store.ReleaseLock(ctx, r.AliasArn, id); err != nil {
 		return transient(fmt.Errorf("release lock of %s: %w", id, err))
+	}
+	if wasSettled {
+		if err := c.markSettled(ctx, id); err != nil {
+			c.Log.WarnContext(ctx, "settle again", "rollout_id", id, "err", err)
+		}
 	}
 	return ByName(outcomeErrorName(r), r.Reason)
 }
