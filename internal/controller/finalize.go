@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/sfn-rollout/sfn-rollout/internal/budget"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
@@ -134,6 +135,7 @@ func errorText(e *TaskError) string {
 // candidate routes nothing while its pre-traffic tests run. A version an alias took
 // meanwhile is refused by Step Functions and kept.
 func (c *Controller) collect(ctx context.Context, r rollout.Rollout) error {
+	ctx = budget.WithPriority(ctx, budget.GC) // last in line for the account's buckets
 	versions, err := c.StateMachines.ListVersions(ctx, r.StateMachineArn)
 	if err != nil {
 		return err
@@ -199,6 +201,10 @@ func (c *Controller) Control(ctx context.Context, raw json.RawMessage) (ControlR
 		return ControlResult{}, &InvalidEvent{newCause(nil, "control request without commandId, event id or Lambda request id: a command without an id is never applied")}
 	}
 	var first *rollout.AppliedCommand
+	if req.Command == rollout.CommandAbort {
+		// An operator's abort takes traffic away: it goes with the rollbacks.
+		ctx = budget.WithPriority(ctx, budget.Rollback)
+	}
 	saved, d, err := c.update(ctx, req.RolloutID, "operator:"+req.Actor, func(r rollout.Rollout) (rollout.Decision, bool, error) {
 		if applied, ok := r.AppliedCommand(req.CommandID); ok {
 			first = &applied

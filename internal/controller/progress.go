@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sfn-rollout/sfn-rollout/internal/budget"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
@@ -434,6 +435,8 @@ type RollbackResult struct {
 // Rollback reacts to an alarm entering ALARM: every active rollout the alarm guards is
 // rolled back (or paused, with onFailure=pause) at once, without waiting for a tick.
 func (c *Controller) Rollback(ctx context.Context, raw json.RawMessage) (RollbackResult, error) {
+	// First call on the write budget: a rollback never waits behind forward steps.
+	ctx = budget.WithPriority(ctx, budget.Rollback)
 	_, ev, err := DecodeAlarmStateChange(raw)
 	if err != nil {
 		return RollbackResult{}, err

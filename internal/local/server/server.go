@@ -4,7 +4,10 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -71,9 +74,25 @@ func DynamoDBProxy(target string, faults *core.Faults) (http.Handler, error) {
 				return
 			}
 		}
-		proxy.ServeHTTP(w, r)
+		// dynalite dies on a request its client abandons half way (it throws on the
+		// aborted socket), and a controller call that runs out of time (an alias write's
+		// window, a Lambda's deadline) abandons its request. So the request is read whole
+		// first and forwarded detached from its client: it always runs to its end, and an
+		// answer nobody waits for any more is dropped here.
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		out := r.Clone(context.WithoutCancel(r.Context()))
+		out.Body = io.NopCloser(bytes.NewReader(body))
+		out.ContentLength = int64(len(body))
+		proxy.ServeHTTP(plainWriter{w}, out)
 	}), nil
 }
+
+// plainWriter hides the CloseNotifier of a ResponseWriter, by which ReverseProxy would
+// still cancel a detached request when its client goes away.
+type plainWriter struct{ http.ResponseWriter }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_sfn-rollout/") {

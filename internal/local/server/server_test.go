@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
 )
@@ -209,5 +211,45 @@ func TestRequestCounts(t *testing.T) {
 	srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("DELETE", "/_sfn-rollout/requests", nil))
 	if n := len(srv.Requests()); n != 0 {
 		t.Errorf("%d counts after DELETE, want none", n)
+	}
+}
+
+// A client that gives up on a DynamoDB request (its deadline) does not abort the request
+// to dynalite, which dies on an aborted socket: the proxied request runs to its end.
+func TestDynamoDBProxyFinishesAbandonedRequests(t *testing.T) {
+	done := make(chan error, 1)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err == nil && string(body) != `{"TableName":"t"}` {
+			err = fmt.Errorf("body %q", body)
+		}
+		time.Sleep(200 * time.Millisecond) // the client gives up meanwhile
+		if err == nil {
+			err = r.Context().Err()
+		}
+		done <- err
+		io.WriteString(w, "{}")
+	}))
+	defer upstream.Close()
+	proxy, err := DynamoDBProxy(upstream.URL, core.NewFaults(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewServer(proxy)
+	defer front.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, front.URL, strings.NewReader(`{"TableName":"t"}`))
+	req.Header.Set("X-Amz-Target", "DynamoDB_20120810.GetItem")
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("the client's request did not time out")
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("the proxied request was cut short: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the proxied request never reached its end")
 	}
 }
