@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -233,5 +234,24 @@ func TestUnknownAPI(t *testing.T) {
 	b := budget.New(budget.NewMemory(), nil, nil)
 	if err := b.Take(context.Background(), "StartExecution"); err == nil || errors.Is(err, budget.ErrExhausted) {
 		t.Fatalf("err = %v, want a configuration error", err)
+	}
+}
+
+// benchClock moves a second on at every reading, so that every take finds a token: the
+// benchmark measures a take, not a wait.
+type benchClock struct{ n atomic.Int64 }
+
+func (c *benchClock) Now() time.Time { return t0.Add(time.Duration(c.n.Add(1)) * time.Second) }
+
+func (c *benchClock) Sleep(context.Context, time.Duration) error { return nil }
+
+// BenchmarkTake is one forward take from the in-memory store.
+func BenchmarkTake(b *testing.B) {
+	bud := budget.New(budget.NewMemory(), &benchClock{}, nil)
+	ctx := context.Background()
+	for b.Loop() {
+		if err := bud.Take(ctx, api); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
