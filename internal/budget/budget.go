@@ -196,6 +196,9 @@ func (b *Budget) Take(ctx context.Context, api API) error {
 // or calls already made (an alias list's describes). It returns at once; the record is
 // written meanwhile, and a record that fails is logged, never returned: a rollback must not
 // wait on the budget's own bookkeeping. The view may go into debt, down to Bucket.Debt.
+// In a Lambda, a record still in flight when the invocation returns goes on when the
+// sandbox runs again, or fails and is logged: the view then misses that token, as it misses
+// every call it never sees (other callers in the account).
 func (b *Budget) Spend(ctx context.Context, api API, n int) {
 	bucket, ok := b.buckets[api]
 	if n <= 0 {

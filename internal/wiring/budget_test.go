@@ -1,6 +1,7 @@
 package wiring
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/sfn-rollout/sfn-rollout/internal/budget"
 	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
 
 // The controller's Step Functions ports go through the budget.
@@ -44,5 +46,17 @@ func TestBudgetClock(t *testing.T) {
 	}
 	if _, ok := budgetClock(nowOnly{}).(wallSleep); !ok {
 		t.Errorf("budgetClock(Now only) = %T, want its Now with the wall clock's Sleep", budgetClock(nowOnly{}))
+	}
+}
+
+func TestTheRollbackFunctionTakesAtRollbackPriority(t *testing.T) {
+	for _, fn := range topology.Functions {
+		want := budget.Forward
+		if fn == "rollback" {
+			want = budget.Rollback
+		}
+		if got := budget.PriorityOf(withFunctionPriority(context.Background(), fn)); got != want {
+			t.Errorf("%s: priority %s, want %s", fn, got, want)
+		}
 	}
 }

@@ -236,11 +236,22 @@ func Dispatch(ctx context.Context, c *controller.Controller, function string, pa
 	if !ok {
 		return nil, controller.Named(fmt.Errorf("unknown function %q", function))
 	}
-	out, err := h(ctx, c, payload)
+	out, err := h(withFunctionPriority(ctx, function), c, payload)
 	if err != nil {
 		return nil, controller.Named(err)
 	}
 	return out, nil
+}
+
+// withFunctionPriority gives the calls of the rollback function, which only ever puts
+// aliases back on their stable versions, the budget's Rollback priority: they never wait
+// behind forward work. Every other function's calls are Forward unless the use case says
+// otherwise at the call (budget.WithPriority), which overrides this.
+func withFunctionPriority(ctx context.Context, function string) context.Context {
+	if function == "rollback" {
+		return budget.WithPriority(ctx, budget.Rollback)
+	}
+	return ctx
 }
 
 func decode(p json.RawMessage, v any) error {
