@@ -107,7 +107,7 @@ func New(cfg aws.Config, s Settings, clock controller.Clock, log *slog.Logger) (
 	if clock != nil {
 		store = store.WithClock(clock)
 	}
-	writes := budget.New(dynamostore.NewBudget(ddb, s.Table), budgetClock(clock), log)
+	writes := budget.New(dynamostore.NewBudgetStore(ddb, s.Table), budgetClock(clock), log)
 	machines, aliases := controller.Budgeted(sfnapi.NewStateMachines(sfnClient), sfnapi.NewAliases(sfnClient), writes)
 	return controller.New(s.Controller, controller.Ports{
 		StateMachines: machines,

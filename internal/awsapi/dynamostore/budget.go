@@ -16,7 +16,7 @@ import (
 	"github.com/sfn-rollout/sfn-rollout/internal/budget"
 )
 
-// BudgetAPI is the part of *dynamodb.Client that Budget uses.
+// BudgetAPI is the part of *dynamodb.Client that BudgetStore uses.
 type BudgetAPI interface {
 	GetItem(ctx context.Context, params *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	UpdateItem(ctx context.Context, params *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
@@ -24,16 +24,16 @@ type BudgetAPI interface {
 
 var _ BudgetAPI = (*dynamodb.Client)(nil)
 
-// Budget is the budget.Store of every controller invocation, in the rollout table: one item
-// per API, BUDGET#<api> / STATE, whose emptyAt (unix nanoseconds) is when the bucket was or
-// will be empty. A take is one UpdateItem in the usual case: "emptyAt = emptyAt + step if
-// full <= emptyAt <= limit", which DynamoDB applies atomically, so concurrent takers never
-// conflict. A bucket that has refilled to full (emptyAt < full), or was never written, is
-// set to full + step instead, under the condition that it still is full. A condition that
-// fails tells which case holds (the item comes back with the failure, or a strongly
-// consistent read fetches it), and the take either moves to the other case or answers
-// "not enough tokens".
-type Budget struct {
+// BudgetStore is the budget.Store of every controller invocation, in the rollout table:
+// one item per API, BUDGET#<api> / STATE, whose emptyAt (unix nanoseconds) is when the
+// bucket was or will be empty. A take is one UpdateItem in the usual case: "emptyAt =
+// emptyAt + step if full <= emptyAt <= limit", which DynamoDB applies atomically, so
+// concurrent takers never conflict. A bucket that has refilled to full (emptyAt < full), or
+// was never written, is set to full + step instead, under the condition that it still is
+// full. A condition that fails tells which case holds (the item comes back with the
+// failure, or a strongly consistent read fetches it), and the take either moves to the
+// other case or answers "not enough tokens".
+type BudgetStore struct {
 	api   BudgetAPI
 	table string
 
@@ -41,11 +41,11 @@ type Budget struct {
 	seen map[budget.API]time.Time // emptyAt as last seen, to pick the likelier case first
 }
 
-var _ budget.Store = (*Budget)(nil)
+var _ budget.Store = (*BudgetStore)(nil)
 
-// NewBudget returns the budget store of table; it makes no call.
-func NewBudget(api BudgetAPI, table string) *Budget {
-	return &Budget{api: api, table: table, seen: map[budget.API]time.Time{}}
+// NewBudgetStore returns the budget store of table; it makes no call.
+func NewBudgetStore(api BudgetAPI, table string) *BudgetStore {
+	return &BudgetStore{api: api, table: table, seen: map[budget.API]time.Time{}}
 }
 
 // budgetAttempts bounds the cases one take tries; each failed condition moves it to the
@@ -53,7 +53,7 @@ func NewBudget(api BudgetAPI, table string) *Budget {
 const budgetAttempts = 6
 
 // Take is budget.Store's Take.
-func (s *Budget) Take(ctx context.Context, api budget.API, full, limit time.Time, step time.Duration) (time.Time, bool, error) {
+func (s *BudgetStore) Take(ctx context.Context, api budget.API, full, limit time.Time, step time.Duration) (time.Time, bool, error) {
 	if limit.Before(full) {
 		// Not even a full bucket holds enough: only read it.
 		found, cur, err := s.read(ctx, api)
@@ -116,7 +116,7 @@ var errCondition = errors.New("condition failed")
 // update runs one conditional update of api's item. On success it answers the emptyAt the
 // update returned (ReturnValues); when the condition fails, errCondition and the emptyAt the
 // item holds, from the failure itself or from a read.
-func (s *Budget) update(ctx context.Context, api budget.API, in *dynamodb.UpdateItemInput) (found bool, emptyAt time.Time, err error) {
+func (s *BudgetStore) update(ctx context.Context, api budget.API, in *dynamodb.UpdateItemInput) (found bool, emptyAt time.Time, err error) {
 	op := "take " + string(api) + " from the budget"
 	in.TableName = aws.String(s.table)
 	in.Key = key(budgetPrefix+string(api), budgetSK)
@@ -150,7 +150,7 @@ func (s *Budget) update(ctx context.Context, api budget.API, in *dynamodb.Update
 }
 
 // read reads api's item, strongly consistent.
-func (s *Budget) read(ctx context.Context, api budget.API) (found bool, emptyAt time.Time, err error) {
+func (s *BudgetStore) read(ctx context.Context, api budget.API) (found bool, emptyAt time.Time, err error) {
 	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            key(budgetPrefix+string(api), budgetSK),
@@ -162,7 +162,7 @@ func (s *Budget) read(ctx context.Context, api budget.API) (found bool, emptyAt 
 	return readEmptyAt(out.Item)
 }
 
-func (s *Budget) saw(api budget.API, emptyAt time.Time) {
+func (s *BudgetStore) saw(api budget.API, emptyAt time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seen[api] = emptyAt

@@ -30,7 +30,7 @@ func budgetTables(t *testing.T) func(t *testing.T) budget.Store {
 		if err := dynamostore.CreateTable(ctx, client, table); err != nil {
 			t.Fatalf("CreateTable: %v", err)
 		}
-		return dynamostore.NewBudget(client, table)
+		return dynamostore.NewBudgetStore(client, table)
 	}
 }
 
@@ -77,7 +77,7 @@ func TestBudgetTakeUsesTheItemOfAFailedCondition(t *testing.T) {
 		}
 		return &dynamodb.UpdateItemOutput{Attributes: emptyAtItem(stored.Add(step))}, nil
 	}}
-	s := dynamostore.NewBudget(fake, "tbl")
+	s := dynamostore.NewBudgetStore(fake, "tbl")
 	e, taken, err := s.Take(context.Background(), budget.UpdateStateMachineAlias, full, limit, step)
 	if err != nil || !taken || !e.Equal(stored.Add(step)) {
 		t.Fatalf("Take = %s, %v, %v; want %s, true", e, taken, err, stored.Add(step))
@@ -99,7 +99,7 @@ func TestBudgetTakeClassifiesErrors(t *testing.T) {
 	fake := &fakeBudgetDynamo{UpdateFn: func(*dynamodb.UpdateItemInput) (*dynamodb.UpdateItemOutput, error) {
 		return nil, &smithy.GenericAPIError{Code: "ProvisionedThroughputExceededException", Message: "slow down"}
 	}}
-	_, _, err := dynamostore.NewBudget(fake, "tbl").Take(context.Background(), budget.UpdateStateMachineAlias, now.Add(-100*time.Second), now.Add(-31*time.Second), time.Second)
+	_, _, err := dynamostore.NewBudgetStore(fake, "tbl").Take(context.Background(), budget.UpdateStateMachineAlias, now.Add(-100*time.Second), now.Add(-31*time.Second), time.Second)
 	if !errors.Is(err, controller.ErrThrottled) {
 		t.Fatalf("err = %v, want ErrThrottled", err)
 	}
@@ -123,7 +123,7 @@ func BenchmarkTake(b *testing.B) {
 	if err := dynamostore.CreateTable(ctx, client, "bench"); err != nil {
 		b.Fatal(err)
 	}
-	bud := budget.New(dynamostore.NewBudget(client, "bench"), &benchClock{}, nil)
+	bud := budget.New(dynamostore.NewBudgetStore(client, "bench"), &benchClock{}, nil)
 	for b.Loop() {
 		if err := bud.Take(ctx, budget.UpdateStateMachineAlias); err != nil {
 			b.Fatal(err)
