@@ -172,8 +172,10 @@ func (g grants) statements(a functionAccess) []awsiam.PolicyStatement {
 		out = append(out, statement("DeleteTickSchedules", []string{"scheduler:DeleteSchedule"}, []string{g.schedules}, nil))
 	}
 	out = append(out,
-		// The store's calls: single-item conditional writes and queries, no scans, no transactions.
-		statement("RolloutTable", []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"}, []string{g.table}, nil),
+		// The store's calls: single-item conditional writes and queries, no scans, no
+		// transactions. UpdateItem is the write budget's take (internal/budget): one
+		// conditional arithmetic update of a BUDGET#<api> item.
+		statement("RolloutTable", []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"}, []string{g.table}, nil),
 		statement("RolloutTableIndexes", []string{"dynamodb:Query"}, []string{g.indexes}, nil),
 		statement("PutRolloutEvents", []string{"events:PutEvents"}, []string{g.eventBus}, nil))
 	return out

@@ -577,7 +577,7 @@ func TestFunctionRoles(t *testing.T) {
 		}
 		a := accessOf[fn]
 		want := []string{"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage",
-			"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Query", "events:PutEvents"}
+			"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Query", "events:PutEvents"}
 		want = append(want, a.stateMachineReads...)
 		want = append(want, a.managedActions...)
 		if a.validate {

@@ -28,6 +28,7 @@ import (
 	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/s3api"
 	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/schedulerapi"
 	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/sfnapi"
+	"github.com/sfn-rollout/sfn-rollout/internal/budget"
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
@@ -94,16 +95,23 @@ func orDefault(v, def string) string {
 }
 
 // New builds the controller over real SDK clients. It does no I/O.
+//
+// Its Step Functions calls go through the write budget (internal/budget), kept in the
+// rollout table so that every invocation, in any sandbox, draws from the same view of the
+// account's token buckets, and timed by the controller's clock.
 func New(cfg aws.Config, s Settings, clock controller.Clock, log *slog.Logger) (*controller.Controller, error) {
 	sfnClient := sfn.NewFromConfig(cfg)
 	cw := cloudwatch.NewFromConfig(cfg)
-	store := dynamostore.New(dynamodb.NewFromConfig(cfg), s.Table)
+	ddb := dynamodb.NewFromConfig(cfg)
+	store := dynamostore.New(ddb, s.Table)
 	if clock != nil {
 		store = store.WithClock(clock)
 	}
+	writes := budget.New(dynamostore.NewBudgetStore(ddb, s.Table), budgetClock(clock), log)
+	machines, aliases := controller.Budgeted(sfnapi.NewStateMachines(sfnClient), sfnapi.NewAliases(sfnClient), writes)
 	return controller.New(s.Controller, controller.Ports{
-		StateMachines: sfnapi.NewStateMachines(sfnClient),
-		Aliases:       sfnapi.NewAliases(sfnClient),
+		StateMachines: machines,
+		Aliases:       aliases,
 		Tasks:         sfnapi.NewTasks(sfnClient),
 		Alarms:        cloudwatchapi.NewAlarms(cw),
 		Metrics:       cloudwatchapi.NewMetrics(cw),
@@ -114,6 +122,26 @@ func New(cfg aws.Config, s Settings, clock controller.Clock, log *slog.Logger) (
 		Clock:         clock,
 		Log:           log,
 	})
+}
+
+// budgetClock is the controller's clock for the budget: with its own Sleep when it has one
+// (local mode's virtual clock, whose refill must run as fast as its time), else waiting on
+// the wall clock.
+func budgetClock(clock controller.Clock) budget.Clock {
+	switch c := clock.(type) {
+	case nil:
+		return budget.WallClock{}
+	case budget.Clock:
+		return c
+	default:
+		return wallSleep{clock}
+	}
+}
+
+type wallSleep struct{ controller.Clock }
+
+func (wallSleep) Sleep(ctx context.Context, d time.Duration) error {
+	return budget.WallClock{}.Sleep(ctx, d)
 }
 
 // FromEnv is what a Lambda's main does once per cold start.
@@ -208,11 +236,22 @@ func Dispatch(ctx context.Context, c *controller.Controller, function string, pa
 	if !ok {
 		return nil, controller.Named(fmt.Errorf("unknown function %q", function))
 	}
-	out, err := h(ctx, c, payload)
+	out, err := h(withFunctionPriority(ctx, function), c, payload)
 	if err != nil {
 		return nil, controller.Named(err)
 	}
 	return out, nil
+}
+
+// withFunctionPriority gives the calls of the rollback function, which only ever puts
+// aliases back on their stable versions, the budget's Rollback priority: they never wait
+// behind forward work. Every other function's calls are Forward unless the use case says
+// otherwise at the call (budget.WithPriority), which overrides this.
+func withFunctionPriority(ctx context.Context, function string) context.Context {
+	if function == "rollback" {
+		return budget.WithPriority(ctx, budget.Rollback)
+	}
+	return ctx
 }
 
 func decode(p json.RawMessage, v any) error {

@@ -61,6 +61,8 @@ const (
 	uploadPrefix  = "UPLOAD#"
 	dedupeSK      = "DEDUPE"
 	historyPrefix = "SM#"
+	budgetPrefix  = "BUDGET#" // + a Step Functions API name: that API's shared token bucket
+	budgetSK      = "STATE"
 )
 
 // Attributes beside the keys.
@@ -68,6 +70,7 @@ const (
 	attrRev       = "rev"
 	attrRolloutID = "rolloutId"
 	attrTaskToken = "taskToken"
+	attrEmptyAt   = "emptyAt" // a budget bucket: unix nanoseconds when it was or will be empty
 )
 
 // sortableTime is a fixed-width UTC timestamp, so that sort keys built from times order as

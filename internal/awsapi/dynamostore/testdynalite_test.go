@@ -16,7 +16,7 @@ import (
 // dynalite starts a dynalite (a DynamoDB on LevelDB, installed by `npm ci --prefix .tools`)
 // on a free loopback port for the test and returns a real client pointed at it. Without
 // dynalite the test is skipped, unless CI=true, where a missing tool is a failure.
-func dynalite(t *testing.T) *dynamodb.Client {
+func dynalite(t testing.TB) *dynamodb.Client {
 	t.Helper()
 	cli, err := localdynalite.FindCLI()
 	if err != nil {

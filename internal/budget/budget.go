@@ -1,0 +1,365 @@
+// Package budget is the controller's view of Step Functions' per-account token buckets,
+// shared by every invocation through a Store, so that rollbacks never wait behind forward
+// steps or garbage collection for an alias update (docs/architecture.md, "Write budget").
+package budget
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+)
+
+// ErrExhausted is the error of a take that could not be served before its context's
+// deadline. Callers map it to throttling: the work is delayed, not failed.
+var ErrExhausted = errors.New("write budget exhausted")
+
+type priorityKey struct{}
+
+type dueKey struct{}
+
+// WithPriority returns ctx carrying the priority of the calls made with it.
+func WithPriority(ctx context.Context, p Priority) context.Context {
+	return context.WithValue(ctx, priorityKey{}, p)
+}
+
+// PriorityOf is the priority ctx carries; Forward when it carries none.
+func PriorityOf(ctx context.Context) Priority {
+	if p, ok := ctx.Value(priorityKey{}).(Priority); ok && p >= GC && p <= Rollback {
+		return p
+	}
+	return Forward
+}
+
+// WithDue returns ctx carrying when the work it is used for fell due: among waiters of one
+// priority, the one due first takes first, so that none starves. Without it a waiter is
+// due when it starts waiting.
+func WithDue(ctx context.Context, due time.Time) context.Context {
+	return context.WithValue(ctx, dueKey{}, due)
+}
+
+func dueOf(ctx context.Context, now time.Time) time.Time {
+	if t, ok := ctx.Value(dueKey{}).(time.Time); ok && !t.IsZero() {
+		return t
+	}
+	return now
+}
+
+// Clock tells the time and waits. Local mode's virtual clock runs faster than the wall
+// clock; tests move theirs by hand.
+type Clock interface {
+	Now() time.Time
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// WallClock is the real time.
+type WallClock struct{}
+
+// Now is time.Now.
+func (WallClock) Now() time.Time { return time.Now() }
+
+// Sleep waits d, or until ctx ends.
+func (WallClock) Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// realer is a clock that tells how much wall time a duration of its own takes (local mode's
+// core.Clock): a wait is judged against a context's deadline, which is wall time.
+type realer interface {
+	Real(time.Duration) time.Duration
+}
+
+// Store keeps the buckets where every taker sees them. A bucket is kept as the time it was,
+// or will be, empty (emptyAt): at now it holds min(Burst, Refill·(now − emptyAt)) tokens, so
+// taking n tokens moves emptyAt on by n/Refill whatever the time, and the refill needs no
+// write. One conditional step serves every take:
+type Store interface {
+	// Take reads api's emptyAt e, lifted to full when it is older (e = max(e, full); no
+	// stored bucket is a full one). If e <= limit it stores e+step and answers e+step,
+	// true; otherwise it stores nothing and answers e, false. It is atomic against every
+	// other Take of api, in this process or any other.
+	Take(ctx context.Context, api API, full, limit time.Time, step time.Duration) (emptyAt time.Time, taken bool, err error)
+}
+
+// spendTimeout bounds the write that records a take that does not wait (a rollback's).
+const spendTimeout = 2 * time.Second
+
+// storeRetry is the longest wait before a waiting take asks a failing store again.
+const storeRetry = time.Second
+
+// Budget hands out tokens of Quotas by priority, over a Store shared by all invocations.
+type Budget struct {
+	store   Store
+	clock   Clock
+	log     *slog.Logger
+	buckets map[API]Bucket
+
+	mu    sync.Mutex
+	lines map[API]*line
+
+	spends sync.WaitGroup
+}
+
+// New returns a budget of Quotas over store; it makes no call. A nil clock is the wall
+// clock, a nil log discards.
+func New(store Store, clock Clock, log *slog.Logger) *Budget {
+	if clock == nil {
+		clock = WallClock{}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Budget{store: store, clock: clock, log: log, buckets: Quotas, lines: map[API]*line{}}
+}
+
+// Take takes one token of api's bucket at the priority ctx carries (PriorityOf).
+//
+// A Rollback takes at once, even into debt (Spend), and never fails: the real bucket may
+// still throttle the call, and the caller retries that. Any other priority waits, in line
+// behind higher priorities and earlier due dates (WithDue), until the bucket holds more
+// than its reserve (Bucket.Reserve), so that forward work never drains what rollbacks
+// need. A wait that cannot end before ctx's deadline ends at once; either way the error
+// wraps ErrExhausted. A store that fails is asked again until the deadline: no token is
+// taken on a guess.
+func (b *Budget) Take(ctx context.Context, api API) error {
+	bucket, ok := b.buckets[api]
+	if !ok {
+		return fmt.Errorf("budget: no quota for %s", api)
+	}
+	p := PriorityOf(ctx)
+	if p == Rollback {
+		b.Spend(ctx, api, 1)
+		return nil
+	}
+	reserve := float64(bucket.Reserve(p))
+	l := b.line(api)
+	w := l.join(p, dueOf(ctx, b.clock.Now()))
+	defer l.leave(w)
+	var lastErr error
+	for {
+		ahead, changed := l.position(w)
+		if ahead > 0 {
+			// Every waiter ahead takes at least one token first.
+			if err := b.judge(ctx, l, bucket, float64(ahead)+1+reserve, api, p); err != nil {
+				return err
+			}
+			select {
+			case <-changed:
+				continue
+			case <-ctx.Done():
+				return b.exhausted(ctx.Err(), api, p, lastErr)
+			}
+		}
+		now := b.clock.Now()
+		full := now.Add(-bucket.span(float64(bucket.Burst)))
+		limit := now.Add(-bucket.span(1 + reserve))
+		emptyAt, taken, err := b.store.Take(ctx, api, full, limit, bucket.span(1))
+		var wait time.Duration
+		switch {
+		case err != nil:
+			if ctx.Err() != nil {
+				return b.exhausted(ctx.Err(), api, p, err)
+			}
+			lastErr = err
+			b.log.WarnContext(ctx, "budget: read the shared bucket", "api", string(api), "priority", p.String(), "err", err)
+			wait = min(storeRetry, bucket.span(1))
+		case taken:
+			l.saw(emptyAt)
+			return nil
+		default:
+			l.saw(emptyAt)
+			wait = emptyAt.Add(bucket.span(1 + reserve)).Sub(now)
+			if err := b.fits(ctx, wait, api, p); err != nil {
+				return err
+			}
+		}
+		if err := b.clock.Sleep(ctx, wait); err != nil {
+			return b.exhausted(err, api, p, lastErr)
+		}
+	}
+}
+
+// Spend records n tokens of api taken without waiting, at any priority: a rollback's take,
+// or calls already made (an alias list's describes). It returns at once; the record is
+// written meanwhile, and a record that fails is logged, never returned: a rollback must not
+// wait on the budget's own bookkeeping. The view may go into debt, down to Bucket.Debt.
+// In a Lambda, a record still in flight when the invocation returns goes on when the
+// sandbox runs again, or fails and is logged: the view then misses that token, as it misses
+// every call it never sees (other callers in the account).
+func (b *Budget) Spend(ctx context.Context, api API, n int) {
+	bucket, ok := b.buckets[api]
+	if n <= 0 {
+		return
+	}
+	if !ok {
+		b.log.ErrorContext(ctx, "budget: spend outside the quota table", "api", string(api), "n", n)
+		return
+	}
+	now := b.clock.Now()
+	full := now.Add(-bucket.span(float64(bucket.Burst)))
+	limit := now.Add(bucket.span(float64(bucket.Debt() - n)))
+	step := bucket.span(float64(n))
+	ctx = context.WithoutCancel(ctx)
+	b.spends.Add(1)
+	go func() {
+		defer b.spends.Done()
+		ctx, cancel := context.WithTimeout(ctx, spendTimeout)
+		defer cancel()
+		emptyAt, taken, err := b.store.Take(ctx, api, full, limit, step)
+		switch {
+		case err != nil:
+			b.log.WarnContext(ctx, "budget: record a spend", "api", string(api), "n", n, "err", err)
+		case !taken:
+			b.log.WarnContext(ctx, "budget: spend beyond the debt floor, not recorded", "api", string(api), "n", n,
+				"tokens", bucket.Tokens(emptyAt, now))
+		default:
+			b.line(api).saw(emptyAt)
+		}
+	}()
+}
+
+// Settle waits until every Spend so far is written or has failed.
+func (b *Budget) Settle() { b.spends.Wait() }
+
+// judge fails a waiter at once when the bucket, as last seen, cannot have handed out need
+// tokens before ctx's deadline.
+func (b *Budget) judge(ctx context.Context, l *line, bucket Bucket, need float64, api API, p Priority) error {
+	seen, ok := l.seen()
+	if !ok {
+		return nil
+	}
+	// The bucket holds no more than it did when last seen, plus the refill since: the store
+	// only ever moves emptyAt on.
+	return b.fits(ctx, bucket.span(need-bucket.Tokens(seen, b.clock.Now())), api, p)
+}
+
+// fits fails at once a wait that would outlast ctx's deadline.
+func (b *Budget) fits(ctx context.Context, wait time.Duration, api API, p Priority) error {
+	deadline, ok := ctx.Deadline()
+	if !ok || wait <= 0 {
+		return nil
+	}
+	real := wait
+	if r, ok := b.clock.(realer); ok {
+		real = r.Real(wait)
+	}
+	if left := time.Until(deadline); real > left {
+		return b.exhausted(nil, api, p, fmt.Errorf("a token is %s away, the deadline %s", real.Round(time.Millisecond), left.Round(time.Millisecond)))
+	}
+	return nil
+}
+
+func (b *Budget) exhausted(ctxErr error, api API, p Priority, cause error) error {
+	if errors.Is(ctxErr, context.Canceled) {
+		return fmt.Errorf("budget: wait for %s at %s priority: %w", api, p, ctxErr)
+	}
+	if cause == nil {
+		cause = ctxErr
+	}
+	return fmt.Errorf("%s at %s priority: %w: %w", api, p, ErrExhausted, cause)
+}
+
+func (b *Budget) line(api API) *line {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l, ok := b.lines[api]
+	if !ok {
+		l = &line{changed: make(chan struct{})}
+		b.lines[api] = l
+	}
+	return l
+}
+
+// line is this process's waiters for one bucket, in the order they take: higher priority
+// first, then earlier due, then earlier arrival. Only the first asks the store; a higher
+// priority or an earlier due that arrives goes before it. Since every priority below
+// Rollback keeps a reserve at least as large as the one before it, no waiter behind the
+// first could take when the first cannot.
+type line struct {
+	mu       sync.Mutex
+	waiters  []*waiter
+	next     uint64
+	changed  chan struct{} // closed and replaced at every change of the line
+	emptyAt  time.Time     // the bucket as last seen by this process
+	seenOnce bool
+}
+
+type waiter struct {
+	p   Priority
+	due time.Time
+	seq uint64
+}
+
+func (w *waiter) before(o *waiter) bool {
+	switch {
+	case w.p != o.p:
+		return w.p > o.p
+	case !w.due.Equal(o.due):
+		return w.due.Before(o.due)
+	}
+	return w.seq < o.seq
+}
+
+func (l *line) join(p Priority, due time.Time) *waiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.next++
+	w := &waiter{p: p, due: due, seq: l.next}
+	i, _ := slices.BinarySearchFunc(l.waiters, w, func(a, b *waiter) int {
+		if a.before(b) {
+			return -1
+		}
+		return 1
+	})
+	l.waiters = slices.Insert(l.waiters, i, w)
+	l.broadcast()
+	return w
+}
+
+func (l *line) leave(w *waiter) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i := slices.Index(l.waiters, w); i >= 0 {
+		l.waiters = slices.Delete(l.waiters, i, i+1)
+		l.broadcast()
+	}
+}
+
+// position answers how many waiters are ahead of w, and a channel closed at the next change.
+func (l *line) position(w *waiter) (int, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Index(l.waiters, w), l.changed
+}
+
+func (l *line) broadcast() {
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+func (l *line) saw(emptyAt time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.seenOnce || emptyAt.After(l.emptyAt) {
+		l.emptyAt, l.seenOnce = emptyAt, true
+	}
+}
+
+func (l *line) seen() (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.emptyAt, l.seenOnce
+}

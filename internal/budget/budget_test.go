@@ -1,0 +1,257 @@
+package budget_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/budget"
+	"github.com/sfn-rollout/sfn-rollout/internal/budget/budgettest"
+)
+
+var t0 = budgettest.T0
+
+const api = budget.UpdateStateMachineAlias
+
+func TestMemoryStoreContract(t *testing.T) {
+	budgettest.StoreContract(t, func(*testing.T) budget.Store { return budget.NewMemory() })
+}
+
+func TestReserves(t *testing.T) {
+	tests := []struct {
+		name   string
+		bucket budget.Bucket
+		p      budget.Priority
+		want   int
+	}{
+		{"rollback keeps nothing", budget.Bucket{Burst: 100, Refill: 1}, budget.Rollback, 0},
+		{"repair keeps a tenth for rollbacks", budget.Bucket{Burst: 100, Refill: 1}, budget.Repair, 10},
+		{"forward keeps 30", budget.Bucket{Burst: 100, Refill: 1}, budget.Forward, 30},
+		{"gc keeps 60", budget.Bucket{Burst: 100, Refill: 1}, budget.GC, 60},
+		{"forward on a 200 bucket", budget.Bucket{Burst: 200, Refill: 20}, budget.Forward, 60},
+		{"gc on a 200 bucket", budget.Bucket{Burst: 200, Refill: 1}, budget.GC, 120},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.bucket.Reserve(tt.p); got != tt.want {
+				t.Errorf("Reserve(%s) = %d, want %d", tt.p, got, tt.want)
+			}
+		})
+	}
+	// Each priority keeps at least what the one above it keeps, and every one leaves some
+	// of the bucket to itself.
+	for name, b := range budget.Quotas {
+		prev := -1
+		for _, p := range []budget.Priority{budget.Rollback, budget.Repair, budget.Forward, budget.GC} {
+			r := b.Reserve(p)
+			if r < prev || r >= b.Burst {
+				t.Errorf("%s: Reserve(%s) = %d after %d, burst %d", name, p, r, prev, b.Burst)
+			}
+			prev = r
+		}
+	}
+}
+
+func TestPriorityTravelsInTheContext(t *testing.T) {
+	ctx := context.Background()
+	if got := budget.PriorityOf(ctx); got != budget.Forward {
+		t.Errorf("no priority reads as %s, want forward", got)
+	}
+	if got := budget.PriorityOf(budget.WithPriority(ctx, budget.Rollback)); got != budget.Rollback {
+		t.Errorf("PriorityOf = %s, want rollback", got)
+	}
+	if got := budget.PriorityOf(budget.WithPriority(ctx, budget.Priority(42))); got != budget.Forward {
+		t.Errorf("an unknown priority reads as %s, want forward", got)
+	}
+}
+
+// drain takes from the bucket at Repair until it holds exactly left tokens (left > Repair's
+// reserve).
+func drain(t *testing.T, b *budget.Budget, left int) {
+	t.Helper()
+	ctx := budget.WithPriority(context.Background(), budget.Repair)
+	for range budget.Quotas[api].Burst - left {
+		if err := b.Take(ctx, api); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestHigherPrioritiesAndEarlierDueTakeFirst(t *testing.T) {
+	clock := budgettest.NewManualClock(t0)
+	b := budget.New(budget.NewMemory(), clock, nil)
+	drain(t, b, 11) // one token above Repair's reserve of 10
+	if err := b.Take(budget.WithPriority(context.Background(), budget.Repair), api); err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	var order []string
+	var wg sync.WaitGroup
+	start := func(name string, p budget.Priority, due time.Time) {
+		ctx := budget.WithPriority(context.Background(), p)
+		if !due.IsZero() {
+			ctx = budget.WithDue(ctx, due)
+		}
+		wg.Go(func() {
+			if err := b.Take(ctx, api); err != nil {
+				t.Error(name, err)
+			}
+			mu.Lock()
+			order = append(order, name)
+			mu.Unlock()
+		})
+	}
+	// Arrival order is the reverse of the taking order: each newcomer goes first in line
+	// and sleeps until the refill would serve it.
+	start("gc", budget.GC, time.Time{})
+	clock.WaitSleepers(t, 1)
+	start("forward due later", budget.Forward, t0.Add(-time.Minute))
+	clock.WaitSleepers(t, 2)
+	start("forward due first", budget.Forward, t0.Add(-time.Hour))
+	clock.WaitSleepers(t, 3)
+	start("repair", budget.Repair, time.Time{})
+	clock.WaitSleepers(t, 4)
+	// Each one that comes first sleeps until the refill serves it.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(order)
+		mu.Unlock()
+		if n == 4 || time.Now().After(deadline) {
+			break
+		}
+		if clock.Sleepers() == 0 {
+			time.Sleep(time.Millisecond) // a waiter between its take and its next sleep
+			continue
+		}
+		clock.Advance(time.Second)
+	}
+	wg.Wait()
+	want := []string{"repair", "forward due first", "forward due later", "gc"}
+	if len(order) != len(want) {
+		t.Fatalf("order %v, want %v", order, want)
+	}
+	for i := range want {
+		if order[i] != want[i] {
+			t.Fatalf("order %v, want %v", order, want)
+		}
+	}
+}
+
+func TestAWaitBeyondTheDeadlineFailsAtOnce(t *testing.T) {
+	clock := budgettest.NewManualClock(t0)
+	b := budget.New(budget.NewMemory(), clock, nil)
+	drain(t, b, budget.Quotas[api].Reserve(budget.Forward)) // the next forward token is a second away
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := b.Take(ctx, api)
+	if !errors.Is(err, budget.ErrExhausted) {
+		t.Fatalf("err = %v, want ErrExhausted", err)
+	}
+	if waited := time.Since(start); waited > 100*time.Millisecond {
+		t.Errorf("waited %s for a token a virtual second away with 200ms left", waited)
+	}
+	// The same holds for a GC take queued behind a waiting forward one.
+	go func() {
+		_ = b.Take(context.Background(), api)
+	}()
+	clock.WaitSleepers(t, 1)
+	ctx, cancel = context.WithTimeout(budget.WithPriority(context.Background(), budget.GC), 200*time.Millisecond)
+	defer cancel()
+	if err := b.Take(ctx, api); !errors.Is(err, budget.ErrExhausted) {
+		t.Fatalf("queued GC take: err = %v, want ErrExhausted", err)
+	}
+	clock.Advance(time.Hour) // let the forward waiter go
+}
+
+// realClock is a manual clock whose seconds take a millisecond of wall time, as local
+// mode's virtual clock at speed 1000.
+type realClock struct{ *budgettest.ManualClock }
+
+func (realClock) Real(d time.Duration) time.Duration { return d / 1000 }
+
+func TestAWaitIsJudgedInWallTime(t *testing.T) {
+	clock := realClock{budgettest.NewManualClock(t0)}
+	b := budget.New(budget.NewMemory(), clock, nil)
+	drain(t, b, budget.Quotas[api].Reserve(budget.Forward))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- b.Take(ctx, api) }()
+	clock.WaitSleepers(t, 1) // it waits: a virtual second is a wall millisecond
+	clock.Advance(time.Second)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+type failingStore struct{ err error }
+
+func (f failingStore) Take(context.Context, budget.API, time.Time, time.Time, time.Duration) (time.Time, bool, error) {
+	return time.Time{}, false, f.err
+}
+
+func TestAStoreThatFails(t *testing.T) {
+	boom := errors.New("table unreadable")
+	clock := budgettest.NewManualClock(t0)
+	b := budget.New(failingStore{boom}, clock, nil)
+
+	// A rollback takes at once: the budget fails open for it.
+	if err := b.Take(budget.WithPriority(context.Background(), budget.Rollback), api); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	b.Settle()
+
+	// Any other priority waits, asking again, and fails at its deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := b.Take(ctx, api)
+	if !errors.Is(err, budget.ErrExhausted) || !errors.Is(err, boom) {
+		t.Fatalf("forward: err = %v, want ErrExhausted and the store's error", err)
+	}
+}
+
+func TestCancelledIsNotExhausted(t *testing.T) {
+	clock := budgettest.NewManualClock(t0)
+	b := budget.New(budget.NewMemory(), clock, nil)
+	drain(t, b, budget.Quotas[api].Reserve(budget.Forward))
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- b.Take(ctx, api) }()
+	clock.WaitSleepers(t, 1)
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) || errors.Is(err, budget.ErrExhausted) {
+		t.Fatalf("err = %v, want context.Canceled and not ErrExhausted", err)
+	}
+}
+
+func TestUnknownAPI(t *testing.T) {
+	b := budget.New(budget.NewMemory(), nil, nil)
+	if err := b.Take(context.Background(), "StartExecution"); err == nil || errors.Is(err, budget.ErrExhausted) {
+		t.Fatalf("err = %v, want a configuration error", err)
+	}
+}
+
+// benchClock moves a second on at every reading, so that every take finds a token: the
+// benchmark measures a take, not a wait.
+type benchClock struct{ n atomic.Int64 }
+
+func (c *benchClock) Now() time.Time { return t0.Add(time.Duration(c.n.Add(1)) * time.Second) }
+
+func (c *benchClock) Sleep(context.Context, time.Duration) error { return nil }
+
+// BenchmarkTake is one forward take from the in-memory store.
+func BenchmarkTake(b *testing.B) {
+	bud := budget.New(budget.NewMemory(), &benchClock{}, nil)
+	ctx := context.Background()
+	for b.Loop() {
+		if err := bud.Take(ctx, api); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
