@@ -250,7 +250,11 @@ func (c *Controller) triage(ctx context.Context, rs []rollout.Rollout, lk *look)
 		case !r.FenceClosedAt.IsZero():
 			continue
 		}
-		obs, read, err := c.observe(ctx, r, "", lk, false)
+		// A read the budget would hold up (the account's alias reads spent) is the tick's:
+		// the look of the others does not wait on it.
+		tctx, cancel := context.WithTimeout(ctx, c.cfg.AliasWriteWindow)
+		obs, read, err := c.observe(tctx, r, "", lk, false)
+		cancel()
 		if err != nil {
 			// The tick reads again, and reports.
 			jobs = append(jobs, job{id: r.ID, urgency: urgRepair, due: r.UpdatedAt})
