@@ -24,6 +24,7 @@ var simRegressions = []struct {
 	{86089, "locksReleased: a wake took the lock again for a stale queue entry of a rollout that had run and ended"},
 	{182056, "weightsAudited: a rollback's audit line failed four times in a row after its alias write"},
 	{86697, "weightsAudited: the repair after the write window wrote an ended rollout's routing without the stop's audit line"},
+	{152970, "locksReleased: a stale Prepare took a finalized rollout's lock again and its release failed; nothing came back for it (now the rollout goes back into the sweep's index first)"},
 }
 
 // TestSimRegressions replays simRegressions.

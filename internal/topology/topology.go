@@ -24,6 +24,8 @@ const (
 	EnvDedupeTTL          = "SFN_ROLLOUT_DEDUPE_TTL"         // how long an upload is remembered, DefaultDedupeTTL by default
 	EnvAliasWriteWindow   = "SFN_ROLLOUT_ALIAS_WRITE_WINDOW" // the bound of one alias write, DefaultAliasWriteWindow by default
 	EnvLogLevel           = "SFN_ROLLOUT_LOG_LEVEL"
+	EnvSweepShards        = "SFN_ROLLOUT_SWEEP_SHARDS" // how many sweep schedules split the running rollouts, 1 by default
+	EnvDriftReads         = "SFN_ROLLOUT_DRIFT_READS"  // alias reads a sweep makes to find hand changes, 10 by default
 )
 
 // Environment variables the CLI reads besides EnvBucket and EnvTable: the control function

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,6 +82,18 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		return s, fmt.Errorf("%s: want a positive duration like 5s, got %q", topology.EnvAliasWriteWindow, getenv(topology.EnvAliasWriteWindow))
 	}
 	s.Controller.AliasWriteWindow = window
+	for _, n := range []struct {
+		env string
+		to  *int
+	}{{topology.EnvSweepShards, &s.Controller.SweepShards}, {topology.EnvDriftReads, &s.Controller.DriftReads}} {
+		if v := getenv(n.env); v != "" {
+			i, err := strconv.Atoi(v)
+			if err != nil || i < 1 {
+				return s, fmt.Errorf("%s: want a positive whole number, got %q", n.env, v)
+			}
+			*n.to = i
+		}
+	}
 	if err := s.LogLevel.UnmarshalText([]byte(orDefault(getenv(topology.EnvLogLevel), "INFO"))); err != nil {
 		return s, fmt.Errorf("%s: %w", topology.EnvLogLevel, err)
 	}

@@ -47,6 +47,13 @@ func TestSettingsFromEnv(t *testing.T) {
 		{name: "missing table and role", unset: []string{topology.EnvTable, topology.EnvSchedulerRoleArn}, wantErr: "missing environment: SFN_ROLLOUT_TABLE, SFN_ROLLOUT_SCHEDULER_ROLE_ARN"},
 		{name: "bad duration", set: map[string]string{topology.EnvMinInterval: "soon"}, wantErr: topology.EnvMinInterval},
 		{name: "bad log level", set: map[string]string{topology.EnvLogLevel: "LOUD"}, wantErr: topology.EnvLogLevel},
+		{name: "sweep shards and drift reads", set: map[string]string{topology.EnvSweepShards: "4", topology.EnvDriftReads: "25"}, check: func(t *testing.T, s Settings) {
+			if s.Controller.SweepShards != 4 || s.Controller.DriftReads != 25 {
+				t.Errorf("SweepShards %d DriftReads %d, want 4 and 25", s.Controller.SweepShards, s.Controller.DriftReads)
+			}
+		}},
+		{name: "bad sweep shards", set: map[string]string{topology.EnvSweepShards: "0"}, wantErr: topology.EnvSweepShards},
+		{name: "bad drift reads", set: map[string]string{topology.EnvDriftReads: "many"}, wantErr: topology.EnvDriftReads},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,6 +94,7 @@ func TestDispatchNamesErrors(t *testing.T) {
 		{name: "control without rollout id", function: "control", payload: `{"command":"pause","actor":"alice"}`, wantType: "InvalidEvent"},
 		{name: "control with an unknown command", function: "control", payload: `{"rolloutId":"r-1","command":"fly","actor":"alice"}`, wantType: "InvalidEvent"},
 		{name: "advance on a payload that is not a tick", function: "advance", payload: `[1,2]`, wantType: "InvalidEvent"},
+		{name: "advance on a sweep of a shard that does not exist", function: "advance", payload: `{"sweep":{"shard":3,"shards":2}}`, wantType: "InvalidEvent"},
 		{name: "prepare on an event that is not an upload", function: "prepare", payload: `{"event":{"source":"aws.ec2","detail-type":"x","detail":{}}}`, wantType: "InvalidEvent"},
 		{name: "rollback on an event that is not an alarm", function: "rollback", payload: `{"source":"aws.s3"}`, wantType: "InvalidEvent"},
 		{name: "unknown function", function: "deploy", payload: `{}`, wantType: "Internal"},
