@@ -93,8 +93,10 @@ func orDefault(v, def string) string {
 	return v
 }
 
-// New builds the controller over real SDK clients. It does no I/O.
+// New builds the controller over real SDK clients, each with awsapi.NewRetryer (whatever
+// retryer cfg had). It does no I/O.
 func New(cfg aws.Config, s Settings, clock controller.Clock, log *slog.Logger) (*controller.Controller, error) {
+	cfg.Retryer = awsapi.NewRetryer
 	sfnClient := sfn.NewFromConfig(cfg)
 	cw := cloudwatch.NewFromConfig(cfg)
 	store := dynamostore.New(dynamodb.NewFromConfig(cfg), s.Table)
