@@ -55,7 +55,9 @@ func TestThrottledBurstOfUploads(t *testing.T) {
 	ids := make([]string, uploads)
 	var wg sync.WaitGroup
 	for i, m := range ms {
-		wg.Go(func() { ids[i] = m.upload("v2", release(t, "v2"), map[string]string{"strategy": "CANARY", "percentage": "50", "interval": "1m"}) })
+		wg.Go(func() {
+			ids[i] = m.upload("v2", release(t, "v2"), map[string]string{"strategy": "CANARY", "percentage": "50", "interval": "1m"})
+		})
 	}
 	wg.Wait()
 	time.Sleep(throttleFor)
