@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
 )
 
 const (
@@ -659,4 +660,77 @@ func strictUnmarshal(raw []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
+}
+
+// TestASLThrottledIsRetriedForTheLongestDeadline: every task that runs prepare, register or
+// finalize retries Throttled in a retrier of its own (so that throttling never spends
+// Transient's few attempts), the first that matches it (States.TaskFailed and States.ALL
+// match it too), with full jitter, at most MaxDelaySeconds apart, and MaxAttempts enough to
+// span the longest rollout deadline: a Throttled answer comes only after the function
+// retried for its own time (controller.ThrottledAfter of the function timeout), so
+// MaxAttempts of them last at least controller.MaxRolloutTimeout. Throttled is never in a
+// list that is not retried (MaxAttempts 0) nor caught before its retries are spent.
+func TestASLThrottledIsRetriedForTheLongestDeadline(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal(substitute(t, readFile(t, controllerFile)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	functions := map[string]bool{}
+	for _, arn := range exampleArns {
+		functions[arn] = true
+	}
+	perAttempt := controller.ThrottledAfter(wiring.Timeout)
+	need := int((controller.MaxRolloutTimeout + perAttempt - 1) / perAttempt)
+	tasks := 0
+	for name, raw := range doc["States"].(map[string]any) {
+		st := raw.(map[string]any)
+		params, _ := st["Parameters"].(map[string]any)
+		if !functions[fmt.Sprint(st["Resource"])] && !functions[fmt.Sprint(params["FunctionName"])] {
+			continue
+		}
+		tasks++
+		retry, _ := st["Retry"].([]any)
+		found := false
+		for i, r := range retry {
+			r := r.(map[string]any)
+			var names []string
+			for _, n := range r["ErrorEquals"].([]any) {
+				names = append(names, n.(string))
+			}
+			matches := slices.Contains(names, "Throttled") || slices.Contains(names, "States.TaskFailed") || slices.Contains(names, "States.ALL")
+			if !matches {
+				continue
+			}
+			where := fmt.Sprintf("%s/Retry[%d]", name, i)
+			if !slices.Equal(names, []string{"Throttled"}) {
+				t.Errorf("%s %v is the first retrier to match Throttled; want one of its own before it", where, names)
+				break
+			}
+			found = true
+			if r["JitterStrategy"] != "FULL" {
+				t.Errorf("%s: JitterStrategy %v, want FULL: throttled callers must not retry in step", where, r["JitterStrategy"])
+			}
+			if d, _ := r["MaxDelaySeconds"].(float64); d < 1 || d > 300 {
+				t.Errorf("%s: MaxDelaySeconds %v, want a bound of at most a few minutes", where, r["MaxDelaySeconds"])
+			}
+			if n, _ := r["MaxAttempts"].(float64); int(n) < need {
+				t.Errorf("%s: MaxAttempts %v; %d attempts of at least %s each are needed to span %s", where, r["MaxAttempts"], need, perAttempt, controller.MaxRolloutTimeout)
+			}
+			break
+		}
+		if !found {
+			t.Errorf("%s runs a controller function and does not retry Throttled", name)
+		}
+		catch, _ := st["Catch"].([]any)
+		for i, c := range catch {
+			for _, n := range c.(map[string]any)["ErrorEquals"].([]any) {
+				if n == "Throttled" {
+					t.Errorf("%s/Catch[%d] names Throttled: it is retried, then caught by States.ALL", name, i)
+				}
+			}
+		}
+	}
+	if tasks != 4 {
+		t.Errorf("%d tasks run prepare, register or finalize; want 4 (Prepare, WaitForTurn, Progress, Finalize)", tasks)
+	}
 }

@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -109,9 +111,37 @@ func ErrorCode(err error) string {
 // IsCode reports whether err carries the AWS error code code.
 func IsCode(err error, code string) bool { return err != nil && ErrorCode(err) == code }
 
-// LoadConfig loads the SDK configuration once per process. It honours AWS_ENDPOINT_URL and
-// AWS_ENDPOINT_URL_<SERVICE>, which is how local mode points every client at its endpoint.
+// The SDK retryer of every client (RetryerOptions). Its attempts are the innermost of three
+// layers that retry throttling (the controller's own retries within an invocation, then the
+// controller state machine's Throttled retriers), so they are few and short: they smooth a
+// moment's throttling without holding a call for long, and the call's context deadline
+// still ends them.
+const (
+	RetryMaxAttempts = 5
+	RetryMaxBackoff  = 5 * time.Second
+)
+
+// RetryerOptions configure the standard retryer: RetryMaxAttempts attempts with full-jitter
+// exponential backoff (from a second for throttling, 50 ms for other retryable errors, capped
+// at RetryMaxBackoff), and no client-side retry quota. The SDK's quota (500 tokens a client,
+// 5 a throttled retry) ran dry when many rollouts shared a client under throttling, and then
+// answered "retry quota exceeded" without waiting at all: the calls failed while the
+// controller still had time. The quota protects a service from a client's retry storm;
+// here the backoff and the controller's own budget bound the retries instead.
+func RetryerOptions(o *retry.StandardOptions) {
+	o.MaxAttempts = RetryMaxAttempts
+	o.MaxBackoff = RetryMaxBackoff
+	o.RateLimiter = ratelimit.None
+}
+
+// NewRetryer is the retryer of every client the controller builds (aws.Config.Retryer).
+func NewRetryer() aws.Retryer { return retry.NewStandard(RetryerOptions) }
+
+// LoadConfig loads the SDK configuration once per process, with NewRetryer. It honours
+// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>, which is how local mode points every
+// client at its endpoint.
 func LoadConfig(ctx context.Context, optFns ...func(*config.LoadOptions) error) (aws.Config, error) {
+	optFns = append([]func(*config.LoadOptions) error{config.WithRetryer(NewRetryer)}, optFns...)
 	cfg, err := config.LoadDefaultConfig(ctx, optFns...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)

@@ -65,6 +65,9 @@ type Ports struct {
 	// Sleep waits between retries; nil is the wall clock. Tests pass one that moves their
 	// fake clock instead, so that retries neither slow them nor depend on the machine.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Jitter picks the wait before a retry of a throttled call, between 0 and d (full
+	// jitter); nil draws it at random. Tests pass one that draws from their seed.
+	Jitter func(d time.Duration) time.Duration
 }
 
 // Controller runs the use cases.
@@ -106,6 +109,9 @@ func New(cfg Config, p Ports) (*Controller, error) {
 	}
 	if p.Sleep == nil {
 		p.Sleep = sleep
+	}
+	if p.Jitter == nil {
+		p.Jitter = fullJitter
 	}
 	v := reflect.ValueOf(p)
 	for i := range v.NumField() {
@@ -355,8 +361,12 @@ func retryBudget(ctx context.Context) time.Duration {
 		return noDeadlineBudget
 	}
 	left := time.Until(deadline)
-	return max(0, left-max(time.Second, left/10))
+	return max(0, left-answerReserve(left))
 }
+
+// answerReserve is the part of an invocation's time left that retries never take: a tenth,
+// at least a second, kept to save and answer.
+func answerReserve(left time.Duration) time.Duration { return max(time.Second, left/10) }
 
 // sleep waits d on the wall clock, or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) error {

@@ -10,8 +10,16 @@ import (
 // reports the Go type name of a returned error as errorType, which ASL ErrorEquals matches,
 // so each is its own type and Named hands the outermost one to the Lambda runtime.
 
-// Transient is worth retrying: throttling, 5xx, a lost optimistic-lock race.
+// Transient is worth retrying a few times: a lost optimistic-lock race, or, from the
+// functions that no controller state machine retries (advance, rollback, control),
+// throttling and 5xx.
 type Transient struct{ cause }
+
+// Throttled is what Prepare, Register and Finalize answer when AWS kept throttling a call
+// (or could not answer it: ErrThrottled) for as long as the invocation could wait. The
+// controller state machine retries it apart from Transient, for as long as the longest
+// rollout deadline: throttling delays a rollout and never fails it.
+type Throttled struct{ cause }
 
 // InvalidEvent is an event the handler cannot read.
 type InvalidEvent struct{ cause }
@@ -125,6 +133,7 @@ func ErrorName(err error) string {
 // errorsByName rebuilds a named error from its name, for outcomes read back from a record.
 var errorsByName = map[string]func(cause) error{
 	"Transient":            func(c cause) error { return &Transient{c} },
+	"Throttled":            func(c cause) error { return &Throttled{c} },
 	"InvalidEvent":         func(c cause) error { return &InvalidEvent{c} },
 	"InvalidDefinition":    func(c cause) error { return &InvalidDefinition{c} },
 	"InvalidPolicy":        func(c cause) error { return &InvalidPolicy{c} },
@@ -167,4 +176,10 @@ func transient(err error) error {
 		return &Transient{cause{err: err}}
 	}
 	return err
+}
+
+// retryable reports whether err holds a Transient or Throttled error: worth trying again,
+// never a refusal.
+func retryable(err error) bool {
+	return errors.As(err, new(*Transient)) || errors.As(err, new(*Throttled))
 }

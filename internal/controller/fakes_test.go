@@ -1501,6 +1501,8 @@ func newWorld(t testing.TB) *world {
 		StateMachines: smPort{w.sfn}, Aliases: aliasPort{w.sfn}, Alarms: w.alarms, Metrics: w.metrics,
 		Store: w.store, Artifacts: w.s3, Schedules: w.sched, Tasks: w.tasks, Events: w.events, Clock: clock,
 		Sleep: func(ctx context.Context, d time.Duration) error { clock.Advance(d); return ctx.Err() },
+		// The longest wait, so that retries are the same in every run and test.
+		Jitter: func(d time.Duration) time.Duration { return d },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -1694,12 +1696,28 @@ func (e *execution) catch(err error) {
 	e.state.Error = &controller.TaskError{Error: controller.ErrorName(err), Cause: err.Error()}
 }
 
-// prepare runs Prepare, retried on Transient as the state machine's Retry does.
+// aslRetried reports whether the state machine retries a task's error: Transient a few
+// times, Throttled for as long as the longest deadline (here a thousand times, so that a
+// test that throttles for ever ends). attempts counts each retrier's failed attempts.
+func aslRetried(err error, attempts *[2]int, transient int) bool {
+	i, limit := 0, transient
+	switch controller.ErrorName(err) {
+	case "Throttled":
+		i, limit = 1, 1000
+	case "Transient":
+	default:
+		return false
+	}
+	attempts[i]++
+	return attempts[i] <= limit
+}
+
+// prepare runs Prepare, retried on Transient and Throttled as the state machine's Retry does.
 func (e *execution) prepare() {
 	e.w.t.Helper()
-	for range 6 {
+	for attempts := [2]int{}; ; {
 		e.prepared, e.prepareErr = e.w.ctl.Prepare(e.w.ctx, e.state)
-		if controller.ErrorName(e.prepareErr) != "Transient" {
+		if !aslRetried(e.prepareErr, &attempts, 5) {
 			break
 		}
 	}
@@ -1720,9 +1738,9 @@ func (e *execution) register(results ...controller.TestResult) {
 	e.state.PreTraffic = results
 	e.token = "token-progress-" + e.name
 	e.w.tasks.issue(e.token)
-	for range 6 {
+	for attempts := [2]int{}; ; {
 		e.registerErr = e.w.ctl.Register(e.w.ctx, controller.RegisterInput{State: e.state, TaskToken: e.token, Wait: controller.WaitProgress})
-		if controller.ErrorName(e.registerErr) != "Transient" {
+		if !aslRetried(e.registerErr, &attempts, 5) {
 			break
 		}
 	}
@@ -1789,6 +1807,30 @@ func (e *execution) ticks(max int) int {
 // finalize ends the progress wait the way the state machine does and runs Finalize.
 func (e *execution) finalize() {
 	e.w.t.Helper()
+	e.waitEnded()
+	for attempts := [2]int{}; ; {
+		e.final, e.finalErr = e.w.ctl.Finalize(e.w.ctx, e.state)
+		if !aslRetried(e.finalErr, &attempts, 9) {
+			break
+		}
+	}
+	e.finalized = true
+	e.observe()
+}
+
+// finalizeOnce ends the progress wait as finalize does and runs one invocation of
+// Finalize, which the state machine would retry if it failed.
+func (e *execution) finalizeOnce() {
+	e.w.t.Helper()
+	e.waitEnded()
+	e.final, e.finalErr = e.w.ctl.Finalize(e.w.ctx, e.state)
+	e.observe()
+}
+
+// waitEnded puts the progress wait's outcome in the state, as the Progress task's
+// ResultPath or Catch does.
+func (e *execution) waitEnded() {
+	e.w.t.Helper()
 	if o, ok := e.w.tasks.outcome(e.token); ok && e.state.Error == nil {
 		if o.Succeeded {
 			var out controller.Outcome
@@ -1800,14 +1842,6 @@ func (e *execution) finalize() {
 			e.state.Error = &controller.TaskError{Error: o.Error, Cause: o.Cause}
 		}
 	}
-	for range 10 {
-		e.final, e.finalErr = e.w.ctl.Finalize(e.w.ctx, e.state)
-		if controller.ErrorName(e.finalErr) != "Transient" {
-			break
-		}
-	}
-	e.finalized = true
-	e.observe()
 }
 
 // run plays a whole execution: Prepare, Register, ticks until the wait ends (at most

@@ -18,7 +18,18 @@ import (
 // over yet (the wait timed out, a task failed) is failed with the alias on stable; then
 // the alias is checked against the outcome, the schedule deleted, the lock released, old
 // versions collected, the outcome announced, and the next queued upload woken.
+//
+// A throttled call is retried within the invocation (whileThrottled), then answered
+// Throttled, which the controller state machine retries whatever the deadline: the
+// outcome is settled by then, and only its clean-up waits.
 func (c *Controller) Finalize(ctx context.Context, s State) (Outcome, error) {
+	return whileThrottled(ctx, c, func() string { return "" }, func(ctx context.Context) (Outcome, error) {
+		return c.finalizeOnce(ctx, s)
+	})
+}
+
+// finalizeOnce is one attempt of Finalize.
+func (c *Controller) finalizeOnce(ctx context.Context, s State) (Outcome, error) {
 	id, err := rolloutIDOf(s)
 	if err != nil {
 		return Outcome{Phase: rollout.Failed, Reason: errorText(s.Error)}, nil
@@ -42,8 +53,11 @@ func (c *Controller) Finalize(ctx context.Context, s State) (Outcome, error) {
 		name, reason := "RolloutFailed", "the controller's wait ended without an outcome"
 		if s.Error != nil {
 			reason = s.Error.Error + ": " + truncate(s.Error.Cause, 500)
-			if s.Error.Error == "States.Timeout" {
+			switch s.Error.Error {
+			case "States.Timeout":
 				reason = fmt.Sprintf("timed out: the rollout ran past its deadline %s", r.Deadline.Format("2006-01-02T15:04:05Z"))
+			case "Throttled":
+				reason = "throttled until the controller state machine stopped retrying: " + truncate(s.Error.Cause, 500)
 			}
 			if s.Error.Error == "PreTrafficFailed" {
 				name = "PreTrafficFailed"

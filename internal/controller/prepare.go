@@ -81,11 +81,21 @@ func partition(region string) string {
 // refuses bad input with a named error recorded on the rollout (the alias untouched),
 // takes the alias's lock (or queues, or supersedes, as the policy says) and publishes the
 // candidate version. It is safe to run again for the same execution.
+//
+// A throttled call is retried within the invocation (whileThrottled), then answered
+// Throttled: it delays the upload and never refuses it.
 func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error) {
 	u, err := parseUpload(s.Event)
 	if err != nil {
 		return PrepareResult{}, err
 	}
+	return whileThrottled(ctx, c, func() string { return u.rollID }, func(ctx context.Context) (PrepareResult, error) {
+		return c.prepareOnce(ctx, s, u)
+	})
+}
+
+// prepareOnce is one attempt of Prepare.
+func (c *Controller) prepareOnce(ctx context.Context, s State, u upload) (PrepareResult, error) {
 	now := c.now()
 	claim, err := c.Store.ClaimUpload(ctx, UploadClaim{UploadID: u.id, RolloutID: u.rollID, Execution: s.Execution, ExpiresAt: now.Add(c.cfg.DedupeTTL)})
 	fresh := err == nil
@@ -256,17 +266,20 @@ func (c *Controller) prepared(r rollout.Rollout) PrepareResult {
 	return PrepareResult{RolloutID: r.ID, Action: ActionStart, CandidateVersionArn: r.CandidateVersionArn, Tests: []TestCase{}, TimeoutSeconds: timeoutSeconds(r.Policy)}
 }
 
+// MaxRolloutTimeout is the longest a rollout may take from its candidate to its end: Step
+// Functions' longest execution, a year. It is also the deadline of the longest policies:
+// CUSTOM pauses have no upper bound of their own.
+const MaxRolloutTimeout = 365 * 24 * time.Hour
+
 // timeoutSeconds bounds the progress wait: twice the planned duration plus an hour, and a
-// week more when a step waits for approval; never more than Step Functions' year.
+// week more when a step waits for approval; never more than MaxRolloutTimeout.
 func timeoutSeconds(p rollout.Policy) int {
 	planned, approval := p.PlannedDuration()
 	d := 2*planned + time.Hour
 	if approval {
 		d += 7 * 24 * time.Hour
 	}
-	if d > 365*24*time.Hour {
-		d = 365 * 24 * time.Hour
-	}
+	d = min(d, MaxRolloutTimeout)
 	return int(d / time.Second)
 }
 
@@ -290,13 +303,13 @@ type checked struct {
 // pre-traffic tests parse.
 func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 	var in checked
-	if _, err := c.StateMachines.Describe(ctx, u.smArn); err != nil {
+	if _, err := retryCall(ctx, c, func() (StateMachine, error) { return c.StateMachines.Describe(ctx, u.smArn) }); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return in, &StateMachineNotFound{newCause(nil, "state machine %s does not exist", u.smArn)}
 		}
 		return in, transient(fmt.Errorf("describe %s: %w", u.smArn, err))
 	}
-	tags, err := c.StateMachines.Tags(ctx, u.smArn)
+	tags, err := retryCall(ctx, c, func() (map[string]string, error) { return c.StateMachines.Tags(ctx, u.smArn) })
 	if err != nil {
 		return in, transient(fmt.Errorf("tags of %s: %w", u.smArn, err))
 	}
@@ -317,7 +330,7 @@ func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 		return in, &InvalidDefinition{newCause(err, "%s is not JSON", u.key.Key())}
 	}
 	in.definition = string(obj.Body)
-	diags, err := c.StateMachines.Validate(ctx, in.definition)
+	diags, err := retryCall(ctx, c, func() ([]Diagnostic, error) { return c.StateMachines.Validate(ctx, in.definition) })
 	if err != nil {
 		return in, transient(fmt.Errorf("validate %s: %w", u.key.Key(), err))
 	}
@@ -340,7 +353,7 @@ func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 
 	if len(in.policy.Alarms) > 0 {
 		in.alarmsReadAt = c.now().Truncate(time.Millisecond)
-		states, err := c.Alarms.States(ctx, in.policy.Alarms)
+		states, err := retryCall(ctx, c, func() (map[string]rollout.AlarmState, error) { return c.Alarms.States(ctx, in.policy.Alarms) })
 		if err != nil {
 			return in, transient(fmt.Errorf("describe alarms: %w", err))
 		}
@@ -552,7 +565,7 @@ func (c *Controller) abortQueued(ctx context.Context, aliasArn, by string) error
 // publish reads the alias's stable version, refuses an upload that is already stable,
 // and publishes the candidate.
 func (c *Controller) publish(ctx context.Context, r *rollout.Rollout, u upload, in checked) error {
-	alias, err := c.Aliases.Describe(ctx, r.AliasArn)
+	alias, err := retryCall(ctx, c, func() (Alias, error) { return c.Aliases.Describe(ctx, r.AliasArn) })
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return c.release(ctx, *r, &StateMachineNotFound{newCause(nil, "alias %s of %s does not exist (ManagedStateMachine creates it)", r.AliasName, r.StateMachineName)})
@@ -563,7 +576,7 @@ func (c *Controller) publish(ctx context.Context, r *rollout.Rollout, u upload, 
 		return c.release(ctx, *r, &RolloutInProgress{newCause(nil, "alias %s routes %s, not 100%% to one version: finish or undo that split first", r.AliasName, rollout.DescribeRouting(alias.Routing))})
 	}
 	r.StableVersionArn = alias.Routing[0].VersionArn
-	stable, err := c.StateMachines.Describe(ctx, r.StableVersionArn)
+	stable, err := retryCall(ctx, c, func() (StateMachine, error) { return c.StateMachines.Describe(ctx, r.StableVersionArn) })
 	if err != nil {
 		return transient(fmt.Errorf("describe stable version %s: %w", r.StableVersionArn, err))
 	}
@@ -574,7 +587,8 @@ func (c *Controller) publish(ctx context.Context, r *rollout.Rollout, u upload, 
 	if len(desc) > 256 {
 		desc = desc[:256]
 	}
-	candidate, err := c.StateMachines.Publish(ctx, r.StateMachineArn, in.definition, desc)
+	// Publishing a definition again answers the version that holds it: safe to retry.
+	candidate, err := retryCall(ctx, c, func() (string, error) { return c.StateMachines.Publish(ctx, r.StateMachineArn, in.definition, desc) })
 	if err != nil {
 		if errors.Is(err, ErrInvalidDefinition) {
 			return c.release(ctx, *r, &InvalidDefinition{newCause(err, "%s", r.Upload.Key)})
@@ -596,7 +610,7 @@ func (c *Controller) publish(ctx context.Context, r *rollout.Rollout, u upload, 
 // operator's command) leaves the lock with the rollout, whose retry reads the record again.
 func (c *Controller) release(ctx context.Context, r rollout.Rollout, err error) error {
 	refused := c.refuse(ctx, r, err)
-	if errors.As(refused, new(*Transient)) {
+	if retryable(refused) {
 		return refused
 	}
 	if rerr := c.Store.ReleaseLock(ctx, r.AliasArn, r.ID); rerr != nil {
@@ -612,7 +626,8 @@ func (c *Controller) refuse(ctx context.Context, r rollout.Rollout, cause error)
 	if !errors.As(cause, &n) {
 		return transient(cause)
 	}
-	if errors.As(cause, new(*Transient)) {
+	if retryable(cause) {
+		// Throttling or a lost race is never a refusal: the upload is tried again.
 		return cause
 	}
 	now := c.now()

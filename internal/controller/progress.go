@@ -16,10 +16,21 @@ import (
 // the upload behind the alias's active rollout; for "progress" it judges the pre-traffic
 // tests, stores the task token, runs the first tick at once and creates the schedule of
 // the following ticks.
+//
+// A throttled call is retried within the invocation (whileThrottled), then answered
+// Throttled; once the rollout's deadline has passed, the rollout ends Failed instead.
 func (c *Controller) Register(ctx context.Context, in RegisterInput) error {
 	if in.TaskToken == "" || in.Prepare == nil || in.Prepare.RolloutID == "" {
 		return &InvalidEvent{newCause(nil, "register needs taskToken and prepare.rolloutId")}
 	}
+	_, err := whileThrottled(ctx, c, func() string { return in.Prepare.RolloutID }, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, c.registerOnce(ctx, in)
+	})
+	return err
+}
+
+// registerOnce is one attempt of Register.
+func (c *Controller) registerOnce(ctx context.Context, in RegisterInput) error {
 	id := in.Prepare.RolloutID
 	switch in.Wait {
 	case WaitTurn:
@@ -83,6 +94,12 @@ func (c *Controller) Register(ctx context.Context, in RegisterInput) error {
 		return err
 	}
 	_, _, err = c.decideAndCommit(ctx, id, "controller", "")
+	if throttling(err) {
+		// The schedule exists: its tick, a minute from now, does what this one could not
+		// (a tick that fails on throttling leaves its step to the next tick anyway).
+		c.logFor(r).InfoContext(ctx, "first tick throttled: left to the schedule", "err", err)
+		return nil
+	}
 	return err
 }
 
@@ -150,7 +167,7 @@ func (c *Controller) createFenced(ctx context.Context, r rollout.Rollout, name, 
 // the alias cut so that the name fits Step Functions' 80 characters; every alias of the
 // state machine (the one rolled out among them) is taken.
 func (c *Controller) chooseTestAlias(ctx context.Context, stateMachineArn, alias, named string) (string, error) {
-	existing, err := c.Aliases.List(ctx, stateMachineArn)
+	existing, err := retryCall(ctx, c, func() ([]Alias, error) { return c.Aliases.List(ctx, stateMachineArn) })
 	if err != nil {
 		return "", transient(fmt.Errorf("list aliases of %s: %w", stateMachineArn, err))
 	}

@@ -58,28 +58,27 @@ func TestStaleQueueEntryNeverFreesALiveLock(t *testing.T) {
 	}
 }
 
-// manyThrottled is more throttled answers than the driver retries a task.
-func manyThrottled(op string) []error {
-	errs := make([]error, 12)
-	for i := range errs {
-		errs[i] = throttled(op)
-	}
-	return errs
+// throttledAlways throttles every call of op until the returned func is called: longer
+// than one invocation retries.
+func throttledAlways(w *world, op, awsOp string) (stop func()) {
+	w.faults.hook(op, func(any) error { return throttled(awsOp) })
+	return func() { w.faults.hook(op, nil) }
 }
 
-// A Dequeue that fails is not ignored: Finalize answers Transient, so that Lambda retries
-// it, and the retry that gets through dequeues the woken upload.
+// A Dequeue that fails is not ignored: Finalize answers Throttled once its invocation's
+// retries are spent, so that the state machine retries it, and the retry that gets through
+// dequeues the woken upload.
 func TestFinalizeReportsAFailedDequeue(t *testing.T) {
 	w, first, second := queuedBehind(t)
-	w.faults.fail("Store.Dequeue", manyThrottled("DeleteItem")...)
-	first.finalize()
-	if controller.ErrorName(first.finalErr) != "Transient" {
-		t.Fatalf("Finalize with Dequeue failing = %v (%s), want Transient", first.finalErr, controller.ErrorName(first.finalErr))
+	stop := throttledAlways(w, "Store.Dequeue", "DeleteItem")
+	first.finalizeOnce()
+	if controller.ErrorName(first.finalErr) != "Throttled" {
+		t.Fatalf("Finalize with Dequeue failing = %v (%s), want Throttled", first.finalErr, controller.ErrorName(first.finalErr))
 	}
 	if !second.turnCame() {
 		t.Fatal("the queued upload was not woken")
 	}
-	w.faults.queue["Store.Dequeue"] = nil
+	stop()
 	first.finalize()
 	if first.finalErr != nil {
 		t.Fatalf("retried Finalize: %v", first.finalErr)
@@ -95,12 +94,12 @@ func TestFinalizeReportsAFailedDequeue(t *testing.T) {
 // the next holder's lock alone and wakes nobody again.
 func TestSecondFinalizeTouchesNothingOfTheNextHolder(t *testing.T) {
 	w, first, second := queuedBehind(t)
-	w.faults.fail("Store.Dequeue", manyThrottled("DeleteItem")...)
-	first.finalize()
+	stop := throttledAlways(w, "Store.Dequeue", "DeleteItem")
+	first.finalizeOnce()
 	if !second.turnCame() {
 		t.Fatal("the queued upload was not woken")
 	}
-	w.faults.queue["Store.Dequeue"] = nil
+	stop()
 	second.prepare()
 	second.register()
 	wantEqual(t, "lock holder", w.store.lockHolder(aliasOf("orders")), second.id())

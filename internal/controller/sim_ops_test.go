@@ -490,7 +490,7 @@ type simExec struct {
 	machine  *simMachine
 	state    controller.State
 	stage    simStage
-	attempts [2]int // failed attempts of the current step, by retrier: Transient, a crash
+	attempts [3]int // failed attempts of the current step, by retrier: Transient, a crash, Throttled
 	token    string
 	deadline time.Time
 	busy     bool         // a call of it is running (an operation nested in it may not step it)
@@ -611,7 +611,7 @@ func (s *sim) stepExec(x *simExec) {
 			x.state.Error = &controller.TaskError{Error: "Internal", Cause: "unknown action " + res.Action}
 			x.stage = stageFinalize
 		}
-		x.attempts = [2]int{}
+		x.attempts = [3]int{}
 
 	case stageTurn, stageRegister:
 		wait, next, timeout := controller.WaitTurn, stageWaitTurn, 7*24*time.Hour
@@ -633,7 +633,7 @@ func (s *sim) stepExec(x *simExec) {
 		if s.failedStep(x, err, 6, 2) {
 			return
 		}
-		x.token, x.deadline, x.stage, x.attempts = token, s.w.clock.Now().Add(timeout), next, [2]int{}
+		x.token, x.deadline, x.stage, x.attempts = token, s.w.clock.Now().Add(timeout), next, [3]int{}
 
 	case stageWaitTurn, stageProgress:
 		o, ok := s.w.tasks.outcome(x.token)
@@ -696,20 +696,23 @@ func (s *sim) failedStep(x *simExec, err error, transient, crash int) bool {
 		name = "States.TaskFailed"
 	}
 	x.state.Error = &controller.TaskError{Error: name, Cause: err.Error()}
-	x.stage, x.attempts = stageFinalize, [2]int{}
+	x.stage, x.attempts = stageFinalize, [3]int{}
 	s.logf("%s: %s caught into Finalize", x.name, name)
 	return true
 }
 
 // retried counts a failed attempt against its retrier and says whether the state machine
-// retries the step: Transient and a crashed function are retried (each retrier counting
-// its own attempts, as Step Functions does), named refusals are not. The retry's wait
-// (IntervalSeconds 1, or 2 after a crash, BackoffRate 2) passes on the fake clock.
+// retries the step: Transient, Throttled and a crashed function are retried (each retrier
+// counting its own attempts, as Step Functions does), named refusals are not. The retry's
+// wait (IntervalSeconds 1, or 2 after a crash, BackoffRate 2; Throttled's at most 60 s,
+// its longest, unjittered) passes on the fake clock.
 func (s *sim) retried(x *simExec, err error, transient, crash int) bool {
-	i, limit, interval := 0, transient, time.Second
+	i, limit, interval, maxDelay := 0, transient, time.Second, time.Duration(0)
 	switch {
 	case errors.Is(err, errCrash):
 		i, limit, interval = 1, crash, 2*time.Second
+	case controller.ErrorName(err) == "Throttled":
+		i, limit, maxDelay = 2, throttledAttempts, time.Minute
 	case controller.ErrorName(err) != "Transient":
 		return false
 	}
@@ -717,9 +720,17 @@ func (s *sim) retried(x *simExec, err error, transient, crash int) bool {
 	if x.attempts[i] > limit {
 		return false
 	}
-	s.w.clock.Advance(interval << (x.attempts[i] - 1))
+	wait := interval << min(x.attempts[i]-1, 20)
+	if maxDelay > 0 {
+		wait = min(wait, maxDelay)
+	}
+	s.w.clock.Advance(wait)
 	return true
 }
+
+// throttledAttempts is the MaxAttempts of the Throttled retriers of
+// rollout-controller.asl.json.
+const throttledAttempts = 610000
 
 // ---------------------------------------------------------------------------------------
 // helpers

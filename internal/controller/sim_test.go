@@ -288,6 +288,10 @@ func (s *sim) controller() *controller.Controller {
 		StateMachines: smPort{w.sfn}, Aliases: simAliases{aliasPort{w.sfn}, s}, Alarms: w.alarms, Metrics: w.metrics,
 		Store: simStore{w.store, s}, Artifacts: w.s3, Schedules: w.sched, Tasks: w.tasks, Events: w.events, Clock: w.clock,
 		Sleep: func(ctx context.Context, d time.Duration) error { w.clock.Advance(d); return ctx.Err() },
+		Jitter: func(d time.Duration) time.Duration {
+			defer s.use("jitter")()
+			return time.Duration(s.rng.Int64N(int64(d) + 1))
+		},
 	})
 	if err != nil {
 		s.t.Fatal(err)

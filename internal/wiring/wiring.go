@@ -107,12 +107,14 @@ func orDefault(v, def string) string {
 	return v
 }
 
-// New builds the controller over real SDK clients. It does no I/O.
+// New builds the controller over real SDK clients, each with awsapi.NewRetryer (whatever
+// retryer cfg had). It does no I/O.
 //
 // Its Step Functions calls go through the write budget (internal/budget), kept in the
 // rollout table so that every invocation, in any sandbox, draws from the same view of the
 // account's token buckets, and timed by the controller's clock.
 func New(cfg aws.Config, s Settings, clock controller.Clock, log *slog.Logger) (*controller.Controller, error) {
+	cfg.Retryer = awsapi.NewRetryer
 	sfnClient := sfn.NewFromConfig(cfg)
 	cw := cloudwatch.NewFromConfig(cfg)
 	ddb := dynamodb.NewFromConfig(cfg)

@@ -57,6 +57,9 @@ type Options struct {
 	Out   io.Writer // the endpoint's event lines; nil discards them
 	Log   *slog.Logger
 	Addr  string // default 127.0.0.1:0
+	// FunctionTimeout is the wall-clock timeout of the in-process functions (0: 60 s, as
+	// deployed); a test makes it short to see invocations run out of time.
+	FunctionTimeout time.Duration
 }
 
 // Start runs the endpoint and deploys the controller on it.
@@ -64,7 +67,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
 	}
-	st, err := stack.Start(ctx, stack.Options{Addr: opts.Addr, Speed: opts.Speed, Seed: opts.Seed, Out: opts.Out})
+	st, err := stack.Start(ctx, stack.Options{Addr: opts.Addr, Speed: opts.Speed, Seed: opts.Seed, Out: opts.Out, FunctionTimeout: opts.FunctionTimeout})
 	if err != nil {
 		return nil, err
 	}
