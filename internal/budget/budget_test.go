@@ -27,12 +27,15 @@ func TestReserves(t *testing.T) {
 		p      budget.Priority
 		want   int
 	}{
-		{"rollback keeps nothing", budget.Bucket{Burst: 100, Refill: 1}, budget.Rollback, 0},
-		{"repair keeps a tenth for rollbacks", budget.Bucket{Burst: 100, Refill: 1}, budget.Repair, 10},
-		{"forward keeps 30", budget.Bucket{Burst: 100, Refill: 1}, budget.Forward, 30},
-		{"gc keeps 60", budget.Bucket{Burst: 100, Refill: 1}, budget.GC, 60},
-		{"forward on a 200 bucket", budget.Bucket{Burst: 200, Refill: 20}, budget.Forward, 60},
-		{"gc on a 200 bucket", budget.Bucket{Burst: 200, Refill: 1}, budget.GC, 120},
+		{"rollback keeps nothing", budget.Bucket{Burst: 100, Refill: 1, Shared: true}, budget.Rollback, 0},
+		{"repair keeps a tenth for rollbacks", budget.Bucket{Burst: 100, Refill: 1, Shared: true}, budget.Repair, 10},
+		{"forward keeps 30", budget.Bucket{Burst: 100, Refill: 1, Shared: true}, budget.Forward, 30},
+		{"gc keeps 60", budget.Bucket{Burst: 100, Refill: 1, Shared: true}, budget.GC, 60},
+		{"forward on a 200 bucket", budget.Bucket{Burst: 200, Refill: 20, Shared: true}, budget.Forward, 60},
+		{"gc on a 200 bucket", budget.Bucket{Burst: 200, Refill: 1, Shared: true}, budget.GC, 120},
+		{"forward may use all of a bucket rollbacks do not draw on", budget.Bucket{Burst: 100, Refill: 1}, budget.Forward, 0},
+		{"repair too", budget.Bucket{Burst: 200, Refill: 1}, budget.Repair, 0},
+		{"gc still comes last", budget.Bucket{Burst: 100, Refill: 1}, budget.GC, 30},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,6 +29,12 @@ const (
 type Bucket struct {
 	Burst  int
 	Refill float64
+	// Shared says that rollbacks draw on this bucket too (only UpdateStateMachineAlias):
+	// there every priority below Rollback leaves the rollbacks a reserve. A bucket only
+	// forward work and garbage collection draw on (validations, publishes, the reads that
+	// come before a step) keeps no reserve but garbage collection's: a burst of uploads may
+	// use all of it.
+	Shared bool
 }
 
 // Quotas are Step Functions' buckets for the actions above, per account and region, in
@@ -36,7 +42,7 @@ type Bucket struct {
 // two tables together). Other regions are lower only for StartExecution, DescribeExecution
 // and ListExecutions, which the controller does not budget.
 var Quotas = map[API]Bucket{
-	UpdateStateMachineAlias:        {Burst: 100, Refill: 1},
+	UpdateStateMachineAlias:        {Burst: 100, Refill: 1, Shared: true},
 	PublishStateMachineVersion:     {Burst: 100, Refill: 1},
 	UpdateStateMachine:             {Burst: 100, Refill: 1},
 	CreateStateMachineAlias:        {Burst: 100, Refill: 1},
@@ -86,8 +92,15 @@ var reservePercent = map[Priority]int{Repair: 10, Forward: 30, GC: 60}
 
 // Reserve is how many tokens a take at p leaves in the bucket: p takes only while the bucket
 // holds at least Reserve(p)+1. Rollback's is 0 (it takes at once, even into debt). For a
-// 100-token bucket: Repair 10, Forward 30, GC 60.
+// 100-token bucket rollbacks share: Repair 10, Forward 30, GC 60; for one they do not: GC 30,
+// the others none.
 func (b Bucket) Reserve(p Priority) int {
+	if !b.Shared {
+		if p == GC {
+			return b.Burst * reservePercent[Forward] / 100
+		}
+		return 0
+	}
 	return b.Burst * reservePercent[p] / 100
 }
 

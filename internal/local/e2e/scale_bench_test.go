@@ -93,6 +93,7 @@ func runScale(b *testing.B) {
 		return nil
 	})
 	running, burst := rs[:*scaleRollouts], rs[*scaleRollouts:]
+	b.Logf("%s: %d state machines and alarms", time.Now().Format(time.TimeOnly), len(rs))
 	upload := func(r *scaleRollout) error {
 		id, err := env.Upload(ctx, r.m.Name, "prod", "release-2",
 			strings.Replace(example(b, "orders-v2.asl.json"), `"orders v2:`, `"`+r.m.Name+` v2:`, 1), policy(r.alarm))
@@ -101,6 +102,7 @@ func runScale(b *testing.B) {
 	}
 	parallel(b, len(running), func(i int) error { return upload(running[i]) })
 	waitAll(b, env, running, 10*time.Minute, func(r rollout.Rollout) bool { return r.Phase == rollout.Progressing && r.CandidateWeight == 10 })
+	b.Logf("%s: %d rollouts hold at 10%%", time.Now().Format(time.TimeOnly), len(running))
 
 	// 1. Calls per running rollout-minute while they hold.
 	resetRequests(b, env)
@@ -142,6 +144,8 @@ func runScale(b *testing.B) {
 	b.ReportMetric(ms(samples[len(samples)/2]), "one-alarm-p50-ms")
 	b.ReportMetric(ms(samples[min(len(samples)-1, len(samples)*99/100)]), "one-alarm-p99-ms")
 
+	b.Logf("%s: one alarm p50 %.0f ms", time.Now().Format(time.TimeOnly), ms(samples[len(samples)/2]))
+
 	// 3. A storm: scaleStorm alarms at once (none of the 20 above).
 	storm := running[max(140, len(running)-scaleStorm):]
 	startV := env.Now()
@@ -151,6 +155,8 @@ func runScale(b *testing.B) {
 	b.ReportMetric(took, "storm-virtual-s")
 	b.ReportMetric(bound, "storm-bound-s")
 	b.ReportMetric(took/bound, "storm/bound")
+
+	b.Logf("%s: storm of %d took %.0f s (bound %.0f s)", time.Now().Format(time.TimeOnly), len(storm), took, bound)
 
 	// 4. A burst of uploads at once.
 	startV = env.Now()
