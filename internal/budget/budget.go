@@ -246,7 +246,11 @@ func (b *Budget) judge(ctx context.Context, l *line, bucket Bucket, need float64
 	return b.fits(ctx, bucket.span(need-bucket.Tokens(seen, b.clock.Now())), api, p)
 }
 
-// fits fails at once a wait that would outlast ctx's deadline.
+// fits fails at once a wait that would take more than half of what is left until ctx's
+// deadline: a token that comes later leaves too little time for the rest of the work it is
+// for (a Prepare takes tokens of four buckets in turn), and a token taken for work that then
+// runs out of time is lost to everyone. Failing early sends the work back to its retry
+// (the controller state machine's), which comes back when the line is shorter.
 func (b *Budget) fits(ctx context.Context, wait time.Duration, api API, p Priority) error {
 	deadline, ok := ctx.Deadline()
 	if !ok || wait <= 0 {
@@ -256,7 +260,7 @@ func (b *Budget) fits(ctx context.Context, wait time.Duration, api API, p Priori
 	if r, ok := b.clock.(realer); ok {
 		real = r.Real(wait)
 	}
-	if left := time.Until(deadline); real > left {
+	if left := time.Until(deadline); real > left/2 {
 		return b.exhausted(nil, api, p, fmt.Errorf("a token is %s away, the deadline %s", real.Round(time.Millisecond), left.Round(time.Millisecond)))
 	}
 	return nil

@@ -93,7 +93,12 @@ func (c *Controller) registerOnce(ctx context.Context, in RegisterInput) error {
 	if err := c.ensureSweep(ctx); err != nil {
 		return err
 	}
-	_, _, err = c.decideAndCommit(ctx, id, "controller", "")
+	// The first tick reads what a sweep would, without the tags: Prepare resolved the
+	// policy with them a moment ago, and ListTagsForResource (1 a second for the account)
+	// is what a burst of uploads' Prepares need.
+	lk := c.look(ctx, []rollout.Rollout{r})
+	clear(lk.full)
+	_, _, err = c.decideWith(ctx, id, "controller", "", lk)
 	if throttling(err) {
 		// The schedule exists: its tick, a minute from now, does what this one could not
 		// (a tick that fails on throttling leaves its step to the next tick anyway).

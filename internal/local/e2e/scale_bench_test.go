@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -25,7 +27,10 @@ import (
 
 // The scale benchmark: 1,000 running rollouts in one account and region, through local mode
 // with the real SDK clients, at scaleSpeed (a virtual minute is a wall second).
-var scaleRollouts = flag.Int("scale.rollouts", 1000, "BenchmarkScale1000: running rollouts")
+var (
+	scaleRollouts = flag.Int("scale.rollouts", 1000, "BenchmarkScale1000: running rollouts")
+	scaleLog      = flag.String("scale.log", "", "BenchmarkScale1000: write the controller's log to this file")
+)
 
 const (
 	scaleSpeed = 60
@@ -67,7 +72,20 @@ func BenchmarkScale1000(b *testing.B) {
 
 func runScale(b *testing.B) {
 	ctx := context.Background()
-	env, _ := ownEnv(b, scaleSpeed, 41)
+	opts := localenv.Options{Speed: scaleSpeed, Seed: 41, Out: verbose()}
+	if *scaleLog != "" {
+		f, err := os.Create(*scaleLog)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		opts.Log = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	env, err := localenv.Start(ctx, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.Close()
 	setQuotas(b, env, false)
 	policy := func(alarm string) map[string]string {
 		return map[string]string{"strategy": "CANARY", "percentage": "10", "interval": "10h", "alarms": alarm,
