@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/sfn-rollout/sfn-rollout/internal/budget"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
 )
 
@@ -27,6 +28,9 @@ import (
 // Register and Finalize are safe to run again with the same input.
 
 // fullJitter is a wait between 0 and d.
+// refusedByBudget reports whether the write budget refused a call before it was made.
+func refusedByBudget(err error) bool { return errors.Is(err, budget.ErrExhausted) }
+
 func fullJitter(d time.Duration) time.Duration {
 	if d <= 0 {
 		return 0
@@ -65,7 +69,7 @@ func retryCall[T any](ctx context.Context, c *Controller, call func() (T, error)
 	budget := retryBudget(ctx)
 	for i := 0; ; i++ {
 		v, err := call()
-		if !throttling(err) || ctx.Err() != nil {
+		if !throttling(err) || ctx.Err() != nil || refusedByBudget(err) {
 			return v, err
 		}
 		wait := c.Jitter(backoffDelay(i))
@@ -103,6 +107,13 @@ func whileThrottled[T any](ctx context.Context, c *Controller, rolloutID func() 
 		// Out of time (wctx ended, not the invocation) while retrying is throttling too.
 		if !throttling(err) && (wctx.Err() == nil || !namedRetryable(err)) {
 			return out, err
+		}
+		if refusedByBudget(err) {
+			// The account's bucket, as every invocation sees it, has no token for this
+			// work for longer than the invocation could wait: trying again here would only
+			// take tokens of the calls before the refused one again, which a burst of
+			// uploads needs. The controller state machine comes back after its delay.
+			return out, c.throttledUntil(ctx, rolloutID(), err)
 		}
 		wait := c.Jitter(backoffDelay(i))
 		budget = min(budget, retryBudget(ctx))
