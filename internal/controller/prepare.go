@@ -141,7 +141,14 @@ func (c *Controller) prepareOnce(ctx context.Context, s State, u upload) (Prepar
 		return c.preparedAgain(ctx, r, u)
 	}
 
-	in, err := c.check(ctx, u)
+	var in checked
+	if r.PolicyHash != "" {
+		// An earlier attempt checked the upload and recorded what it found, then was
+		// throttled further on: its quota-bound reads (tags, validation) are not made again.
+		in, err = c.checkedBefore(ctx, u, r)
+	} else {
+		in, err = c.check(ctx, u)
+	}
 	if err != nil {
 		return PrepareResult{RolloutID: r.ID}, c.refuse(ctx, r, err)
 	}
@@ -150,6 +157,11 @@ func (c *Controller) prepareOnce(ctx context.Context, s State, u upload) (Prepar
 	r.Actor = in.actor
 	r.PreexistingAlarms = in.firing
 	r.AlarmsCheckedAt = in.alarmsReadAt
+	if saved, err := c.Store.SaveRollout(ctx, r); err == nil {
+		// What the check found, so that a retry after throttling further on starts from
+		// here. A save that fails only costs that retry the check again.
+		r = saved
+	}
 
 	queued, err := c.lock(ctx, &r, in.policy.OnBusy)
 	if err != nil {
@@ -381,6 +393,24 @@ func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 			return in, err
 		}
 	}
+	in.tests, err = c.loadTests(ctx, u)
+	return in, err
+}
+
+// checkedBefore is check for an upload an earlier attempt of Prepare checked: the record
+// holds the policy, the actor, the alarms firing then and BLUE_GREEN's test alias, and the
+// definition (validated then) and the tests are read again from S3, which has no quota
+// worth counting. A definition that is gone since refuses the upload as check would.
+func (c *Controller) checkedBefore(ctx context.Context, u upload, r rollout.Rollout) (checked, error) {
+	in := checked{policy: r.Policy, layers: r.Layers, actor: r.Actor, firing: r.PreexistingAlarms, alarmsReadAt: r.AlarmsCheckedAt, testAlias: r.TestAlias}
+	obj, err := c.Artifacts.Get(ctx, u.obj.Bucket.Name, u.key.Key(), u.obj.Object.VersionID)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return in, &InvalidEvent{newCause(nil, "s3://%s/%s is gone", u.obj.Bucket.Name, u.key.Key())}
+		}
+		return in, transient(fmt.Errorf("read s3://%s/%s: %w", u.obj.Bucket.Name, u.key.Key(), err))
+	}
+	in.definition = string(obj.Body)
 	in.tests, err = c.loadTests(ctx, u)
 	return in, err
 }

@@ -254,9 +254,9 @@ func TestPrepareRetriedAfterACrashContinues(t *testing.T) {
 	w.machine("orders", managed())
 	w.policy("orders", `{"strategy":"ALL_AT_ONCE"}`)
 	e := w.execute(w.upload(ordersKey, definition("orders v2"), nil))
-	// The version is published, then the record cannot be written: Transient, retried by
-	// the state machine, and the retry finds the version it published.
-	w.faults.fail("Store.SaveRollout", throttled("PutItem"))
+	// The check is recorded, the version is published, then the record cannot be written:
+	// Transient, retried by the state machine, and the retry finds the version it published.
+	w.faults.fail("Store.SaveRollout", nil, throttled("PutItem"))
 	e.prepare()
 	if e.prepareErr != nil || e.prepared.Action != controller.ActionStart {
 		t.Fatalf("Prepare = %+v, %v", e.prepared, e.prepareErr)
