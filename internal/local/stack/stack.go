@@ -44,6 +44,9 @@ type Stack struct {
 	URL    string
 	Clock  *core.Clock
 	Faults *core.Faults
+	// Quotas are the API rate limits, off unless Options.AWSQuotas; SetMode switches them
+	// while the stack runs, as PUT /_sfn-rollout/quotas does.
+	Quotas *core.Quotas
 	// Reporter prints the endpoint's one-line events; the controller deployed on it adds its own.
 	Reporter core.Reporter
 
@@ -110,10 +113,11 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		fmt.Fprintf(out, "%s  %s\n", s.Clock.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 	})
 	s.Reporter = reporter
-	var quotas *core.Quotas
-	if opts.AWSQuotas {
-		quotas = core.NewQuotas(core.StepFunctionsQuotas())
+	s.Quotas = core.NewQuotas(s.Clock, core.AWSQuotas())
+	if !opts.AWSQuotas {
+		_ = s.Quotas.SetMode(core.QuotasOff)
 	}
+	quotas := s.Quotas
 
 	s.Lambda = lambda.New(lambda.Options{Faults: s.Faults, Reporter: reporter, Timeout: opts.FunctionTimeout, Clock: s.Clock})
 	executions := &lateExecutions{}
