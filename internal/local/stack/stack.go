@@ -37,6 +37,9 @@ type Options struct {
 	Out io.Writer
 	// FunctionTimeout is the wall-clock timeout of in-process functions (0: 60 s).
 	FunctionTimeout time.Duration
+	// LambdaConcurrency is Lambda's account concurrency: in-process invocations running at
+	// once, synchronous and asynchronous together (0: AWS's 1,000).
+	LambdaConcurrency int
 }
 
 // Stack is a running local endpoint.
@@ -119,7 +122,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	quotas := s.Quotas
 
-	s.Lambda = lambda.New(lambda.Options{Faults: s.Faults, Reporter: reporter, Timeout: opts.FunctionTimeout, Clock: s.Clock})
+	s.Lambda = lambda.New(lambda.Options{Faults: s.Faults, Reporter: reporter, Timeout: opts.FunctionTimeout, Clock: s.Clock, Concurrency: opts.LambdaConcurrency})
 	executions := &lateExecutions{}
 	s.EventBridge = eventbridge.New(eventbridge.Options{Clock: s.Clock, Functions: s.Lambda, Executions: executions, Faults: s.Faults, Reporter: reporter})
 	s.CloudWatch = cloudwatch.New(cloudwatch.Options{Clock: s.Clock, Bus: s.EventBridge, Faults: s.Faults, Reporter: reporter})
