@@ -205,7 +205,9 @@ func (s *Service) PutFunctionEventInvokeConfig(name string, c EventInvokeConfig)
 	return nil
 }
 
-func (s *Service) eventInvokeConfig(name string) EventInvokeConfig {
+// GetFunctionEventInvokeConfig is the function's configuration of its asynchronous
+// invocations: the one put, or DefaultEventInvokeConfig.
+func (s *Service) GetFunctionEventInvokeConfig(name string) EventInvokeConfig {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if c, ok := s.configs[name]; ok {
@@ -348,7 +350,7 @@ func (s *Service) dispatch() {
 // attempt runs one attempt of an asynchronous invocation, and queues the next after its
 // delay when the function failed and the event may be retried.
 func (s *Service) attempt(inv *asyncInvocation) {
-	cfg := s.eventInvokeConfig(inv.fn.name)
+	cfg := s.GetFunctionEventInvokeConfig(inv.fn.name)
 	if age := s.now().Sub(inv.received); age > cfg.MaximumEventAge {
 		s.drop("lambda: %s: asynchronous invocation %s dropped after %d attempt(s): the event is %s old, over its MaximumEventAge of %s",
 			inv.fn.name, inv.requestID, inv.attempts, age.Round(time.Second), cfg.MaximumEventAge)
