@@ -31,7 +31,8 @@ type Options struct {
 	Speed float64
 	// Seed makes alias routing, names and injected faults repeat.
 	Seed uint64
-	// AWSQuotas switches on Step Functions' token-bucket quotas.
+	// AWSQuotas starts the endpoint with AWS's API quotas in force (core.AWSQuotas); they can
+	// be switched at run time (Stack.Quotas, /_sfn-rollout/quotas).
 	AWSQuotas bool
 	// Out receives one line per event worth seeing; nil discards them.
 	Out io.Writer
@@ -120,15 +121,14 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if !opts.AWSQuotas {
 		_ = s.Quotas.SetMode(core.QuotasOff)
 	}
-	quotas := s.Quotas
 
 	s.Lambda = lambda.New(lambda.Options{Faults: s.Faults, Reporter: reporter, Timeout: opts.FunctionTimeout, Clock: s.Clock, Concurrency: opts.LambdaConcurrency})
 	executions := &lateExecutions{}
-	s.EventBridge = eventbridge.New(eventbridge.Options{Clock: s.Clock, Functions: s.Lambda, Executions: executions, Faults: s.Faults, Reporter: reporter})
-	s.CloudWatch = cloudwatch.New(cloudwatch.Options{Clock: s.Clock, Bus: s.EventBridge, Faults: s.Faults, Reporter: reporter})
-	s.StepFunctions = sfn.New(sfn.Options{Clock: s.Clock, Bus: s.EventBridge, Functions: s.Lambda, Metrics: s.CloudWatch, Faults: s.Faults, Quotas: quotas, Seed: opts.Seed, Reporter: reporter})
+	s.EventBridge = eventbridge.New(eventbridge.Options{Clock: s.Clock, Functions: s.Lambda, Executions: executions, Faults: s.Faults, Quotas: s.Quotas, Reporter: reporter})
+	s.CloudWatch = cloudwatch.New(cloudwatch.Options{Clock: s.Clock, Bus: s.EventBridge, Faults: s.Faults, Quotas: s.Quotas, Reporter: reporter})
+	s.StepFunctions = sfn.New(sfn.Options{Clock: s.Clock, Bus: s.EventBridge, Functions: s.Lambda, Metrics: s.CloudWatch, Faults: s.Faults, Quotas: s.Quotas, Seed: opts.Seed, Reporter: reporter})
 	executions.set(s.StepFunctions)
-	s.Scheduler = scheduler.New(scheduler.Options{Clock: s.Clock, Functions: s.Lambda, Executions: s.StepFunctions, Faults: s.Faults, Reporter: reporter})
+	s.Scheduler = scheduler.New(scheduler.Options{Clock: s.Clock, Functions: s.Lambda, Executions: s.StepFunctions, Faults: s.Faults, Quotas: s.Quotas, Reporter: reporter})
 	s.S3 = s3.New(s3.Options{Clock: s.Clock, Bus: s.EventBridge, Faults: s.Faults, Reporter: reporter})
 
 	cli, err := dynalite.FindCLI()
@@ -148,7 +148,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	s.Server = server.New(server.Services{
 		StepFunctions: s.StepFunctions, DynamoDB: dynamo, CloudWatch: s.CloudWatch,
 		EventBridge: s.EventBridge, Scheduler: s.Scheduler, Lambda: s.Lambda, S3: s.S3,
-	}, s.Faults)
+	}, s.Faults, s.Quotas)
 
 	l, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
