@@ -164,14 +164,16 @@ var (
 //   - Step Functions: AWS_BEHAVIOUR.md, Quotas (the Step Functions developer guide's
 //     "Quotas related to API action throttling", us-east-1).
 //   - CloudWatch: the CloudWatch service quotas page
-//     (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_limits.html):
-//     each is "N transactions per second", read as a burst of N refilled at N a second.
+//     (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_limits.html,
+//     as archived in github.com/awsdocs/amazon-cloudwatch-user-guide): each is "N
+//     transactions per second", read as a burst of N refilled at N a second.
 //     PutCompositeAlarm has no number there; it gets PutMetricAlarm's 3 (conservative).
 //   - EventBridge Scheduler: its quotas page
 //     (https://docs.aws.amazon.com/scheduler/latest/UserGuide/scheduler-quotas.html):
-//     Create/Update/Get/DeleteSchedule 1,000 requests a second in us-east-1, as AWS_BEHAVIOUR.md
-//     has it. (A later revision of the page gives CreateSchedule 5,000; the lower number is
-//     kept.) The page gives no burst: burst = the rate.
+//     Create/Get/DeleteSchedule 1,000 requests a second in us-east-1, as AWS_BEHAVIOUR.md
+//     has it; UpdateSchedule's row was not found and is taken to be the same (the page's
+//     troubleshooting note names the four together). A later revision of the page gives
+//     CreateSchedule 5,000; the lower number is kept. The page gives no burst: burst = the rate.
 //   - EventBridge: its quotas page
 //     (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html): PutEvents
 //     10,000 a second in us-east-1; no burst given: burst = the rate.
