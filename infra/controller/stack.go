@@ -256,7 +256,7 @@ func (st *Stack) function(fn, assetRoot string, env map[string]*string, g grants
 		Timeout:         awscdk.Duration_Seconds(jsii.Number(functionTimeoutSeconds)),
 		MemorySize:      jsii.Number(functionMemoryMB),
 		DeadLetterQueue: st.FunctionDLQ,
-		RetryAttempts:   jsii.Number(2),
+		RetryAttempts:   jsii.Number(topology.FunctionAsyncInvoke.MaximumRetryAttempts),
 	})
 }
 
@@ -305,14 +305,10 @@ func controllerSubstitutions(fns map[string]awslambda.Function) *map[string]*str
 	}
 }
 
-// Delivery of the rules' targets. An upload must not be lost: EventBridge's longest retry,
-// then the DLQ. An alarm's rollback is worth little after an hour (advance has seen the
-// alarm by then). An operator's command delivered much later would surprise its sender.
-const (
-	uploadRetries, uploadMaxAgeHours       = 185, 24
-	rollbackRetries, rollbackMaxAgeMinutes = 20, 60
-	controlRetries, controlMaxAgeMinutes   = 5, 15
-)
+// maxEventAge is a topology policy's event age as the CDK takes it.
+func maxEventAge(p topology.RetryPolicy) awscdk.Duration {
+	return awscdk.Duration_Seconds(jsii.Number(p.MaximumEventAgeInSeconds()))
+}
 
 func (st *Stack) rules() error {
 	uploads, err := eventPattern(topology.ObjectCreatedPattern(*st.Bucket.BucketName()))
@@ -332,8 +328,8 @@ func (st *Stack) rules() error {
 		EventPattern: uploads,
 		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSfnStateMachine(st.Controller, &awseventstargets.SfnStateMachineProps{
 			DeadLetterQueue: st.EventsDLQ,
-			RetryAttempts:   jsii.Number(uploadRetries),
-			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(uploadMaxAgeHours)),
+			RetryAttempts:   jsii.Number(topology.UploadDelivery.MaximumRetryAttempts),
+			MaxEventAge:     maxEventAge(topology.UploadDelivery),
 		})},
 	})
 	awsevents.NewRule(st.Stack, jsii.String("AlarmRule"), &awsevents.RuleProps{
@@ -341,8 +337,8 @@ func (st *Stack) rules() error {
 		EventPattern: alarms,
 		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(st.Functions["rollback"], &awseventstargets.LambdaFunctionProps{
 			DeadLetterQueue: st.EventsDLQ,
-			RetryAttempts:   jsii.Number(rollbackRetries),
-			MaxEventAge:     awscdk.Duration_Minutes(jsii.Number(rollbackMaxAgeMinutes)),
+			RetryAttempts:   jsii.Number(topology.RollbackDelivery.MaximumRetryAttempts),
+			MaxEventAge:     maxEventAge(topology.RollbackDelivery),
 		})},
 	})
 	awsevents.NewRule(st.Stack, jsii.String("ControlRule"), &awsevents.RuleProps{
@@ -350,8 +346,8 @@ func (st *Stack) rules() error {
 		EventPattern: control,
 		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(st.Functions["control"], &awseventstargets.LambdaFunctionProps{
 			DeadLetterQueue: st.EventsDLQ,
-			RetryAttempts:   jsii.Number(controlRetries),
-			MaxEventAge:     awscdk.Duration_Minutes(jsii.Number(controlMaxAgeMinutes)),
+			RetryAttempts:   jsii.Number(topology.ControlDelivery.MaximumRetryAttempts),
+			MaxEventAge:     maxEventAge(topology.ControlDelivery),
 		})},
 	})
 	return nil

@@ -318,7 +318,12 @@ func TestFunctions(t *testing.T) {
 		}
 		roles[role] = true
 	}
-	hasProps(t, "AWS::Lambda::EventInvokeConfig", map[string]any{"MaximumRetryAttempts": 2})
+	hasProps(t, "AWS::Lambda::EventInvokeConfig", map[string]any{"MaximumRetryAttempts": topology.FunctionAsyncInvoke.MaximumRetryAttempts})
+}
+
+// policy is a topology retry policy as a target's RetryPolicy reads in the template.
+func policy(p topology.RetryPolicy) map[string]any {
+	return map[string]any{"MaximumRetryAttempts": float64(p.MaximumRetryAttempts), "MaximumEventAgeInSeconds": float64(p.MaximumEventAgeInSeconds())}
 }
 
 // normalize makes JSON-like values comparable after a round trip (numbers as float64).
@@ -423,12 +428,11 @@ func TestRules(t *testing.T) {
 		name    string
 		pattern any
 		target  any
-		retries float64
-		maxAge  float64
+		policy  map[string]any
 	}{
-		{"uploads", uploads, ref(controller), uploadRetries, uploadMaxAgeHours * 3600},
-		{"alarms", normalize(topology.AlarmStatePattern()), getAtt(fn("rollback"), "Arn"), rollbackRetries, rollbackMaxAgeMinutes * 60},
-		{"control", normalize(topology.ControlRequestPattern()), getAtt(fn("control"), "Arn"), controlRetries, controlMaxAgeMinutes * 60},
+		{"uploads", uploads, ref(controller), policy(topology.UploadDelivery)},
+		{"alarms", normalize(topology.AlarmStatePattern()), getAtt(fn("rollback"), "Arn"), policy(topology.RollbackDelivery)},
+		{"control", normalize(topology.ControlRequestPattern()), getAtt(fn("control"), "Arn"), policy(topology.ControlDelivery)},
 	} {
 		var rule map[string]any
 		for _, r := range resources("AWS::Events::Rule") {
@@ -449,7 +453,7 @@ func TestRules(t *testing.T) {
 		if !reflect.DeepEqual(target["Arn"], c.target) {
 			t.Errorf("%s: target %v, want %v", c.name, target["Arn"], c.target)
 		}
-		if !reflect.DeepEqual(target["RetryPolicy"], map[string]any{"MaximumRetryAttempts": c.retries, "MaximumEventAgeInSeconds": c.maxAge}) {
+		if !reflect.DeepEqual(target["RetryPolicy"], c.policy) {
 			t.Errorf("%s: retry policy %v", c.name, target["RetryPolicy"])
 		}
 		if !strings.Contains(mustJSON(target["DeadLetterConfig"]), "EventsDLQ") {

@@ -477,7 +477,7 @@ func TestLocalCommandServesTheController(t *testing.T) {
 		want  string
 	}{
 		{"with the controller", nil, 0, "no rollouts"},
-		{"without", []string{"--no-controller"}, 2, "has no controller deployed"},
+		{"without", []string{"--no-controller", "--lambda-concurrency", "8", "--quotas", "aws"}, 2, "has no controller deployed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -510,6 +510,16 @@ func TestLocalCommandServesTheController(t *testing.T) {
 				t.Errorf("sfn-rollout local exited %d", code)
 			}
 		})
+	}
+}
+
+func TestLocalRefusesBadFlags(t *testing.T) {
+	for _, flags := range [][]string{{"--lambda-concurrency", "0"}, {"--quotas", "sometimes"}, {"--speed", "-1"}} {
+		var errb bytes.Buffer
+		code := cli.Run(context.Background(), append([]string{"local", "--addr", "127.0.0.1:0"}, flags...), io.Discard, &errb)
+		if code == 0 || !strings.Contains(errb.String(), flags[0]) {
+			t.Errorf("local %v: exit %d, %q; want a usage error that names %s", flags, code, errb.String(), flags[0])
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/local/deploy"
+	"github.com/sfn-rollout/sfn-rollout/internal/local/lambda"
 	"github.com/sfn-rollout/sfn-rollout/internal/local/stack"
 )
 
@@ -37,6 +38,9 @@ Its names, and the virtual clock, are served at /_sfn-rollout/config.`,
 			default:
 				return usagef("--quotas %q: want aws or off", quotas)
 			}
+			if opts.LambdaConcurrency <= 0 {
+				return usagef("--lambda-concurrency %d: want a positive number", opts.LambdaConcurrency)
+			}
 			if opts.Speed <= 0 {
 				return usagef("--speed %g: want a positive number", opts.Speed)
 			}
@@ -64,7 +68,8 @@ Its names, and the virtual clock, are served at /_sfn-rollout/config.`,
 	cmd.Flags().StringVar(&opts.Addr, "addr", "127.0.0.1:4599", "loopback address to listen on")
 	cmd.Flags().Float64Var(&opts.Speed, "speed", 1, "run the virtual clock N times faster than real time")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "seed of alias routing and injected faults")
-	cmd.Flags().StringVar(&quotas, "quotas", "off", "Step Functions quotas: aws (token buckets with AWS's numbers) or off")
+	cmd.Flags().StringVar(&quotas, "quotas", "off", "API quotas: aws (token buckets with AWS's numbers, refilled on the virtual clock) or off; switchable at /_sfn-rollout/quotas")
+	cmd.Flags().IntVar(&opts.LambdaConcurrency, "lambda-concurrency", lambda.DefaultConcurrency, "Lambda invocations running at once, synchronous and asynchronous together (AWS's account default is 1000)")
 	cmd.Flags().BoolVar(&noController, "no-controller", false, "serve the AWS APIs only; do not deploy the controller")
 	return cmd
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Functions are the six Lambda functions, by their folder under functions/.
@@ -146,6 +147,38 @@ func ControlRequestPattern() map[string]any {
 		"detail-type": []string{DetailControlRequest},
 	}
 }
+
+// RetryPolicy is how a failed delivery of an event is retried: an EventBridge target's or a
+// Scheduler schedule's RetryPolicy, or a function's EventInvokeConfig for its asynchronous
+// invocations. infra/ sets these on the deployed resources and the controller on the
+// schedules it creates; local mode applies the same numbers.
+type RetryPolicy struct {
+	MaximumRetryAttempts int
+	MaximumEventAge      time.Duration // whole seconds
+}
+
+// MaximumEventAgeInSeconds is the age as the APIs and CloudFormation take it.
+func (p RetryPolicy) MaximumEventAgeInSeconds() int { return int(p.MaximumEventAge / time.Second) }
+
+// The delivery policies of the controller's events.
+var (
+	// UploadDelivery is the upload rule's target (the controller state machine). An upload must
+	// not be lost: EventBridge's longest retry, then the dead-letter queue.
+	UploadDelivery = RetryPolicy{MaximumRetryAttempts: 185, MaximumEventAge: 24 * time.Hour}
+	// RollbackDelivery is the alarm rule's target (the rollback function). An alarm's rollback
+	// is worth little after an hour: advance has seen the alarm by then.
+	RollbackDelivery = RetryPolicy{MaximumRetryAttempts: 20, MaximumEventAge: time.Hour}
+	// ControlDelivery is the control rule's target (the control function). An operator's
+	// command delivered much later would surprise its sender.
+	ControlDelivery = RetryPolicy{MaximumRetryAttempts: 5, MaximumEventAge: 15 * time.Minute}
+	// TickDelivery is each rollout's tick schedule. A tick is worth little once the next one
+	// is due, so Scheduler retries it briefly: a missed tick is only a later decision. 60
+	// seconds is the least Scheduler accepts.
+	TickDelivery = RetryPolicy{MaximumRetryAttempts: 2, MaximumEventAge: time.Minute}
+	// FunctionAsyncInvoke is every function's EventInvokeConfig: Lambda's two retries, and its
+	// default event age of six hours, which the stack leaves as it is.
+	FunctionAsyncInvoke = RetryPolicy{MaximumRetryAttempts: 2, MaximumEventAge: 6 * time.Hour}
+)
 
 // SchedulePrefix starts the name of every rollout's tick schedule.
 const SchedulePrefix = "sfn-rollout-"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sfn-rollout/sfn-rollout/internal/awsapi"
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
 
 // API is the part of *scheduler.Client that Schedules uses.
@@ -38,13 +39,6 @@ func New(api API, group, targetArn, roleArn string) *Schedules {
 	return &Schedules{api: api, group: group, targetArn: targetArn, roleArn: roleArn}
 }
 
-// A tick is worth little once the next one is due, so Scheduler retries it briefly: a
-// missed tick is only a later decision.
-const (
-	maxRetryAttempts = 2
-	maxEventAge      = 60 // seconds, the least Scheduler accepts
-)
-
 // Create creates the rollout's schedule; one that exists already is not an error.
 func (s *Schedules) Create(ctx context.Context, sc controller.Schedule) error {
 	in := &scheduler.CreateScheduleInput{
@@ -54,9 +48,11 @@ func (s *Schedules) Create(ctx context.Context, sc controller.Schedule) error {
 		Target: &types.Target{
 			Arn:     aws.String(s.targetArn),
 			RoleArn: aws.String(s.roleArn),
+			// A tick is retried briefly (topology.TickDelivery): a missed tick is only a later
+			// decision.
 			RetryPolicy: &types.RetryPolicy{
-				MaximumRetryAttempts:     aws.Int32(maxRetryAttempts),
-				MaximumEventAgeInSeconds: aws.Int32(maxEventAge),
+				MaximumRetryAttempts:     aws.Int32(int32(topology.TickDelivery.MaximumRetryAttempts)),
+				MaximumEventAgeInSeconds: aws.Int32(int32(topology.TickDelivery.MaximumEventAgeInSeconds())),
 			},
 		},
 	}

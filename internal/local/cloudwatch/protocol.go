@@ -204,6 +204,11 @@ func writeError(w http.ResponseWriter, q *request, requestID string, e *core.API
 	if m, ok := modeledErrors[e.Code]; ok {
 		typ, member = "com.amazonaws.cloudwatch#"+m.shape, m.member
 	}
+	if e.Code == core.ErrCloudWatchThrottling.Code {
+		// Throttling is not in CloudWatch's model: it comes from the service framework, whose
+		// shape ID this is (unconfirmed); the SDKs take the code from X-Amzn-Query-Error.
+		typ = "com.amazon.coral.availability#ThrottlingException"
+	}
 	w.Header().Set("X-Amzn-Requestid", requestID)
 	switch q.proto {
 	case protoCBOR, protoJSON:

@@ -16,6 +16,7 @@ type Options struct {
 	Clock    *core.Clock
 	Bus      core.Bus
 	Faults   *core.Faults
+	Quotas   *core.Quotas // the API's buckets, as service "monitoring"; nil: none
 	Reporter core.Reporter
 }
 
@@ -24,6 +25,7 @@ type Service struct {
 	clock    *core.Clock
 	bus      core.Bus
 	faults   *core.Faults
+	quotas   *core.Quotas
 	reporter core.Reporter
 	metrics  *metricStore
 	ops      map[string]operation
@@ -58,7 +60,7 @@ func New(o Options) *Service {
 		clock = core.NewClock(1)
 	}
 	s := &Service{
-		clock: clock, bus: o.Bus, faults: o.Faults, reporter: o.Reporter,
+		clock: clock, bus: o.Bus, faults: o.Faults, quotas: o.Quotas, reporter: o.Reporter,
 		metrics: newMetricStore(), alarms: map[string]*alarm{}, parents: map[string][]string{},
 	}
 	s.ops = map[string]operation{
@@ -102,6 +104,10 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op, ok := s.ops[q.op]
 	if !ok {
 		writeError(w, q, requestID, core.Unsupported("CloudWatch", q.op))
+		return
+	}
+	if !s.quotas.Allow("monitoring", q.op) {
+		writeError(w, q, requestID, core.ErrCloudWatchThrottling)
 		return
 	}
 	out, err := op(r.Context(), q)

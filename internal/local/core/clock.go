@@ -28,6 +28,16 @@ func NewClock(speed float64) *Clock {
 	return &Clock{speed: speed, base: t.UTC(), real: t, now: now}
 }
 
+// NewClockOn starts a clock on the given wall clock rather than the real one: tests move
+// that wall clock by hand to see what the virtual clock does with it. Sleep and Until still
+// wait real time.
+func NewClockOn(speed float64, wall func() time.Time) *Clock {
+	c := NewClock(speed)
+	t := wall()
+	c.base, c.real, c.now = t.UTC(), t, wall
+	return c
+}
+
 // Speed is how many virtual seconds pass per real second.
 func (c *Clock) Speed() float64 {
 	c.mu.Lock()

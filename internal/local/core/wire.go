@@ -24,8 +24,7 @@ func Errorf(code, format string, args ...any) *APIError {
 
 // Common errors.
 var (
-	ErrThrottling = &APIError{Code: "ThrottlingException", Message: "Rate exceeded", Status: http.StatusBadRequest}
-	ErrInternal   = &APIError{Code: "InternalServerError", Message: "Internal server error (injected)", Status: http.StatusInternalServerError}
+	ErrInternal = &APIError{Code: "InternalServerError", Message: "Internal server error (injected)", Status: http.StatusInternalServerError}
 )
 
 // Unsupported answers an operation the local endpoint does not serve: a clear error, never

@@ -138,9 +138,16 @@ func Controller(ctx context.Context, st *stack.Stack, opts Options) (*Deployment
 		return nil, err
 	}
 	d.Controller = ctl
+	asyncInvoke := lambda.EventInvokeConfig{
+		MaximumRetryAttempts: topology.FunctionAsyncInvoke.MaximumRetryAttempts,
+		MaximumEventAge:      topology.FunctionAsyncInvoke.MaximumEventAge,
+	}
 	for _, fn := range topology.Functions {
 		if err := RegisterFunction(st, ctl, fn); err != nil {
 			return nil, err
+		}
+		if err := st.Lambda.PutFunctionEventInvokeConfig(topology.FunctionName(Prefix, fn), asyncInvoke); err != nil {
+			return nil, fmt.Errorf("event invoke config of %s: %w", fn, err)
 		}
 	}
 
@@ -182,16 +189,24 @@ func Controller(ctx context.Context, st *stack.Stack, opts Options) (*Deployment
 		name    string
 		pattern map[string]any
 		target  string
+		retry   topology.RetryPolicy
 	}{
-		{RuleUploads, topology.ObjectCreatedPattern(Bucket), d.ControllerStateMachineArn},
-		{RuleAlarms, topology.AlarmStatePattern(), fnArn("rollback")},
-		{RuleControl, topology.ControlRequestPattern(), fnArn("control")},
+		{RuleUploads, topology.ObjectCreatedPattern(Bucket), d.ControllerStateMachineArn, topology.UploadDelivery},
+		{RuleAlarms, topology.AlarmStatePattern(), fnArn("rollback"), topology.RollbackDelivery},
+		{RuleControl, topology.ControlRequestPattern(), fnArn("control"), topology.ControlDelivery},
 	} {
 		pattern, _ := json.Marshal(rule.pattern)
 		if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(rule.name), EventPattern: aws.String(string(pattern))}); err != nil {
 			return nil, fmt.Errorf("rule %s: %w", rule.name, err)
 		}
-		out, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(rule.name), Targets: []ebtypes.Target{{Id: aws.String("target"), Arn: aws.String(rule.target), RoleArn: aws.String(RoleArn)}}})
+		out, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(rule.name), Targets: []ebtypes.Target{{
+			Id: aws.String("target"), Arn: aws.String(rule.target), RoleArn: aws.String(RoleArn),
+			// The stack's policies, so that a failing target is retried here as on AWS.
+			RetryPolicy: &ebtypes.RetryPolicy{
+				MaximumRetryAttempts:     aws.Int32(int32(rule.retry.MaximumRetryAttempts)),
+				MaximumEventAgeInSeconds: aws.Int32(int32(rule.retry.MaximumEventAgeInSeconds())),
+			},
+		}}})
 		if err != nil {
 			return nil, fmt.Errorf("targets of %s: %w", rule.name, err)
 		}

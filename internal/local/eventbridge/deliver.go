@@ -23,7 +23,9 @@ type delivery struct {
 
 // Retry defaults. AWS retries a failed delivery up to 185 times over 24 hours; local mode
 // retries twice when the target sets no RetryPolicy, so that a broken target is reported
-// within seconds of virtual time. A RetryPolicy that is set is honoured.
+// within seconds of virtual time. A RetryPolicy that is set is honoured: the controller's
+// rules carry the stack's (topology's) policies. The backoff is on the virtual clock;
+// AWS documents an exponential backoff with jitter, but not its numbers.
 const (
 	defaultRetryAttempts = 2
 	defaultMaxEventAge   = 24 * time.Hour
@@ -50,6 +52,7 @@ func (s *Service) deliver(d delivery) {
 	backoff := firstBackoff
 	var err error
 	attempts := 0
+	tooOld := false
 	for {
 		attempts++
 		err = s.invoke(d, payload, executionName)
@@ -57,6 +60,7 @@ func (s *Service) deliver(d delivery) {
 			break
 		}
 		if s.clock.Now().Add(backoff).Sub(d.ingested) > maxAge {
+			tooOld = true
 			break
 		}
 		if s.clock.Sleep(s.ctx, backoff) != nil {
@@ -65,12 +69,17 @@ func (s *Service) deliver(d delivery) {
 		backoff = min(2*backoff, maxBackoff)
 	}
 	if err != nil && s.ctx.Err() == nil {
+		s.dropped.Add(1)
+		reason := ""
+		if tooOld {
+			reason = fmt.Sprintf(" (the next retry would pass the event's MaximumEventAgeInSeconds of %d)", int(maxAge/time.Second))
+		}
 		dlq := ""
 		if t.DeadLetterConfig != nil && t.DeadLetterConfig.Arn != "" {
 			dlq = fmt.Sprintf(" (dead-letter queue %s is not served locally)", t.DeadLetterConfig.Arn)
 		}
-		s.reporter.Report("eventbridge: rule %s: delivery to target %s (%s) failed after %d attempt(s): %v%s",
-			d.ruleName, t.Id, t.Arn, attempts, err, dlq)
+		s.reporter.Report("eventbridge: rule %s: delivery to target %s (%s) failed after %d attempt(s)%s: %v%s",
+			d.ruleName, t.Id, t.Arn, attempts, reason, err, dlq)
 	}
 }
 

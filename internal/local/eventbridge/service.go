@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
@@ -24,6 +25,7 @@ type Options struct {
 	Functions  core.Functions
 	Executions core.Executions
 	Faults     *core.Faults
+	Quotas     *core.Quotas // PutEvents' bucket, as service "events"; nil: none
 	Reporter   core.Reporter
 }
 
@@ -34,10 +36,13 @@ type Service struct {
 	functions  core.Functions
 	executions core.Executions
 	faults     *core.Faults
+	quotas     *core.Quotas
 	reporter   core.Reporter
 
 	mu    sync.RWMutex
 	buses map[string]*eventBus
+
+	dropped atomic.Int64 // deliveries given up: retries or event age spent, or refused
 
 	// deliveries run on ctx, so that Close stops their retries.
 	ctx        context.Context
@@ -103,6 +108,7 @@ func New(opts Options) *Service {
 		functions:  opts.Functions,
 		executions: opts.Executions,
 		faults:     opts.Faults,
+		quotas:     opts.Quotas,
 		reporter:   reporter,
 		buses:      map[string]*eventBus{},
 		ctx:        ctx,
@@ -111,6 +117,10 @@ func New(opts Options) *Service {
 	s.buses[defaultBus] = &eventBus{name: defaultBus, arn: busArn(defaultBus), created: clock.Now(), rules: map[string]*rule{}}
 	return s
 }
+
+// Dropped counts the deliveries given up for good: their retries or their event age spent,
+// or refused by the target with a client error.
+func (s *Service) Dropped() int64 { return s.dropped.Load() }
 
 // Close stops retrying deliveries and waits for those under way.
 func (s *Service) Close() error {
@@ -141,6 +151,10 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	handler, ok := operations[op]
 	if !ok || r.Method != http.MethodPost {
 		writeError(w, core.Unsupported("EventBridge", op))
+		return
+	}
+	if !s.quotas.Allow(signingName, op) {
+		writeError(w, core.ErrThrottling)
 		return
 	}
 	out, apiErr := handler(s, r)

@@ -4,16 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	ebsdk "github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
 
 const (
@@ -606,6 +610,11 @@ func TestRetries(t *testing.T) {
 		{"policy without retries", fnArn, &types.RetryPolicy{MaximumRetryAttempts: aws.Int32(0)}, []error{fmt.Errorf("boom")}, 1,
 			"eventbridge: rule r: delivery to target t (" + fnArn + ") failed after 1 attempt(s): boom"},
 		{"throttling is retried", smArn, nil, []error{throttled}, 2, ""},
+		// The alarm rule's policy as the stack sets it: 20 retries within the hour, so a
+		// target that fails 20 times is still reached, on the virtual clock.
+		{"the rollback policy reaches a target on its 21st attempt", fnArn, policyOf(topology.RollbackDelivery), repeat(fmt.Errorf("boom"), 20), 21, ""},
+		{"the rollback policy gives up after its 20 retries", fnArn, policyOf(topology.RollbackDelivery), repeat(fmt.Errorf("boom"), 21), 21,
+			"eventbridge: rule r: delivery to target t (" + fnArn + ") failed after 21 attempt(s): boom"},
 		{"client error is not retried", smArn, nil, []error{missing, missing}, 1,
 			"eventbridge: rule r: delivery to target t (" + smArn + ") failed after 1 attempt(s): StateMachineDoesNotExist: State Machine Does Not Exist: 'x'"},
 	}
@@ -639,6 +648,56 @@ func TestRetries(t *testing.T) {
 				t.Errorf("reported %q, want %q", lines, tt.wantReport)
 			}
 		})
+	}
+}
+
+func policyOf(p topology.RetryPolicy) *types.RetryPolicy {
+	return &types.RetryPolicy{MaximumRetryAttempts: aws.Int32(int32(p.MaximumRetryAttempts)), MaximumEventAgeInSeconds: aws.Int32(int32(p.MaximumEventAgeInSeconds()))}
+}
+
+func repeat(err error, n int) []error {
+	out := make([]error, n)
+	for i := range out {
+		out[i] = err
+	}
+	return out
+}
+
+// A delivery whose next retry would come after the event's MaximumEventAgeInSeconds is
+// given up, reported and counted, although retries are left. With backoffs of 1, 2, 4, 8,
+// 16 and 32 virtual seconds, an event of at most 60 seconds gets six attempts at most.
+func TestRetriesStopAtTheEventAge(t *testing.T) {
+	f := newFixture(t)
+	f.functions.fail = repeat(fmt.Errorf("boom"), 100)
+	mustPutRule(t, f, "r", `{"source":["app"]}`)
+	mustPutTargets(t, f, "r", types.Target{Id: aws.String("t"), Arn: aws.String(fnArn),
+		RetryPolicy: &types.RetryPolicy{MaximumRetryAttempts: aws.Int32(185), MaximumEventAgeInSeconds: aws.Int32(60)}})
+	putEvent(t, f, "app", `{}`)
+	waitCall(t, f.functions.calls)
+	f.svc.deliveries.Wait()
+	if n := 1 + len(drainCalls(f.functions.calls)); n < 2 || n > 6 {
+		t.Errorf("%d attempts, want 2 to 6 within 60 seconds of backoff", n)
+	}
+	f.reports.mu.Lock()
+	lines := f.reports.lines
+	f.reports.mu.Unlock()
+	if len(lines) != 1 || !strings.Contains(lines[0], "the next retry would pass the event's MaximumEventAgeInSeconds of 60") {
+		t.Errorf("reported %q", lines)
+	}
+	if f.svc.Dropped() != 1 {
+		t.Errorf("Dropped() = %d, want 1", f.svc.Dropped())
+	}
+}
+
+func drainCalls(ch chan call) []call {
+	var out []call
+	for {
+		select {
+		case c := <-ch:
+			out = append(out, c)
+		default:
+			return out
+		}
 	}
 }
 
@@ -703,5 +762,44 @@ func putEvent(t testing.TB, f *fixture, source, detail string) {
 	}})
 	if err != nil || out.FailedEntryCount != 0 {
 		t.Fatalf("PutEvents = %+v, %v", out, err)
+	}
+}
+
+// With quotas in force PutEvents has a bucket; a call over it is answered ThrottlingException,
+// which the SDK's retryer takes for throttling.
+func TestPutEventsQuota(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	quotas := core.NewQuotas(core.NewClockOn(1, func() time.Time { return at }),
+		[]core.Quota{{Service: "events", Operation: "PutEvents", Burst: 3, Rate: 3}})
+	svc := New(Options{Clock: core.NewClock(1000), Functions: newFakeFunctions(), Executions: newFakeExecutions(), Quotas: quotas})
+	srv := httptest.NewServer(svc)
+	t.Cleanup(func() { srv.Close(); _ = svc.Close() })
+	client := ebsdk.New(ebsdk.Options{Region: core.Region, Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
+		BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1})
+	put := func() error {
+		_, err := client.PutEvents(context.Background(), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{
+			{Source: aws.String("app"), DetailType: aws.String("t"), Detail: aws.String(`{}`)}}})
+		return err
+	}
+	for i := range 3 {
+		if err := put(); err != nil {
+			t.Fatalf("call %d within the burst: %v", i, err)
+		}
+	}
+	err := put()
+	if code, msg := apiError(err); code != "ThrottlingException" || msg != "Rate exceeded" {
+		t.Fatalf("over the burst: %v, want ThrottlingException", err)
+	}
+	if !retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool() {
+		t.Errorf("the SDK does not see %v as throttling", err)
+	}
+	if _, err := client.ListRules(context.Background(), &ebsdk.ListRulesInput{}); err != nil {
+		t.Errorf("an operation without a bucket: %v", err)
+	}
+	if err := quotas.SetMode(core.QuotasOff); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(); err != nil {
+		t.Errorf("with quotas off: %v", err)
 	}
 }

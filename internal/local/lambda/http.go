@@ -89,14 +89,19 @@ func (s *Service) serveInvoke(w http.ResponseWriter, r *http.Request, name, requ
 		w.WriteHeader(http.StatusNoContent)
 		return
 	case "Event":
-		if err := s.enqueue(asyncInvocation{fn: fn, invoked: invoked, payload: payload, requestID: requestID}); err != nil {
+		if err := s.enqueue(&asyncInvocation{fn: fn, invoked: invoked, payload: payload, requestID: requestID, received: s.now()}); err != nil {
 			writeError(w, err)
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
+	if !s.acquire() {
+		writeError(w, errConcurrency)
+		return
+	}
 	out, err := s.run(r.Context(), fn, invoked, payload, requestID)
+	s.release()
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -264,7 +269,7 @@ func writeErr(w http.ResponseWriter, err error) {
 }
 
 // writeError answers as Lambda does: the code in X-Amzn-Errortype, {"Type","Message"} in
-// the body.
+// the body, and for the concurrency limit its Reason.
 func writeError(w http.ResponseWriter, e *core.APIError) {
 	status := e.Status
 	if status == 0 {
@@ -277,5 +282,9 @@ func writeError(w http.ResponseWriter, e *core.APIError) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Amzn-Errortype", e.Code)
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"Type": kind, "Message": e.Message})
+	body := map[string]string{"Type": kind, "Message": e.Message}
+	if e == errConcurrency {
+		body["Reason"] = "ConcurrentInvocationLimitExceeded"
+	}
+	_ = json.NewEncoder(w).Encode(body)
 }

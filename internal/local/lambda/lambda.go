@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -30,27 +31,53 @@ const (
 	MaxSyncPayload = 6 * 1024 * 1024
 	// maxResponse is the largest response payload, in bytes (Lambda's figure in its error).
 	maxResponse = 6291556
-	// asyncAttempts is the first try and Lambda's two retries of an asynchronous invocation.
-	asyncAttempts = 3
+	// DefaultConcurrency is an account's concurrency limit on AWS: the invocations of all
+	// its functions running at once, synchronous and asynchronous.
+	DefaultConcurrency = 1000
 )
 
 // DefaultRetryDelays are Lambda's waits before the second and third attempts of a failed
 // asynchronous invocation (one minute, then two).
 var DefaultRetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
 
+// EventInvokeConfig is a function's configuration of its asynchronous invocations
+// (PutFunctionEventInvokeConfig): how often a function error is retried, and how long an
+// event waits, in the queue and between retries, before it is dropped.
+type EventInvokeConfig struct {
+	MaximumRetryAttempts int           // 0–2
+	MaximumEventAge      time.Duration // 60 s – 6 h, whole seconds
+}
+
+// DefaultEventInvokeConfig is what a function without one gets on AWS: two retries, six hours.
+var DefaultEventInvokeConfig = EventInvokeConfig{MaximumRetryAttempts: 2, MaximumEventAge: 6 * time.Hour}
+
+func (c EventInvokeConfig) validate() error {
+	if c.MaximumRetryAttempts < 0 || c.MaximumRetryAttempts > 2 {
+		return core.Errorf("InvalidParameterValueException", "MaximumRetryAttempts %d: want 0 to 2", c.MaximumRetryAttempts)
+	}
+	if c.MaximumEventAge < time.Minute || c.MaximumEventAge > 6*time.Hour || c.MaximumEventAge%time.Second != 0 {
+		return core.Errorf("InvalidParameterValueException", "MaximumEventAgeInSeconds %s: want 60 to 21600 seconds", c.MaximumEventAge)
+	}
+	return nil
+}
+
 // Options configure the service. Every field may be left zero.
 type Options struct {
 	Faults   *core.Faults  // consulted as service "lambda", operations Invoke, GetFunction, …
-	Reporter core.Reporter // told about asynchronous invocations that failed for good
+	Reporter core.Reporter // told about asynchronous invocations that were dropped
 	// Timeout is the timeout of functions registered without one; zero means AWS's 3 s. It is
 	// wall-clock time, not the virtual clock's: handlers do real I/O, which no clock speeds up.
 	Timeout time.Duration
-	// Clock times the waits between retries of asynchronous invocations; nil means real time.
+	// Clock times the waits between retries of asynchronous invocations and the age of their
+	// events; nil means real time.
 	Clock *core.Clock
 	// RetryDelays replace DefaultRetryDelays (tests shorten them).
 	RetryDelays []time.Duration
-	Workers     int // asynchronous invocations run at once; zero means 4
-	QueueSize   int // asynchronous invocations waiting; zero means 1000
+	// Concurrency is the account's concurrency limit: invocations running at once,
+	// synchronous and asynchronous together, as on AWS; zero means DefaultConcurrency.
+	// A synchronous invocation beyond it is answered TooManyRequestsException; an
+	// asynchronous one waits in the queue, which has no bound.
+	Concurrency int
 }
 
 // Service is Lambda: the registered functions, their synchronous and asynchronous
@@ -60,10 +87,19 @@ type Service struct {
 
 	mu        sync.RWMutex
 	functions map[string]*function
+	configs   map[string]EventInvokeConfig // by function name; kept when a function is registered again
 	closed    bool
 
-	queue  chan asyncInvocation
-	ctx    context.Context // ends the workers and their retry waits
+	// slots holds a token for each invocation running: its capacity is the concurrency limit.
+	slots chan struct{}
+
+	queueMu sync.Mutex
+	queue   []*asyncInvocation // waiting for a slot, oldest first; unbounded, as Lambda's is
+	queued  chan struct{}      // a wake-up for the dispatcher when the queue was added to
+
+	dropped atomic.Int64
+
+	ctx    context.Context // ends the dispatcher, the running invocations and the retry waits
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -80,14 +116,17 @@ type function struct {
 
 func (f *function) arn() string { return FunctionArn(f.name) }
 
+// asyncInvocation is one event in the asynchronous queue, across its attempts.
 type asyncInvocation struct {
 	fn        *function
 	invoked   string // the ARN the caller named, with its qualifier
 	payload   json.RawMessage
 	requestID string
+	received  time.Time // on the clock: the event's age is counted from here
+	attempts  int
 }
 
-// New makes the service and starts its asynchronous workers; Close stops them.
+// New makes the service and starts its dispatcher of asynchronous invocations; Close stops it.
 func New(opts Options) *Service {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
@@ -95,28 +134,26 @@ func New(opts Options) *Service {
 	if opts.RetryDelays == nil {
 		opts.RetryDelays = DefaultRetryDelays
 	}
-	if opts.Workers <= 0 {
-		opts.Workers = 4
-	}
-	if opts.QueueSize <= 0 {
-		opts.QueueSize = 1000
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
 		opts:      opts,
 		functions: map[string]*function{},
-		queue:     make(chan asyncInvocation, opts.QueueSize),
+		configs:   map[string]EventInvokeConfig{},
+		slots:     make(chan struct{}, opts.Concurrency),
+		queued:    make(chan struct{}, 1),
 		ctx:       ctx,
 		cancel:    cancel,
 	}
-	for range opts.Workers {
-		s.wg.Add(1)
-		go s.work()
-	}
+	s.wg.Add(1)
+	go s.dispatch()
 	return s
 }
 
-// Close stops the workers. Invocations still queued are dropped, and reported.
+// Close stops the dispatcher and the running invocations. Invocations still queued, or
+// waiting to be retried, are dropped, and reported.
 func (s *Service) Close() {
 	s.mu.Lock()
 	if s.closed {
@@ -127,15 +164,18 @@ func (s *Service) Close() {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
-	for {
-		select {
-		case inv := <-s.queue:
-			s.report("lambda: %s: asynchronous invocation %s dropped at shutdown", inv.fn.name, inv.requestID)
-		default:
-			return
-		}
+	s.queueMu.Lock()
+	left := s.queue
+	s.queue = nil
+	s.queueMu.Unlock()
+	for _, inv := range left {
+		s.drop("lambda: %s: asynchronous invocation %s dropped at shutdown", inv.fn.name, inv.requestID)
 	}
 }
+
+// Dropped counts the asynchronous invocations dropped: failed after their retries, too old,
+// or still queued at shutdown.
+func (s *Service) Dropped() int64 { return s.dropped.Load() }
 
 // Register adds (or replaces) the function name with the default timeout.
 func (s *Service) Register(name string, h core.Handler) {
@@ -152,14 +192,55 @@ func (s *Service) RegisterWithTimeout(name string, h core.Handler, timeout time.
 	s.functions[name] = &function{name: name, handler: h, timeout: timeout, modified: time.Now().UTC()}
 }
 
+// PutFunctionEventInvokeConfig sets how the function's asynchronous invocations are retried,
+// as the API call of that name (and the CDK's RetryAttempts and MaxEventAge) do on AWS. The
+// configuration outlives registering the function again.
+func (s *Service) PutFunctionEventInvokeConfig(name string, c EventInvokeConfig) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.configs[name] = c
+	return nil
+}
+
+// GetFunctionEventInvokeConfig is the function's configuration of its asynchronous
+// invocations: the one put, or DefaultEventInvokeConfig.
+func (s *Service) GetFunctionEventInvokeConfig(name string) EventInvokeConfig {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if c, ok := s.configs[name]; ok {
+		return c
+	}
+	return DefaultEventInvokeConfig
+}
+
 // FunctionArn is the ARN of the function name.
 func FunctionArn(name string) string {
 	return fmt.Sprintf("arn:%s:lambda:%s:%s:function:%s", core.Partition, core.Region, core.Account, name)
 }
 
+// errConcurrency is Lambda's answer to a synchronous invocation beyond the account's
+// concurrency (429, Reason ConcurrentInvocationLimitExceeded).
+var errConcurrency = &core.APIError{Code: "TooManyRequestsException", Message: "Rate Exceeded.", Status: http.StatusTooManyRequests}
+
+// acquire takes a concurrency slot for a synchronous invocation, or says there is none.
+func (s *Service) acquire() bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Service) release() { <-s.slots }
+
 // Invoke runs the function synchronously (InvocationType RequestResponse). name is a name, a
 // partial ARN or an ARN, with or without a qualifier (which is accepted and ignored: every
-// alias and version runs the registered handler).
+// alias and version runs the registered handler). With every concurrency slot taken it
+// answers TooManyRequestsException at once, as Lambda does.
 func (s *Service) Invoke(ctx context.Context, name string, payload json.RawMessage) (json.RawMessage, *core.FunctionError, error) {
 	if err := s.fault(ctx, "Invoke"); err != nil {
 		return nil, nil, err
@@ -168,6 +249,10 @@ func (s *Service) Invoke(ctx context.Context, name string, payload json.RawMessa
 	if apiErr != nil {
 		return nil, nil, apiErr
 	}
+	if !s.acquire() {
+		return nil, nil, errConcurrency
+	}
+	defer s.release()
 	out, err := s.run(ctx, fn, invoked, payload, newRequestID())
 	if err != nil {
 		return nil, nil, err
@@ -178,9 +263,11 @@ func (s *Service) Invoke(ctx context.Context, name string, payload json.RawMessa
 	return out.payload, nil, nil
 }
 
-// InvokeAsync queues the invocation (InvocationType Event) and returns at once. A function
-// error is retried twice, after DefaultRetryDelays on the clock, as Lambda does; an
-// invocation that still fails is reported.
+// InvokeAsync queues the invocation (InvocationType Event) and returns at once. The queue
+// has no bound; invocations leave it as concurrency slots free up. A function error is
+// retried per the function's EventInvokeConfig, after DefaultRetryDelays on the clock, as
+// Lambda does; an invocation that still fails, or whose event grew too old, is dropped and
+// reported.
 func (s *Service) InvokeAsync(ctx context.Context, name string, payload json.RawMessage) error {
 	if err := s.fault(ctx, "Invoke"); err != nil {
 		return err
@@ -189,59 +276,127 @@ func (s *Service) InvokeAsync(ctx context.Context, name string, payload json.Raw
 	if apiErr != nil {
 		return apiErr
 	}
-	if err := s.enqueue(asyncInvocation{fn: fn, invoked: invoked, payload: payload, requestID: newRequestID()}); err != nil {
+	if err := s.enqueue(&asyncInvocation{fn: fn, invoked: invoked, payload: payload, requestID: newRequestID(), received: s.now()}); err != nil {
 		return err
 	}
 	return nil
 }
 
-func (s *Service) enqueue(inv asyncInvocation) *core.APIError {
+func (s *Service) enqueue(inv *asyncInvocation) *core.APIError {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return &core.APIError{Code: "ServiceException", Message: "sfn-rollout local is shutting down", Status: http.StatusInternalServerError}
 	}
+	s.push(inv)
+	return nil
+}
+
+func (s *Service) push(inv *asyncInvocation) {
+	s.queueMu.Lock()
+	s.queue = append(s.queue, inv)
+	s.queueMu.Unlock()
 	select {
-	case s.queue <- inv:
-		return nil
+	case s.queued <- struct{}{}:
 	default:
-		// Lambda's queue is unbounded; a bounded one says so the way Lambda throttles.
-		return &core.APIError{Code: "TooManyRequestsException", Message: "Rate Exceeded.", Status: http.StatusTooManyRequests}
 	}
 }
 
-func (s *Service) work() {
-	defer s.wg.Done()
+// pop waits for the oldest queued invocation; false when the service closes.
+func (s *Service) pop() (*asyncInvocation, bool) {
 	for {
+		s.queueMu.Lock()
+		if len(s.queue) > 0 {
+			inv := s.queue[0]
+			s.queue[0] = nil
+			s.queue = s.queue[1:]
+			s.queueMu.Unlock()
+			return inv, true
+		}
+		s.queueMu.Unlock()
 		select {
 		case <-s.ctx.Done():
-			return
-		case inv := <-s.queue:
-			s.runAsync(inv)
+			return nil, false
+		case <-s.queued:
 		}
 	}
 }
 
-func (s *Service) runAsync(inv asyncInvocation) {
-	var last *messages.InvokeResponse_Error
-	for attempt := 1; attempt <= asyncAttempts; attempt++ {
-		if attempt > 1 {
-			if err := s.sleep(s.ctx, s.retryDelay(attempt-1)); err != nil {
-				s.report("lambda: %s: asynchronous invocation %s abandoned at shutdown after %d attempts", inv.fn.name, inv.requestID, attempt-1)
-				return
-			}
-		}
-		out, err := s.run(s.ctx, inv.fn, inv.invoked, inv.payload, inv.requestID)
-		if err != nil {
-			s.report("lambda: %s: asynchronous invocation %s abandoned: %v", inv.fn.name, inv.requestID, err)
+// dispatch starts each queued invocation when a concurrency slot is free, oldest first.
+func (s *Service) dispatch() {
+	defer s.wg.Done()
+	for {
+		inv, ok := s.pop()
+		if !ok {
 			return
 		}
-		if out.err == nil {
+		select {
+		case s.slots <- struct{}{}:
+		case <-s.ctx.Done():
+			s.queueMu.Lock()
+			s.queue = append([]*asyncInvocation{inv}, s.queue...)
+			s.queueMu.Unlock()
 			return
 		}
-		last = out.err
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.release()
+			s.attempt(inv)
+		}()
 	}
-	s.report("lambda: %s: asynchronous invocation %s failed after %d attempts: %s: %s", inv.fn.name, inv.requestID, asyncAttempts, last.Type, last.Message)
+}
+
+// attempt runs one attempt of an asynchronous invocation, and queues the next after its
+// delay when the function failed and the event may be retried.
+func (s *Service) attempt(inv *asyncInvocation) {
+	cfg := s.GetFunctionEventInvokeConfig(inv.fn.name)
+	if age := s.now().Sub(inv.received); age > cfg.MaximumEventAge {
+		s.drop("lambda: %s: asynchronous invocation %s dropped after %d attempt(s): the event is %s old, over its MaximumEventAge of %s",
+			inv.fn.name, inv.requestID, inv.attempts, age.Round(time.Second), cfg.MaximumEventAge)
+		return
+	}
+	inv.attempts++
+	out, err := s.run(s.ctx, inv.fn, inv.invoked, inv.payload, inv.requestID)
+	if err != nil {
+		s.drop("lambda: %s: asynchronous invocation %s abandoned: %v", inv.fn.name, inv.requestID, err)
+		return
+	}
+	if out.err == nil {
+		return
+	}
+	if inv.attempts > cfg.MaximumRetryAttempts {
+		s.drop("lambda: %s: asynchronous invocation %s failed after %d attempts: %s: %s", inv.fn.name, inv.requestID, inv.attempts, out.err.Type, out.err.Message)
+		return
+	}
+	delay := s.retryDelay(inv.attempts)
+	if age := s.now().Add(delay).Sub(inv.received); age > cfg.MaximumEventAge {
+		s.drop("lambda: %s: asynchronous invocation %s dropped after %d attempt(s): its retry would come when the event is %s old, over its MaximumEventAge of %s; last error %s: %s",
+			inv.fn.name, inv.requestID, inv.attempts, age.Round(time.Second), cfg.MaximumEventAge, out.err.Type, out.err.Message)
+		return
+	}
+	// The wait holds no concurrency slot: the retry queues again when it is due.
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.sleep(s.ctx, delay); err != nil {
+			s.drop("lambda: %s: asynchronous invocation %s abandoned at shutdown after %d attempts", inv.fn.name, inv.requestID, inv.attempts)
+			return
+		}
+		s.push(inv)
+	}()
+}
+
+func (s *Service) drop(format string, args ...any) {
+	s.dropped.Add(1)
+	s.report(format, args...)
+}
+
+func (s *Service) now() time.Time {
+	if s.opts.Clock != nil {
+		return s.opts.Clock.Now()
+	}
+	return time.Now()
 }
 
 func (s *Service) retryDelay(retry int) time.Duration {

@@ -395,37 +395,6 @@ func TestInvokeAsync(t *testing.T) {
 	}
 }
 
-func TestInvokeAsyncInProcessAndQueueFull(t *testing.T) {
-	svc := New(Options{Workers: 1, QueueSize: 1})
-	defer svc.Close()
-	started := make(chan string, 3)
-	release := make(chan struct{})
-	svc.Register("rollback", func(_ context.Context, p json.RawMessage) (json.RawMessage, error) {
-		started <- string(p)
-		<-release
-		return nil, nil
-	})
-	ctx := context.Background()
-	if err := svc.InvokeAsync(ctx, "rollback", json.RawMessage(`1`)); err != nil {
-		t.Fatal(err)
-	}
-	if p := <-started; p != "1" {
-		t.Fatalf("first payload %s", p)
-	}
-	if err := svc.InvokeAsync(ctx, "arn:aws:lambda:us-east-1:000000000000:function:rollback:prod", json.RawMessage(`2`)); err != nil {
-		t.Fatalf("queued: %v", err)
-	}
-	err := svc.InvokeAsync(ctx, "rollback", json.RawMessage(`3`))
-	var ae *core.APIError
-	if !errors.As(err, &ae) || ae.Code != "TooManyRequestsException" {
-		t.Fatalf("queue full: got %v", err)
-	}
-	close(release)
-	if p := <-started; p != "2" {
-		t.Fatalf("second payload %s", p)
-	}
-}
-
 func TestDryRun(t *testing.T) {
 	svc := New(Options{})
 	called := false

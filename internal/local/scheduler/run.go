@@ -26,7 +26,9 @@ type firing struct {
 // Retry and loop timings, in virtual time. AWS retries a failed invocation up to 185
 // times over 24 hours by default; local mode retries twice when the schedule gives no
 // RetryPolicy, so that a broken target is reported within seconds of virtual time. A
-// RetryPolicy that is given is honoured.
+// RetryPolicy that is given is honoured: the controller's tick schedules carry
+// topology.TickDelivery. The backoff is on the virtual clock; AWS does not document its
+// numbers.
 const (
 	defaultRetryAttempts = 2
 	firstBackoff         = time.Second
@@ -121,6 +123,7 @@ func (s *Service) fire(ctx context.Context, f firing) {
 	executionID := newUUID()
 	backoff := firstBackoff
 	attempts := 0
+	tooOld := false
 	var err error
 	for {
 		attempts++
@@ -129,6 +132,7 @@ func (s *Service) fire(ctx context.Context, f firing) {
 			break
 		}
 		if s.clock.Now().Add(backoff).Sub(f.scheduled) > maxAge {
+			tooOld = true
 			break
 		}
 		if s.clock.Sleep(ctx, backoff) != nil {
@@ -137,7 +141,12 @@ func (s *Service) fire(ctx context.Context, f firing) {
 		backoff = min(2*backoff, maxBackoff)
 	}
 	if err != nil && ctx.Err() == nil {
-		s.reporter.Report("scheduler: schedule %s: invoking %s failed after %d attempt(s): %v", f.name, f.target.Arn, attempts, err)
+		s.dropped.Add(1)
+		reason := ""
+		if tooOld {
+			reason = fmt.Sprintf(" (the next retry would pass the event's MaximumEventAgeInSeconds of %d)", int(maxAge/time.Second))
+		}
+		s.reporter.Report("scheduler: schedule %s: invoking %s failed after %d attempt(s)%s: %v", f.name, f.target.Arn, attempts, reason, err)
 	}
 }
 

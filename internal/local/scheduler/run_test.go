@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	schedsdk "github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler/types"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
 
 // speed makes a virtual minute last 10 ms of real time.
@@ -182,16 +185,26 @@ func TestRetries(t *testing.T) {
 		fail       []error
 		wantCalls  int
 		wantReport string
+		speed      float64 // 0: speed
 	}{
-		{"succeeds on the third attempt", nil, []error{boom, boom}, 3, ""},
+		{"succeeds on the third attempt", nil, []error{boom, boom}, 3, "", 0},
 		{"default gives up after three attempts", nil, []error{boom, boom, boom}, 3,
-			"scheduler: schedule default/once: invoking " + fnArn + " failed after 3 attempt(s): boom"},
+			"scheduler: schedule default/once: invoking " + fnArn + " failed after 3 attempt(s): boom", 0},
 		{"policy of one retry", &types.RetryPolicy{MaximumRetryAttempts: aws.Int32(1), MaximumEventAgeInSeconds: aws.Int32(3600)}, []error{boom, boom}, 2,
-			"scheduler: schedule default/once: invoking " + fnArn + " failed after 2 attempt(s): boom"},
+			"scheduler: schedule default/once: invoking " + fnArn + " failed after 2 attempt(s): boom", 0},
+		// The controller's tick policy: two retries within a minute (at a slower speed, so
+		// that the real time of a firing leaves the retries well within the minute).
+		{"the tick policy succeeds on its last retry", tickPolicy(), []error{boom, boom}, 3, "", 600},
+		{"the tick policy gives up after two retries", tickPolicy(), []error{boom, boom, boom}, 3,
+			"scheduler: schedule default/once: invoking " + fnArn + " failed after 3 attempt(s): boom", 600},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, speed)
+			sp := tt.speed
+			if sp == 0 {
+				sp = speed
+			}
+			f := newFixture(t, sp)
 			f.functions.fail = tt.fail
 			when := f.clock.Now().Add(2 * time.Minute).Truncate(time.Second)
 			f.create(t, &schedsdk.CreateScheduleInput{
@@ -217,6 +230,41 @@ func TestRetries(t *testing.T) {
 				t.Errorf("reported %q, want %q", lines, tt.wantReport)
 			}
 		})
+	}
+}
+
+func tickPolicy() *types.RetryPolicy {
+	p := topology.TickDelivery
+	return &types.RetryPolicy{MaximumRetryAttempts: aws.Int32(int32(p.MaximumRetryAttempts)), MaximumEventAgeInSeconds: aws.Int32(int32(p.MaximumEventAgeInSeconds()))}
+}
+
+// A firing whose next retry would come after its MaximumEventAgeInSeconds is given up,
+// reported and counted, although retries are left: backoffs of 1, 2, 4, 8, 16 and 32
+// virtual seconds leave at most six attempts within 60 seconds.
+func TestRetriesStopAtTheEventAge(t *testing.T) {
+	boom := errors.New("boom")
+	f := newFixture(t, speed)
+	fail := make([]error, 100)
+	for i := range fail {
+		fail[i] = boom
+	}
+	f.functions.fail = fail
+	when := f.clock.Now().Add(2 * time.Minute).Truncate(time.Second)
+	f.create(t, &schedsdk.CreateScheduleInput{
+		Name: aws.String("once"), ScheduleExpression: aws.String("at(" + when.Format("2006-01-02T15:04:05") + ")"),
+		Target: &types.Target{Arn: aws.String(fnArn), RoleArn: aws.String(roleArn),
+			RetryPolicy: &types.RetryPolicy{MaximumRetryAttempts: aws.Int32(185), MaximumEventAgeInSeconds: aws.Int32(60)}},
+	})
+	waitCall(t, f.functions.calls)
+	_ = f.clock.Sleep(context.Background(), 5*time.Minute)
+	if n := 1 + len(drain(f.functions.calls)); n < 2 || n > 6 {
+		t.Errorf("%d attempts, want 2 to 6 within 60 seconds of backoff", n)
+	}
+	if lines := f.reports.all(); len(lines) != 1 || !strings.Contains(lines[0], "the next retry would pass the event's MaximumEventAgeInSeconds of 60") {
+		t.Errorf("reported %q", lines)
+	}
+	if f.svc.Dropped() != 1 {
+		t.Errorf("Dropped() = %d, want 1", f.svc.Dropped())
 	}
 }
 

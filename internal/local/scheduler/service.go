@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // ScheduleExpressionTimezone works without a system zoneinfo
 
@@ -26,6 +27,7 @@ type Options struct {
 	Functions  core.Functions
 	Executions core.Executions
 	Faults     *core.Faults
+	Quotas     *core.Quotas // as service "scheduler"; nil: none
 	Reporter   core.Reporter
 }
 
@@ -35,7 +37,10 @@ type Service struct {
 	functions  core.Functions
 	executions core.Executions
 	faults     *core.Faults
+	quotas     *core.Quotas
 	reporter   core.Reporter
+
+	dropped atomic.Int64 // firings given up: retries or event age spent, or refused
 
 	mu        sync.Mutex
 	groups    map[string]*group
@@ -95,6 +100,7 @@ func New(opts Options) *Service {
 		functions:  opts.Functions,
 		executions: opts.Executions,
 		faults:     opts.Faults,
+		quotas:     opts.Quotas,
 		reporter:   reporter,
 		groups:     map[string]*group{defaultGroup: {name: defaultGroup, arn: groupArn(defaultGroup), created: now, modified: now}},
 		schedules:  map[string]*schedule{},
@@ -112,6 +118,10 @@ func scheduleArn(group, name string) string {
 
 func key(group, name string) string { return group + "/" + name }
 
+// Dropped counts the firings given up for good: their retries or their event age spent, or
+// refused by the target with a client error.
+func (s *Service) Dropped() int64 { return s.dropped.Load() }
+
 // ServeHTTP answers one Scheduler API call.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op, name := route(r)
@@ -126,6 +136,10 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if fault != nil {
 		writeError(w, fault)
+		return
+	}
+	if !s.quotas.Allow(signingName, op) {
+		writeError(w, core.ErrSchedulerThrottling)
 		return
 	}
 	var out any

@@ -2,13 +2,16 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	schedsdk "github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
 )
@@ -231,5 +234,31 @@ func TestClientTokenReplay(t *testing.T) {
 	_, err := f.client.CreateSchedule(context.Background(), in)
 	if code, _ := apiError(err); code != "ConflictException" {
 		t.Errorf("another create = %v, want ConflictException", err)
+	}
+}
+
+// With quotas in force the schedule operations have buckets; a call over one is answered
+// ThrottlingException (429), which the SDK's retryer takes for throttling.
+func TestQuota(t *testing.T) {
+	f := newFixture(t, 1)
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	f.svc.quotas = core.NewQuotas(core.NewClockOn(1, func() time.Time { return at }),
+		[]core.Quota{{Service: "scheduler", Operation: "GetSchedule", Burst: 2, Rate: 2}})
+	get := func() error {
+		_, err := f.client.GetSchedule(context.Background(), &schedsdk.GetScheduleInput{Name: aws.String("none")})
+		return err
+	}
+	for range 2 {
+		if code, _ := apiError(get()); code != "ResourceNotFoundException" {
+			t.Fatalf("within the burst: %s, want the call answered", code)
+		}
+	}
+	err := get()
+	var ae *smithyhttp.ResponseError
+	if code, msg := apiError(err); code != "ThrottlingException" || msg != "Rate exceeded" || !errors.As(err, &ae) || ae.HTTPStatusCode() != 429 {
+		t.Fatalf("over the burst: %v, want ThrottlingException 429", err)
+	}
+	if !retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool() {
+		t.Errorf("the SDK does not see %v as throttling", err)
 	}
 }

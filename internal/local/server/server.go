@@ -33,6 +33,7 @@ type Services struct {
 type Server struct {
 	services Services
 	faults   *core.Faults
+	quotas   *core.Quotas
 	ready    atomic.Bool
 	requests requestCounter
 
@@ -40,12 +41,17 @@ type Server struct {
 	config map[string]string
 }
 
-// New makes a server over the services. Faults may be nil.
-func New(s Services, faults *core.Faults) *Server {
+// New makes a server over the services. Faults and quotas may be nil: none (and quotas
+// that cannot be switched on).
+func New(s Services, faults *core.Faults, quotas *core.Quotas) *Server {
 	if faults == nil {
 		faults = core.NewFaults(0)
 	}
-	return &Server{services: s, faults: faults, config: map[string]string{"region": core.Region, "account": core.Account}}
+	if quotas == nil {
+		quotas = core.NewQuotas(nil, nil)
+		_ = quotas.SetMode(core.QuotasOff)
+	}
+	return &Server{services: s, faults: faults, quotas: quotas, config: map[string]string{"region": core.Region, "account": core.Account}}
 }
 
 // SetReady marks every service ready: /_sfn-rollout/health answers 200 from then on.
@@ -145,8 +151,8 @@ func (s *Server) route(r *http.Request) (http.Handler, string) {
 	}
 }
 
-// admin serves /_sfn-rollout/health, /_sfn-rollout/config, /_sfn-rollout/faults and
-// /_sfn-rollout/requests.
+// admin serves /_sfn-rollout/health, /_sfn-rollout/config, /_sfn-rollout/faults,
+// /_sfn-rollout/quotas and /_sfn-rollout/requests.
 func (s *Server) admin(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/_sfn-rollout/health":
@@ -181,6 +187,30 @@ func (s *Server) admin(w http.ResponseWriter, r *http.Request) {
 		default:
 			http.Error(w, "GET, PUT or DELETE", http.StatusMethodNotAllowed)
 		}
+	case "/_sfn-rollout/quotas":
+		switch r.Method {
+		case http.MethodGet:
+		case http.MethodPut, http.MethodPost:
+			var in struct {
+				Mode string `json:"mode"`
+			}
+			if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+				http.Error(w, `want {"mode":"aws"} or {"mode":"off"}: `+err.Error(), http.StatusBadRequest)
+				return
+			}
+			mode, err := core.ParseQuotaMode(in.Mode)
+			if err == nil {
+				err = s.quotas.SetMode(mode)
+			}
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+		default:
+			http.Error(w, "GET or PUT", http.StatusMethodNotAllowed)
+			return
+		}
+		writeJSON(w, QuotasAnswer{Mode: s.quotas.Mode(), Quotas: s.quotas.Table()})
 	case "/_sfn-rollout/requests":
 		switch r.Method {
 		case http.MethodGet:
@@ -194,6 +224,13 @@ func (s *Server) admin(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// QuotasAnswer is what /_sfn-rollout/quotas answers: the mode, and the buckets that apply
+// when it is aws.
+type QuotasAnswer struct {
+	Mode   core.QuotaMode `json:"mode"`
+	Quotas []core.Quota   `json:"quotas"`
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -27,7 +27,7 @@ func TestRoute(t *testing.T) {
 	srv := New(Services{
 		StepFunctions: named("sfn"), DynamoDB: named("dynamodb"), CloudWatch: named("cloudwatch"),
 		EventBridge: named("events"), Scheduler: named("scheduler"), Lambda: named("lambda"), S3: named("s3"),
-	}, nil)
+	}, nil, nil)
 	tests := []struct {
 		name, method, path, target, auth, want string
 	}{
@@ -61,7 +61,7 @@ func TestRoute(t *testing.T) {
 }
 
 func TestUnknownServiceIsAClearError(t *testing.T) {
-	srv := New(Services{}, nil)
+	srv := New(Services{}, nil, nil)
 	req := httptest.NewRequest("POST", "/", nil)
 	req.Header.Set("Authorization", sigv4("kinesis"))
 	rec := httptest.NewRecorder()
@@ -79,7 +79,7 @@ func TestUnknownServiceIsAClearError(t *testing.T) {
 }
 
 func TestAdmin(t *testing.T) {
-	srv := New(Services{}, nil)
+	srv := New(Services{}, nil, nil)
 	get := func(path string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
 		srv.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
@@ -157,7 +157,7 @@ func TestRequestCounts(t *testing.T) {
 	srv := New(Services{
 		StepFunctions: named("sfn"), DynamoDB: named("dynamodb"), CloudWatch: named("cloudwatch"),
 		EventBridge: named("events"), Scheduler: named("scheduler"), Lambda: named("lambda"), S3: named("s3"),
-	}, nil)
+	}, nil, nil)
 	const controller = "aws-sdk-go-v2/1.48.0 ua/2.1 os/linux lang/go#1.26 md/GOOS#linux app/sfn-rollout-controller api/sfn#1.41.2"
 	requests := []struct{ method, path, target, auth, userAgent string }{
 		{"POST", "/", "AWSStepFunctions.UpdateStateMachineAlias", "", controller},
@@ -251,5 +251,39 @@ func TestDynamoDBProxyFinishesAbandonedRequests(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the proxied request never reached its end")
+	}
+}
+
+func TestAdminQuotas(t *testing.T) {
+	quotas := core.NewQuotas(nil, []core.Quota{{Service: "states", Operation: "StartExecution", Burst: 1300, Rate: 300}})
+	_ = quotas.SetMode(core.QuotasOff)
+	srv := New(Services{}, nil, quotas)
+	call := func(method, body string) (int, QuotasAnswer) {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest(method, "/_sfn-rollout/quotas", strings.NewReader(body)))
+		var out QuotasAnswer
+		if rec.Code == http.StatusOK {
+			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+				t.Fatalf("%s answered %s: %v", method, rec.Body, err)
+			}
+		}
+		return rec.Code, out
+	}
+	if code, got := call("GET", ""); code != 200 || got.Mode != core.QuotasOff || len(got.Quotas) != 1 || got.Quotas[0].Burst != 1300 {
+		t.Errorf("GET: %d %+v", code, got)
+	}
+	if code, got := call("PUT", `{"mode":"aws"}`); code != 200 || got.Mode != core.QuotasAWS || quotas.Mode() != core.QuotasAWS {
+		t.Errorf("PUT aws: %d %+v", code, got)
+	}
+	for _, bad := range []string{`{"mode":"on"}`, `{}`, `aws`} {
+		if code, _ := call("PUT", bad); code != http.StatusBadRequest || quotas.Mode() != core.QuotasAWS {
+			t.Errorf("PUT %s: %d, mode %s; want 400 and no change", bad, code, quotas.Mode())
+		}
+	}
+	if code, _ := call("DELETE", ""); code != http.StatusMethodNotAllowed {
+		t.Errorf("DELETE: %d", code)
+	}
+	if code, got := call("PUT", `{"mode":"off"}`); code != 200 || got.Mode != core.QuotasOff {
+		t.Errorf("PUT off: %d %+v", code, got)
 	}
 }

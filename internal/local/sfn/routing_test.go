@@ -1,13 +1,16 @@
 package sfn
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
 )
@@ -136,26 +139,55 @@ func TestFaults(t *testing.T) {
 	})
 }
 
+// frozenQuotas are buckets whose virtual clock never moves: a spent token never comes back
+// during the test, so the counts are exact.
+func frozenQuotas(table []core.Quota) *core.Quotas {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	return core.NewQuotas(core.NewClockOn(3600, func() time.Time { return at }), table)
+}
+
 func TestQuotas(t *testing.T) {
-	h := newHarness(t, withQuotas(core.NewQuotas(core.StepFunctionsQuotas())))
+	h := newHarness(t, withQuotas(frozenQuotas(core.AWSQuotas())))
 	client := newClient(h.srv.URL, 1) // no retries: see each throttle
 	h.machine(t, "orders", passDefN(0))
 	v1 := h.publish(t, orders, passDefN(1))
 	prod := h.alias(t, "prod", v1, 100)
-	ok, throttled := 0, 0
-	for i := 0; i < 205; i++ {
-		_, err := client.DescribeStateMachineAlias(ctx(), &awssfn.DescribeStateMachineAliasInput{StateMachineAliasArn: aws.String(prod)})
-		switch {
-		case err == nil:
-			ok++
-		default:
-			wantAPIError(t, err, "ThrottlingException", "Rate exceeded")
-			throttled++
-		}
+	tests := []struct {
+		name   string
+		calls  int
+		wantOK int
+		call   func() error
+	}{
+		{"DescribeStateMachineAlias: burst 200", 205, 200, func() error {
+			_, err := client.DescribeStateMachineAlias(ctx(), &awssfn.DescribeStateMachineAliasInput{StateMachineAliasArn: aws.String(prod)})
+			return err
+		}},
+		{"ListTagsForResource: burst 100", 103, 100, func() error {
+			_, err := client.ListTagsForResource(ctx(), &awssfn.ListTagsForResourceInput{ResourceArn: aws.String(orders)})
+			return err
+		}},
 	}
-	// The burst is 200; at 1 token per second at most one more comes back during the loop.
-	if ok < 200 || ok > 202 || throttled < 3 {
-		t.Errorf("%d answered, %d throttled", ok, throttled)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, throttled := 0, 0
+			for range tt.calls {
+				err := tt.call()
+				var ae smithy.APIError
+				switch {
+				case err == nil || (errors.As(err, &ae) && ae.ErrorCode() != "ThrottlingException"):
+					ok++ // let through by the quota
+				default:
+					wantAPIError(t, err, "ThrottlingException", "Rate exceeded")
+					if !retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool() {
+						t.Fatalf("the SDK does not see %v as throttling", err)
+					}
+					throttled++
+				}
+			}
+			if ok != tt.wantOK || throttled != tt.calls-tt.wantOK {
+				t.Errorf("%d let through, %d throttled; want %d let through", ok, throttled, tt.wantOK)
+			}
+		})
 	}
 	// Operations without a quota are never throttled.
 	for i := 0; i < 300; i++ {
@@ -166,7 +198,7 @@ func TestQuotas(t *testing.T) {
 }
 
 func TestThrottledStartExecutionCounts(t *testing.T) {
-	h := newHarness(t, withQuotas(core.NewQuotas(map[string]core.Bucket{"StartExecution": {Burst: 2, Rate: 0.001}})))
+	h := newHarness(t, withQuotas(frozenQuotas([]core.Quota{{Service: "states", Operation: "StartExecution", Burst: 2, Rate: 1}})))
 	client := newClient(h.srv.URL, 1)
 	h.machine(t, "orders", passDef)
 	for i := 0; i < 3; i++ {

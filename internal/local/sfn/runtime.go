@@ -260,7 +260,7 @@ func (rt *execRuntime) lambda(ctx context.Context, function string, payload json
 	case ctx.Err() != nil:
 		return nil, stopped(ctx)
 	case err != nil:
-		return nil, &asl.Failure{Name: "Lambda.ResourceNotFoundException", Cause: err.Error()}
+		return nil, invokeFailure(err)
 	case ferr != nil:
 		name := ferr.Type
 		if name == "" {
@@ -273,6 +273,18 @@ func (rt *execRuntime) lambda(ctx context.Context, function string, payload json
 		out = json.RawMessage("null")
 	}
 	return out, nil
+}
+
+// invokeFailure names an error of the Invoke call itself as Step Functions does, "Lambda."
+// and Lambda's error code: Lambda.TooManyRequestsException for a function at its
+// concurrency limit (which the controller's definition retries), Lambda.ResourceNotFoundException
+// for a missing function. An error without a code is taken for a missing function.
+func invokeFailure(err error) *asl.Failure {
+	var apiErr *core.APIError
+	if errors.As(err, &apiErr) {
+		return &asl.Failure{Name: "Lambda." + apiErr.Code, Cause: apiErr.Message}
+	}
+	return &asl.Failure{Name: "Lambda.ResourceNotFoundException", Cause: err.Error()}
 }
 
 // lambdaInvoke is arn:aws:states:::lambda:invoke: Parameters {FunctionName, Payload,
@@ -295,7 +307,7 @@ func (rt *execRuntime) lambdaInvoke(ctx context.Context, input json.RawMessage) 
 			payload = json.RawMessage("{}")
 		}
 		if err := rt.s.opts.Functions.InvokeAsync(ctx, p.FunctionName, payload); err != nil {
-			return nil, &asl.Failure{Name: "Lambda.ResourceNotFoundException", Cause: err.Error()}
+			return nil, invokeFailure(err)
 		}
 		return lambdaResult(json.RawMessage(`""`), 202)
 	}

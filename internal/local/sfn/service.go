@@ -173,7 +173,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		core.WriteJSONError(w, apiError("SerializationException", "read body: %v", err))
 		return
 	}
-	if !s.opts.Quotas.Allow(name) {
+	if !s.opts.Quotas.Allow(serviceName, name) {
 		if name == "StartExecution" {
 			s.throttled(body)
 		}
@@ -198,7 +198,7 @@ func (s *Service) StartExecution(ctx context.Context, stateMachineArn, name, inp
 	if fault != nil {
 		return "", fault
 	}
-	if !s.opts.Quotas.Allow("StartExecution") {
+	if !s.opts.Quotas.Allow(serviceName, "StartExecution") {
 		s.throttledArn(stateMachineArn)
 		return "", core.ErrThrottling
 	}

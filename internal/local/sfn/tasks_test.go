@@ -43,6 +43,9 @@ func TestLambdaTasks(t *testing.T) {
 	h.functions.set("reject", func(context.Context, json.RawMessage) (json.RawMessage, *core.FunctionError, error) {
 		return nil, &core.FunctionError{Type: "InvalidPolicy", Message: "weights must rise"}, nil
 	})
+	h.functions.set("busy", func(context.Context, json.RawMessage) (json.RawMessage, *core.FunctionError, error) {
+		return nil, nil, &core.APIError{Code: "TooManyRequestsException", Message: "Rate Exceeded.", Status: 429}
+	})
 	tests := []struct {
 		name       string
 		definition string
@@ -62,6 +65,8 @@ func TestLambdaTasks(t *testing.T) {
 			wantStatus: "FAILED", wantError: "InvalidPolicy"},
 		{name: "a missing function", definition: taskDef(`{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"nope"}}`, false),
 			wantStatus: "FAILED", wantError: "Lambda.ResourceNotFoundException"},
+		{name: "a function at its concurrency limit", definition: taskDef(`{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"busy"}}`, false),
+			wantStatus: "FAILED", wantError: "Lambda.TooManyRequestsException", wantCause: "Rate Exceeded."},
 		{name: "a caught function error", definition: taskDef(`{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{"FunctionName":"reject"}}`, true),
 			wantStatus: "SUCCEEDED", wantOutput: `"Error":"InvalidPolicy"`},
 	}

@@ -12,10 +12,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
+	"github.com/sfn-rollout/sfn-rollout/internal/local/server"
 	"github.com/sfn-rollout/sfn-rollout/internal/local/stack"
 )
 
@@ -112,9 +114,9 @@ func TestFaultsThroughAdminAPI(t *testing.T) {
 }
 
 // Options.AWSQuotas is `--quotas aws`: UpdateStateMachineAlias has a burst of 100 and a
-// refill of 1 a second, so a quick burst of 130 gets about 30 throttled.
+// refill of 1 a (virtual) second, so at speed 1 a quick burst of 130 gets about 30 throttled.
 func TestAWSQuotasThrottleABurst(t *testing.T) {
-	st := startStack(t, stack.Options{Speed: speed, AWSQuotas: true})
+	st := startStack(t, stack.Options{Speed: 1, AWSQuotas: true})
 	c := ctx(t)
 	client := sfn.NewFromConfig(awsConfig(st), func(o *sfn.Options) { o.RetryMaxAttempts = 1 })
 	m := newMachine(t, c, client, "stack-quotas", 100)
@@ -143,6 +145,71 @@ func TestAWSQuotasThrottleABurst(t *testing.T) {
 	// Other operations have their own buckets.
 	if _, err := client.DescribeStateMachineAlias(c, &sfn.DescribeStateMachineAliasInput{StateMachineAliasArn: aws.String(m.alias)}); err != nil {
 		t.Errorf("DescribeStateMachineAlias after the burst: %v", err)
+	}
+}
+
+// Quotas are off by default and switched at run time, through PUT /_sfn-rollout/quotas or
+// Stack.Quotas, for every service behind the router: a large test sets up fast, then
+// measures under AWS's numbers. At speed 1, ListTagsForResource (100 burst, 1 a second) and
+// DescribeAlarms (9, 9 a second) throttle a quick burst of 130 and 40 calls.
+func TestQuotasSwitchedAtRunTime(t *testing.T) {
+	st := startStack(t, stack.Options{Speed: 1})
+	c := ctx(t)
+	states := sfn.NewFromConfig(awsConfig(st), func(o *sfn.Options) { o.RetryMaxAttempts = 1 })
+	monitoring := cloudwatch.NewFromConfig(awsConfig(st), func(o *cloudwatch.Options) { o.RetryMaxAttempts = 1 })
+	arn := "arn:aws:states:us-east-1:000000000000:stateMachine:none"
+	// burst makes n quick calls and counts those throttled, checking they are throttled as
+	// the SDK's retryer understands throttling.
+	burst := func(name string, n int, call func() error, code string) (throttled int) {
+		for range n {
+			err := call()
+			if err == nil || apiCode(err) != code {
+				continue
+			}
+			if !retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool() {
+				t.Fatalf("%s: the SDK does not see %v as throttling", name, err)
+			}
+			throttled++
+		}
+		return throttled
+	}
+	listTags := func() error {
+		_, err := states.ListTagsForResource(c, &sfn.ListTagsForResourceInput{ResourceArn: aws.String(arn)})
+		return err
+	}
+	describeAlarms := func() error {
+		_, err := monitoring.DescribeAlarms(c, &cloudwatch.DescribeAlarmsInput{})
+		return err
+	}
+	check := func(step string, wantMode core.QuotaMode, wantThrottled bool) {
+		t.Helper()
+		var got server.QuotasAnswer
+		if code := admin(t, st, http.MethodGet, "/_sfn-rollout/quotas", "", &got); code != http.StatusOK || got.Mode != wantMode || len(got.Quotas) == 0 {
+			t.Fatalf("%s: GET quotas answered %d %+v", step, code, got.Mode)
+		}
+		sfnThrottled := burst("ListTagsForResource", 130, listTags, "ThrottlingException")
+		cwThrottled := burst("DescribeAlarms", 40, describeAlarms, "Throttling")
+		if (sfnThrottled > 0) != wantThrottled || (cwThrottled > 0) != wantThrottled {
+			t.Errorf("%s: %d of 130 ListTagsForResource and %d of 40 DescribeAlarms throttled; want throttling %v",
+				step, sfnThrottled, cwThrottled, wantThrottled)
+		}
+	}
+	check("by default", core.QuotasOff, false)
+	var set server.QuotasAnswer
+	if code := admin(t, st, http.MethodPut, "/_sfn-rollout/quotas", `{"mode":"aws"}`, &set); code != http.StatusOK || set.Mode != core.QuotasAWS {
+		t.Fatalf("PUT aws answered %d %+v", code, set.Mode)
+	}
+	check("after PUT aws", core.QuotasAWS, true)
+	if code := admin(t, st, http.MethodPut, "/_sfn-rollout/quotas", `{"mode":"off"}`, &set); code != http.StatusOK {
+		t.Fatalf("PUT off answered %d", code)
+	}
+	check("after PUT off", core.QuotasOff, false)
+	if err := st.Quotas.SetMode(core.QuotasAWS); err != nil {
+		t.Fatal(err)
+	}
+	check("after Quotas.SetMode(aws)", core.QuotasAWS, true)
+	if code := admin(t, st, http.MethodPut, "/_sfn-rollout/quotas", `{"mode":"sometimes"}`, nil); code != http.StatusBadRequest {
+		t.Errorf("PUT of an unknown mode answered %d, want 400", code)
 	}
 }
 

@@ -1,7 +1,10 @@
 package stack_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,6 +14,9 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/local/lambda"
+	"github.com/sfn-rollout/sfn-rollout/internal/local/stack"
 )
 
 // ruleToFunction puts a rule with the pattern and an in-process function as its target.
@@ -109,5 +115,49 @@ func TestAlarmStateChangeReachesRule(t *testing.T) {
 	// INSUFFICIENT_DATA straight for ALARM.
 	if d.AlarmName != alarm || d.State.Value != "ALARM" || d.State.Reason == "" || d.PreviousState.Value != "INSUFFICIENT_DATA" || len(d.Configuration.Metrics) != 1 {
 		t.Errorf("detail %s", e.Detail)
+	}
+}
+
+// The measurement that began this: a thousand alarm events at once, each invoking a Lambda
+// target asynchronously. Lambda's queue has no bound, so every event reaches the function,
+// under a concurrency limit far smaller than the burst, and nothing is dropped.
+func TestAThousandEventsAllReachTheirFunction(t *testing.T) {
+	const events, limit = 1000, 4
+	st := startStack(t, stack.Options{Speed: speed, LambdaConcurrency: limit})
+	var running, most, ran atomic.Int64
+	done := make(chan struct{})
+	st.Lambda.Register("burst", func(_ context.Context, _ json.RawMessage) (json.RawMessage, error) {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		if ran.Add(1) == events {
+			close(done)
+		}
+		return nil, nil
+	})
+	client := eventbridge.NewFromConfig(awsConfig(st))
+	ruleToFunction(t, client, "burst", `{"source":["stack.burst"]}`, lambda.FunctionArn("burst"))
+	c := ctx(t)
+	for i := 0; i < events; i += 10 {
+		var entries []ebtypes.PutEventsRequestEntry
+		for j := range 10 {
+			entries = append(entries, ebtypes.PutEventsRequestEntry{Source: aws.String("stack.burst"), DetailType: aws.String("Alarm"), Detail: aws.String(fmt.Sprintf(`{"n":%d}`, i+j))})
+		}
+		out, err := client.PutEvents(c, &eventbridge.PutEventsInput{Entries: entries})
+		if err != nil || out.FailedEntryCount != 0 {
+			t.Fatalf("PutEvents: %v, %d failed", err, out.FailedEntryCount)
+		}
+	}
+	select {
+	case <-done:
+	case <-c.Done():
+		t.Fatalf("%d of %d events reached the function", ran.Load(), events)
+	}
+	if m := most.Load(); m > limit {
+		t.Errorf("%d invocations ran at once, over the limit of %d", m, limit)
+	}
+	if n := st.Lambda.Dropped() + st.EventBridge.Dropped(); n != 0 {
+		t.Errorf("%d dropped", n)
 	}
 }

@@ -31,12 +31,16 @@ type Options struct {
 	Speed float64
 	// Seed makes alias routing, names and injected faults repeat.
 	Seed uint64
-	// AWSQuotas switches on Step Functions' token-bucket quotas.
+	// AWSQuotas starts the endpoint with AWS's API quotas in force (core.AWSQuotas); they can
+	// be switched at run time (Stack.Quotas, /_sfn-rollout/quotas).
 	AWSQuotas bool
 	// Out receives one line per event worth seeing; nil discards them.
 	Out io.Writer
 	// FunctionTimeout is the wall-clock timeout of in-process functions (0: 60 s).
 	FunctionTimeout time.Duration
+	// LambdaConcurrency is Lambda's account concurrency: in-process invocations running at
+	// once, synchronous and asynchronous together (0: AWS's 1,000).
+	LambdaConcurrency int
 }
 
 // Stack is a running local endpoint.
@@ -44,6 +48,9 @@ type Stack struct {
 	URL    string
 	Clock  *core.Clock
 	Faults *core.Faults
+	// Quotas are the API rate limits, off unless Options.AWSQuotas; SetMode switches them
+	// while the stack runs, as PUT /_sfn-rollout/quotas does.
+	Quotas *core.Quotas
 	// Reporter prints the endpoint's one-line events; the controller deployed on it adds its own.
 	Reporter core.Reporter
 
@@ -110,18 +117,18 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		fmt.Fprintf(out, "%s  %s\n", s.Clock.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 	})
 	s.Reporter = reporter
-	var quotas *core.Quotas
-	if opts.AWSQuotas {
-		quotas = core.NewQuotas(core.StepFunctionsQuotas())
+	s.Quotas = core.NewQuotas(s.Clock, core.AWSQuotas())
+	if !opts.AWSQuotas {
+		_ = s.Quotas.SetMode(core.QuotasOff)
 	}
 
-	s.Lambda = lambda.New(lambda.Options{Faults: s.Faults, Reporter: reporter, Timeout: opts.FunctionTimeout, Clock: s.Clock})
+	s.Lambda = lambda.New(lambda.Options{Faults: s.Faults, Reporter: reporter, Timeout: opts.FunctionTimeout, Clock: s.Clock, Concurrency: opts.LambdaConcurrency})
 	executions := &lateExecutions{}
-	s.EventBridge = eventbridge.New(eventbridge.Options{Clock: s.Clock, Functions: s.Lambda, Executions: executions, Faults: s.Faults, Reporter: reporter})
-	s.CloudWatch = cloudwatch.New(cloudwatch.Options{Clock: s.Clock, Bus: s.EventBridge, Faults: s.Faults, Reporter: reporter})
-	s.StepFunctions = sfn.New(sfn.Options{Clock: s.Clock, Bus: s.EventBridge, Functions: s.Lambda, Metrics: s.CloudWatch, Faults: s.Faults, Quotas: quotas, Seed: opts.Seed, Reporter: reporter})
+	s.EventBridge = eventbridge.New(eventbridge.Options{Clock: s.Clock, Functions: s.Lambda, Executions: executions, Faults: s.Faults, Quotas: s.Quotas, Reporter: reporter})
+	s.CloudWatch = cloudwatch.New(cloudwatch.Options{Clock: s.Clock, Bus: s.EventBridge, Faults: s.Faults, Quotas: s.Quotas, Reporter: reporter})
+	s.StepFunctions = sfn.New(sfn.Options{Clock: s.Clock, Bus: s.EventBridge, Functions: s.Lambda, Metrics: s.CloudWatch, Faults: s.Faults, Quotas: s.Quotas, Seed: opts.Seed, Reporter: reporter})
 	executions.set(s.StepFunctions)
-	s.Scheduler = scheduler.New(scheduler.Options{Clock: s.Clock, Functions: s.Lambda, Executions: s.StepFunctions, Faults: s.Faults, Reporter: reporter})
+	s.Scheduler = scheduler.New(scheduler.Options{Clock: s.Clock, Functions: s.Lambda, Executions: s.StepFunctions, Faults: s.Faults, Quotas: s.Quotas, Reporter: reporter})
 	s.S3 = s3.New(s3.Options{Clock: s.Clock, Bus: s.EventBridge, Faults: s.Faults, Reporter: reporter})
 
 	cli, err := dynalite.FindCLI()
@@ -141,7 +148,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	s.Server = server.New(server.Services{
 		StepFunctions: s.StepFunctions, DynamoDB: dynamo, CloudWatch: s.CloudWatch,
 		EventBridge: s.EventBridge, Scheduler: s.Scheduler, Lambda: s.Lambda, S3: s.S3,
-	}, s.Faults)
+	}, s.Faults, s.Quotas)
 
 	l, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
