@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
+	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
 	"github.com/sfn-rollout/sfn-rollout/internal/local/deploy"
 	"github.com/sfn-rollout/sfn-rollout/internal/local/localenv"
 	"github.com/sfn-rollout/sfn-rollout/internal/local/server"
@@ -297,7 +298,7 @@ func adminURL(env *localenv.Env, path string) string {
 	return strings.TrimSuffix(env.Stack.URL, "/") + path
 }
 
-func requests(b *testing.B, env *localenv.Env) []server.RequestCount {
+func requests(b testing.TB, env *localenv.Env) []server.RequestCount {
 	resp, err := http.Get(adminURL(env, "/_sfn-rollout/requests"))
 	if err != nil {
 		b.Fatal(err)
@@ -310,7 +311,7 @@ func requests(b *testing.B, env *localenv.Env) []server.RequestCount {
 	return out
 }
 
-func resetRequests(b *testing.B, env *localenv.Env) {
+func resetRequests(b testing.TB, env *localenv.Env) {
 	req, _ := http.NewRequest(http.MethodDelete, adminURL(env, "/_sfn-rollout/requests"), nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -346,7 +347,11 @@ func quotaBound(b *testing.B, env *localenv.Env) (float64, string) {
 // setQuotas switches AWS's quotas on or off in the running endpoint.
 func setQuotas(b *testing.B, env *localenv.Env, on bool) {
 	b.Helper()
-	// TODO(merge): the admin API's quota switch.
-	_ = env
-	_ = on
+	mode := core.QuotasOff
+	if on {
+		mode = core.QuotasAWS
+	}
+	if err := env.Stack.Quotas.SetMode(mode); err != nil {
+		b.Fatal(err)
+	}
 }
