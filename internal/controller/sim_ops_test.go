@@ -8,7 +8,6 @@ import (
 
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
-	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
 
 // The simulation's operations. Each is one thing that happens in production; a new one is
@@ -849,5 +848,3 @@ func (s *sim) currentOf(alias string) string {
 	}
 	return s.lastCurrent[alias]
 }
-
-func scheduleOf(id string) string { return topology.ScheduleName(id) }
