@@ -94,6 +94,12 @@ type budgetedAliases struct {
 }
 
 func (a *budgetedAliases) Describe(ctx context.Context, aliasArn string) (Alias, error) {
+	if budget.PriorityOf(ctx) == budget.Rollback {
+		// A rollback writes without reading: a read in its path (an ended rollout's
+		// repair, after a storm) is a repair's, and waits its turn like one, instead of
+		// hammering the account's one-a-second bucket.
+		ctx = budget.WithPriority(ctx, budget.Repair)
+	}
 	if err := budgetToken(ctx, a.budget, budget.DescribeStateMachineAlias); err != nil {
 		return Alias{}, fmt.Errorf("describe alias %s: %w", aliasArn, err)
 	}

@@ -531,7 +531,11 @@ func (c *Controller) observe(ctx context.Context, r rollout.Rollout, firing stri
 	if firing != "" && !r.Phase.Terminal() {
 		return eventObservation(r, firing, obs), false, nil
 	}
-	readAlias := lk == nil || withAlias || r.Phase.Terminal() || lk.full[r.ID] || !r.Confirmed()
+	// Within a sweep, an ended rollout whose outcome's write landed (confirmed) is read only
+	// when the drift budget picks it (a hand change after the end is reported, and its
+	// Finalize reads the alias anyway once the write window has passed), so that after a
+	// storm of rollbacks the account's alias reads go to those whose write did not land.
+	readAlias := lk == nil || withAlias || !r.Confirmed() || lk.full[r.ID]
 	if readAlias {
 		alias, err := c.Aliases.Describe(ctx, r.AliasArn)
 		if err != nil {

@@ -520,6 +520,12 @@ func (c *Controller) rollbackStep(ctx context.Context, id, alarm string) (rollou
 	if err != nil {
 		return r, rollout.Decision{}, c.notFound(id, err)
 	}
+	if r.Phase.Terminal() && r.Confirmed() {
+		// Ended, and its outcome's write landed: a late or repeated event has nothing to
+		// do, and reads nothing (after a storm, the account's alias reads are for the
+		// rollouts whose write did not land).
+		return r, rollout.Decision{Action: rollout.ActionNone, Next: r, Reason: "rollout has ended " + string(r.Phase)}, nil
+	}
 	if r.Phase != rollout.Pending {
 		return c.decideAndCommit(ctx, id, "alarm:"+alarm, alarm)
 	}

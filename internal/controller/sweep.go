@@ -163,10 +163,10 @@ func (c *Controller) look(ctx context.Context, rs []rollout.Rollout) *look {
 	var qs []CountsQuery
 	var ids, watched []string
 	for _, r := range rs {
+		ids = append(ids, r.ID) // ended ones too: a hand change after the end is reported
 		if r.Phase.Terminal() {
 			continue
 		}
-		ids = append(ids, r.ID)
 		for _, a := range r.Policy.Alarms {
 			if !slices.Contains(names, a) {
 				names = append(names, a)
