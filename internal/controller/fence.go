@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sfn-rollout/sfn-rollout/internal/budget"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
 )
 
@@ -129,7 +130,9 @@ func (c *Controller) closeFence(ctx context.Context, id string) (rollout.Rollout
 // closes it again and takes over), under the same deadline as every write.
 func (c *Controller) repairLate(ctx context.Context, closed rollout.Rollout) error {
 	if closed.CandidateVersionArn != "" {
-		alias, err := c.Aliases.Describe(ctx, closed.AliasArn)
+		// Housekeeping after the outcome: the read waits behind every repair and step (after
+		// a storm of rollbacks, the account's alias reads are theirs first).
+		alias, err := c.Aliases.Describe(budget.WithPriority(ctx, budget.GC), closed.AliasArn)
 		if err != nil {
 			return transient(fmt.Errorf("describe alias %s: %w", closed.AliasArn, err))
 		}

@@ -209,9 +209,17 @@ func alarmToStable(b *testing.B, env *localenv.Env, rs []*scaleRollout) time.Dur
 		_, err := env.CloudWatch.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String(rs[i].alarm), StateValue: cwtypes.StateValueAlarm, StateReason: aws.String("benchmark")})
 		return err
 	})
-	// Reads of the record, not the alias: the alias's reads draw on the bucket the
-	// rollbacks need. A RolledBack record is written before its alias; the alias is then
-	// checked once each.
+	waitStable(b, env, rs)
+	return time.Since(start)
+}
+
+// waitStable waits until every rollout of rs is RolledBack and its alias routes 100% to its
+// stable version. It reads the record, not the alias, until then: the alias's reads draw on
+// the bucket the rollbacks' repairs need. A RolledBack record is written before its alias;
+// the alias is then checked once each.
+func waitStable(b *testing.B, env *localenv.Env, rs []*scaleRollout) {
+	ctx := context.Background()
+	start := time.Now()
 	waitAll(b, env, rs, 20*time.Minute, func(r rollout.Rollout) bool { return r.Phase == rollout.RolledBack })
 	parallel(b, len(rs), func(i int) error {
 		want := label(rs[i].r.StableVersionArn) + "=100"
@@ -226,7 +234,6 @@ func alarmToStable(b *testing.B, env *localenv.Env, rs []*scaleRollout) time.Dur
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
-	return time.Since(start)
 }
 
 // stormToStable makes the alarms of rs breach at once, as a bad release makes them: one
@@ -243,17 +250,7 @@ func stormToStable(b *testing.B, env *localenv.Env, rs []*scaleRollout) float64 
 		}}})
 		return err
 	})
-	waitAll(b, env, rs, 20*time.Minute, func(r rollout.Rollout) bool { return r.Phase == rollout.RolledBack })
-	parallel(b, len(rs), func(i int) error {
-		want := label(rs[i].r.StableVersionArn) + "=100"
-		for {
-			routing, err := env.Routing(ctx, rs[i].m.AliasArn)
-			if err == nil && routing == want {
-				return nil
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
+	waitStable(b, env, rs)
 	end := env.Now()
 	first := end
 	// Measured: the alarms' history is read with the quotas off (DescribeAlarmHistory
