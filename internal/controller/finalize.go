@@ -68,8 +68,14 @@ func (c *Controller) finalizeOnce(ctx context.Context, s State) (Outcome, error)
 		}
 	}
 	if holds && r.CandidateVersionArn != "" && r.FenceClosedAt.IsZero() {
-		// Repairs an alias that a crash left behind the outcome.
-		if r, _, err = c.decideAndCommit(ctx, id, "controller", ""); err != nil {
+		// Repairs an alias that a crash (or throttling) left behind the outcome. Its alias is
+		// read only when the outcome's write is not confirmed: after a storm of rollbacks,
+		// the account's alias reads are for those. A rollback's repair is a rollback.
+		pctx := budget.WithPriority(ctx, budget.Repair)
+		if r.CandidateWeight == 0 {
+			pctx = budget.WithPriority(ctx, budget.Rollback)
+		}
+		if r, _, err = c.decideWith(pctx, id, "controller", "", c.look(ctx, nil)); err != nil {
 			return Outcome{}, err
 		}
 	}
