@@ -537,11 +537,17 @@ func (c *Controller) observe(ctx context.Context, r rollout.Rollout, firing stri
 	// storm of rollbacks the account's alias reads go to those whose write did not land.
 	readAlias := lk == nil || withAlias || !r.Confirmed() || lk.full[r.ID]
 	if readAlias {
-		alias, err := c.Aliases.Describe(ctx, r.AliasArn)
-		if err != nil {
-			return obs, false, transient(fmt.Errorf("describe alias %s: %w", r.AliasArn, err))
+		alias, at, ok := lk.seen(r.ID)
+		// An ended rollout's tick (a repair, or nothing) uses its triage's read of this
+		// sweep; a running one reads afresh, right before its write.
+		if !ok || withAlias || !r.Phase.Terminal() || c.now().Sub(at) > c.cfg.AliasWriteWindow {
+			var err error
+			if alias, err = c.Aliases.Describe(ctx, r.AliasArn); err != nil {
+				return obs, false, transient(fmt.Errorf("describe alias %s: %w", r.AliasArn, err))
+			}
+			lk.countAliasRead()
+			lk.remember(r.ID, alias, c.now())
 		}
-		lk.countAliasRead()
 		obs.Routing = alias.Routing
 		obs.AliasUpdatedAt, obs.WriteWindow = alias.UpdatedAt, c.cfg.AliasWriteWindow
 	} else {

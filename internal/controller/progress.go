@@ -500,7 +500,9 @@ const rollbackAttempts = 6
 func (c *Controller) rollbackOne(ctx context.Context, id, alarm string) (rollout.Rollout, rollout.Decision, error) {
 	for i := 0; ; i++ {
 		r, d, err := c.rollbackStep(ctx, id, alarm)
-		if err == nil || !errors.As(err, new(*Transient)) || i == rollbackAttempts-1 || retryBudget(ctx) < backoffDelay(i) {
+		if err == nil || !errors.As(err, new(*Transient)) || i == rollbackAttempts-1 || retryBudget(ctx) < backoffDelay(i) || refusedByBudget(err) {
+			// A read the budget refused (an ended rollout's repair after a storm) is not
+			// asked again at once: the sweep, and this event's own retry, come back for it.
 			return r, d, err
 		}
 		c.Log.WarnContext(ctx, "rollback retried", "rollout_id", id, "alarm", alarm, "attempt", i+1, "err", err)

@@ -67,6 +67,34 @@ type look struct {
 
 	mu      sync.Mutex
 	history map[string]historyRead
+	// aliases are the aliases the sweep's triage read, by rollout id: a tick whose decision
+	// does not need a fresh read (a rollback's repair) uses it instead of reading again.
+	aliases map[string]seenAlias
+}
+
+type seenAlias struct {
+	alias Alias
+	at    time.Time
+}
+
+// seen answers the alias the triage read for rollout id, if any.
+func (lk *look) seen(id string) (Alias, time.Time, bool) {
+	if lk == nil {
+		return Alias{}, time.Time{}, false
+	}
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	a, ok := lk.aliases[id]
+	return a.alias, a.at, ok
+}
+
+func (lk *look) remember(id string, a Alias, at time.Time) {
+	if lk == nil {
+		return
+	}
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	lk.aliases[id] = seenAlias{a, at}
 }
 
 type historyRead struct {
@@ -158,7 +186,7 @@ func shardOf(id string, n int) int {
 // them names, and the failure counts of those that watch them; and picks the rollouts
 // whose alias (and tags) this sweep reads for drift.
 func (c *Controller) look(ctx context.Context, rs []rollout.Rollout) *look {
-	lk := &look{at: c.now().Truncate(time.Millisecond), counts: map[string]Counts{}, full: map[string]bool{}, history: map[string]historyRead{}}
+	lk := &look{at: c.now().Truncate(time.Millisecond), counts: map[string]Counts{}, full: map[string]bool{}, history: map[string]historyRead{}, aliases: map[string]seenAlias{}}
 	var names []string
 	var qs []CountsQuery
 	var ids, watched []string
@@ -253,6 +281,10 @@ func (c *Controller) triage(ctx context.Context, rs []rollout.Rollout, lk *look)
 		// A read the budget would hold up (the account's alias reads spent) is the tick's:
 		// the look of the others does not wait on it.
 		tctx, cancel := context.WithTimeout(ctx, c.cfg.AliasWriteWindow)
+		if !r.Confirmed() {
+			// The read of an alias whose write did not land is a repair's.
+			tctx = budget.WithPriority(tctx, budget.Repair)
+		}
 		obs, read, err := c.observe(tctx, r, "", lk, false)
 		cancel()
 		if err != nil {
