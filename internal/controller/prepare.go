@@ -606,6 +606,10 @@ func (c *Controller) publish(ctx context.Context, r *rollout.Rollout, u upload, 
 		return c.release(ctx, *r, &RolloutInProgress{newCause(nil, "alias %s routes %s, not 100%% to one version: finish or undo that split first", r.AliasName, rollout.DescribeRouting(alias.Routing))})
 	}
 	r.StableVersionArn = alias.Routing[0].VersionArn
+	// Seen at 100% stable, the intent of a rollout that has not started: a sweep need not
+	// read it again before the first step's own read.
+	seen := 0
+	r.AliasConfirmed = &seen
 	stable, err := retryCall(ctx, c, func() (StateMachine, error) { return c.StateMachines.Describe(ctx, r.StableVersionArn) })
 	if err != nil {
 		return transient(fmt.Errorf("describe stable version %s: %w", r.StableVersionArn, err))
