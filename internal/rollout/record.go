@@ -173,11 +173,15 @@ func (r Rollout) Confirmed() bool {
 func (r Rollout) Running() bool { return !r.Phase.Terminal() || !r.Settled }
 
 // WithIntent returns next with the intent bookkeeping of a save over prev at now: a changed
-// weight is added to Intents and stamps IntentAt.
+// weight is added to Intents, stamps IntentAt, and is not confirmed yet (AliasConfirmed).
 func WithIntent(prev, next Rollout, now time.Time) Rollout {
 	if prev.CandidateWeight == next.CandidateWeight {
 		return next
 	}
+	// A new intent is unconfirmed until its own write lands or a read finds it: a
+	// confirmation of an earlier intent at the same weight (0 before the first step, then a
+	// rollback to 0) says nothing of the writes in between.
+	next.AliasConfirmed = nil
 	next.Intents = slices.Clone(prev.Intents)
 	for _, w := range []int{prev.CandidateWeight, next.CandidateWeight} {
 		if w != 0 && !slices.Contains(next.Intents, w) {
