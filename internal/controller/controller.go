@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sfn-rollout/sfn-rollout/internal/budget"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
@@ -108,7 +109,7 @@ func New(cfg Config, p Ports) (*Controller, error) {
 		p.Log = slog.New(slog.DiscardHandler)
 	}
 	if p.Sleep == nil {
-		p.Sleep = sleep
+		p.Sleep = budget.WallClock{}.Sleep // the wall clock, as the budget's
 	}
 	if p.Jitter == nil {
 		p.Jitter = fullJitter
@@ -367,18 +368,6 @@ func retryBudget(ctx context.Context) time.Duration {
 // answerReserve is the part of an invocation's time left that retries never take: a tenth,
 // at least a second, kept to save and answer.
 func answerReserve(left time.Duration) time.Duration { return max(time.Second, left/10) }
-
-// sleep waits d on the wall clock, or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // undone reports whether a newer record took back what r did: it ended other than
 // Succeeded, or lowered the candidate's weight.

@@ -235,3 +235,31 @@ func TestIdleSweepKeepsARecentSchedule(t *testing.T) {
 		t.Error("a per-rollout schedule was deleted that never existed")
 	}
 }
+
+// A tick that panics (a bug, an injected crash) is that rollout's Internal error: the
+// sweep's other ticks go on, and the sweep fails as the crash would have failed it.
+func TestSweepTickThatPanicsIsItsRolloutsError(t *testing.T) {
+	w := newWorld(t)
+	execs := startMany(t, w, 4, `{"strategy":"LINEAR","percentage":20,"interval":"2m"}`)
+	w.faults.hook("Aliases.Update", func(arg any) error {
+		w.faults.hook("Aliases.Update", nil)
+		panic("injected crash")
+	})
+	w.clock.Advance(2 * tickEvery)
+	res, err := w.ctl.Sweep(w.ctx, controller.SweepInput{Shards: 1})
+	if err == nil || len(res.Errors) != 1 {
+		t.Fatalf("sweep: %+v, %v; want one failed tick", res, err)
+	}
+	for id, e := range res.Errors {
+		if controller.ErrorName(e) != "Internal" || !strings.Contains(e.Error(), "injected crash") {
+			t.Errorf("rollout %s: %v, want Internal naming the crash", id, e)
+		}
+	}
+	stepped := 0
+	for _, e := range execs {
+		if w.sfn.routing(e.alias()) == "v1=60 v2=40" {
+			stepped++
+		}
+	}
+	wantEqual(t, "rollouts stepped past the crash", stepped, 3)
+}

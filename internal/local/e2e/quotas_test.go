@@ -12,7 +12,6 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
-	"github.com/sfn-rollout/sfn-rollout/internal/local/deploy"
 	"github.com/sfn-rollout/sfn-rollout/internal/local/localenv"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
 )
@@ -44,13 +43,7 @@ func once(o *sfn.Options) { o.RetryMaxAttempts = 1 }
 // opCalls counts the controller's requests of one Step Functions operation.
 func opCalls(t *testing.T, env *localenv.Env, op string) int {
 	t.Helper()
-	n := 0
-	for _, c := range requests(t, env) {
-		if c.App == deploy.AppID && c.Operation == op {
-			n += c.Count
-		}
-	}
-	return n
+	return controllerCalls(requests(t, env))["states "+op]
 }
 
 // A storm of alarms under AWS's quotas, with the alias update bucket empty: every alias is

@@ -383,13 +383,11 @@ var awsQuotas = map[string]struct{ burst, refill float64 }{
 // reset: for each bucket, the calls beyond its burst at its refill; the largest, and which.
 func quotaBound(b *testing.B, env *localenv.Env) (float64, string) {
 	bound, binding := 0.0, ""
-	for _, c := range requests(b, env) {
-		q, ok := awsQuotas[c.Operation]
-		if c.App != deploy.AppID || !ok {
-			continue
-		}
-		if t := (float64(c.Count) - q.burst) / q.refill; t > bound {
-			bound, binding = t, fmt.Sprintf("%s: %d calls", c.Operation, c.Count)
+	calls := controllerCalls(requests(b, env))
+	for op, q := range awsQuotas {
+		n := calls["states "+op]
+		if t := (float64(n) - q.burst) / q.refill; t > bound {
+			bound, binding = t, fmt.Sprintf("%s: %d calls", op, n)
 		}
 	}
 	return bound, binding
