@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
 )
 
@@ -35,7 +36,7 @@ func run(fn, event string) int {
 		fmt.Fprintf(os.Stderr, "%s is not JSON\n", event)
 		return 2
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), wiring.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), topology.FunctionTimeout(fn))
 	defer cancel()
 	c, err := wiring.FromEnv(ctx, fn)
 	if err != nil {

@@ -55,11 +55,9 @@ type Stack struct {
 	Dashboard              awscloudwatch.Dashboard
 }
 
-// Timeouts of the functions (wiring.Timeout is what local mode gives one invocation).
-const (
-	functionTimeoutSeconds = 60
-	functionMemoryMB       = 256
-)
+// The functions' memory; their timeouts are topology.FunctionTimeout's, which local mode
+// gives its invocations too.
+const functionMemoryMB = 256
 
 // NewStack builds the controller stack. It checks the settings and that every bootstrap
 // exists before it creates anything.
@@ -253,7 +251,7 @@ func (st *Stack) function(fn, assetRoot string, env map[string]*string, g grants
 		Role:            role,
 		LogGroup:        logs,
 		Environment:     &env,
-		Timeout:         awscdk.Duration_Seconds(jsii.Number(functionTimeoutSeconds)),
+		Timeout:         awscdk.Duration_Seconds(jsii.Number(topology.FunctionTimeout(fn).Seconds())),
 		MemorySize:      jsii.Number(functionMemoryMB),
 		DeadLetterQueue: st.FunctionDLQ,
 		RetryAttempts:   jsii.Number(topology.FunctionAsyncInvoke.MaximumRetryAttempts),

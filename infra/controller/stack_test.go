@@ -270,7 +270,7 @@ func TestFunctions(t *testing.T) {
 		p := props(resources("AWS::Lambda::Function")[id])
 		check(t, fn+" runtime", func() {
 			got := map[string]any{"Runtime": p["Runtime"], "Architectures": p["Architectures"], "Handler": p["Handler"], "Timeout": p["Timeout"]}
-			want := map[string]any{"Runtime": "provided.al2023", "Architectures": []any{"arm64"}, "Handler": "bootstrap", "Timeout": float64(functionTimeoutSeconds)}
+			want := map[string]any{"Runtime": "provided.al2023", "Architectures": []any{"arm64"}, "Handler": "bootstrap", "Timeout": topology.FunctionTimeout(fn).Seconds()}
 			if !reflect.DeepEqual(got, want) {
 				panic(fmt.Sprintf("got %v, want %v", got, want))
 			}

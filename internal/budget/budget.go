@@ -231,6 +231,62 @@ func (b *Budget) Spend(ctx context.Context, api API, n int) {
 	}()
 }
 
+// Reserve takes one token of api for a Rollback whose call AWS throttled, whatever the
+// bucket holds, and answers when that token is its own: the time the view's bucket, with
+// every token taken before it paid back, comes back to empty. The rollback sleeps until
+// then and calls once, instead of retrying every second or two alongside every other
+// throttled rollback: a storm of 1,000 then makes one call each when its turn comes, in
+// the order they were throttled, with no call wasted on a token another took. The view
+// may go as deep into debt as there are rollbacks waiting (Debt does not bound it): each
+// is one real call to come. Lower priorities wait until the debt is paid back.
+func (b *Budget) Reserve(ctx context.Context, api API) (time.Time, error) {
+	bucket, ok := b.buckets[api]
+	if !ok {
+		return time.Time{}, fmt.Errorf("budget: no quota for %s", api)
+	}
+	for {
+		now := b.clock.Now()
+		full := now.Add(-bucket.span(float64(bucket.Burst)))
+		limit := now.Add(24 * time.Hour) // no floor: every waiting rollback is a real call to come
+		emptyAt, taken, err := b.store.Take(ctx, api, full, limit, bucket.span(1))
+		switch {
+		case err == nil && taken:
+			b.line(api).saw(emptyAt)
+			return emptyAt, nil
+		case err == nil:
+			return time.Time{}, fmt.Errorf("budget: reserve %s: the bucket is a day in debt", api)
+		case ctx.Err() != nil:
+			return time.Time{}, b.exhausted(ctx.Err(), api, Rollback, err)
+		}
+		b.log.WarnContext(ctx, "budget: reserve a rollback's token", "api", string(api), "err", err)
+		if err := b.clock.Sleep(ctx, storeRetry); err != nil {
+			return time.Time{}, b.exhausted(err, api, Rollback, err)
+		}
+	}
+}
+
+// Refund gives back a token Reserve took for a call that AWS throttled all the same (the
+// view was behind AWS's bucket: a rollback's token recorded late, another caller), so that
+// the view counts only the calls AWS took and the turns still to come; the rollback then
+// reserves a new turn, behind the others. A refund that cannot be written is logged: the
+// view is then behind by one token, which only delays the last turn by a second.
+func (b *Budget) Refund(ctx context.Context, api API) {
+	bucket, ok := b.buckets[api]
+	if !ok {
+		return
+	}
+	now := b.clock.Now()
+	full := now.Add(-bucket.span(float64(bucket.Burst)))
+	if _, _, err := b.store.Take(ctx, api, full, now.Add(24*time.Hour), -bucket.span(1)); err != nil {
+		b.log.WarnContext(ctx, "budget: refund a throttled rollback's token", "api", string(api), "err", err)
+	}
+}
+
+// SleepUntil waits until t on the budget's clock, or until ctx ends.
+func (b *Budget) SleepUntil(ctx context.Context, t time.Time) error {
+	return b.clock.Sleep(ctx, t.Sub(b.clock.Now()))
+}
+
 // Settle waits until every Spend so far is written or has failed.
 func (b *Budget) Settle() { b.spends.Wait() }
 

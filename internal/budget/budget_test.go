@@ -28,10 +28,10 @@ func TestReserves(t *testing.T) {
 		want   int
 	}{
 		{"rollback keeps nothing", budget.Bucket{Burst: 100, Refill: 1, Shared: true}, budget.Rollback, 0},
-		{"repair keeps a tenth for rollbacks", budget.Bucket{Burst: 100, Refill: 1, Shared: true}, budget.Repair, 10},
-		{"forward keeps 30", budget.Bucket{Burst: 100, Refill: 1, Shared: true}, budget.Forward, 30},
+		{"repair keeps one for rollbacks", budget.Bucket{Burst: 100, Refill: 1, Shared: true}, budget.Repair, 1},
+		{"forward keeps 3", budget.Bucket{Burst: 100, Refill: 1, Shared: true}, budget.Forward, 3},
 		{"gc keeps 60", budget.Bucket{Burst: 100, Refill: 1, Shared: true}, budget.GC, 60},
-		{"forward on a 200 bucket", budget.Bucket{Burst: 200, Refill: 20, Shared: true}, budget.Forward, 60},
+		{"forward on a 200 bucket", budget.Bucket{Burst: 200, Refill: 20, Shared: true}, budget.Forward, 6},
 		{"gc on a 200 bucket", budget.Bucket{Burst: 200, Refill: 1, Shared: true}, budget.GC, 120},
 		{"forward may use all of a bucket rollbacks do not draw on", budget.Bucket{Burst: 100, Refill: 1}, budget.Forward, 0},
 		{"repair too", budget.Bucket{Burst: 200, Refill: 1}, budget.Repair, 0},
@@ -86,7 +86,7 @@ func drain(t *testing.T, b *budget.Budget, left int) {
 func TestHigherPrioritiesAndEarlierDueTakeFirst(t *testing.T) {
 	clock := budgettest.NewManualClock(t0)
 	b := budget.New(budget.NewMemory(), clock, nil)
-	drain(t, b, 11) // one token above Repair's reserve of 10
+	drain(t, b, budget.Quotas[api].Reserve(budget.Repair)+1) // one token above Repair's reserve
 	if err := b.Take(budget.WithPriority(context.Background(), budget.Repair), api); err != nil {
 		t.Fatal(err)
 	}
@@ -256,5 +256,53 @@ func BenchmarkTake(b *testing.B) {
 		if err := bud.Take(ctx, api); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Rollbacks that AWS throttled reserve their turns one refill apart, behind every token
+// taken before them, whatever the debt; a turn whose call AWS throttled all the same is
+// given back, so that the next turn is not a second later than the bucket allows.
+func TestReservedTurnsComeOneRefillApart(t *testing.T) {
+	clock := budgettest.NewManualClock(t0)
+	b := budget.New(budget.NewMemory(), clock, nil)
+	q := budget.Quotas[api]
+	drain(t, b, q.Reserve(budget.Repair)+1)
+	rollback := budget.WithPriority(context.Background(), budget.Rollback)
+	for range q.Reserve(budget.Repair) + 1 {
+		if err := b.Take(rollback, api); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Settle()
+	var turns []time.Time
+	for range 3 * q.Burst { // deeper than Debt: every waiting rollback gets a turn
+		at, err := b.Reserve(rollback, api)
+		if err != nil {
+			t.Fatal(err)
+		}
+		turns = append(turns, at)
+	}
+	step := time.Duration(float64(time.Second) / q.Refill)
+	if !turns[0].Equal(t0.Add(step)) {
+		t.Errorf("first turn at %s, want %s: one refill after the bucket emptied", turns[0].Sub(t0), step)
+	}
+	for i := 1; i < len(turns); i++ {
+		if d := turns[i].Sub(turns[i-1]); d != step {
+			t.Fatalf("turn %d comes %s after the one before, want %s", i, d, step)
+		}
+	}
+	b.Refund(rollback, api)
+	at, err := b.Reserve(rollback, api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !at.Equal(turns[len(turns)-1]) {
+		t.Errorf("after a refund the next turn is at %s, want %s (the refunded one)", at.Sub(t0), turns[len(turns)-1].Sub(t0))
+	}
+	// Forward work waits until every turn is paid back.
+	ctx, cancel := context.WithTimeout(budget.WithPriority(context.Background(), budget.Forward), 50*time.Millisecond)
+	defer cancel()
+	if err := b.Take(ctx, api); !errors.Is(err, budget.ErrExhausted) {
+		t.Errorf("a forward take while rollbacks wait: err = %v, want ErrExhausted", err)
 	}
 }

@@ -88,16 +88,27 @@ func (p Priority) String() string {
 // reservePercent is the share of a full bucket that a priority leaves to the priorities
 // above it: a taker waits until the bucket holds more than its reserve. Rollback keeps none
 // and does not wait at all.
-var reservePercent = map[Priority]int{Repair: 10, Forward: 30, GC: 60}
+//
+// Forward's is small on purpose: a burst of 200 uploads must reach its first steps within
+// a tenth of the time the bucket's own refill takes ((200 - 100) / 1 s), so forward steps may
+// spend all but a few tokens, and those few are what a rollback finds at once in the middle
+// of a burst. A storm of rollbacks needs no reserve to come first: forward work takes
+// nothing while the view is below its reserve, so every refill is the rollbacks' until
+// they are done.
+var reservePercent = map[Priority]int{Repair: 1, Forward: 3, GC: 60}
+
+// gcReservePercent is what garbage collection leaves to forward work on a bucket rollbacks
+// do not draw on (validations, publishes, the reads before a step).
+const gcReservePercent = 30
 
 // Reserve is how many tokens a take at p leaves in the bucket: p takes only while the bucket
 // holds at least Reserve(p)+1. Rollback's is 0 (it takes at once, even into debt). For a
-// 100-token bucket rollbacks share: Repair 10, Forward 30, GC 60; for one they do not: GC 30,
+// 100-token bucket rollbacks share: Repair 1, Forward 3, GC 60; for one they do not: GC 30,
 // the others none.
 func (b Bucket) Reserve(p Priority) int {
 	if !b.Shared {
 		if p == GC {
-			return b.Burst * reservePercent[Forward] / 100
+			return b.Burst * gcReservePercent / 100
 		}
 		return 0
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/budget"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
@@ -18,6 +20,12 @@ type Budget interface {
 	Take(ctx context.Context, api budget.API) error
 	// Spend records n tokens taken by calls already made, without waiting.
 	Spend(ctx context.Context, api budget.API, n int)
+	// Reserve takes a token for a rollback AWS throttled, whatever the bucket holds, and
+	// answers when it is the rollback's own; SleepUntil waits until then.
+	Reserve(ctx context.Context, api budget.API) (time.Time, error)
+	SleepUntil(ctx context.Context, t time.Time) error
+	// Refund gives back a reserved token whose call AWS throttled.
+	Refund(ctx context.Context, api budget.API)
 }
 
 // Budgeted wraps the Step Functions ports so that each call first takes a token of the
@@ -30,11 +38,79 @@ func Budgeted(sm StateMachines, al Aliases, b Budget) (StateMachines, Aliases) {
 
 // budgetToken takes a token for one call of api, mapping exhaustion to ErrThrottled.
 func budgetToken(ctx context.Context, b Budget, api budget.API) error {
+	if useHeld(ctx, api) {
+		return nil // taken ahead (takeAhead)
+	}
 	err := b.Take(ctx, api)
 	if errors.Is(err, budget.ErrExhausted) {
 		return fmt.Errorf("%w: %w", ErrThrottled, err)
 	}
 	return err
+}
+
+// Tokens taken ahead. An alias write runs under the write window W (fence): a token
+// waited for inside it could only be waited for a few seconds, and a burst of uploads needs
+// minutes. So the writer takes its token before the window opens (takeAhead), into a slot
+// its context carries (withTokenSlot), and the alias update inside the window uses it
+// instead of taking one. A forward step takes it even before its read of the alias, so that
+// the read stays right before the write however long the token took.
+
+type tokenSlotKey struct{}
+
+// tokenSlot holds at most one token taken ahead, for one API. throttled says that the last
+// rollback alias update made with it was throttled: the next takes its turn (Reserve).
+type tokenSlot struct {
+	mu        sync.Mutex
+	api       budget.API
+	held      bool
+	throttled bool
+}
+
+// markThrottled records in ctx's slot that a rollback's alias update was throttled.
+func markThrottled(ctx context.Context) {
+	if s, ok := ctx.Value(tokenSlotKey{}).(*tokenSlot); ok {
+		s.mu.Lock()
+		s.throttled = true
+		s.mu.Unlock()
+	}
+}
+
+// withTokenSlot returns ctx with a slot for a token taken ahead; ctx itself when it has one.
+func withTokenSlot(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(tokenSlotKey{}).(*tokenSlot); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, tokenSlotKey{}, &tokenSlot{})
+}
+
+// useHeld uses the token of api held in ctx's slot, if there is one.
+func useHeld(ctx context.Context, api budget.API) bool {
+	s, ok := ctx.Value(tokenSlotKey{}).(*tokenSlot)
+	if !ok {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.held || s.api != api {
+		return false
+	}
+	s.held = false
+	return true
+}
+
+// aheadTaker is the Aliases port of Budgeted: it takes the token of an alias call ahead.
+type aheadTaker interface {
+	TakeAhead(ctx context.Context, api budget.API) error
+}
+
+// takeAhead takes a token of api into ctx's slot (withTokenSlot) unless it holds one: the
+// next call of api made with ctx uses it. Ports that are not budgeted take nothing.
+func (c *Controller) takeAhead(ctx context.Context, api budget.API) error {
+	t, ok := c.Aliases.(aheadTaker)
+	if !ok {
+		return nil
+	}
+	return t.TakeAhead(ctx, api)
 }
 
 type budgetedStateMachines struct {
@@ -106,11 +182,69 @@ func (a *budgetedAliases) Describe(ctx context.Context, aliasArn string) (Alias,
 	return a.next.Describe(ctx, aliasArn)
 }
 
-func (a *budgetedAliases) Update(ctx context.Context, aliasArn string, routing []rollout.Route) error {
-	if err := budgetToken(ctx, a.budget, budget.UpdateStateMachineAlias); err != nil {
-		return fmt.Errorf("update alias %s: %w", aliasArn, err)
+// TakeAhead takes a token of api into ctx's slot, unless the slot holds one already.
+func (a *budgetedAliases) TakeAhead(ctx context.Context, api budget.API) error {
+	s, ok := ctx.Value(tokenSlotKey{}).(*tokenSlot)
+	if !ok {
+		return nil // no slot: the call takes its own
 	}
-	return a.next.Update(ctx, aliasArn, routing)
+	s.mu.Lock()
+	held, throttled := s.held && s.api == api, s.throttled
+	s.mu.Unlock()
+	if held {
+		return nil
+	}
+	if budget.PriorityOf(ctx) == budget.Rollback && api == budget.UpdateStateMachineAlias {
+		// A rollback's first try takes nothing ahead: it calls at once, and its token is
+		// recorded once the call has taken one (Update). After a throttled try it waits
+		// for its turn, which it has reserved, and calls once then.
+		if !throttled {
+			return nil
+		}
+		at, err := a.budget.Reserve(ctx, api)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrThrottled, err)
+		}
+		if err := a.budget.SleepUntil(ctx, at); err != nil {
+			return fmt.Errorf("%w: wait for the turn of a rollback's alias update: %w", ErrThrottled, err)
+		}
+		s.mu.Lock()
+		s.api, s.held, s.throttled = api, true, false
+		s.mu.Unlock()
+		return nil
+	}
+	if err := budgetToken(context.WithValue(ctx, tokenSlotKey{}, nil), a.budget, api); err != nil {
+		return fmt.Errorf("%s: %w", api, err)
+	}
+	s.mu.Lock()
+	s.api, s.held = api, true
+	s.mu.Unlock()
+	return nil
+}
+
+// Update takes its token first, as every call does, but for a rollback: a rollback calls
+// at once (its turn comes after a throttled try, TakeAhead), records the token once AWS
+// took one, and marks a throttled try so that the next one waits for its turn.
+func (a *budgetedAliases) Update(ctx context.Context, aliasArn string, routing []rollout.Route) error {
+	api := budget.UpdateStateMachineAlias
+	if budget.PriorityOf(ctx) != budget.Rollback {
+		if err := budgetToken(ctx, a.budget, api); err != nil {
+			return fmt.Errorf("update alias %s: %w", aliasArn, err)
+		}
+		return a.next.Update(ctx, aliasArn, routing)
+	}
+	reserved := useHeld(ctx, api)
+	err := a.next.Update(ctx, aliasArn, routing)
+	switch {
+	case err == nil && !reserved:
+		a.budget.Spend(ctx, api, 1)
+	case errors.Is(err, ErrThrottled):
+		if reserved {
+			a.budget.Refund(ctx, api)
+		}
+		markThrottled(ctx)
+	}
+	return err
 }
 
 func (a *budgetedAliases) Create(ctx context.Context, stateMachineArn, name, description string, routing []rollout.Route) (string, error) {

@@ -34,6 +34,20 @@ func (b recordingBudget) Spend(_ context.Context, api budget.API, n int) {
 	*b.log = append(*b.log, fmt.Sprintf("spend %s %d", api, n))
 }
 
+func (b recordingBudget) Reserve(_ context.Context, api budget.API) (time.Time, error) {
+	*b.log = append(*b.log, fmt.Sprintf("reserve %s", api))
+	return time.Time{}, nil
+}
+
+func (b recordingBudget) Refund(_ context.Context, api budget.API) {
+	*b.log = append(*b.log, fmt.Sprintf("refund %s", api))
+}
+
+func (b recordingBudget) SleepUntil(context.Context, time.Time) error {
+	*b.log = append(*b.log, "sleep")
+	return nil
+}
+
 // recordingMachines and recordingAliases log each call; List answers two aliases.
 type recordingMachines struct{ log *[]string }
 

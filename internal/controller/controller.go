@@ -165,6 +165,11 @@ const maxAttempts = 5
 func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout.Decision, actor string) (rollout.Rollout, error) {
 	d.Next = rollout.WithIntent(prev, d.Next, c.now())
 	d.Next.Decided = &rollout.Decided{Rev: d.Next.Rev + 1, At: d.Next.UpdatedAt, Actor: actor, Action: d.Action, Reason: d.Reason}
+	if d.SetAlias && d.Next.CandidateWeight == 0 {
+		// A rollback's writer retries its write for the rest of its invocation: until then
+		// the sweep and Finalize leave it to it (WriterUntil).
+		d.Next.WriterUntil = c.writerUntil(ctx)
+	}
 	saved, err := c.Store.SaveRollout(ctx, d.Next)
 	if err != nil {
 		return prev, fmt.Errorf("save rollout %s: %w", prev.ID, err)
@@ -222,6 +227,51 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 		saved = c.confirm(ctx, saved)
 	}
 	return saved, nil
+}
+
+// writerUntil is when an invocation running under ctx stops retrying its alias write (its
+// deadline less the reserve it keeps to answer), on the controller's clock; zero without a
+// deadline. Local mode's clock runs faster than the wall clock its deadlines are in.
+func (c *Controller) writerUntil(ctx context.Context) time.Time {
+	if _, ok := ctx.Deadline(); !ok {
+		return time.Time{}
+	}
+	left := retryBudget(ctx)
+	if r, ok := c.Clock.(interface {
+		Real(time.Duration) time.Duration
+	}); ok {
+		if real := r.Real(time.Second); real > 0 {
+			left = time.Duration(float64(left) * float64(time.Second) / float64(real))
+		}
+	}
+	return c.now().Add(left)
+}
+
+// writerBusy reports whether r's intent is not on the alias yet and the invocation that
+// saved it is still trying to put it there (WriterUntil).
+func (c *Controller) writerBusy(r rollout.Rollout) bool {
+	return !r.Confirmed() && c.now().Before(r.WriterUntil)
+}
+
+// awaitWriter waits, reading only the record, while r's own writer is busy (writerBusy),
+// for at most half of what is left of ctx's time: after a storm of rollbacks, Finalize
+// repairs only the writes that did not land, and reads no alias for the others. It returns
+// the newest record read.
+func (c *Controller) awaitWriter(ctx context.Context, r rollout.Rollout) rollout.Rollout {
+	patience := retryBudget(ctx) / 2
+	for c.writerBusy(r) && patience > 0 {
+		wait := min(time.Second, patience)
+		if err := c.Sleep(ctx, wait); err != nil {
+			return r
+		}
+		patience -= wait
+		latest, err := c.Store.GetRollout(ctx, r.ID)
+		if err != nil {
+			return r
+		}
+		r = latest
+	}
+	return r
 }
 
 // auditLine is the audit trail's line of the decision that wrote r, if r says which.
@@ -594,6 +644,7 @@ func (c *Controller) decideAndCommit(ctx context.Context, id, actor, firing stri
 // so that drift is never overwritten. An alias read that finds the intent confirms it
 // (AliasConfirmed), so that later sweeps need not read it.
 func (c *Controller) decideWith(ctx context.Context, id, actor, firing string, lk *look) (rollout.Rollout, rollout.Decision, error) {
+	ctx = withTokenSlot(ctx)
 	atIntent := false
 	r, d, err := c.update(ctx, id, actor, func(r rollout.Rollout) (rollout.Decision, bool, error) {
 		atIntent = false
@@ -619,11 +670,18 @@ func (c *Controller) decideWith(ctx context.Context, id, actor, firing string, l
 			return d, false, &Internal{newCause(err, "decide")}
 		}
 		if firing == "" && !read && d.SetAlias && !isRollback(d) {
-			if obs, read, err = c.observe(ctx, r, firing, lk, true); err != nil {
-				return rollout.Decision{}, false, err
+			// The write's token first, then the read: the read stays right before the
+			// write however long the token took to come.
+			if err := c.takeAhead(ctx, budget.UpdateStateMachineAlias); err != nil {
+				return rollout.Decision{}, false, transient(fmt.Errorf("set alias %s: %w", r.AliasArn, err))
 			}
-			if d, err = rollout.Decide(r, obs, c.now()); err != nil {
-				return d, false, &Internal{newCause(err, "decide")}
+			if !c.freshRead(r) {
+				if obs, read, err = c.observe(ctx, r, firing, lk, true); err != nil {
+					return rollout.Decision{}, false, err
+				}
+				if d, err = rollout.Decide(r, obs, c.now()); err != nil {
+					return d, false, &Internal{newCause(err, "decide")}
+				}
 			}
 		}
 		atIntent = read && sameRouting(obs.Routing, r.Routing())
@@ -645,6 +703,18 @@ func (c *Controller) decideWith(ctx context.Context, id, actor, firing string, l
 		r = c.confirm(ctx, r)
 	}
 	return r, d, err
+}
+
+// FreshRead is how recent Prepare's read of the alias (AliasReadAt) must be for the first
+// step to write without reading it again. Step Functions has no conditional alias update, so
+// every read before a write leaves a moment in which a hand change is overwritten; this
+// makes that moment at most FreshRead for a first step, and lets a burst of uploads cost
+// one read of DescribeStateMachineAlias (one a second for the account) each instead of two.
+const FreshRead = 10 * time.Second
+
+// freshRead reports whether r's alias was read at r's intent within FreshRead.
+func (c *Controller) freshRead(r rollout.Rollout) bool {
+	return r.Confirmed() && !r.AliasReadAt.IsZero() && c.now().Sub(r.AliasReadAt) <= FreshRead
 }
 
 // isRollback reports whether a decision takes the candidate's traffic away.

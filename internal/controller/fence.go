@@ -25,7 +25,14 @@ import (
 // releaseAlias closed the fence no write of r passes its check: waiting one window after
 // the close is enough for the alias to be quiet. It returns the newest record it read. The
 // audit line of the record written is written too, unless it is the caller's (audited).
+//
+// Its token of the write budget is taken before the window opens (takeAhead): waiting for
+// one is not part of the write.
 func (c *Controller) writeAlias(ctx context.Context, r rollout.Rollout, audited int64) (rollout.Rollout, error) {
+	ctx = withTokenSlot(ctx)
+	if err := c.takeAhead(ctx, budget.UpdateStateMachineAlias); err != nil {
+		return r, fmt.Errorf("update alias %s: %w", r.AliasArn, err)
+	}
 	wctx, cancel := context.WithTimeout(ctx, c.cfg.AliasWriteWindow)
 	defer cancel()
 	latest, err := c.fence(wctx, r)
@@ -147,7 +154,7 @@ func (c *Controller) repairLate(ctx context.Context, closed rollout.Rollout) err
 					c.logFor(closed).ErrorContext(ctx, "append audit event", "err", err)
 				}
 			}
-			if err := c.writeClosed(ctx, closed, func(wctx context.Context) error {
+			if err := c.writeClosed(ctx, closed, budget.UpdateStateMachineAlias, func(wctx context.Context) error {
 				return c.Aliases.Update(wctx, closed.AliasArn, closed.Routing())
 			}); err != nil {
 				return transient(fmt.Errorf("repair alias %s after the write window: %w", closed.AliasArn, err))
@@ -164,7 +171,7 @@ func (c *Controller) repairLate(ctx context.Context, closed rollout.Rollout) err
 	if closed.TestAliasArn != "" {
 		// Only the test alias this rollout created (deleteTestAlias), once no late write of
 		// the rollout can move it again.
-		if err := c.writeClosed(ctx, closed, func(wctx context.Context) error {
+		if err := c.writeClosed(ctx, closed, budget.DeleteStateMachineAlias, func(wctx context.Context) error {
 			return c.deleteTestAlias(wctx, closed)
 		}); err != nil {
 			return transient(fmt.Errorf("delete test alias of %s: %w", closed.ID, err))
@@ -173,10 +180,14 @@ func (c *Controller) repairLate(ctx context.Context, closed rollout.Rollout) err
 	return nil
 }
 
-// writeClosed makes a write of the one attempt that closed the fence at closed.Rev: under
-// a deadline of one write window, only while the lock still names the rollout and the
-// record has not moved since.
-func (c *Controller) writeClosed(ctx context.Context, closed rollout.Rollout, write func(context.Context) error) error {
+// writeClosed makes a write (a call of api) of the one attempt that closed the fence at
+// closed.Rev: under a deadline of one write window, with its token taken before the window
+// opens, only while the lock still names the rollout and the record has not moved since.
+func (c *Controller) writeClosed(ctx context.Context, closed rollout.Rollout, api budget.API, write func(context.Context) error) error {
+	ctx = withTokenSlot(ctx)
+	if err := c.takeAhead(ctx, api); err != nil {
+		return err
+	}
 	wctx, cancel := context.WithTimeout(ctx, c.cfg.AliasWriteWindow)
 	defer cancel()
 	latest, err := c.Store.GetRollout(wctx, closed.ID)

@@ -71,6 +71,8 @@ func (c *Controller) finalizeOnce(ctx context.Context, s State) (Outcome, error)
 		// Repairs an alias that a crash (or throttling) left behind the outcome. Its alias is
 		// read only when the outcome's write is not confirmed: after a storm of rollbacks,
 		// the account's alias reads are for those. A rollback's repair is a rollback.
+		// A rollback whose own writer is still trying is left to it first (WriterUntil).
+		r = c.awaitWriter(ctx, r)
 		pctx := budget.WithPriority(ctx, budget.Repair)
 		if r.CandidateWeight == 0 {
 			pctx = budget.WithPriority(ctx, budget.Rollback)

@@ -609,7 +609,7 @@ func (c *Controller) publish(ctx context.Context, r *rollout.Rollout, u upload, 
 	// Seen at 100% stable, the intent of a rollout that has not started: a sweep need not
 	// read it again before the first step's own read.
 	seen := 0
-	r.AliasConfirmed = &seen
+	r.AliasConfirmed, r.AliasReadAt = &seen, c.now()
 	stable, err := retryCall(ctx, c, func() (StateMachine, error) { return c.StateMachines.Describe(ctx, r.StableVersionArn) })
 	if err != nil {
 		return transient(fmt.Errorf("describe stable version %s: %w", r.StableVersionArn, err))

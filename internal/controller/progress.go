@@ -96,9 +96,26 @@ func (c *Controller) registerOnce(ctx context.Context, in RegisterInput) error {
 	// The first tick reads what a sweep would, without the tags: Prepare resolved the
 	// policy with them a moment ago, and ListTagsForResource (1 a second for the account)
 	// is what a burst of uploads' Prepares need.
-	lk := c.look(ctx, []rollout.Rollout{r})
-	clear(lk.full)
-	_, _, err = c.decideWith(ctx, id, "controller", "", lk)
+	patience := retryBudget(ctx) / 2
+	for i := 0; ; i++ {
+		lk := c.look(ctx, []rollout.Rollout{r})
+		clear(lk.full)
+		_, _, err = c.decideWith(ctx, id, "controller", "", lk)
+		if !throttling(err) || refusedByBudget(err) {
+			break
+		}
+		// A read AWS throttled (a burst's DescribeAlarms, 9 a second for the account) is
+		// tried again within the invocation, as Prepare's are: the next sweep is a minute
+		// away. The budget's refusal is not: its wait would not end in time.
+		wait := c.Jitter(backoffDelay(i))
+		if wait > patience {
+			break
+		}
+		patience -= wait
+		if err := c.Sleep(ctx, wait); err != nil {
+			break
+		}
+	}
 	if throttling(err) {
 		// The schedule exists: its tick, a minute from now, does what this one could not
 		// (a tick that fails on throttling leaves its step to the next tick anyway).
@@ -158,6 +175,10 @@ func (c *Controller) createTestAlias(ctx context.Context, r rollout.Rollout) (ro
 // createFenced creates the test alias: an alias write of the rollout like any other, so
 // fenced and bounded as writeAlias is.
 func (c *Controller) createFenced(ctx context.Context, r rollout.Rollout, name, description string) (string, error) {
+	ctx = withTokenSlot(ctx)
+	if err := c.takeAhead(ctx, budget.CreateStateMachineAlias); err != nil {
+		return "", fmt.Errorf("create alias %s: %w", name, err)
+	}
 	wctx, cancel := context.WithTimeout(ctx, c.cfg.AliasWriteWindow)
 	defer cancel()
 	if _, err := c.fence(wctx, r); err != nil {

@@ -201,6 +201,9 @@ func (s *sim) checkWrite(w simWrite) {
 	case !h.at.After(r.IntentAt.Add(controller.DefaultAliasWriteWindow)) && s.ownWeight(r, h.routing):
 		// Within one write window of the rollout's newest intent, a change to a weight the
 		// rollout itself asked for cannot be told from its own late write (documented).
+	case r.PreviousWeight == 0 && !r.AliasReadAt.IsZero() && !h.at.Before(r.AliasReadAt) && !s.w.clock.Now().After(r.AliasReadAt.Add(controller.FreshRead)):
+		// A first step within FreshRead of Prepare's read of the alias writes on that read:
+		// a hand change made in between is overwritten (documented, controller.FreshRead).
 	case s.lockStep[w.writer] >= h.step && w.writer != h.active:
 	case h.active != "" && s.commandStep[h.active] >= h.step:
 	case s.commandStep[w.writer] >= h.step: // an operator's command on the writer, given after the change

@@ -265,6 +265,10 @@ func (c *Controller) triage(ctx context.Context, rs []rollout.Rollout, lk *look)
 	now := c.now()
 	for _, r := range rs {
 		switch {
+		case r.Phase.Terminal() && c.writerBusy(r):
+			// Its rollback's own writer is still trying (WriterUntil): a repair now would
+			// read the alias and write it a second time.
+			continue
 		case r.Phase.Terminal():
 			// Its outcome told again, its own lost write repaired, its lock reclaimed when
 			// no Finalize came (Advance).
@@ -281,11 +285,21 @@ func (c *Controller) triage(ctx context.Context, rs []rollout.Rollout, lk *look)
 		// A read the budget would hold up (the account's alias reads spent) is the tick's:
 		// the look of the others does not wait on it.
 		tctx, cancel := context.WithTimeout(ctx, c.cfg.AliasWriteWindow)
-		if !r.Confirmed() {
+		drift := false
+		switch {
+		case !r.Confirmed():
 			// The read of an alias whose write did not land is a repair's.
 			tctx = budget.WithPriority(tctx, budget.Repair)
+		case lk.full[r.ID]:
+			// A read for drift only is the last to take the account's tokens (a burst of
+			// uploads needs them): refused, it waits for a later sweep.
+			tctx, drift = budget.WithPriority(tctx, budget.GC), true
 		}
 		obs, read, err := c.observe(tctx, r, "", lk, false)
+		if err != nil && drift && refusedByBudget(err) {
+			delete(lk.full, r.ID)
+			obs, read, err = c.observe(tctx, r, "", lk, false)
+		}
 		cancel()
 		if err != nil {
 			// The tick reads again, and reports.

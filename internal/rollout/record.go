@@ -133,6 +133,16 @@ type Rollout struct {
 	// a crash between the record and the alias) makes the next sweep read the alias and
 	// repair it.
 	AliasConfirmed *int `json:"aliasConfirmed,omitempty"`
+	// AliasReadAt is when Prepare read the alias at 100% stable. The first step's write
+	// takes that read as its own while it is recent (controller.FreshRead), instead of
+	// reading the alias again: a burst of uploads then costs one alias read each.
+	AliasReadAt time.Time `json:"aliasReadAt,omitzero"`
+	// WriterUntil is how long the invocation that saved this intent goes on trying to put it
+	// on the alias (its deadline). Until then a repairer (the sweep, Finalize) leaves an
+	// unconfirmed intent to that writer instead of reading the alias and writing it a
+	// second time: after a storm of rollbacks, each alias update and alias read of the
+	// account's buckets goes to a rollout that needs it.
+	WriterUntil time.Time `json:"writerUntil,omitzero"`
 	// Settled is set once the rollout is over and its Finalize (or an orphan's clean-up)
 	// has given everything back: from then on it leaves the index of running rollouts that
 	// the sweep reads. An ended rollout that is not settled yet is still swept (its outcome

@@ -180,6 +180,21 @@ var (
 	FunctionAsyncInvoke = RetryPolicy{MaximumRetryAttempts: 2, MaximumEventAge: 6 * time.Hour}
 )
 
+// FunctionTimeout is each function's Lambda timeout, which local mode gives its
+// invocations too. The functions that write the alias, validate or publish wait in line
+// for the account's tokens (docs/architecture.md, "Write budget"): a burst of uploads or a
+// storm of alarms spends a bucket that refills at one a second, and an invocation that
+// can wait five minutes lands its call when its turn comes instead of handing the work to
+// a retry that comes back later than the turn. The sweep (advance) runs every minute and
+// must end before the next one; a command (control) is answered while its sender waits.
+func FunctionTimeout(function string) time.Duration {
+	switch function {
+	case "advance", "control":
+		return time.Minute
+	}
+	return 5 * time.Minute
+}
+
 // SchedulePrefix starts the name of every rollout's tick schedule.
 const SchedulePrefix = "sfn-rollout-"
 

@@ -276,5 +276,6 @@ func decode(p json.RawMessage, v any) error {
 	return nil
 }
 
-// Timeout is how long local callers give one invocation, as a Lambda's timeout would.
+// Timeout is the shortest of the functions' timeouts (topology.FunctionTimeout): the least
+// time one invocation has.
 const Timeout = 60 * time.Second

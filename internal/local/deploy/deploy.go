@@ -87,13 +87,17 @@ func RegisterFunction(st *stack.Stack, ctl *controller.Controller, fn string) er
 	if err != nil {
 		return err
 	}
-	st.Lambda.Register(topology.FunctionName(Prefix, fn), func(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
+	timeout := topology.FunctionTimeout(fn) // as the stack deploys it
+	if st.FunctionTimeout > 0 {
+		timeout = st.FunctionTimeout
+	}
+	st.Lambda.RegisterWithTimeout(topology.FunctionName(Prefix, fn), func(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
 		out, err := h(ctx, payload)
 		if err != nil {
 			return nil, err
 		}
 		return json.Marshal(out)
-	})
+	}, timeout)
 	return nil
 }
 

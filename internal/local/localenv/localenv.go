@@ -57,8 +57,9 @@ type Options struct {
 	Out   io.Writer // the endpoint's event lines; nil discards them
 	Log   *slog.Logger
 	Addr  string // default 127.0.0.1:0
-	// FunctionTimeout is the wall-clock timeout of the in-process functions (0: 60 s, as
-	// deployed); a test makes it short to see invocations run out of time.
+	// FunctionTimeout is the wall-clock timeout of the in-process functions (0: each its
+	// deployed one, topology.FunctionTimeout); a test makes it short to see invocations run
+	// out of time.
 	FunctionTimeout time.Duration
 }
 

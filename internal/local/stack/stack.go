@@ -36,7 +36,9 @@ type Options struct {
 	AWSQuotas bool
 	// Out receives one line per event worth seeing; nil discards them.
 	Out io.Writer
-	// FunctionTimeout is the wall-clock timeout of in-process functions (0: 60 s).
+	// FunctionTimeout is the wall-clock timeout of every in-process function, the
+	// controller's included; 0 gives the controller's functions their deployed timeouts
+	// (topology.FunctionTimeout) and any other function 60 s.
 	FunctionTimeout time.Duration
 	// LambdaConcurrency is Lambda's account concurrency: in-process invocations running at
 	// once, synchronous and asynchronous together (0: AWS's 1,000).
@@ -53,6 +55,8 @@ type Stack struct {
 	Quotas *core.Quotas
 	// Reporter prints the endpoint's one-line events; the controller deployed on it adds its own.
 	Reporter core.Reporter
+	// FunctionTimeout is Options.FunctionTimeout: when set, every function's timeout.
+	FunctionTimeout time.Duration
 
 	Lambda        *lambda.Service
 	StepFunctions *sfn.Service
@@ -102,14 +106,15 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if opts.Speed <= 0 {
 		opts.Speed = 1
 	}
-	if opts.FunctionTimeout <= 0 {
-		opts.FunctionTimeout = 60 * time.Second
+	defaultTimeout := opts.FunctionTimeout
+	if defaultTimeout <= 0 {
+		defaultTimeout = 60 * time.Second
 	}
 	out := opts.Out
 	if out == nil {
 		out = io.Discard
 	}
-	s := &Stack{Clock: core.NewClock(opts.Speed), Faults: core.NewFaults(opts.Seed)}
+	s := &Stack{Clock: core.NewClock(opts.Speed), Faults: core.NewFaults(opts.Seed), FunctionTimeout: max(opts.FunctionTimeout, 0)}
 	var outMu sync.Mutex
 	reporter := core.ReporterFunc(func(format string, args ...any) {
 		outMu.Lock()
@@ -122,7 +127,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		_ = s.Quotas.SetMode(core.QuotasOff)
 	}
 
-	s.Lambda = lambda.New(lambda.Options{Faults: s.Faults, Reporter: reporter, Timeout: opts.FunctionTimeout, Clock: s.Clock, Concurrency: opts.LambdaConcurrency})
+	s.Lambda = lambda.New(lambda.Options{Faults: s.Faults, Reporter: reporter, Timeout: defaultTimeout, Clock: s.Clock, Concurrency: opts.LambdaConcurrency})
 	executions := &lateExecutions{}
 	s.EventBridge = eventbridge.New(eventbridge.Options{Clock: s.Clock, Functions: s.Lambda, Executions: executions, Faults: s.Faults, Quotas: s.Quotas, Reporter: reporter})
 	s.CloudWatch = cloudwatch.New(cloudwatch.Options{Clock: s.Clock, Bus: s.EventBridge, Faults: s.Faults, Quotas: s.Quotas, Reporter: reporter})

@@ -1,0 +1,221 @@
+package controller_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/budget"
+	"github.com/sfn-rollout/sfn-rollout/internal/controller"
+	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
+)
+
+// Issue 10, the burst and the storm: the tokens of the write budget are waited for outside
+// the write window, a burst of uploads reads each alias once, a rollback that AWS throttled
+// waits for its turn instead of retrying with the others, and the sweep and Finalize leave
+// a rollback's write to its own writer while it tries.
+
+// budgetClock is the fakes' clock as the budget's: a sleep moves it on.
+type budgetClock struct{ c *fakeClock }
+
+func (b budgetClock) Now() time.Time { return b.c.Now() }
+
+func (b budgetClock) Sleep(ctx context.Context, d time.Duration) error {
+	if d > 0 {
+		b.c.Advance(d)
+	}
+	return ctx.Err()
+}
+
+// budgeted gives w a controller whose Step Functions ports go through a write budget over
+// memory (budget.Budget, as deployed), on w's clock.
+func budgeted(t *testing.T, w *world) *budget.Budget {
+	t.Helper()
+	b := budget.New(budget.NewMemory(), budgetClock{w.clock}, nil)
+	sm, al := controller.Budgeted(smPort{w.sfn}, aliasPort{w.sfn}, b)
+	ctl, err := controller.New(controller.Config{TickRate: topology.DefaultTickRate, MinInterval: time.Minute, DedupeTTL: 24 * time.Hour, SweepWorkers: 1}, controller.Ports{
+		StateMachines: sm, Aliases: al, Alarms: w.alarms, Metrics: w.metrics,
+		Store: w.store, Artifacts: w.s3, Schedules: w.sched, Tasks: w.tasks, Events: w.events, Clock: w.clock,
+		Sleep:  func(ctx context.Context, d time.Duration) error { w.clock.Advance(d); return ctx.Err() },
+		Jitter: func(d time.Duration) time.Duration { return d },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ctl = ctl
+	t.Cleanup(b.Settle)
+	return b
+}
+
+// drainAliasUpdates takes alias update tokens at Repair until the bucket holds only what
+// forward work must leave: the next forward step's token is a second away.
+func drainAliasUpdates(t *testing.T, b *budget.Budget) {
+	t.Helper()
+	q := budget.Quotas[budget.UpdateStateMachineAlias]
+	ctx := budget.WithPriority(context.Background(), budget.Repair)
+	for range q.Burst - q.Reserve(budget.Forward) {
+		if err := b.Take(ctx, budget.UpdateStateMachineAlias); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A step whose token is further away than the write window W still lands: the token is
+// waited for before the window opens. Before, the wait ran inside W, so a first step
+// behind a burst's other steps was refused at once ("a token is 15s away, the deadline
+// 188ms") and left to the next sweep a minute later.
+func TestAStepWaitsForItsTokenOutsideTheWriteWindow(t *testing.T) {
+	w := newWorld(t)
+	b := budgeted(t, w)
+	w.machine("orders", managed())
+	w.policy("orders", `{"strategy":"CANARY","percentage":10,"interval":"10m"}`)
+	e := w.execute(w.upload(ordersKey, definition("orders v2"), nil))
+	e.prepare()
+	if e.prepareErr != nil {
+		t.Fatal(e.prepareErr)
+	}
+	drainAliasUpdates(t, b)
+	// The other steps of the burst ahead of this one: 20 tokens, 20 s at one a second.
+	ahead := budget.WithPriority(context.Background(), budget.Forward)
+	before := w.clock.Now()
+	for range 20 {
+		if err := b.Take(ahead, budget.UpdateStateMachineAlias); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if waited := w.clock.Now().Sub(before); waited < 4*fenceWindow {
+		t.Fatalf("the steps ahead waited %s: the bucket was not drained", waited)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	w.ctx = ctx
+	e.register()
+	if e.registerErr != nil {
+		t.Fatalf("Register: %v", e.registerErr)
+	}
+	wantEqual(t, "alias after the first step", w.sfn.routing(aliasOf("orders")), "v1=90 v2=10")
+	if r := w.record(e.id()); !r.Confirmed() || r.CandidateWeight != 10 {
+		t.Errorf("record %s %d%% confirmed=%v, want 10%% confirmed", r.Phase, r.CandidateWeight, r.Confirmed())
+	}
+}
+
+// A first step that comes within FreshRead of Prepare's read of the alias writes on that
+// read: a burst of uploads costs one DescribeStateMachineAlias each (the bucket's burst is
+// 200), not two. One that comes later reads the alias again, right before its write.
+func TestTheFirstStepWritesOnPreparesFreshRead(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		after time.Duration
+		reads int
+	}{
+		{"at once", 0, 1},
+		{"within FreshRead", controller.FreshRead, 1},
+		{"later", controller.FreshRead + time.Second, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			budgeted(t, w)
+			w.machine("orders", managed())
+			w.policy("orders", `{"strategy":"CANARY","percentage":10,"interval":"10m"}`)
+			e := w.execute(w.upload(ordersKey, definition("orders v2"), nil))
+			e.prepare()
+			if e.prepareErr != nil {
+				t.Fatal(e.prepareErr)
+			}
+			w.clock.Advance(tt.after)
+			e.register()
+			if e.registerErr != nil {
+				t.Fatal(e.registerErr)
+			}
+			wantEqual(t, "alias", w.sfn.routing(aliasOf("orders")), "v1=90 v2=10")
+			wantEqual(t, "alias reads", w.faults.count("Aliases.Describe"), tt.reads)
+		})
+	}
+}
+
+// A hand change found by the first step's own read is never overwritten: past FreshRead
+// the step reads, and pauses on drift.
+func TestAFirstStepPastFreshReadFindsAHandChange(t *testing.T) {
+	w := newWorld(t)
+	budgeted(t, w)
+	w.machine("orders", managed())
+	w.policy("orders", `{"strategy":"CANARY","percentage":10,"interval":"10m","onDrift":"pause"}`)
+	e := w.execute(w.upload(ordersKey, definition("orders v2"), nil))
+	e.prepare()
+	if e.prepareErr != nil {
+		t.Fatal(e.prepareErr)
+	}
+	v3 := w.sfn.publishNew("orders", definition("hotfix by hand"))
+	w.sfn.route(aliasOf("orders"), rollout.Route{VersionArn: v3, Weight: 100})
+	w.clock.Advance(controller.FreshRead + time.Second)
+	e.register()
+	wantEqual(t, "alias", w.sfn.routing(aliasOf("orders")), "v3=100")
+	wantPhase(t, w, e.id(), rollout.Paused, "")
+}
+
+// A rollback's alias update that AWS throttled waits for the turn it reserved, then calls
+// once: a storm of N throttled rollbacks makes about N calls, not one every two seconds
+// each. The first try takes nothing ahead and records its token only once AWS took one.
+func TestAThrottledRollbackWaitsForItsTurn(t *testing.T) {
+	w := newWorld(t)
+	b := budgeted(t, w)
+	w.alarms.set("orders-failures", rollout.AlarmOK)
+	_, e := startOrdersIn(t, w, `{"strategy":"CANARY","percentage":10,"interval":"10m","alarms":["orders-failures"]}`)
+	// Other rollbacks took the bucket: the view is 30 tokens in debt.
+	for range budget.Quotas[budget.UpdateStateMachineAlias].Burst + 30 {
+		if _, err := b.Reserve(context.Background(), budget.UpdateStateMachineAlias); err != nil {
+			t.Fatal(err)
+		}
+	}
+	throttled := fmt.Errorf("update alias: %w", controller.ErrThrottled)
+	w.faults.fail("Aliases.Update", throttled)
+	updates := w.faults.count("Aliases.Update")
+	start := w.clock.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	w.ctx = ctx
+	if _, err := w.alarm("orders-failures", rollout.AlarmOK, rollout.AlarmAlarm); err != nil {
+		t.Fatalf("Rollback: %v", err)
+	}
+	wantEqual(t, "alias", w.sfn.routing(aliasOf("orders")), "v1=100")
+	wantEqual(t, "alias updates: the throttled one and the one at its turn", w.faults.count("Aliases.Update")-updates, 2)
+	// Its turn came after the 30 tokens of debt and its own, at one a second.
+	if waited := w.clock.Now().Sub(start); waited < 31*time.Second || waited > 40*time.Second {
+		t.Errorf("the rollback waited %s for its turn, want about 31s", waited)
+	}
+	if r := w.record(e.id()); r.Phase != rollout.RolledBack || !r.Confirmed() {
+		t.Errorf("record %s confirmed=%v, want RolledBack confirmed", r.Phase, r.Confirmed())
+	}
+}
+
+// While a rollback's own writer still tries (WriterUntil), Finalize waits for it, reading
+// only the record, and the sweep leaves it alone: neither reads the alias nor writes it a
+// second time. Once the writer's time is over, they repair what it could not land.
+func TestRepairersLeaveARollbackToItsWriter(t *testing.T) {
+	w := newWorld(t)
+	w.alarms.set("orders-failures", rollout.AlarmOK)
+	_, e := startOrdersIn(t, w, `{"strategy":"CANARY","percentage":10,"interval":"10m","alarms":["orders-failures"]}`)
+	// The rollback's writer saves its intent, then stops before the alias (the write is
+	// still to come, for as long as its invocation runs: 5 minutes).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	w.ctx = ctx
+	w.faults.hook("Aliases.Update", func(any) error { return errors.New("the invocation is still waiting") })
+	_, _ = w.alarm("orders-failures", rollout.AlarmOK, rollout.AlarmAlarm)
+	w.faults.hook("Aliases.Update", nil)
+	w.ctx = context.Background()
+	r := w.record(e.id())
+	if r.Phase != rollout.RolledBack || r.Confirmed() || r.WriterUntil.IsZero() {
+		t.Fatalf("record %s confirmed=%v writerUntil=%v, want RolledBack, unconfirmed, with a writer", r.Phase, r.Confirmed(), r.WriterUntil)
+	}
+	reads, updates := w.faults.count("Aliases.Describe"), w.faults.count("Aliases.Update")
+	w.tick()
+	wantEqual(t, "alias reads and updates of a sweep while the writer tries", []int{w.faults.count("Aliases.Describe") - reads, w.faults.count("Aliases.Update") - updates}, []int{0, 0})
+	// Past the writer's time, the sweep repairs the rollback.
+	w.clock.Advance(r.WriterUntil.Sub(w.clock.Now()) + time.Second)
+	w.tick()
+	wantEqual(t, "alias after the writer's time", w.sfn.routing(aliasOf("orders")), "v1=100")
+}
