@@ -238,7 +238,9 @@ func (b *Budget) Spend(ctx context.Context, api API, n int) {
 // throttled rollback: a storm of 1,000 then makes one call each when its turn comes, in
 // the order they were throttled, with no call wasted on a token another took. The view
 // may go as deep into debt as there are rollbacks waiting (Debt does not bound it): each
-// is one real call to come. Lower priorities wait until the debt is paid back.
+// is one real call to come. Lower priorities wait until the debt is paid back. A turn after
+// ctx's deadline (less the time kept to answer) is given back at once, and Reserve fails
+// with ErrExhausted.
 func (b *Budget) Reserve(ctx context.Context, api API) (time.Time, error) {
 	bucket, ok := b.buckets[api]
 	if !ok {
@@ -252,6 +254,13 @@ func (b *Budget) Reserve(ctx context.Context, api API) (time.Time, error) {
 		switch {
 		case err == nil && taken:
 			b.line(api).saw(emptyAt)
+			if err := b.reachable(ctx, emptyAt.Sub(now)); err != nil {
+				// A turn the caller would not live to use is given back at once: kept, it
+				// would hold every turn behind it back for nothing. The rollback is left to
+				// its next attempt (the event's retry, Finalize, the sweep).
+				b.Refund(ctx, api)
+				return time.Time{}, b.exhausted(nil, api, Rollback, err)
+			}
 			return emptyAt, nil
 		case err == nil:
 			return time.Time{}, fmt.Errorf("budget: reserve %s: the bucket is a day in debt", api)
@@ -265,6 +274,24 @@ func (b *Budget) Reserve(ctx context.Context, api API) (time.Time, error) {
 	}
 }
 
+// reachable fails a wait that would end after what ctx's deadline leaves to call and answer
+// (a tenth of it, at least a second, is kept to answer).
+func (b *Budget) reachable(ctx context.Context, wait time.Duration) error {
+	deadline, ok := ctx.Deadline()
+	if !ok || wait <= 0 {
+		return nil
+	}
+	real := wait
+	if r, ok := b.clock.(realer); ok {
+		real = r.Real(wait)
+	}
+	left := time.Until(deadline)
+	if usable := left - max(time.Second, left/10); real > usable {
+		return fmt.Errorf("the turn is %s away, the deadline %s", real.Round(time.Millisecond), left.Round(time.Millisecond))
+	}
+	return nil
+}
+
 // Refund gives back a token Reserve took for a call that AWS throttled all the same (the
 // view was behind AWS's bucket: a rollback's token recorded late, another caller), so that
 // the view counts only the calls AWS took and the turns still to come; the rollback then
@@ -275,6 +302,9 @@ func (b *Budget) Refund(ctx context.Context, api API) {
 	if !ok {
 		return
 	}
+	// The call's own deadline (its write window) may be spent: the refund has its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), spendTimeout)
+	defer cancel()
 	now := b.clock.Now()
 	full := now.Add(-bucket.span(float64(bucket.Burst)))
 	if _, _, err := b.store.Take(ctx, api, full, now.Add(24*time.Hour), -bucket.span(1)); err != nil {

@@ -306,3 +306,28 @@ func TestReservedTurnsComeOneRefillApart(t *testing.T) {
 		t.Errorf("a forward take while rollbacks wait: err = %v, want ErrExhausted", err)
 	}
 }
+
+// A turn the caller would not live to use is not kept: Reserve fails, and the turn goes to
+// the next rollback.
+func TestAnUnreachableTurnIsGivenBack(t *testing.T) {
+	clock := budgettest.NewManualClock(t0)
+	b := budget.New(budget.NewMemory(), clock, nil)
+	rollback := budget.WithPriority(context.Background(), budget.Rollback)
+	for range budget.Quotas[api].Burst + 60 { // a minute of turns ahead
+		if _, err := b.Reserve(rollback, api); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel := context.WithTimeout(rollback, 30*time.Second)
+	defer cancel()
+	if _, err := b.Reserve(short, api); !errors.Is(err, budget.ErrExhausted) {
+		t.Fatalf("a turn a minute away with 30s left: err = %v, want ErrExhausted", err)
+	}
+	at, err := b.Reserve(rollback, api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := t0.Add(61 * time.Second); !at.Equal(want) {
+		t.Errorf("the next turn is at %s, want %s: the refused one was given back", at.Sub(t0), want.Sub(t0))
+	}
+}
