@@ -98,9 +98,27 @@ func useHeld(ctx context.Context, api budget.API) bool {
 	return true
 }
 
-// aheadTaker is the Aliases port of Budgeted: it takes the token of an alias call ahead.
+// aheadTaker is the Aliases port of Budgeted: it takes the token of an alias call ahead,
+// and gives back one that no call used.
 type aheadTaker interface {
 	TakeAhead(ctx context.Context, api budget.API) error
+	GiveBack(ctx context.Context)
+}
+
+// giveBack returns the token ctx's slot still holds, if no call used it (a decision that
+// wrote nothing after all): kept, it would hold the next taker back for nothing.
+func (c *Controller) giveBack(ctx context.Context) {
+	if t, ok := c.Aliases.(aheadTaker); ok {
+		t.GiveBack(ctx)
+	}
+}
+
+// takeTurn reserves a rollback's turn to update the alias and waits for it, into ctx's slot
+// (withTokenSlot), as a rollback that AWS throttled does: the next alias update made with
+// ctx uses it. It fails, without waiting, when the turn would come after ctx's deadline.
+func (c *Controller) takeTurn(ctx context.Context) error {
+	markThrottled(ctx)
+	return c.takeAhead(ctx, budget.UpdateStateMachineAlias)
 }
 
 // takeAhead takes a token of api into ctx's slot (withTokenSlot) unless it holds one: the
@@ -225,6 +243,21 @@ func (a *budgetedAliases) TakeAhead(ctx context.Context, api budget.API) error {
 // Update takes its token first, as every call does, but for a rollback: a rollback calls
 // at once (its turn comes after a throttled try, TakeAhead), records the token once AWS
 // took one, and marks a throttled try so that the next one waits for its turn.
+// GiveBack refunds the token ctx's slot holds, if any.
+func (a *budgetedAliases) GiveBack(ctx context.Context) {
+	s, ok := ctx.Value(tokenSlotKey{}).(*tokenSlot)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	held, api := s.held, s.api
+	s.held = false
+	s.mu.Unlock()
+	if held {
+		a.budget.Refund(ctx, api)
+	}
+}
+
 func (a *budgetedAliases) Update(ctx context.Context, aliasArn string, routing []rollout.Route) error {
 	api := budget.UpdateStateMachineAlias
 	if budget.PriorityOf(ctx) != budget.Rollback {

@@ -645,6 +645,7 @@ func (c *Controller) decideAndCommit(ctx context.Context, id, actor, firing stri
 // (AliasConfirmed), so that later sweeps need not read it.
 func (c *Controller) decideWith(ctx context.Context, id, actor, firing string, lk *look) (rollout.Rollout, rollout.Decision, error) {
 	ctx = withTokenSlot(ctx)
+	defer c.giveBack(ctx)
 	atIntent := false
 	r, d, err := c.update(ctx, id, actor, func(r rollout.Rollout) (rollout.Decision, bool, error) {
 		atIntent = false
@@ -656,6 +657,16 @@ func (c *Controller) decideWith(ctx context.Context, id, actor, firing string, l
 		if r.Phase.Terminal() && r.CandidateVersionArn == "" {
 			// Refused before it published: it never wrote the alias.
 			return rollout.Decision{Action: rollout.ActionNone, Next: r, Reason: "rollout has ended " + string(r.Phase)}, false, nil
+		}
+		if rollbackRepair(ctx, r) {
+			// The repair of a rollback whose write did not land reads the alias first (a
+			// hand change after the end is never overwritten), and reads it only once its
+			// turn to write has come: after a storm, the account's alias reads (one a
+			// second) go to the repairs that can write next, none to one that would then
+			// wait past its invocation.
+			if err := c.takeTurn(ctx); err != nil {
+				return rollout.Decision{}, false, transient(fmt.Errorf("repair alias %s: %w", r.AliasArn, err))
+			}
 		}
 		obs, read, err := c.observe(ctx, r, firing, lk, false)
 		if err != nil {
@@ -715,6 +726,12 @@ const FreshRead = 10 * time.Second
 // freshRead reports whether r's alias was read at r's intent within FreshRead.
 func (c *Controller) freshRead(r rollout.Rollout) bool {
 	return r.Confirmed() && !r.AliasReadAt.IsZero() && c.now().Sub(r.AliasReadAt) <= FreshRead
+}
+
+// rollbackRepair reports whether a tick of r at ctx's priority repairs a rollback whose
+// write did not land: r ended with its candidate at 0 and the alias unconfirmed.
+func rollbackRepair(ctx context.Context, r rollout.Rollout) bool {
+	return budget.PriorityOf(ctx) == budget.Rollback && r.Phase.Terminal() && r.CandidateWeight == 0 && !r.Confirmed()
 }
 
 // isRollback reports whether a decision takes the candidate's traffic away.

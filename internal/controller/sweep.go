@@ -269,6 +269,10 @@ func (c *Controller) triage(ctx context.Context, rs []rollout.Rollout, lk *look)
 			// Its rollback's own writer is still trying (WriterUntil): a repair now would
 			// read the alias and write it a second time.
 			continue
+		case r.Phase.Terminal() && r.CandidateWeight == 0 && r.CandidateVersionArn != "" && !r.Confirmed():
+			// A rollback whose write did not land, and whose writer gave up: a rollback still.
+			jobs = append(jobs, job{id: r.ID, urgency: urgRollback, due: r.UpdatedAt})
+			continue
 		case r.Phase.Terminal():
 			// Its outcome told again, its own lost write repaired, its lock reclaimed when
 			// no Finalize came (Advance).

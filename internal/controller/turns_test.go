@@ -219,3 +219,44 @@ func TestRepairersLeaveARollbackToItsWriter(t *testing.T) {
 	w.tick()
 	wantEqual(t, "alias after the writer's time", w.sfn.routing(aliasOf("orders")), "v1=100")
 }
+
+// The repair of a rollback whose writer gave up reads the alias only once its turn to
+// write has come: with the turns of a storm ahead of it beyond the sweep's time, the sweep
+// reads nothing and writes nothing (a read then would be lost, and the account's alias reads
+// are one a second); with time enough, it waits for its turn, reads, and writes.
+func TestARollbackRepairReadsOnlyWhenItsTurnHasCome(t *testing.T) {
+	w := newWorld(t)
+	b := budgeted(t, w)
+	w.alarms.set("orders-failures", rollout.AlarmOK)
+	_, e := startOrdersIn(t, w, `{"strategy":"CANARY","percentage":10,"interval":"10m","alarms":["orders-failures"]}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	w.ctx = ctx
+	w.faults.hook("Aliases.Update", func(any) error { return errors.New("the writer died") })
+	_, _ = w.alarm("orders-failures", rollout.AlarmOK, rollout.AlarmAlarm)
+	w.faults.hook("Aliases.Update", nil)
+	r := w.record(e.id())
+	w.clock.Advance(r.WriterUntil.Sub(w.clock.Now()) + time.Second)
+	// A storm's turns: five minutes of them.
+	for range budget.Quotas[budget.UpdateStateMachineAlias].Burst + 300 {
+		if _, err := b.Reserve(context.Background(), budget.UpdateStateMachineAlias); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sweepCtx, cancelSweep := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelSweep()
+	w.ctx = sweepCtx
+	reads, updates := w.faults.count("Aliases.Describe"), w.faults.count("Aliases.Update")
+	w.tick()
+	wantEqual(t, "alias reads and updates of a sweep whose turn is out of reach", []int{w.faults.count("Aliases.Describe") - reads, w.faults.count("Aliases.Update") - updates}, []int{0, 0})
+	long, cancelLong := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancelLong()
+	w.ctx = long
+	start := w.clock.Now()
+	w.tick()
+	if waited := w.clock.Now().Sub(start); waited < 3*time.Minute {
+		t.Errorf("the repair waited %s, want its turn behind minutes of others (a tick moves the clock one minute first)", waited)
+	}
+	wantEqual(t, "alias reads and updates of the repair", []int{w.faults.count("Aliases.Describe") - reads, w.faults.count("Aliases.Update") - updates}, []int{1, 1})
+	wantEqual(t, "alias after the repair", w.sfn.routing(aliasOf("orders")), "v1=100")
+}
