@@ -182,6 +182,9 @@ func shardOf(id string, n int) int {
 	return int(h.Sum32() % uint32(n))
 }
 
+// lookRetry bounds how long a sweep retries its throttled batched reads.
+const lookRetry = 10 * time.Second
+
 // look reads, for all of rs at once, what their decisions need: the alarms every one of
 // them names, and the failure counts of those that watch them; and picks the rollouts
 // whose alias (and tags) this sweep reads for drift.
@@ -207,7 +210,12 @@ func (c *Controller) look(ctx context.Context, rs []rollout.Rollout) *look {
 	}
 	if len(names) > 0 {
 		sort.Strings(names)
-		lk.alarms, lk.alarmsErr = c.Alarms.Statuses(ctx, names)
+		// Throttled (9 a second for the account, which a burst of uploads' Prepares share),
+		// the batch is tried again for a few seconds: unread, every rollout it covers
+		// would wait for the next sweep.
+		actx, cancel := context.WithTimeout(ctx, lookRetry)
+		lk.alarms, lk.alarmsErr = retryCall(actx, c, func() (map[string]AlarmStatus, error) { return c.Alarms.Statuses(actx, names) })
+		cancel()
 	}
 	if len(qs) > 0 {
 		var counts []Counts
