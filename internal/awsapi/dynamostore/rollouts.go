@@ -111,9 +111,6 @@ func (s *Store) ListActive(ctx context.Context) ([]rollout.Rollout, error) {
 	return active, nil
 }
 
-// runningPage is how many running rollouts one page of ListRunning reads.
-const runningPage = 100
-
 // ListRunning returns every rollout the sweep looks at, oldest first (the sparse index):
 // those that have not ended, and those that ended and are not settled yet.
 func (s *Store) ListRunning(ctx context.Context) ([]rollout.Rollout, error) {
@@ -122,10 +119,6 @@ func (s *Store) ListRunning(ctx context.Context) ([]rollout.Rollout, error) {
 		KeyConditionExpression:    aws.String("#pk = :active"),
 		ExpressionAttributeNames:  map[string]string{"#pk": topology.AttrActivePK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":active": str(topology.ActiveValue)},
-		// Pages of runningPage: a page of a thousand records is a megabyte, and a store
-		// that serves one request at a time (local mode's dynalite) holds every other call
-		// of the controller behind it, an alarm's rollback among them.
-		Limit: aws.Int32(runningPage),
 	}, 0)
 	if err != nil {
 		return nil, err
