@@ -46,6 +46,9 @@ type SweepResult struct {
 	// invocation's time ran short (the next sweep takes them, most urgent first).
 	Ticked int `json:"ticked"`
 	Left   int `json:"left"`
+	// Deferred rollouts waited in line for the account's tokens longer than this sweep may
+	// wait (a storm's rollbacks, a burst's steps): not a failure, the next sweep comes back.
+	Deferred int `json:"deferred"`
 	// AliasReads counts DescribeStateMachineAlias calls; Failed, rollouts whose tick
 	// failed (logged, and tried again by the next sweep).
 	AliasReads int  `json:"aliasReads"`
@@ -370,17 +373,34 @@ func (c *Controller) runJobs(ctx context.Context, jobs []job, lk *look, res *Swe
 	var wg sync.WaitGroup
 	errs := map[string]error{}
 	slots := make(chan struct{}, c.cfg.SweepWorkers)
+	// Once one rollback's turn is beyond this sweep's time, every later one's is too (the
+	// line only grows): they are left to the next sweep without asking.
+	var rollbacksDeferred atomic.Bool
 	for i, j := range jobs {
 		if retryBudget(ctx) < 2*c.cfg.AliasWriteWindow {
 			res.Left = len(jobs) - i
 			break
+		}
+		if j.urgency == urgRollback && rollbacksDeferred.Load() {
+			mu.Lock()
+			res.Deferred++
+			mu.Unlock()
+			continue
 		}
 		run := func() {
 			err := c.tickRecovered(budget.WithPriority(ctx, budgetPriority(j.urgency)), j.id, lk)
 			mu.Lock()
 			defer mu.Unlock()
 			res.Ticked++
-			if err != nil && !errors.As(err, new(*RolloutNotFound)) {
+			switch {
+			case err == nil || errors.As(err, new(*RolloutNotFound)):
+			case refusedByBudget(err):
+				res.Deferred++
+				if j.urgency == urgRollback {
+					rollbacksDeferred.Store(true)
+				}
+				c.Log.DebugContext(ctx, "sweep: tick waits for the account's tokens", "rollout_id", j.id, "err", err)
+			default:
 				errs[j.id] = err
 				c.Log.WarnContext(ctx, "sweep: tick failed", "rollout_id", j.id, "err", err)
 			}
