@@ -200,6 +200,10 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 	overtaken, confirmed := false, false
 	if d.SetAlias {
 		applied, err := c.setAlias(ctx, saved, saved.Rev)
+		if err != nil && !saved.WriterUntil.IsZero() {
+			// This writer gives up: the repairers need not wait for it.
+			c.releaseWriter(ctx, saved)
+		}
 		if err != nil {
 			if errors.As(err, new(*LockLost)) && saved.Phase.Terminal() && !prev.Phase.Terminal() {
 				// The alias is another rollout's: this one ends without writing it, and
@@ -245,6 +249,22 @@ func (c *Controller) writerUntil(ctx context.Context) time.Time {
 		}
 	}
 	return c.now().Add(left)
+}
+
+// releaseWriter clears the WriterUntil that saved set, unless the record moved since: a
+// writer that stops trying says so, so that Finalize and the sweep do not wait out its
+// time. It is bookkeeping: a failure only makes them wait.
+func (c *Controller) releaseWriter(ctx context.Context, saved rollout.Rollout) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	r, err := c.Store.GetRollout(ctx, saved.ID)
+	if err != nil || !r.WriterUntil.Equal(saved.WriterUntil) {
+		return
+	}
+	r.WriterUntil = time.Time{}
+	if _, err := c.Store.SaveRollout(ctx, r); err != nil {
+		c.logFor(r).DebugContext(ctx, "release the alias writer's claim", "err", err)
+	}
 }
 
 // writerBusy reports whether r's intent is not on the alias yet and the invocation that

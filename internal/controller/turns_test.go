@@ -207,7 +207,17 @@ func TestRepairersLeaveARollbackToItsWriter(t *testing.T) {
 	_, _ = w.alarm("orders-failures", rollout.AlarmOK, rollout.AlarmAlarm)
 	w.faults.hook("Aliases.Update", nil)
 	w.ctx = context.Background()
+	// A writer that gives up clears its claim (releaseWriter); this one is still waiting
+	// for its turn, as a storm's writers are: its claim stands.
 	r := w.record(e.id())
+	if !r.WriterUntil.IsZero() {
+		t.Errorf("a writer that gave up left its claim until %s", r.WriterUntil)
+	}
+	r.WriterUntil = w.clock.Now().Add(4 * time.Minute)
+	if _, err := w.store.SaveRollout(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	r = w.record(e.id())
 	if r.Phase != rollout.RolledBack || r.Confirmed() || r.WriterUntil.IsZero() {
 		t.Fatalf("record %s confirmed=%v writerUntil=%v, want RolledBack, unconfirmed, with a writer", r.Phase, r.Confirmed(), r.WriterUntil)
 	}
@@ -235,8 +245,9 @@ func TestARollbackRepairReadsOnlyWhenItsTurnHasCome(t *testing.T) {
 	w.faults.hook("Aliases.Update", func(any) error { return errors.New("the writer died") })
 	_, _ = w.alarm("orders-failures", rollout.AlarmOK, rollout.AlarmAlarm)
 	w.faults.hook("Aliases.Update", nil)
-	r := w.record(e.id())
-	w.clock.Advance(r.WriterUntil.Sub(w.clock.Now()) + time.Second)
+	if r := w.record(e.id()); !r.WriterUntil.IsZero() {
+		t.Fatalf("the writer gave up, but its claim stands until %s", r.WriterUntil)
+	}
 	// A storm's turns: five minutes of them.
 	for range budget.Quotas[budget.UpdateStateMachineAlias].Burst + 300 {
 		if _, err := b.Reserve(context.Background(), budget.UpdateStateMachineAlias); err != nil {
