@@ -249,7 +249,7 @@ func (b *Budget) Reserve(ctx context.Context, api API) (time.Time, error) {
 	for {
 		now := b.clock.Now()
 		full := now.Add(-bucket.span(float64(bucket.Burst)))
-		limit := now.Add(24 * time.Hour) // no floor: every waiting rollback is a real call to come
+		limit := now.Add(noFloor) // every waiting rollback is a real call to come
 		emptyAt, taken, err := b.store.Take(ctx, api, full, limit, bucket.span(1))
 		switch {
 		case err == nil && taken:
@@ -274,18 +274,28 @@ func (b *Budget) Reserve(ctx context.Context, api API) (time.Time, error) {
 	}
 }
 
-// reachable fails a wait that would end after what ctx's deadline leaves to call and answer
-// (a tenth of it, at least a second, is kept to answer).
-func (b *Budget) reachable(ctx context.Context, wait time.Duration) error {
-	deadline, ok := ctx.Deadline()
-	if !ok || wait <= 0 {
-		return nil
+// realWait is a wait on the budget's clock in wall time (local mode's clock runs faster),
+// and the wall time left until ctx's deadline; ok is false when there is nothing to judge
+// (no deadline, or no wait).
+func (b *Budget) realWait(ctx context.Context, wait time.Duration) (real, left time.Duration, ok bool) {
+	deadline, hasDeadline := ctx.Deadline()
+	if !hasDeadline || wait <= 0 {
+		return 0, 0, false
 	}
-	real := wait
+	real = wait
 	if r, ok := b.clock.(realer); ok {
 		real = r.Real(wait)
 	}
-	left := time.Until(deadline)
+	return real, time.Until(deadline), true
+}
+
+// reachable fails a wait that would end after what ctx's deadline leaves to call and answer
+// (a tenth of it, at least a second, is kept to answer).
+func (b *Budget) reachable(ctx context.Context, wait time.Duration) error {
+	real, left, ok := b.realWait(ctx, wait)
+	if !ok {
+		return nil
+	}
 	if usable := left - max(time.Second, left/10); real > usable {
 		return fmt.Errorf("the turn is %s away, the deadline %s", real.Round(time.Millisecond), left.Round(time.Millisecond))
 	}
@@ -307,10 +317,14 @@ func (b *Budget) Refund(ctx context.Context, api API) {
 	defer cancel()
 	now := b.clock.Now()
 	full := now.Add(-bucket.span(float64(bucket.Burst)))
-	if _, _, err := b.store.Take(ctx, api, full, now.Add(24*time.Hour), -bucket.span(1)); err != nil {
+	if _, _, err := b.store.Take(ctx, api, full, now.Add(noFloor), -bucket.span(1)); err != nil {
 		b.log.WarnContext(ctx, "budget: refund a throttled rollback's token", "api", string(api), "err", err)
 	}
 }
+
+// noFloor is how far ahead of now a reservation or a refund may find the bucket's emptyAt:
+// far enough to be no floor at all (a day of turns at one a second).
+const noFloor = 24 * time.Hour
 
 // SleepUntil waits until t on the budget's clock, or until ctx ends.
 func (b *Budget) SleepUntil(ctx context.Context, t time.Time) error {
@@ -338,15 +352,11 @@ func (b *Budget) judge(ctx context.Context, l *line, bucket Bucket, need float64
 // runs out of time is lost to everyone. Failing early sends the work back to its retry
 // (the controller state machine's), which comes back when the line is shorter.
 func (b *Budget) fits(ctx context.Context, wait time.Duration, api API, p Priority) error {
-	deadline, ok := ctx.Deadline()
-	if !ok || wait <= 0 {
+	real, left, ok := b.realWait(ctx, wait)
+	if !ok {
 		return nil
 	}
-	real := wait
-	if r, ok := b.clock.(realer); ok {
-		real = r.Real(wait)
-	}
-	if left := time.Until(deadline); real > left/2 {
+	if real > left/2 {
 		return b.exhausted(nil, api, p, fmt.Errorf("a token is %s away, the deadline %s", real.Round(time.Millisecond), left.Round(time.Millisecond)))
 	}
 	return nil

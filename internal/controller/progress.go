@@ -96,26 +96,16 @@ func (c *Controller) registerOnce(ctx context.Context, in RegisterInput) error {
 	// The first tick reads what a sweep would, without the tags: Prepare resolved the
 	// policy with them a moment ago, and ListTagsForResource (1 a second for the account)
 	// is what a burst of uploads' Prepares need.
-	patience := retryBudget(ctx) / 2
-	for i := 0; ; i++ {
+	//
+	// A read AWS throttled (a burst's DescribeAlarms, 9 a second for the account) is tried
+	// again within half of the invocation's time, as Prepare's are: the next sweep is a
+	// minute away. The budget's refusal is not: its wait would not end in time.
+	_, err = retryCallWithin(ctx, c, retryBudget(ctx)/2, func() (rollout.Decision, error) {
 		lk := c.look(ctx, []rollout.Rollout{r})
 		clear(lk.full)
-		_, _, err = c.decideWith(ctx, id, "controller", "", lk)
-		if !throttling(err) || refusedByBudget(err) {
-			break
-		}
-		// A read AWS throttled (a burst's DescribeAlarms, 9 a second for the account) is
-		// tried again within the invocation, as Prepare's are: the next sweep is a minute
-		// away. The budget's refusal is not: its wait would not end in time.
-		wait := c.Jitter(backoffDelay(i))
-		if wait > patience {
-			break
-		}
-		patience -= wait
-		if err := c.Sleep(ctx, wait); err != nil {
-			break
-		}
-	}
+		_, d, err := c.decideWith(ctx, id, "controller", "", lk)
+		return d, err
+	})
 	if throttling(err) {
 		// The schedule exists: its tick, a minute from now, does what this one could not
 		// (a tick that fails on throttling leaves its step to the next tick anyway).

@@ -185,7 +185,7 @@ func shardOf(id string, n int) int {
 	return int(h.Sum32() % uint32(n))
 }
 
-// lookRetry bounds how long a sweep waits between tries of a throttled batch of alarms.
+// lookRetry bounds how long a sweep waits in all between tries of a throttled batch of alarms.
 const lookRetry = 10 * time.Second
 
 // look reads, for all of rs at once, what their decisions need: the alarms every one of
@@ -216,15 +216,7 @@ func (c *Controller) look(ctx context.Context, rs []rollout.Rollout) *look {
 		// Throttled (9 a second for the account, which a burst of uploads' Prepares share),
 		// the batch is tried again for a few seconds: unread, every rollout it covers
 		// would wait for the next sweep.
-		waited := time.Duration(0)
-		for i := 0; ; i++ {
-			lk.alarms, lk.alarmsErr = c.Alarms.Statuses(ctx, names)
-			wait := c.Jitter(backoffDelay(i))
-			if !throttling(lk.alarmsErr) || waited+wait > lookRetry || c.Sleep(ctx, wait) != nil {
-				break
-			}
-			waited += wait
-		}
+		lk.alarms, lk.alarmsErr = retryCallWithin(ctx, c, lookRetry, func() (map[string]AlarmStatus, error) { return c.Alarms.Statuses(ctx, names) })
 	}
 	if len(qs) > 0 {
 		var counts []Counts

@@ -66,7 +66,13 @@ func namedRetryable(err error) bool {
 // bucket such as ValidateStateMachineDefinition or ListTagsForResource), so that a throttled
 // call is tried again alone, without spending the tokens of the calls before it again.
 func retryCall[T any](ctx context.Context, c *Controller, call func() (T, error)) (T, error) {
-	budget := retryBudget(ctx)
+	return retryCallWithin(ctx, c, retryBudget(ctx), call)
+}
+
+// retryCallWithin is retryCall with its waits taking at most limit in all (and never more
+// than the invocation's time allows).
+func retryCallWithin[T any](ctx context.Context, c *Controller, limit time.Duration, call func() (T, error)) (T, error) {
+	budget := limit
 	for i := 0; ; i++ {
 		v, err := call()
 		if !throttling(err) || ctx.Err() != nil || refusedByBudget(err) {

@@ -191,21 +191,28 @@ func TestAThrottledRollbackWaitsForItsTurn(t *testing.T) {
 	}
 }
 
+// rollbackWhoseWriteFails starts a CANARY guarded by orders-failures and fires the alarm in
+// an invocation of five minutes whose every alias update fails: the rollback's intent is
+// saved, RolledBack, and its write does not land.
+func rollbackWhoseWriteFails(t *testing.T, w *world) *execution {
+	t.Helper()
+	w.alarms.set("orders-failures", rollout.AlarmOK)
+	_, e := startOrdersIn(t, w, `{"strategy":"CANARY","percentage":10,"interval":"10m","alarms":["orders-failures"]}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	w.ctx = ctx
+	w.faults.hook("Aliases.Update", func(any) error { return errors.New("the alias update does not land") })
+	_, _ = w.alarm("orders-failures", rollout.AlarmOK, rollout.AlarmAlarm)
+	w.faults.hook("Aliases.Update", nil)
+	return e
+}
+
 // While a rollback's own writer still tries (WriterUntil), Finalize waits for it, reading
 // only the record, and the sweep leaves it alone: neither reads the alias nor writes it a
 // second time. Once the writer's time is over, they repair what it could not land.
 func TestRepairersLeaveARollbackToItsWriter(t *testing.T) {
 	w := newWorld(t)
-	w.alarms.set("orders-failures", rollout.AlarmOK)
-	_, e := startOrdersIn(t, w, `{"strategy":"CANARY","percentage":10,"interval":"10m","alarms":["orders-failures"]}`)
-	// The rollback's writer saves its intent, then stops before the alias (the write is
-	// still to come, for as long as its invocation runs: 5 minutes).
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	w.ctx = ctx
-	w.faults.hook("Aliases.Update", func(any) error { return errors.New("the invocation is still waiting") })
-	_, _ = w.alarm("orders-failures", rollout.AlarmOK, rollout.AlarmAlarm)
-	w.faults.hook("Aliases.Update", nil)
+	e := rollbackWhoseWriteFails(t, w)
 	w.ctx = context.Background()
 	// A writer that gives up clears its claim (releaseWriter); this one is still waiting
 	// for its turn, as a storm's writers are: its claim stands.
@@ -237,14 +244,7 @@ func TestRepairersLeaveARollbackToItsWriter(t *testing.T) {
 func TestARollbackRepairReadsOnlyWhenItsTurnHasCome(t *testing.T) {
 	w := newWorld(t)
 	b := budgeted(t, w)
-	w.alarms.set("orders-failures", rollout.AlarmOK)
-	_, e := startOrdersIn(t, w, `{"strategy":"CANARY","percentage":10,"interval":"10m","alarms":["orders-failures"]}`)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	w.ctx = ctx
-	w.faults.hook("Aliases.Update", func(any) error { return errors.New("the writer died") })
-	_, _ = w.alarm("orders-failures", rollout.AlarmOK, rollout.AlarmAlarm)
-	w.faults.hook("Aliases.Update", nil)
+	e := rollbackWhoseWriteFails(t, w)
 	if r := w.record(e.id()); !r.WriterUntil.IsZero() {
 		t.Fatalf("the writer gave up, but its claim stands until %s", r.WriterUntil)
 	}
