@@ -158,15 +158,18 @@ func TestEventInvokeConfig(t *testing.T) {
 		{name: "the default retries twice", wantCalls: 3, wantReport: "failed after 3 attempts: errorString: boom"},
 		{name: "no retries", config: &EventInvokeConfig{MaximumRetryAttempts: 0, MaximumEventAge: time.Hour}, wantCalls: 1,
 			wantReport: "failed after 1 attempts: errorString: boom"},
-		// The second retry would come 3 minutes (and the handlers' run time) after the event:
-		// past its 2-minute age.
-		{name: "the event grows too old for the second retry", config: &EventInvokeConfig{MaximumRetryAttempts: 2, MaximumEventAge: 2 * time.Minute}, wantCalls: 2,
-			wantReport: "over its MaximumEventAge of 2m0s; last error errorString: boom"},
+		// The first retry comes a minute after the event, well inside its 2m50s; the second
+		// would come 3 minutes (and the handlers' run time) after it: past its age. The margins
+		// (110 s before the first retry, 10 s after the second) are wide in real time at the
+		// clock's speed, so a busy machine's late goroutine does not change the outcome.
+		{name: "the event grows too old for the second retry", config: &EventInvokeConfig{MaximumRetryAttempts: 2, MaximumEventAge: 170 * time.Second}, wantCalls: 2,
+			wantReport: "over its MaximumEventAge of 2m50s; last error errorString: boom"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := newRecorder()
-			svc := New(Options{Clock: core.NewClock(60000), Reporter: rec})
+			// 600 times the wall clock: a virtual minute is 100 ms.
+			svc := New(Options{Clock: core.NewClock(600), Reporter: rec})
 			defer svc.Close()
 			var calls atomic.Int64
 			svc.Register("control", func(context.Context, json.RawMessage) (json.RawMessage, error) {
