@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/local/deploy"
+	"github.com/sfn-rollout/sfn-rollout/internal/local/dynalite"
 	"github.com/sfn-rollout/sfn-rollout/internal/local/lambda"
 	"github.com/sfn-rollout/sfn-rollout/internal/local/stack"
 )
@@ -19,13 +20,18 @@ func newLocal(_ *app) *cobra.Command {
 		Use:   "local",
 		Short: "Run the local AWS-compatible endpoint, with the controller deployed on it",
 		Long: `Serves Step Functions, CloudWatch, EventBridge, EventBridge Scheduler, S3, Lambda (in-process)
-and DynamoDB (dynalite, from .tools/) on one loopback port, so that any AWS SDK or CLI pointed at
+and DynamoDB (dynalite) on one loopback port, so that any AWS SDK or CLI pointed at
 it with AWS_ENDPOINT_URL works unchanged (any credentials, region us-east-1, account 000000000000).
 
 The controller is deployed on it as cdk deploy puts it on AWS — the artifacts bucket, the rollout
 table, the six functions, the controller state machine, the rules and the scheduler group — so
 that the other sfn-rollout commands work against it; --no-controller serves the bare AWS APIs.
-Its names, and the virtual clock, are served at /_sfn-rollout/config.`,
+Its names, and the virtual clock, are served at /_sfn-rollout/config.
+
+dynalite (Node.js) is taken from $SFN_ROLLOUT_TOOLS/node_modules, else from .tools/ of a checkout
+(the working directory or a parent, after make tools), else from the user's cache directory
+(~/.cache/sfn-rollout/tools on Linux). When it is in none of them and npm is on PATH, the pinned
+version is installed into the cache on first use.`,
 		Example: `  sfn-rollout local --speed 60
   AWS_ENDPOINT_URL=http://127.0.0.1:4599 sfn-rollout list
   AWS_ENDPOINT_URL=http://127.0.0.1:4599 aws stepfunctions list-state-machines`,
@@ -47,6 +53,11 @@ Its names, and the virtual clock, are served at /_sfn-rollout/config.`,
 			out := cmd.OutOrStdout()
 			opts.Out = out
 			ctx := cmd.Context()
+			found, err := dynalite.Ensure(ctx, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			opts.DynaliteCLI = found.CLI
 			s, err := stack.Start(ctx, opts)
 			if err != nil {
 				return err

@@ -41,6 +41,8 @@ type Options struct {
 	// LambdaConcurrency is Lambda's account concurrency: in-process invocations running at
 	// once, synchronous and asynchronous together (0: AWS's 1,000).
 	LambdaConcurrency int
+	// DynaliteCLI is dynalite's cli.js; "" looks for it with dynalite.FindCLI.
+	DynaliteCLI string
 }
 
 // Stack is a running local endpoint.
@@ -131,10 +133,13 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	s.Scheduler = scheduler.New(scheduler.Options{Clock: s.Clock, Functions: s.Lambda, Executions: s.StepFunctions, Faults: s.Faults, Quotas: s.Quotas, Reporter: reporter})
 	s.S3 = s3.New(s3.Options{Clock: s.Clock, Bus: s.EventBridge, Faults: s.Faults, Reporter: reporter})
 
-	cli, err := dynalite.FindCLI()
-	if err != nil {
-		s.closeServices()
-		return nil, err
+	cli := opts.DynaliteCLI
+	var err error
+	if cli == "" {
+		if cli, err = dynalite.FindCLI(); err != nil {
+			s.closeServices()
+			return nil, err
+		}
 	}
 	if s.Dynalite, err = dynalite.Start(ctx, cli); err != nil {
 		s.closeServices()
