@@ -736,3 +736,14 @@ func TestMissingBootstrap(t *testing.T) {
 		t.Errorf("got %v, want an error that says to run make build", err)
 	}
 }
+
+// The metrics adapter counts a candidate's executions with ListExecutions when its
+// AWS/States metrics say nothing: every function that reads metrics may list executions
+// of the managed state machines.
+func TestMetricReadersMayListExecutions(t *testing.T) {
+	for fn, a := range accessOf {
+		if a.metricData && !slices.Contains(a.stateMachineReads, "states:ListExecutions") {
+			t.Errorf("%s reads metrics but may not call states:ListExecutions", fn)
+		}
+	}
+}

@@ -247,8 +247,10 @@ func (a *app) rollouts() (*dynamostore.Store, error) {
 	return a.store, nil
 }
 
-func (a *app) alarms() *cloudwatchapi.Alarms   { return cloudwatchapi.NewAlarms(a.cloudwatch()) }
-func (a *app) metrics() *cloudwatchapi.Metrics { return cloudwatchapi.NewMetrics(a.cloudwatch()) }
+func (a *app) alarms() *cloudwatchapi.Alarms { return cloudwatchapi.NewAlarms(a.cloudwatch()) }
+func (a *app) metrics() *cloudwatchapi.Metrics {
+	return cloudwatchapi.NewMetrics(a.cloudwatch()).WithExecutions(a.sfn())
+}
 func (a *app) aliases() *sfnapi.Aliases        { return sfnapi.NewAliases(a.sfn()) }
 func (a *app) machines() *sfnapi.StateMachines { return sfnapi.NewStateMachines(a.sfn()) }
 

@@ -14,7 +14,7 @@ import (
 
 func newLocal(_ *app) *cobra.Command {
 	var opts stack.Options
-	var quotas string
+	var quotas, versionDimension string
 	var noController bool
 	cmd := &cobra.Command{
 		Use:   "local",
@@ -37,6 +37,13 @@ version is installed into the cache on first use.`,
   AWS_ENDPOINT_URL=http://127.0.0.1:4599 aws stepfunctions list-state-machines`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch strings.ToLower(versionDimension) {
+			case "arn":
+				opts.VersionDimensionArn = true
+			case "number", "":
+			default:
+				return usagef("--version-dimension %q: want number or arn", versionDimension)
+			}
 			switch strings.ToLower(quotas) {
 			case "aws":
 				opts.AWSQuotas = true
@@ -81,6 +88,7 @@ version is installed into the cache on first use.`,
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "seed of alias routing and injected faults")
 	cmd.Flags().StringVar(&quotas, "quotas", "off", "API quotas: aws (token buckets with AWS's numbers, refilled on the virtual clock) or off; switchable at /_sfn-rollout/quotas")
 	cmd.Flags().IntVar(&opts.LambdaConcurrency, "lambda-concurrency", lambda.DefaultConcurrency, "Lambda invocations running at once, synchronous and asynchronous together (AWS's account default is 1000)")
+	cmd.Flags().StringVar(&versionDimension, "version-dimension", "number", "how AWS/States metrics name a version in their Version dimension: number (\"3\") or arn (the version ARN); AWS does not document which")
 	cmd.Flags().BoolVar(&noController, "no-controller", false, "serve the AWS APIs only; do not deploy the controller")
 	return cmd
 }

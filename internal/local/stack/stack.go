@@ -43,6 +43,9 @@ type Options struct {
 	LambdaConcurrency int
 	// DynaliteCLI is dynalite's cli.js; "" looks for it with dynalite.FindCLI.
 	DynaliteCLI string
+	// VersionDimensionArn publishes AWS/States's Version dimension as the version ARN
+	// instead of the number (sfn.Options.VersionDimensionArn).
+	VersionDimensionArn bool
 }
 
 // Stack is a running local endpoint.
@@ -128,7 +131,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	executions := &lateExecutions{}
 	s.EventBridge = eventbridge.New(eventbridge.Options{Clock: s.Clock, Functions: s.Lambda, Executions: executions, Faults: s.Faults, Quotas: s.Quotas, Reporter: reporter})
 	s.CloudWatch = cloudwatch.New(cloudwatch.Options{Clock: s.Clock, Bus: s.EventBridge, Faults: s.Faults, Quotas: s.Quotas, Reporter: reporter})
-	s.StepFunctions = sfn.New(sfn.Options{Clock: s.Clock, Bus: s.EventBridge, Functions: s.Lambda, Metrics: s.CloudWatch, Faults: s.Faults, Quotas: s.Quotas, Seed: opts.Seed, Reporter: reporter})
+	s.StepFunctions = sfn.New(sfn.Options{Clock: s.Clock, Bus: s.EventBridge, Functions: s.Lambda, Metrics: s.CloudWatch, Faults: s.Faults, Quotas: s.Quotas, Seed: opts.Seed, Reporter: reporter, VersionDimensionArn: opts.VersionDimensionArn})
 	executions.set(s.StepFunctions)
 	s.Scheduler = scheduler.New(scheduler.Options{Clock: s.Clock, Functions: s.Lambda, Executions: s.StepFunctions, Faults: s.Faults, Quotas: s.Quotas, Reporter: reporter})
 	s.S3 = s3.New(s3.Options{Clock: s.Clock, Bus: s.EventBridge, Faults: s.Faults, Reporter: reporter})
