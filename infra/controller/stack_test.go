@@ -747,3 +747,19 @@ func TestMetricReadersMayListExecutions(t *testing.T) {
 		}
 	}
 }
+
+// sfn-rollout doctor simulates, for each role, the Step Functions actions of
+// topology.StateMachineActions: exactly what the stack grants the function on managed
+// state machines.
+func TestDoctorSimulatesWhatTheRolesGrant(t *testing.T) {
+	for _, fn := range topology.Functions {
+		a := accessOf[fn]
+		granted := append(slices.Clone(a.stateMachineReads), a.managedActions...)
+		simulated := slices.Clone(topology.StateMachineActions[fn])
+		sort.Strings(granted)
+		sort.Strings(simulated)
+		if !slices.Equal(granted, simulated) {
+			t.Errorf("%s: the stack grants %v on managed state machines, doctor simulates %v", fn, granted, simulated)
+		}
+	}
+}
