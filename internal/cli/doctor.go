@@ -229,6 +229,9 @@ func (d *doctor) stackOutputs(ctx context.Context) bool {
 			missing = append(missing, key)
 		}
 	}
+	// The other commands take the bucket and table from flags or the environment; doctor
+	// takes them from the stack it checks.
+	d.a.res.Bucket, d.a.res.Table = d.bucket, d.table
 	status := string(st.StackStatus)
 	switch {
 	case strings.HasSuffix(status, "_FAILED") || strings.Contains(status, "ROLLBACK") || status == string(cfntypes.StackStatusDeleteComplete):
@@ -417,10 +420,11 @@ func (d *doctor) iamSimulation(ctx context.Context, refs []machineRef) {
 		d.skip("iam", "function roles", "the endpoint has no IAM: local mode allows every call")
 		return
 	}
-	resource := d.machineArn("example")
-	if len(refs) > 0 {
-		resource = d.machineArn(refs[0].name)
+	if len(refs) == 0 {
+		d.skip("iam", "function roles", "no managed state machine to simulate the calls on: name one with --state-machine")
+		return
 	}
+	resource := d.machineArn(refs[0].name)
 	client := iam.NewFromConfig(d.a.cfg)
 	for _, fn := range topology.Functions {
 		role := d.functions[fn].role

@@ -4,8 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -160,4 +166,123 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// awsFront serves env as AWS would be seen: it answers no /_sfn-rollout/config (so the CLI
+// takes it for AWS), answers CloudFormation's DescribeStacks and IAM's
+// SimulatePrincipalPolicy (which local mode lacks) from fixed replies in their awsQuery
+// XML, and passes every other request to env.
+func awsFront(t *testing.T, env *localenv.Env, stackStatus string, outputs map[string]string, denied map[string]bool) *httptest.Server {
+	t.Helper()
+	target, err := url.Parse(env.Stack.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	service := regexp.MustCompile(`Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == cli.LocalConfigPath {
+			http.NotFound(w, r)
+			return
+		}
+		m := service.FindStringSubmatch(r.Header.Get("Authorization"))
+		if m == nil || (m[1] != "cloudformation" && m[1] != "iam") {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		switch r.Form.Get("Action") {
+		case "DescribeStacks":
+			var outs strings.Builder
+			for k, v := range outputs {
+				fmt.Fprintf(&outs, "<member><OutputKey>%s</OutputKey><OutputValue>%s</OutputValue></member>", k, v)
+			}
+			fmt.Fprintf(w, `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>
+<StackName>%s</StackName><StackStatus>%s</StackStatus><CreationTime>2026-01-01T00:00:00Z</CreationTime><Outputs>%s</Outputs>
+</member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></DescribeStacksResponse>`,
+				r.Form.Get("StackName"), stackStatus, outs.String())
+		case "SimulatePrincipalPolicy":
+			if r.Form.Get("ContextEntries.member.1.ContextKeyName") != "aws:ResourceTag/"+topology.ManagedTag || r.Form.Get("ContextEntries.member.1.ContextKeyValues.member.1") != "true" {
+				http.Error(w, "the simulation lacks the rollout:managed tag", http.StatusBadRequest)
+				return
+			}
+			var results strings.Builder
+			for i := 1; r.Form.Get(fmt.Sprintf("ActionNames.member.%d", i)) != ""; i++ {
+				action := r.Form.Get(fmt.Sprintf("ActionNames.member.%d", i))
+				decision := "allowed"
+				if denied[action] {
+					decision = "implicitDeny"
+				}
+				fmt.Fprintf(&results, "<member><EvalActionName>%s</EvalActionName><EvalResourceName>%s</EvalResourceName><EvalDecision>%s</EvalDecision></member>",
+					action, r.Form.Get("ResourceArns.member.1"), decision)
+			}
+			fmt.Fprintf(w, `<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult>
+<EvaluationResults>%s</EvaluationResults><IsTruncated>false</IsTruncated></SimulatePrincipalPolicyResult>
+<ResponseMetadata><RequestId>r2</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>`, results.String())
+		default:
+			http.Error(w, "unexpected "+r.Form.Get("Action"), http.StatusBadRequest)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// doctor as on AWS: the names come from the stack's outputs, the roles are simulated with
+// IAM, and a failed stack or a role that may not make a call turns its check ✘.
+func TestDoctorOnAWS(t *testing.T) {
+	ctx := context.Background()
+	env, err := localenv.Start(ctx, localenv.Options{Speed: speed, Seed: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	const name = "doctor-aws"
+	if _, err := env.CreateManaged(ctx, name, "prod", readFile(t, exampleFile("orders-v1.asl.json")), nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "local")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
+	outputs := map[string]string{
+		topology.OutputBucket: deploy.Bucket, topology.OutputTable: deploy.Table, topology.OutputScheduleGroup: topology.ScheduleGroupName(deploy.Prefix),
+		topology.OutputController: env.Deployment.ControllerStateMachineArn, topology.OutputDashboard: deploy.Prefix,
+	}
+	run := func(front *httptest.Server) (cli.DoctorView, int) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := cli.Run(ctx, []string{"--endpoint", front.URL, "--region", "us-east-1", "doctor", "-o", "json", "--state-machine", name}, &out, &errb)
+		var v cli.DoctorView
+		if err := json.Unmarshal(out.Bytes(), &v); err != nil {
+			t.Fatalf("doctor: exit %d, %v\n%s%s", code, err, out.String(), errb.String())
+		}
+		return v, code
+	}
+
+	v, code := run(awsFront(t, env, "UPDATE_COMPLETE", outputs, nil))
+	if code != cli.ExitOK || v.Target != "AWS" || v.Failed != 0 || v.Skipped != 0 {
+		t.Fatalf("healthy stack: exit %d, target %s, failed %q, %d skipped; want exit 0 on AWS, all passed", code, v.Target, failedChecks(v), v.Skipped)
+	}
+	if c := check(t, v, "iam", "advance"); !strings.Contains(c.Detail, "may make its 4 Step Functions calls on arn:aws:states:us-east-1:000000000000:stateMachine:"+name) {
+		t.Errorf("iam/advance says %q", c.Detail)
+	}
+	if c := check(t, v, "stack", "outputs"); !strings.Contains(c.Detail, "UPDATE_COMPLETE") {
+		t.Errorf("stack/outputs says %q", c.Detail)
+	}
+
+	v, code = run(awsFront(t, env, "UPDATE_COMPLETE", outputs, map[string]bool{"states:ListExecutions": true}))
+	failed := failedChecks(v)
+	if code != cli.ExitFailed || !slices.Equal(failed, []string{"iam/register", "iam/advance", "iam/rollback", "iam/finalize"}) {
+		t.Errorf("roles without ListExecutions: exit %d, failed %q; want exit 1 and the four roles that read metrics", code, failed)
+	}
+	if c := check(t, v, "iam", "advance"); !strings.Contains(c.Detail, "states:ListExecutions (implicitDeny)") {
+		t.Errorf("iam/advance says %q, want the denied action", c.Detail)
+	}
+
+	v, code = run(awsFront(t, env, "UPDATE_ROLLBACK_COMPLETE", outputs, nil))
+	if failed := failedChecks(v); code != cli.ExitFailed || !slices.Equal(failed, []string{"stack/outputs"}) {
+		t.Errorf("rolled-back stack: exit %d, failed %q; want exit 1, stack/outputs alone", code, failed)
+	}
 }
