@@ -246,6 +246,12 @@ const (
 	OutputDashboard     = "DashboardName"
 )
 
+// PreTrafficExecutionPrefix starts the name of every pre-traffic test execution
+// (<prefix><rolloutId>-<index>, set in statemachines/rollout-controller.asl.json), so that
+// the controller's role may watch and stop those executions alone:
+// execution:<managedPrefix>*:<PreTrafficExecutionPrefix>*.
+const PreTrafficExecutionPrefix = "sfn-rollout-pretraffic-"
+
 // DefaultAlias is the alias a managed state machine gets unless it names another.
 const DefaultAlias = "prod"
 
