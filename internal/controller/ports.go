@@ -137,7 +137,8 @@ type Counts struct {
 	// failed, timed out, aborted), the failure rate's denominator; Failed those that
 	// failed, timed out or were aborted.
 	Started, Closed, Failed int64
-	// Form is the Version dimension's form whose series had data, empty when none had.
+	// Form is the Version dimension's form read: the query's, else the one whose series
+	// had data; empty when the query named none and no series had data.
 	Form rollout.MetricsForm
 	// FromExecutions is set when the metrics said nothing of the version while its state
 	// machine had executions, and the counts are ListExecutions' of the version instead.

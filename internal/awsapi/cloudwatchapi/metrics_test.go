@@ -400,3 +400,51 @@ func TestManyVersionCounts(t *testing.T) {
 		t.Errorf("forms known, with the cross-check: %d calls, the first of %d queries; want 2, the first of 498 (83 versions of 6)", len(store.requests), len(store.requests[0].MetricDataQueries))
 	}
 }
+
+// The cross-check never fails a batch and costs at most maxCrossChecks ListExecutions a
+// call: a throttled or denied ListExecutions, or one past the cap, leaves that version's
+// counts as the metrics said (nothing: inconclusive), and every other version is answered.
+func TestCrossCheckIsBoundedAndNeverFailsTheBatch(t *testing.T) {
+	store := &metricStore{}
+	store.points = append(store.points, point{"ExecutionsStarted", dimsKey(map[string]string{"StateMachineArn": smArn}), minute(2), 500})
+	var qs []controller.CountsQuery
+	for i := range 30 {
+		qs = append(qs, controller.CountsQuery{StateMachineArn: smArn, VersionArn: fmt.Sprintf("%s:%d", smArn, i+1), From: minute(1), To: minute(5), Form: rollout.MetricsFormNumber})
+	}
+	store.executions(rollout.MetricsFormNumber, qs[29].VersionArn, minute(2), 4, 3, 1, 0, 0)
+	execs := &throttledExecutions{fakeExecutions: fakeExecutions{executions: []sfntypes.ExecutionListItem{execution(sfntypes.ExecutionStatusFailed, minute(3))}}, throttleFirst: 2}
+	got, err := cloudwatchapi.NewMetrics(store).WithExecutions(execs).ManyVersionCounts(context.Background(), qs)
+	if err != nil {
+		t.Fatalf("a throttled cross-check failed the batch: %v", err)
+	}
+	if n := len(execs.calls); n != 20 {
+		t.Errorf("%d ListExecutions calls for 29 silent versions, want the cap of 20", n)
+	}
+	for i, c := range got {
+		want := controller.Counts{Form: rollout.MetricsFormNumber} // the known form is read
+		switch {
+		case i < 2: // throttled: the metrics' nothing
+		case i < 20:
+			want = controller.Counts{Started: 1, Closed: 1, Failed: 1, Form: rollout.MetricsFormNumber, FromExecutions: true}
+		case i < 29: // past the cap
+		default:
+			want = controller.Counts{Started: 4, Closed: 4, Failed: 1, Form: rollout.MetricsFormNumber}
+		}
+		if c != want {
+			t.Errorf("version %d: %+v, want %+v", i+1, c, want)
+		}
+	}
+}
+
+type throttledExecutions struct {
+	fakeExecutions
+	throttleFirst int
+}
+
+func (f *throttledExecutions) ListExecutions(ctx context.Context, in *sfn.ListExecutionsInput, opts ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error) {
+	out, _ := f.fakeExecutions.ListExecutions(ctx, in, opts...)
+	if len(f.calls) <= f.throttleFirst {
+		return nil, throttled
+	}
+	return out, nil
+}
