@@ -40,6 +40,10 @@ const (
 	deleteAlias          = "states:DeleteStateMachineAlias"
 	listVersions         = "states:ListStateMachineVersions"
 	deleteVersion        = "states:DeleteStateMachineVersion"
+	// listExecutions counts a candidate's executions when its AWS/States metrics say
+	// nothing (cloudwatchapi.Metrics.WithExecutions): authorized on the unqualified state
+	// machine ARN, and without aws:ResourceTag support, so it is a read.
+	listExecutions = "states:ListExecutions"
 )
 
 // accessOf lists each function's needs:
@@ -66,22 +70,22 @@ var accessOf = map[string]functionAccess{
 		validate:          true, answerTasks: true, readArtifacts: true, describeAlarms: true,
 	},
 	"register": {
-		stateMachineReads: []string{listTags},
+		stateMachineReads: []string{listTags, listExecutions},
 		managedActions:    []string{describeAlias, updateAlias, createAlias, listAliases},
 		answerTasks:       true, describeAlarms: true, metricData: true, alarmHistory: true, createSchedule: true,
 	},
 	"advance": {
-		stateMachineReads: []string{listTags},
+		stateMachineReads: []string{listTags, listExecutions},
 		managedActions:    []string{describeAlias, updateAlias},
 		answerTasks:       true, describeAlarms: true, metricData: true, alarmHistory: true, createSchedule: true, deleteSchedule: true,
 	},
 	"rollback": {
-		stateMachineReads: []string{listTags},
+		stateMachineReads: []string{listTags, listExecutions},
 		managedActions:    []string{describeAlias, updateAlias},
 		answerTasks:       true, describeAlarms: true, metricData: true,
 	},
 	"finalize": {
-		stateMachineReads: []string{listTags},
+		stateMachineReads: []string{listTags, listExecutions},
 		managedActions:    []string{describeAlias, updateAlias, listAliases, deleteAlias, listVersions, deleteVersion},
 		answerTasks:       true, describeAlarms: true, metricData: true, alarmHistory: true,
 	},

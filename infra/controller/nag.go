@@ -110,7 +110,7 @@ func suppressNagFindings(st *Stack) {
 				"startExecution.sync:2 watches their executions, whose names are made at run time.",
 			[]string{
 				`/^Resource::arn:<AWS::Partition>:states:[^:]+:[^:]+:stateMachine:[A-Za-z0-9_-]*\*$/g`,
-				`/^Resource::arn:<AWS::Partition>:states:[^:]+:[^:]+:execution:[A-Za-z0-9_-]*\*$/g`,
+				`/^Resource::arn:<AWS::Partition>:states:[^:]+:[^:]+:execution:[A-Za-z0-9_-]*\*:` + topology.PreTrafficExecutionPrefix + `\*$/g`,
 			}},
 	)
 }

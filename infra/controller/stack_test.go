@@ -20,6 +20,7 @@ import (
 
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
+	"github.com/sfn-rollout/sfn-rollout/statemachines"
 )
 
 // One synth serves every test (each costs seconds): a stack with a managed prefix and a
@@ -734,5 +735,145 @@ func TestMissingBootstrap(t *testing.T) {
 	_, err := NewStack(awscdk.NewApp(nil), "Missing", &StackProps{Settings: DefaultSettings(), AssetRoot: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "make build") {
 		t.Errorf("got %v, want an error that says to run make build", err)
+	}
+}
+
+// The metrics adapter counts a candidate's executions with ListExecutions when its
+// AWS/States metrics say nothing: every function that reads metrics may list executions
+// of the managed state machines.
+func TestMetricReadersMayListExecutions(t *testing.T) {
+	for fn, a := range accessOf {
+		if a.metricData && !slices.Contains(a.stateMachineReads, "states:ListExecutions") {
+			t.Errorf("%s reads metrics but may not call states:ListExecutions", fn)
+		}
+	}
+}
+
+// sfn-rollout doctor simulates, for each role, the Step Functions actions of
+// topology.StateMachineActions: exactly what the stack grants the function on managed
+// state machines.
+func TestDoctorSimulatesWhatTheRolesGrant(t *testing.T) {
+	for _, fn := range topology.Functions {
+		a := accessOf[fn]
+		granted := append(slices.Clone(a.stateMachineReads), a.managedActions...)
+		simulated := slices.Clone(topology.StateMachineActions[fn])
+		sort.Strings(granted)
+		sort.Strings(simulated)
+		if !slices.Equal(granted, simulated) {
+			t.Errorf("%s: the stack grants %v on managed state machines, doctor simulates %v", fn, granted, simulated)
+		}
+	}
+}
+
+// resourceText is a statement's resource as text, with Fn::Join's parts joined and any
+// other intrinsic written as <intrinsic>.
+func resourceText(r any) string {
+	switch x := r.(type) {
+	case string:
+		return x
+	case map[string]any:
+		if j, ok := x["Fn::Join"].([]any); ok && len(j) == 2 {
+			var parts []string
+			for _, p := range list(j[1]) {
+				parts = append(parts, resourceText(p))
+			}
+			return strings.Join(parts, fmt.Sprint(j[0]))
+		}
+	}
+	return "<intrinsic>"
+}
+
+// readOnlyStates are the Step Functions actions that change nothing.
+func readOnlyStates(action string) bool {
+	name := strings.TrimPrefix(action, "states:")
+	return strings.HasPrefix(name, "Describe") || strings.HasPrefix(name, "List") || strings.HasPrefix(name, "Get") || name == "ValidateStateMachineDefinition"
+}
+
+// Least privilege whatever the managed prefix (none by default): no statement reaches
+// every execution of the prefix's state machines without a condition — executions are
+// granted by a fixed name prefix —, and no Step Functions write reaches the prefix's state
+// machines without the rollout:managed tag condition.
+func TestNoUnconditionedExecutionsOrStateMachineWrites(t *testing.T) {
+	synth(t)
+	anyExecution := regexp.MustCompile(`:execution:` + regexp.QuoteMeta(testSettings.ManagedPrefix) + `\*(:\*)?$`)
+	prefixMachines := regexp.MustCompile(`:stateMachine:` + regexp.QuoteMeta(testSettings.ManagedPrefix) + `\*$`)
+	executions := 0
+	for path, sts := range statements() {
+		for _, s := range sts {
+			if s["Effect"] == "Deny" || s["Condition"] != nil {
+				continue
+			}
+			for _, r := range list(s["Resource"]) {
+				res := resourceText(r)
+				if strings.Contains(res, ":execution:") {
+					executions++
+					if anyExecution.MatchString(res) {
+						t.Errorf("%s: %v on every execution (%s) without a condition", path, s["Action"], res)
+					}
+				}
+				if !prefixMachines.MatchString(res) {
+					continue
+				}
+				for _, a := range list(s["Action"]) {
+					if action := fmt.Sprint(a); !readOnlyStates(action) {
+						t.Errorf("%s: %s on %s without the %s condition", path, action, res, topology.ManagedTag)
+					}
+				}
+			}
+		}
+	}
+	if executions == 0 {
+		t.Error("no statement names executions: the pre-traffic tests' grant is missing")
+	}
+}
+
+// The controller state machine's role: what it may do, pinned statement by statement
+// (CDK adds its own log-delivery and X-Ray statements, on "*", which this test leaves to
+// TestCdkNag's reviewed findings).
+func TestControllerRole(t *testing.T) {
+	synth(t)
+	const account = ":states:eu-west-1:123456789012:"
+	tagged := map[string]any{"StringEqualsIgnoreCase": map[string]any{"aws:ResourceTag/rollout:managed": "true"}}
+	want := map[string]struct {
+		actions   []string
+		resources []string
+		condition any
+	}{
+		"RunPreTrafficTests":   {[]string{"states:StartExecution"}, []string{"arn:<intrinsic>" + account + "stateMachine:" + testSettings.ManagedPrefix + "*"}, tagged},
+		"WatchPreTrafficTests": {[]string{"states:DescribeExecution", "states:StopExecution"}, []string{"arn:<intrinsic>" + account + "execution:" + testSettings.ManagedPrefix + "*:" + topology.PreTrafficExecutionPrefix + "*"}, nil},
+		"SyncExecutionRule":    {[]string{"events:PutTargets", "events:PutRule", "events:DescribeRule"}, []string{"arn:<intrinsic>:events:eu-west-1:123456789012:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"}, nil},
+	}
+	seen := map[string]bool{}
+	for path, sts := range statements() {
+		if !strings.HasPrefix(path, "/ControllerRoleDefaultPolicy") {
+			continue
+		}
+		for _, s := range sts {
+			sid, _ := s["Sid"].(string)
+			w, ok := want[sid]
+			if !ok {
+				continue
+			}
+			seen[sid] = true
+			var actions, resources []string
+			for _, a := range list(s["Action"]) {
+				actions = append(actions, fmt.Sprint(a))
+			}
+			for _, r := range list(s["Resource"]) {
+				resources = append(resources, resourceText(r))
+			}
+			if !slices.Equal(actions, w.actions) || !slices.Equal(resources, w.resources) || !reflect.DeepEqual(s["Condition"], w.condition) {
+				t.Errorf("%s: %v on %v if %v; want %v on %v if %v", sid, actions, resources, s["Condition"], w.actions, w.resources, w.condition)
+			}
+		}
+	}
+	for sid := range want {
+		if !seen[sid] {
+			t.Errorf("the controller's role has no statement %s", sid)
+		}
+	}
+	// The definition names its test executions with the prefix the role is granted.
+	if !strings.Contains(statemachines.Controller, "States.Format('"+topology.PreTrafficExecutionPrefix+"{}-{}'") {
+		t.Errorf("the controller definition does not name its pre-traffic executions %s<rollout id>-<index>", topology.PreTrafficExecutionPrefix)
 	}
 }

@@ -50,6 +50,9 @@ type Resources struct {
 	Bucket          string
 	Table           string
 	ControlFunction string
+	// ControllerArn is the controller state machine, known only on a local endpoint (on
+	// AWS: the stack's output ControllerArn).
+	ControllerArn string
 
 	// The local endpoint's virtual clock: VirtualTime was the virtual time when the wall
 	// clock read WallTime, and it runs Speed times faster.
@@ -130,6 +133,7 @@ func (a *app) connect(ctx context.Context) error {
 	res.Partition = partition(cfg.Region)
 	res.Bucket = firstOf(a.g.bucket, a.env(topology.EnvBucket), local["bucket"])
 	res.Table = firstOf(a.g.table, a.env(topology.EnvTable), local["table"])
+	res.ControllerArn = local["controllerStateMachineArn"]
 	res.ControlFunction = firstOf(a.g.controlFunction, a.env(topology.EnvControlFunction), local["controlFunction"], topology.FunctionName(topology.DefaultPrefix, "control"))
 	a.res, a.cfg, a.resolved = res, cfg, true
 	return nil
@@ -247,8 +251,10 @@ func (a *app) rollouts() (*dynamostore.Store, error) {
 	return a.store, nil
 }
 
-func (a *app) alarms() *cloudwatchapi.Alarms   { return cloudwatchapi.NewAlarms(a.cloudwatch()) }
-func (a *app) metrics() *cloudwatchapi.Metrics { return cloudwatchapi.NewMetrics(a.cloudwatch()) }
+func (a *app) alarms() *cloudwatchapi.Alarms { return cloudwatchapi.NewAlarms(a.cloudwatch()) }
+func (a *app) metrics() *cloudwatchapi.Metrics {
+	return cloudwatchapi.NewMetrics(a.cloudwatch()).WithExecutions(a.sfn())
+}
 func (a *app) aliases() *sfnapi.Aliases        { return sfnapi.NewAliases(a.sfn()) }
 func (a *app) machines() *sfnapi.StateMachines { return sfnapi.NewStateMachines(a.sfn()) }
 

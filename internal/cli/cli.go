@@ -134,7 +134,7 @@ Exit codes: 0 ok, 1 failed (a rollout rolled back, a command refused), 2 bad usa
 	root.AddCommand(
 		newDeploy(a), newStatus(a), newList(a), newHistory(a), newShow(a),
 		newControl(a, "pause"), newControl(a, "resume"), newControl(a, "promote"), newControl(a, "abort"), newControl(a, "approve"),
-		newVersions(a), newGC(a), newPolicy(a), newLocal(a),
+		newVersions(a), newGC(a), newPolicy(a), newLocal(a), newVersion(a), newDoctor(a),
 	)
 	root.AddCommand(extra...)
 	return root

@@ -209,7 +209,10 @@ func RenderStatus(w io.Writer, v StatusView) error {
 	}
 	execs := ""
 	if c := v.Candidate; c != nil {
-		execs = fmt.Sprintf("%s: %d started, %d failed (%.1f%%)", versionLabel(v.CandidateVersion), c.Started, c.Failed, c.FailureRate)
+		execs = fmt.Sprintf("%s: %d started, %d ended, %d failed (%.1f%% of ended)", versionLabel(v.CandidateVersion), c.Started, c.Closed, c.Failed, c.FailureRate)
+		if c.Source != "" {
+			execs += ", counted by " + c.Source + " (the metrics had none)"
+		}
 	}
 	alarmLine := strings.Join(alarms, ", ")
 	if len(v.Alarms) == 0 {

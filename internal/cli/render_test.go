@@ -86,7 +86,7 @@ func refused() rollout.Rollout {
 
 func progressingStatus(t *testing.T) StatusView {
 	return NewStatusView(progressing(t), []rollout.Route{{VersionArn: v1, Weight: 50}, {VersionArn: v2, Weight: 50}},
-		map[string]rollout.AlarmState{"orders-prod-failures": rollout.AlarmOK}, &ExecutionsView{Started: 412, Failed: 3, FailureRate: 0.7}, t0.Add(7*time.Minute))
+		map[string]rollout.AlarmState{"orders-prod-failures": rollout.AlarmOK}, &ExecutionsView{Started: 412, Closed: 405, Failed: 3, FailureRate: 0.7, DimensionForm: "number"}, t0.Add(7*time.Minute))
 }
 
 // golden compares out with testdata/<name>.golden, or rewrites it with -update.
@@ -131,7 +131,7 @@ func TestGoldenStatus(t *testing.T) {
 		"status-approval": NewStatusView(awaitingApproval(t), []rollout.Route{{VersionArn: v2, Weight: 50}, {VersionArn: v3, Weight: 50}},
 			nil, &ExecutionsView{}, t0.Add(20*time.Minute)),
 		"status-rolledback": NewStatusView(rolledBack(t), []rollout.Route{{VersionArn: v1, Weight: 100}},
-			map[string]rollout.AlarmState{"orders-prod-failures": rollout.AlarmAlarm}, &ExecutionsView{Started: 40, Failed: 13, FailureRate: 32.5}, t0),
+			map[string]rollout.AlarmState{"orders-prod-failures": rollout.AlarmAlarm}, &ExecutionsView{Started: 40, Closed: 40, Failed: 13, FailureRate: 32.5, DimensionForm: "arn"}, t0),
 		"status-refused": NewStatusView(refused(), []rollout.Route{{VersionArn: v1, Weight: 100}}, nil, nil, t0),
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -324,13 +324,16 @@ func (a *app) statusOf(ctx context.Context, r rollout.Rollout) (StatusView, erro
 		if !r.FinishedAt.IsZero() {
 			to = r.FinishedAt
 		}
-		started, failed, err := a.metrics().VersionCounts(ctx, r.StateMachineArn, r.CandidateVersionArn, r.TrafficStartedAt, to)
+		n, err := a.metrics().VersionCounts(ctx, controller.CountsQuery{StateMachineArn: r.StateMachineArn, VersionArn: r.CandidateVersionArn, From: r.TrafficStartedAt, To: to, Form: r.MetricsForm})
 		if err != nil {
 			return StatusView{}, err
 		}
-		exec = &ExecutionsView{Started: started, Failed: failed}
-		if started > 0 {
-			exec.FailureRate = math.Round(float64(failed)*1000/float64(started)) / 10
+		exec = &ExecutionsView{Started: n.Started, Closed: n.Closed, Failed: n.Failed, DimensionForm: string(n.Form)}
+		if n.FromExecutions {
+			exec.Source = "ListExecutions"
+		}
+		if n.Closed > 0 {
+			exec.FailureRate = math.Round(float64(n.Failed)*1000/float64(n.Closed)) / 10
 		}
 	}
 	v := NewStatusView(r, routing, states, exec, now)

@@ -74,11 +74,18 @@ type RouteView struct {
 }
 
 // ExecutionsView counts the candidate version's executions since traffic started, from
-// the AWS/States metrics the controller judges by.
+// the AWS/States metrics the controller judges by: the failure rate is Failed over Closed
+// (the executions that ended), as the controller computes it.
 type ExecutionsView struct {
 	Started     int64   `json:"started"`
+	Closed      int64   `json:"closed"`
 	Failed      int64   `json:"failed"`
 	FailureRate float64 `json:"failureRate"` // percent
+	// DimensionForm is the form of the Version dimension the metrics were found under
+	// (number or arn); Source says "ListExecutions" when the metrics said nothing and the
+	// executions were counted from the version's ListExecutions.
+	DimensionForm string `json:"dimensionForm,omitempty"`
+	Source        string `json:"source,omitempty"`
 }
 
 // StatusView is a rollout with where it stands now.

@@ -621,11 +621,11 @@ func (c *Controller) observe(ctx context.Context, r rollout.Rollout, firing stri
 		}
 	}
 	if r.NeedsMetrics() {
-		started, failed, err := c.candidateCounts(ctx, r, lk)
+		n, err := c.candidateCounts(ctx, r, lk)
 		if err != nil {
 			return obs, readAlias, transient(fmt.Errorf("candidate metrics: %w", err))
 		}
-		obs.CandidateExecutions, obs.CandidateFailures = started, failed
+		obs.CandidateExecutions, obs.CandidateFailures, obs.MetricsForm = n.Closed, n.Failed, n.Form
 	}
 	if lk != nil && !lk.full[r.ID] {
 		return obs, readAlias, nil // tags are read with the drift budget's alias reads

@@ -789,6 +789,17 @@ type fakeMetrics struct {
 	f         *faults
 	mu        sync.Mutex
 	byVersion map[string]counts
+	// form is the Version dimension's form the fake's series are under ("" answers none);
+	// forms records the Form of every query, in order.
+	form  rollout.MetricsForm
+	forms []rollout.MetricsForm
+}
+
+// answer is the counts of one query, under the fake's form.
+func (m *fakeMetrics) answer(q controller.CountsQuery) controller.Counts {
+	m.forms = append(m.forms, q.Form)
+	c := m.byVersion[q.VersionArn]
+	return controller.Counts{Started: c.started, Closed: c.started, Failed: c.failed, Form: m.form}
 }
 
 var _ controller.Metrics = (*fakeMetrics)(nil)
@@ -799,17 +810,17 @@ func (m *fakeMetrics) set(versionArn string, started, failed int64) {
 	m.byVersion[versionArn] = counts{started, failed}
 }
 
-func (m *fakeMetrics) VersionCounts(ctx context.Context, sm, versionArn string, from, to time.Time) (int64, int64, error) {
-	if err := m.f.hit("Metrics.VersionCounts", versionArn); err != nil {
-		return 0, 0, err
+// The fake's executions are closed as soon as they start: Closed is Started.
+func (m *fakeMetrics) VersionCounts(ctx context.Context, q controller.CountsQuery) (controller.Counts, error) {
+	if err := m.f.hit("Metrics.VersionCounts", q.VersionArn); err != nil {
+		return controller.Counts{}, err
 	}
-	if !to.After(from) && !to.Equal(from) {
-		return 0, 0, fmt.Errorf("GetMetricData: ValidationException: end %s before start %s", to, from)
+	if !q.To.After(q.From) && !q.To.Equal(q.From) {
+		return controller.Counts{}, fmt.Errorf("GetMetricData: ValidationException: end %s before start %s", q.To, q.From)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c := m.byVersion[versionArn]
-	return c.started, c.failed, nil
+	return m.answer(q), nil
 }
 
 func (m *fakeMetrics) ManyVersionCounts(ctx context.Context, qs []controller.CountsQuery) ([]controller.Counts, error) {
@@ -822,9 +833,8 @@ func (m *fakeMetrics) ManyVersionCounts(ctx context.Context, qs []controller.Cou
 			return nil, fmt.Errorf("GetMetricData: ValidationException: end %s before start %s", q.To, q.From)
 		}
 		m.mu.Lock()
-		c := m.byVersion[q.VersionArn]
+		out[i] = m.answer(q)
 		m.mu.Unlock()
-		out[i] = controller.Counts{Started: c.started, Failed: c.failed}
 	}
 	return out, nil
 }

@@ -115,9 +115,8 @@ type AlarmTransition struct {
 
 // Metrics reads a version's AWS/States execution counts.
 type Metrics interface {
-	// VersionCounts sums ExecutionsStarted and ExecutionsFailed+TimedOut+Aborted of one
-	// version between from and to.
-	VersionCounts(ctx context.Context, stateMachineArn, versionArn string, from, to time.Time) (started, failed int64, err error)
+	// VersionCounts counts one version's executions between From and To.
+	VersionCounts(ctx context.Context, q CountsQuery) (Counts, error)
 	// ManyVersionCounts is VersionCounts for many versions at once, in as few
 	// GetMetricData calls as their queries fit in; the answers are in the order asked.
 	ManyVersionCounts(ctx context.Context, qs []CountsQuery) ([]Counts, error)
@@ -127,11 +126,23 @@ type Metrics interface {
 type CountsQuery struct {
 	StateMachineArn, VersionArn string
 	From, To                    time.Time
+	// Form is the Version dimension's form a look found before (the rollout's record);
+	// empty asks for both forms.
+	Form rollout.MetricsForm
 }
 
-// Counts are one version's executions: started, and failed+timed out+aborted.
+// Counts are one version's executions.
 type Counts struct {
-	Started, Failed int64
+	// Started counts ExecutionsStarted; Closed the executions that ended (succeeded,
+	// failed, timed out, aborted), the failure rate's denominator; Failed those that
+	// failed, timed out or were aborted.
+	Started, Closed, Failed int64
+	// Form is the Version dimension's form read: the query's, else the one whose series
+	// had data; empty when the query named none and no series had data.
+	Form rollout.MetricsForm
+	// FromExecutions is set when the metrics said nothing of the version while its state
+	// machine had executions, and the counts are ListExecutions' of the version instead.
+	FromExecutions bool
 }
 
 // Object is an artifact read from S3.

@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -56,4 +57,24 @@ func TestNoAnalysisReadsNoMetrics(t *testing.T) {
 	e.ticks(10)
 	wantPhase(t, w, e.id(), rollout.Succeeded, "")
 	wantEqual(t, "metric reads", w.faults.count("Metrics.VersionCounts"), 0)
+}
+
+// The Version dimension's form the candidate's metrics were found under is written on the
+// record once, and every later read asks for that form alone.
+func TestMetricsFormIsRemembered(t *testing.T) {
+	w, e := startOrders(t, `{"strategy":"LINEAR","percentage":25,"interval":"1m","maxFailureRate":50,"minExecutions":1}`)
+	w.metrics.mu.Lock()
+	w.metrics.form = rollout.MetricsFormArn
+	w.metrics.mu.Unlock()
+	w.metrics.set(versionOf("orders", 2), 5, 0)
+	e.ticks(3)
+	r := w.record(e.id())
+	wantEqual(t, "record's MetricsForm", string(r.MetricsForm), string(rollout.MetricsFormArn))
+	w.metrics.mu.Lock()
+	forms := slices.Clone(w.metrics.forms)
+	w.metrics.mu.Unlock()
+	i := slices.Index(forms, rollout.MetricsFormArn)
+	if forms[0] != "" || i < 0 || slices.ContainsFunc(forms[i:], func(f rollout.MetricsForm) bool { return f != rollout.MetricsFormArn }) {
+		t.Errorf("queries asked for forms %q: want unknown until the record holds the form, then arn alone", forms)
+	}
 }

@@ -113,16 +113,22 @@ func (lk *look) countAliasRead() {
 
 // candidateCounts reads the candidate's executions since traffic started: from the sweep's
 // batch, or on its own.
-func (c *Controller) candidateCounts(ctx context.Context, r rollout.Rollout, lk *look) (started, failed int64, err error) {
+func (c *Controller) candidateCounts(ctx context.Context, r rollout.Rollout, lk *look) (Counts, error) {
 	if lk != nil {
 		if lk.countsErr != nil {
-			return 0, 0, lk.countsErr
+			return Counts{}, lk.countsErr
 		}
 		if n, ok := lk.counts[r.ID]; ok {
-			return n.Started, n.Failed, nil
+			return n, nil
 		}
 	}
-	return c.Metrics.VersionCounts(ctx, r.StateMachineArn, r.CandidateVersionArn, r.TrafficStartedAt, c.now())
+	return c.Metrics.VersionCounts(ctx, candidateQuery(r, c.now()))
+}
+
+// candidateQuery asks for the candidate's executions since traffic started, in the
+// Version dimension's form a look found before.
+func candidateQuery(r rollout.Rollout, to time.Time) CountsQuery {
+	return CountsQuery{StateMachineArn: r.StateMachineArn, VersionArn: r.CandidateVersionArn, From: r.TrafficStartedAt, To: to, Form: r.MetricsForm}
 }
 
 // Sweep looks at every running rollout of one shard, and ticks those whose decision changes
@@ -207,7 +213,7 @@ func (c *Controller) look(ctx context.Context, rs []rollout.Rollout) *look {
 			}
 		}
 		if r.NeedsMetrics() {
-			qs = append(qs, CountsQuery{StateMachineArn: r.StateMachineArn, VersionArn: r.CandidateVersionArn, From: r.TrafficStartedAt, To: lk.at})
+			qs = append(qs, candidateQuery(r, lk.at))
 			watched = append(watched, r.ID)
 		}
 	}

@@ -42,6 +42,9 @@ func Decide(r Rollout, obs Observation, now time.Time) (Decision, error) {
 	if !obs.AlarmsCheckedAt.IsZero() {
 		next.AlarmsCheckedAt = obs.AlarmsCheckedAt
 	}
+	if obs.MetricsForm != "" {
+		next.MetricsForm = obs.MetricsForm
+	}
 	if reason := alarmFailure(next, obs); reason != "" {
 		return next.fail(reason, repair && !drift, now), nil
 	}

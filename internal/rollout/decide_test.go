@@ -467,3 +467,25 @@ func TestScenarioOnFailurePause(t *testing.T) {
 			want: want{action: rollout.ActionPause, phase: rollout.Paused, pauseKind: rollout.PauseFailure, weight: 50, stepIndex: 3, reason: []string{`"orders-p99"`}}},
 	})
 }
+
+// The form of the Version dimension the metrics were found under is remembered on the
+// record, so that later looks query that form alone; a look that found none keeps it.
+func TestDecideRemembersTheMetricsForm(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	r := atStep(newRollout(t, analysisPolicy), 1, t0)
+	obs := healthy(r)
+	obs.CandidateExecutions = 3
+	obs.MetricsForm = rollout.MetricsFormArn
+	d, err := rollout.Decide(r, obs, t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Next.MetricsForm != rollout.MetricsFormArn {
+		t.Errorf("MetricsForm %q after a look that found the ARN form", d.Next.MetricsForm)
+	}
+	obs.MetricsForm = ""
+	d, err = rollout.Decide(d.Next, obs, t0.Add(2*time.Minute))
+	if err != nil || d.Next.MetricsForm != rollout.MetricsFormArn {
+		t.Errorf("MetricsForm %q, %v after a look that found no series; want it kept", d.Next.MetricsForm, err)
+	}
+}

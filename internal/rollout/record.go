@@ -77,6 +77,10 @@ type Rollout struct {
 	// (an alarm's state changed since). An alarm that entered ALARM after it counts as if
 	// its event had arrived, even when it is OK again.
 	AlarmsCheckedAt time.Time `json:"alarmsCheckedAt,omitzero"`
+	// MetricsForm is how AWS/States's Version dimension named the candidate in the metrics
+	// found for it (the version number or the version ARN: AWS does not document which),
+	// so that later looks query that form alone; empty until a look found a series.
+	MetricsForm MetricsForm `json:"metricsForm,omitempty"`
 	// SeenPolicyHash is the edited policy's hash the rollout already paused for, so that a
 	// resume goes on with the original policy instead of pausing again.
 	SeenPolicyHash string `json:"seenPolicyHash,omitempty"`
@@ -241,6 +245,14 @@ const (
 	AlarmMissing          AlarmState = "MISSING" // named by the policy but absent: never read as OK
 )
 
+// MetricsForm is how the Version dimension of AWS/States's metrics names a version.
+type MetricsForm string
+
+const (
+	MetricsFormNumber MetricsForm = "number" // "3", the last field of the version ARN
+	MetricsFormArn    MetricsForm = "arn"    // the whole version ARN
+)
+
 // Route is one entry of an alias's routing configuration.
 type Route struct {
 	VersionArn string `json:"versionArn"`
@@ -253,10 +265,15 @@ type Observation struct {
 	Routing []Route
 	// Alarms holds the state of every alarm the policy names.
 	Alarms map[string]AlarmState
-	// CandidateExecutions and CandidateFailures count the candidate version's executions
-	// (started; failed+timed out+aborted) since traffic started.
+	// CandidateExecutions and CandidateFailures count the candidate version's closed
+	// executions (succeeded+failed+timed out+aborted; failed+timed out+aborted) since traffic
+	// started. Closed, not started: failures are counted when an execution ends, so a rate
+	// over started executions reads low while executions are in flight.
 	CandidateExecutions int64
 	CandidateFailures   int64
+	// MetricsForm is the Version dimension's form the candidate's metrics were found
+	// under by this look; empty when no series had data. The decision records it.
+	MetricsForm MetricsForm
 	// EnteredAlarms are alarms seen entering ALARM since the rollout last looked (an event,
 	// a StateTransitionedTimestamp after AlarmsCheckedAt, or an ALARM in their history):
 	// never preexisting, even when they were in ALARM at Prepare.

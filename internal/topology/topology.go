@@ -237,6 +237,36 @@ func StateMachineLogGroup(stateMachineName string) string {
 	return "/aws/vendedlogs/states/" + stateMachineName
 }
 
+// StateMachineActions are the Step Functions actions each function's role must be allowed
+// on a managed state machine (tagged rollout:managed=true): what `sfn-rollout doctor`
+// simulates with IAM, and what the stack grants (infra/controller's test keeps the two equal).
+var StateMachineActions = map[string][]string{
+	"prepare": {"states:DescribeStateMachine", "states:ListTagsForResource", "states:UpdateStateMachine", "states:PublishStateMachineVersion",
+		"states:DescribeStateMachineAlias", "states:UpdateStateMachineAlias", "states:ListStateMachineAliases"},
+	"register": {"states:ListTagsForResource", "states:ListExecutions", "states:DescribeStateMachineAlias", "states:UpdateStateMachineAlias",
+		"states:CreateStateMachineAlias", "states:ListStateMachineAliases"},
+	"advance":  {"states:ListTagsForResource", "states:ListExecutions", "states:DescribeStateMachineAlias", "states:UpdateStateMachineAlias"},
+	"rollback": {"states:ListTagsForResource", "states:ListExecutions", "states:DescribeStateMachineAlias", "states:UpdateStateMachineAlias"},
+	"finalize": {"states:ListTagsForResource", "states:ListExecutions", "states:DescribeStateMachineAlias", "states:UpdateStateMachineAlias",
+		"states:ListStateMachineAliases", "states:DeleteStateMachineAlias", "states:ListStateMachineVersions", "states:DeleteStateMachineVersion"},
+	"control": {"states:UpdateStateMachineAlias"},
+}
+
+// Stack outputs of the controller stack, which `sfn-rollout doctor` reads.
+const (
+	OutputBucket        = "ArtifactsBucketName"
+	OutputTable         = "RolloutTableName"
+	OutputController    = "ControllerArn"
+	OutputScheduleGroup = "ScheduleGroupName"
+	OutputDashboard     = "DashboardName"
+)
+
+// PreTrafficExecutionPrefix starts the name of every pre-traffic test execution
+// (<prefix><rolloutId>-<index>, set in statemachines/rollout-controller.asl.json), so that
+// the controller's role may watch and stop those executions alone:
+// execution:<managedPrefix>*:<PreTrafficExecutionPrefix>*.
+const PreTrafficExecutionPrefix = "sfn-rollout-pretraffic-"
+
 // DefaultAlias is the alias a managed state machine gets unless it names another.
 const DefaultAlias = "prod"
 

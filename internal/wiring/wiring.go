@@ -129,7 +129,7 @@ func New(cfg aws.Config, s Settings, clock controller.Clock, log *slog.Logger) (
 		Aliases:       aliases,
 		Tasks:         sfnapi.NewTasks(sfnClient),
 		Alarms:        cloudwatchapi.NewAlarms(cw),
-		Metrics:       cloudwatchapi.NewMetrics(cw),
+		Metrics:       cloudwatchapi.NewMetrics(cw).WithExecutions(sfnClient),
 		Store:         store,
 		Artifacts:     s3api.New(s3.NewFromConfig(cfg, awsapi.S3Options)),
 		Schedules:     schedulerapi.New(scheduler.NewFromConfig(cfg), s.ScheduleGroup, s.AdvanceFunctionArn, s.SchedulerRoleArn),

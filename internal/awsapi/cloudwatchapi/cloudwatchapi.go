@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/awsapi"
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
@@ -172,91 +174,132 @@ func alarmState(v types.StateValue) rollout.AlarmState {
 	return rollout.AlarmState(v)
 }
 
+// ExecutionsAPI is the part of *sfn.Client that Metrics uses to cross-check metrics that
+// say nothing.
+type ExecutionsAPI interface {
+	ListExecutions(ctx context.Context, params *sfn.ListExecutionsInput, optFns ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error)
+}
+
+var _ ExecutionsAPI = (*sfn.Client)(nil)
+
 // Metrics is the controller.Metrics port over the AWS/States execution metrics.
-type Metrics struct{ api MetricsAPI }
+type Metrics struct {
+	api        MetricsAPI
+	executions ExecutionsAPI
+}
 
 var _ controller.Metrics = (*Metrics)(nil)
 
 // NewMetrics returns the adapter; it makes no call.
 func NewMetrics(api MetricsAPI) *Metrics { return &Metrics{api: api} }
 
+// WithExecutions has the adapter cross-check with ListExecutions a version whose metrics
+// say nothing while its state machine's say executions ran (see ManyVersionCounts).
+func (m *Metrics) WithExecutions(api ExecutionsAPI) *Metrics {
+	m.executions = api
+	return m
+}
+
 const (
 	namespace = "AWS/States"
 	period    = 60 // AWS/States metrics are one-minute metrics
 )
 
-// The queries of VersionCounts, by GetMetricData query id.
+// The metrics of a version's counts, by GetMetricData query id prefix.
 var versionMetrics = []struct{ id, metric string }{
 	{"started", "ExecutionsStarted"},
+	{"succeeded", "ExecutionsSucceeded"},
 	{"failed", "ExecutionsFailed"},
 	{"timedout", "ExecutionsTimedOut"},
 	{"aborted", "ExecutionsAborted"},
 }
 
-// VersionCounts sums one version's ExecutionsStarted, and its ExecutionsFailed +
-// ExecutionsTimedOut + ExecutionsAborted, over whole minutes from from (rounded down) to
-// to (rounded up), in one GetMetricData walk.
-//
-// The dimensions are {StateMachineArn: the plain state machine ARN, Version: the version
-// number}. The Step Functions developer guide (CloudWatch metrics, "Dimensions for
-// executions with version") lists exactly these two: StateMachineArn, "the state machine
-// whose execution was started by a version", and Version, "state machine version used to
-// start the execution"; executions started through an alias get {StateMachineArn, Alias}.
-// Two things the guide does not settle (unconfirmed): that Version holds the number (the
-// last field of the version ARN) rather than the whole version ARN, and that an execution
-// started through an alias is also counted under the Version it was routed to. Both are
-// what AWS_BEHAVIOUR.md states, and the local endpoint must emit the same.
-// Sum, not SampleCount: ExecutionsStarted is emitted twice per execution (1, then 0).
-func (m *Metrics) VersionCounts(ctx context.Context, stateMachineArn, versionArn string, from, to time.Time) (started, failed int64, err error) {
-	version, err := versionNumber(versionArn)
+// formLetters are the Version dimension's forms, in query order, by the letter in a query id.
+var formLetters = []struct {
+	letter string
+	form   rollout.MetricsForm
+}{{"n", rollout.MetricsFormNumber}, {"a", rollout.MetricsFormArn}}
+
+// machineStarted is the query id prefix of the state machine's own ExecutionsStarted,
+// {StateMachineArn} alone: whether executions ran at all.
+const machineStarted = "machine"
+
+// VersionCounts is ManyVersionCounts of one version.
+func (m *Metrics) VersionCounts(ctx context.Context, q controller.CountsQuery) (controller.Counts, error) {
+	out, err := m.ManyVersionCounts(ctx, []controller.CountsQuery{q})
 	if err != nil {
-		return 0, 0, err
+		return controller.Counts{}, err
 	}
-	start, end := minuteBounds(from, to)
-	in := &cloudwatch.GetMetricDataInput{
-		StartTime:         aws.Time(start),
-		EndTime:           aws.Time(end),
-		MetricDataQueries: versionQueries(stateMachineArn, version),
-	}
-	sums := map[string]float64{}
-	for {
-		out, err := m.api.GetMetricData(ctx, in)
-		if err != nil {
-			return 0, 0, awsapi.Classify("get metrics of "+versionArn, err)
-		}
-		for _, r := range out.MetricDataResults {
-			for _, v := range r.Values {
-				sums[aws.ToString(r.Id)] += v
-			}
-		}
-		if aws.ToString(out.NextToken) == "" {
-			break
-		}
-		in.NextToken = out.NextToken
-	}
-	return count(sums["started"]), count(sums["failed"] + sums["timedout"] + sums["aborted"]), nil
+	return out[0], nil
 }
 
 // maxQueries is GetMetricData's limit of queries in one call.
 const maxQueries = 500
 
-// ManyVersionCounts is VersionCounts of many versions, in as few GetMetricData calls as
-// their queries fit in (four per version, 500 a call). One call has one time window: the
-// widest of its versions' windows, in whole minutes; each version sums only the one-minute
-// points inside its own window, as VersionCounts does.
+// ManyVersionCounts counts each version's executions over whole minutes from From
+// (rounded down) to To (rounded up): ExecutionsStarted; the closed ones,
+// ExecutionsSucceeded + Failed + TimedOut + Aborted; and of those Failed + TimedOut +
+// Aborted. It makes as few GetMetricData calls as the queries fit in (500 a call). One call
+// has one time window, the widest of its versions'; each version sums only the one-minute
+// points inside its own window.
+//
+// The dimensions are {StateMachineArn: the plain state machine ARN, Version: …}. The Step
+// Functions developer guide (CloudWatch metrics, "Dimensions for executions with version")
+// lists exactly these two, and that an alias start is also counted under the version it
+// was routed to, but not whether Version holds the number ("3") or the whole version ARN.
+// So a query whose Form is unknown asks for both, and the answer says which had data; the
+// controller records it on the rollout and asks for that form alone from then on.
+//
+// AWS/States metrics are best-effort. When the version's series say nothing of closed
+// executions while the state machine's own ExecutionsStarted says executions ran, and the
+// adapter has WithExecutions, the version's executions are counted with ListExecutions
+// (one page, newest first, those started in the window) instead, and the answer says so.
+// At most maxCrossChecks versions a call are cross-checked, and a cross-check that fails
+// (throttled, denied) leaves the metrics' answer: ListExecutions' bucket is small and
+// shared with the account, and a version with no counts is held as inconclusive, never
+// passed, so a missing cross-check delays a judgement and never fails the others'.
+// Sum, not SampleCount: ExecutionsStarted may be emitted more than once per execution.
 func (m *Metrics) ManyVersionCounts(ctx context.Context, qs []controller.CountsQuery) ([]controller.Counts, error) {
 	out := make([]controller.Counts, len(qs))
-	per := len(versionMetrics)
-	for first := 0; first < len(qs); first += maxQueries / per {
-		batch := qs[first:min(first+maxQueries/per, len(qs))]
-		if err := m.countBatch(ctx, batch, out[first:first+len(batch)]); err != nil {
+	crossChecks := maxCrossChecks
+	for first := 0; first < len(qs); {
+		size, n := 0, 0
+		for first+n < len(qs) && size+m.queriesOf(qs[first+n]) <= maxQueries {
+			size += m.queriesOf(qs[first+n])
+			n++
+		}
+		if err := m.countBatch(ctx, qs[first:first+n], out[first:first+n], &crossChecks); err != nil {
 			return nil, err
 		}
+		first += n
 	}
 	return out, nil
 }
 
-func (m *Metrics) countBatch(ctx context.Context, qs []controller.CountsQuery, out []controller.Counts) error {
+// queriesOf is how many GetMetricData queries q takes.
+func (m *Metrics) queriesOf(q controller.CountsQuery) int {
+	n := len(versionMetrics)
+	if q.Form == "" {
+		n *= len(formLetters)
+	}
+	if m.executions != nil {
+		n++
+	}
+	return n
+}
+
+// series keys one version's sums: its index in the batch, the form's letter ("x" for the
+// state machine's own series), and the metric's id prefix ("" for any metric).
+type series struct {
+	i            int
+	form, metric string
+}
+
+// maxCrossChecks bounds the ListExecutions calls of one ManyVersionCounts: ListExecutions
+// refills at 5 a second for the whole account (2 in the smaller regions).
+const maxCrossChecks = 20
+
+func (m *Metrics) countBatch(ctx context.Context, qs []controller.CountsQuery, out []controller.Counts, crossChecks *int) error {
 	type window struct{ start, end time.Time }
 	windows := make([]window, len(qs))
 	in := &cloudwatch.GetMetricDataInput{}
@@ -273,65 +316,136 @@ func (m *Metrics) countBatch(ctx context.Context, qs []controller.CountsQuery, o
 		if in.EndTime == nil || end.After(*in.EndTime) {
 			in.EndTime = aws.Time(end)
 		}
-		for _, mq := range versionQueries(q.StateMachineArn, version) {
-			mq.Id = aws.String(fmt.Sprintf("%s_%d", aws.ToString(mq.Id), i))
-			in.MetricDataQueries = append(in.MetricDataQueries, mq)
+		for _, f := range formLetters {
+			if q.Form != "" && q.Form != f.form {
+				continue
+			}
+			value := version
+			if f.form == rollout.MetricsFormArn {
+				value = q.VersionArn
+			}
+			for _, vm := range versionMetrics {
+				in.MetricDataQueries = append(in.MetricDataQueries, sumQuery(fmt.Sprintf("%s_%s_%d", vm.id, f.letter, i), vm.metric,
+					types.Dimension{Name: aws.String("StateMachineArn"), Value: aws.String(q.StateMachineArn)},
+					types.Dimension{Name: aws.String("Version"), Value: aws.String(value)}))
+			}
+		}
+		if m.executions != nil {
+			in.MetricDataQueries = append(in.MetricDataQueries, sumQuery(fmt.Sprintf("%s_x_%d", machineStarted, i), "ExecutionsStarted",
+				types.Dimension{Name: aws.String("StateMachineArn"), Value: aws.String(q.StateMachineArn)}))
 		}
 	}
+	sums := map[series]float64{}
 	for {
 		res, err := m.api.GetMetricData(ctx, in)
 		if err != nil {
 			return awsapi.Classify(fmt.Sprintf("get metrics of %d versions", len(qs)), err)
 		}
 		for _, r := range res.MetricDataResults {
-			id, n, ok := strings.Cut(aws.ToString(r.Id), "_")
-			i, err := strconv.Atoi(n)
-			if !ok || err != nil || i < 0 || i >= len(qs) {
+			parts := strings.Split(aws.ToString(r.Id), "_")
+			if len(parts) != 3 {
 				continue
 			}
-			var sum float64
+			i, err := strconv.Atoi(parts[2])
+			if err != nil || i < 0 || i >= len(qs) {
+				continue
+			}
 			for j, v := range r.Values {
 				if j < len(r.Timestamps) {
 					if t := r.Timestamps[j]; t.Before(windows[i].start) || !t.Before(windows[i].end) {
 						continue
 					}
 				}
-				sum += v
-			}
-			if id == "started" {
-				out[i].Started += count(sum)
-			} else {
-				out[i].Failed += count(sum)
+				sums[series{i, parts[1], parts[0]}] += v
+				sums[series{i, parts[1], ""}]++ // the form's series has a point in the window
 			}
 		}
 		if aws.ToString(res.NextToken) == "" {
-			return nil
+			break
 		}
 		in.NextToken = res.NextToken
 	}
+	for i, q := range qs {
+		var c controller.Counts
+		if letter, form := pickForm(q.Form, i, sums); letter != "" {
+			get := func(metric string) int64 { return count(sums[series{i, letter, metric}]) }
+			c = controller.Counts{
+				Started: get("started"),
+				Closed:  get("succeeded") + get("failed") + get("timedout") + get("aborted"),
+				Failed:  get("failed") + get("timedout") + get("aborted"),
+				Form:    form,
+			}
+		}
+		if c.Closed == 0 && m.executions != nil && *crossChecks > 0 && count(sums[series{i, "x", machineStarted}]) > 0 {
+			*crossChecks--
+			listed, err := m.listExecutions(ctx, q)
+			if err == nil && listed.Closed > 0 {
+				listed.Form = c.Form
+				c = listed
+			}
+		}
+		out[i] = c
+	}
+	return nil
 }
 
-func versionQueries(stateMachineArn, version string) []types.MetricDataQuery {
-	queries := make([]types.MetricDataQuery, 0, len(versionMetrics))
-	for _, q := range versionMetrics {
-		queries = append(queries, types.MetricDataQuery{
-			Id: aws.String(q.id),
-			MetricStat: &types.MetricStat{
-				Metric: &types.Metric{
-					Namespace:  aws.String(namespace),
-					MetricName: aws.String(q.metric),
-					Dimensions: []types.Dimension{
-						{Name: aws.String("StateMachineArn"), Value: aws.String(stateMachineArn)},
-						{Name: aws.String("Version"), Value: aws.String(version)},
-					},
-				},
-				Period: aws.Int32(period),
-				Stat:   aws.String("Sum"),
-			},
-			ReturnData: aws.Bool(true),
-		})
+// pickForm is the form to read version i's counts from: the known one, else the one whose
+// series had points (the one with more starts, should both have), else none.
+func pickForm(known rollout.MetricsForm, i int, sums map[series]float64) (string, rollout.MetricsForm) {
+	best, bestForm, bestStarted := "", rollout.MetricsForm(""), -1.0
+	for _, f := range formLetters {
+		switch {
+		case known == f.form:
+			return f.letter, f.form
+		case known != "" || sums[series{i, f.letter, ""}] == 0:
+			continue
+		}
+		if started := sums[series{i, f.letter, "started"}]; started > bestStarted {
+			best, bestForm, bestStarted = f.letter, f.form, started
+		}
 	}
-	return queries
+	return best, bestForm
+}
+
+func sumQuery(id, metric string, dims ...types.Dimension) types.MetricDataQuery {
+	return types.MetricDataQuery{
+		Id: aws.String(id),
+		MetricStat: &types.MetricStat{
+			Metric: &types.Metric{Namespace: aws.String(namespace), MetricName: aws.String(metric), Dimensions: dims},
+			Period: aws.Int32(period),
+			Stat:   aws.String("Sum"),
+		},
+		ReturnData: aws.Bool(true),
+	}
+}
+
+// maxListed is how many of a version's executions the cross-check reads: ListExecutions'
+// largest page, one call.
+const maxListed = 1000
+
+// listExecutions counts the version's executions started in q's window from one page of
+// ListExecutions on the version ARN (newest first).
+func (m *Metrics) listExecutions(ctx context.Context, q controller.CountsQuery) (controller.Counts, error) {
+	out, err := m.executions.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(q.VersionArn), MaxResults: maxListed})
+	if err != nil {
+		return controller.Counts{}, awsapi.Classify("list executions of "+q.VersionArn, err)
+	}
+	c := controller.Counts{FromExecutions: true}
+	for _, e := range out.Executions {
+		started := aws.ToTime(e.StartDate)
+		if started.Before(q.From) || started.After(q.To) {
+			continue
+		}
+		c.Started++
+		switch e.Status {
+		case sfntypes.ExecutionStatusSucceeded:
+			c.Closed++
+		case sfntypes.ExecutionStatusFailed, sfntypes.ExecutionStatusTimedOut, sfntypes.ExecutionStatusAborted:
+			c.Closed++
+			c.Failed++
+		}
+	}
+	return c, nil
 }
 
 // versionNumber is N of arn:…:stateMachine:<name>:<N>.

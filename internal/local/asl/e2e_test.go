@@ -187,7 +187,7 @@ func TestProjectController(t *testing.T) {
 				if string(in.Input) == `{"a":2}` {
 					return nil, &Failure{Name: ErrTaskFailed, Cause: "test failed"}
 				}
-				if in.Name != "r1-pretraffic-0" {
+				if in.Name != "sfn-rollout-pretraffic-r1-0" {
 					return nil, &Failure{Name: "BadName", Cause: in.Name}
 				}
 				return json.RawMessage(`{"Status":"SUCCEEDED"}`), nil

@@ -1,5 +1,5 @@
-// Package dynalite starts dynalite, a DynamoDB implementation on LevelDB installed by the
-// project's npm tools under .tools/, on a free loopback port, and stops it by its PID.
+// Package dynalite finds (or installs) dynalite, a DynamoDB implementation on LevelDB, starts
+// it on a free loopback port, and stops it by its PID.
 package dynalite
 
 import (
@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -24,36 +22,6 @@ type Process struct {
 	URL  string
 	cmd  *exec.Cmd
 	done chan struct{}
-}
-
-// FindCLI looks for dynalite's cli.js under $SFN_ROLLOUT_TOOLS, or under .tools/ in the
-// working directory and its parents.
-func FindCLI() (string, error) {
-	var tried []string
-	if dir := os.Getenv(EnvTools); dir != "" {
-		p := filepath.Join(dir, "node_modules", "dynalite", "cli.js")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		tried = append(tried, p)
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		p := filepath.Join(dir, ".tools", "node_modules", "dynalite", "cli.js")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		tried = append(tried, p)
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	return "", fmt.Errorf("dynalite is not installed (run `make tools`); looked for %s", strings.Join(tried, ", "))
 }
 
 // Start runs dynalite on a free 127.0.0.1 port and waits until it answers. A port can be

@@ -81,8 +81,15 @@ func shared(t *testing.T) (*localenv.Env, *localenv.EventLog) {
 // ownEnv starts an endpoint for one test, closed when it ends.
 func ownEnv(t testing.TB, speed float64, seed uint64) (*localenv.Env, *localenv.EventLog) {
 	t.Helper()
+	return ownEnvWith(t, localenv.Options{Speed: speed, Seed: seed})
+}
+
+// ownEnvWith is ownEnv with more options.
+func ownEnvWith(t testing.TB, opts localenv.Options) (*localenv.Env, *localenv.EventLog) {
+	t.Helper()
 	ctx := context.Background()
-	env, err := localenv.Start(ctx, localenv.Options{Speed: speed, Seed: seed, Out: verbose()})
+	opts.Out = verbose()
+	env, err := localenv.Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func TestPreTraffic(t *testing.T) {
 			}
 			var runs []string
 			for _, x := range out.Executions {
-				if strings.HasPrefix(aws.ToString(x.Name), id+"-pretraffic-") {
+				if strings.HasPrefix(aws.ToString(x.Name), topology.PreTrafficExecutionPrefix+id+"-") {
 					runs = append(runs, string(x.Status))
 				}
 			}

@@ -59,27 +59,57 @@ func TestRollbacks(t *testing.T) {
 
 	t.Run("failure rate", func(t *testing.T) {
 		t.Parallel()
-		ctx := context.Background()
-		m := newMachine(t, env, log, "flaky-rate")
-		traffic := env.StartTraffic(ctx, m.AliasArn, trafficPerSec)
-		defer traffic.Stop()
-		watch := m.watch()
-		policy := map[string]string{"maxFailureRate": "10", "minExecutions": "20"}
-		for k, v := range canary {
-			policy[k] = v
-		}
-		id := m.upload("v2", example(t, "orders-v3-flaky.asl.json"), policy)
-		r := m.finalized(id)
-		traffic.Stop()
-
-		if r.Phase != rollout.RolledBack || !strings.Contains(r.Reason, "failure rate") || !strings.Contains(r.Reason, "maxFailureRate 10%") {
-			t.Fatalf("rollout ended %s: %q; want RolledBack on its failure rate", r.Phase, r.Reason)
-		}
-		wantRoutings(t, watch.Stop(), routings(m, []int{0, flakyCanaryPct, 0}))
-		wantRolledBack(t, m, r, "controller")
-		t.Logf("rolled back after %s of virtual time at %d%%: %s", r.FinishedAt.Sub(r.TrafficStartedAt).Round(time.Second), flakyCanaryPct, r.Reason)
-		logExecutions(t, env, m)
+		failureRateRollsBack(t, env, log, canary)
 	})
+}
+
+// The e2e failure-rate scenarios again, with local mode writing AWS/States's Version
+// dimension as the version ARN instead of the number: AWS does not document which form it
+// writes, and the guard must work under both (the record remembers the form found).
+func TestFailureRateGuardWithVersionAsARN(t *testing.T) {
+	t.Parallel()
+	env, log := ownEnvWith(t, localenv.Options{Speed: trafficSpeed, Seed: 5, VersionDimensionArn: true})
+	t.Run("policy maxFailureRate", func(t *testing.T) {
+		t.Parallel()
+		r := failureRateRollsBack(t, env, log, map[string]string{"strategy": "CANARY", "percentage": "30", "interval": "10m"})
+		if r.MetricsForm != rollout.MetricsFormArn {
+			t.Errorf("record's MetricsForm %q, want %q", r.MetricsForm, rollout.MetricsFormArn)
+		}
+	})
+	t.Run("analysis step", func(t *testing.T) {
+		t.Parallel()
+		r := stepAnalysisRollsBack(t, env, log)
+		if r.MetricsForm != rollout.MetricsFormArn {
+			t.Errorf("record's MetricsForm %q, want %q", r.MetricsForm, rollout.MetricsFormArn)
+		}
+	})
+}
+
+// failureRateRollsBack uploads the flaky candidate with maxFailureRate 10% under steady
+// traffic and checks that its own failure rate rolls it back.
+func failureRateRollsBack(t *testing.T, env *localenv.Env, log *localenv.EventLog, canary map[string]string) rollout.Rollout {
+	t.Helper()
+	ctx := context.Background()
+	m := newMachine(t, env, log, "flaky-rate")
+	traffic := env.StartTraffic(ctx, m.AliasArn, trafficPerSec)
+	defer traffic.Stop()
+	watch := m.watch()
+	policy := map[string]string{"maxFailureRate": "10", "minExecutions": "20"}
+	for k, v := range canary {
+		policy[k] = v
+	}
+	id := m.upload("v2", example(t, "orders-v3-flaky.asl.json"), policy)
+	r := m.finalized(id)
+	traffic.Stop()
+
+	if r.Phase != rollout.RolledBack || !strings.Contains(r.Reason, "failure rate") || !strings.Contains(r.Reason, "maxFailureRate 10%") {
+		t.Fatalf("rollout ended %s: %q; want RolledBack on its failure rate", r.Phase, r.Reason)
+	}
+	wantRoutings(t, watch.Stop(), routings(m, []int{0, flakyCanaryPct, 0}))
+	wantRolledBack(t, m, r, "controller")
+	t.Logf("rolled back after %s of virtual time at %d%%: %s", r.FinishedAt.Sub(r.TrafficStartedAt).Round(time.Second), flakyCanaryPct, r.Reason)
+	logExecutions(t, env, m)
+	return r
 }
 
 // wantRolledBack checks the record, alias, events and audit trail of a rolled-back

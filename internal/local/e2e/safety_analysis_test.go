@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sfn-rollout/sfn-rollout/internal/local/localenv"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
 )
 
@@ -14,6 +15,14 @@ import (
 func TestStepAnalysisRollsBackAFailingCandidate(t *testing.T) {
 	t.Parallel()
 	env, log := ownEnv(t, trafficSpeed, 31)
+	r := stepAnalysisRollsBack(t, env, log)
+	if r.MetricsForm != rollout.MetricsFormNumber {
+		t.Errorf("record's MetricsForm %q, want %q", r.MetricsForm, rollout.MetricsFormNumber)
+	}
+}
+
+func stepAnalysisRollsBack(t *testing.T, env *localenv.Env, log *localenv.EventLog) rollout.Rollout {
+	t.Helper()
 	ctx := context.Background()
 	m := newMachine(t, env, log, "step-analysis")
 	policy := `{"strategy":"CUSTOM","steps":[{"setWeight":30},{"analysis":{"duration":"3m","maxFailureRate":10,"minExecutions":20}},{"setWeight":100}]}`
@@ -32,4 +41,5 @@ func TestStepAnalysisRollsBackAFailingCandidate(t *testing.T) {
 	wantRoutings(t, watch.Stop(), routings(m, []int{0, 30, 0}))
 	wantRolledBack(t, m, r, "controller")
 	t.Logf("rolled back after %s of virtual time: %s", r.FinishedAt.Sub(r.TrafficStartedAt).Round(time.Second), r.Reason)
+	return r
 }

@@ -61,6 +61,9 @@ type Options struct {
 	// deployed one, topology.FunctionTimeout); a test makes it short to see invocations run
 	// out of time.
 	FunctionTimeout time.Duration
+	// VersionDimensionArn publishes AWS/States's Version dimension as the version ARN
+	// instead of the number, the other form AWS may write.
+	VersionDimensionArn bool
 }
 
 // Start runs the endpoint and deploys the controller on it.
@@ -68,7 +71,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
 	}
-	st, err := stack.Start(ctx, stack.Options{Addr: opts.Addr, Speed: opts.Speed, Seed: opts.Seed, Out: opts.Out, FunctionTimeout: opts.FunctionTimeout})
+	st, err := stack.Start(ctx, stack.Options{Addr: opts.Addr, Speed: opts.Speed, Seed: opts.Seed, Out: opts.Out, FunctionTimeout: opts.FunctionTimeout, VersionDimensionArn: opts.VersionDimensionArn})
 	if err != nil {
 		return nil, err
 	}

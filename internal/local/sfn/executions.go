@@ -359,9 +359,9 @@ type statusDetail struct {
 // execution was started by a version/an alias"), Version ("state machine version used to
 // start the execution") and Alias ("state machine alias used to start the execution").
 // The guide shows no values; here StateMachineArn is the plain ARN, Version the version
-// number ("3", the last field of the version ARN) and Alias the alias name ("prod"), as
-// AWS_BEHAVIOUR.md and the controller's CloudWatch adapter read them (unconfirmed against
-// a live account).
+// number ("3", the last field of the version ARN) — or, with Options.VersionDimensionArn,
+// the whole version ARN, the other form AWS may write — and Alias the alias name ("prod").
+// The controller's CloudWatch adapter finds either form (unconfirmed against a live account).
 func (s *Service) metric(x *execution, name string, value float64, unit string) {
 	if s.opts.Metrics == nil {
 		return
@@ -376,10 +376,14 @@ func (s *Service) metric(x *execution, name string, value float64, unit string) 
 		Time:       now,
 	}}
 	if x.version > 0 {
+		version := strconv.Itoa(x.version)
+		if s.opts.VersionDimensionArn {
+			version = x.machine + ":" + version
+		}
 		data = append(data, core.Datum{
 			Namespace:  metricsNamespace,
 			Name:       name,
-			Dimensions: map[string]string{"StateMachineArn": x.machine, "Version": strconv.Itoa(x.version)},
+			Dimensions: map[string]string{"StateMachineArn": x.machine, "Version": version},
 			Value:      value,
 			Unit:       unit,
 			Time:       now,

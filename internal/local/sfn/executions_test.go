@@ -460,3 +460,23 @@ func TestInProcessStartExecution(t *testing.T) {
 		t.Errorf("reporter lines %q", lines)
 	}
 }
+
+// With VersionDimensionArn the Version dimension holds the version ARN, and no series is
+// written under the number.
+func TestVersionDimensionAsARN(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.VersionDimensionArn = true })
+	_, _, prod := routedFixture(t, h, passDefN)
+	d := h.wait(t, h.start(t, prod, "one", `{}`))
+	h.svc.wg.Wait()
+	versionArn := *d.StateMachineVersionArn
+	number := strings.TrimPrefix(versionArn, orders+":")
+	if sum, n := h.metrics.sum("ExecutionsSucceeded", map[string]string{"StateMachineArn": orders, "Version": versionArn}); sum != 1 || n != 1 {
+		t.Errorf("ExecutionsSucceeded under Version=<ARN>: sum %v count %d, want 1 1", sum, n)
+	}
+	if _, n := h.metrics.sum("ExecutionsSucceeded", map[string]string{"StateMachineArn": orders, "Version": number}); n != 0 {
+		t.Errorf("%d points under Version=%s, want none", n, number)
+	}
+	if sum, _ := h.metrics.sum("ExecutionsSucceeded", map[string]string{"StateMachineArn": orders, "Alias": "prod"}); sum != 1 {
+		t.Errorf("the alias series changed with the version's form: sum %v", sum)
+	}
+}

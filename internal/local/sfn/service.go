@@ -32,6 +32,10 @@ type Options struct {
 	// them 90 days; a long local run would grow without end). The oldest are forgotten
 	// first; 0 means DefaultKeepFinished.
 	KeepFinished int
+	// VersionDimensionArn publishes the Version dimension of AWS/States metrics as the
+	// version ARN instead of the version number: AWS does not document which it writes,
+	// and the controller must find the candidate's metrics either way.
+	VersionDimensionArn bool
 }
 
 // DefaultKeepFinished is how many finished executions the service keeps by default.

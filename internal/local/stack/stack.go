@@ -43,6 +43,11 @@ type Options struct {
 	// LambdaConcurrency is Lambda's account concurrency: in-process invocations running at
 	// once, synchronous and asynchronous together (0: AWS's 1,000).
 	LambdaConcurrency int
+	// DynaliteCLI is dynalite's cli.js; "" looks for it with dynalite.FindCLI.
+	DynaliteCLI string
+	// VersionDimensionArn publishes AWS/States's Version dimension as the version ARN
+	// instead of the number (sfn.Options.VersionDimensionArn).
+	VersionDimensionArn bool
 }
 
 // Stack is a running local endpoint.
@@ -131,15 +136,18 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	executions := &lateExecutions{}
 	s.EventBridge = eventbridge.New(eventbridge.Options{Clock: s.Clock, Functions: s.Lambda, Executions: executions, Faults: s.Faults, Quotas: s.Quotas, Reporter: reporter})
 	s.CloudWatch = cloudwatch.New(cloudwatch.Options{Clock: s.Clock, Bus: s.EventBridge, Faults: s.Faults, Quotas: s.Quotas, Reporter: reporter})
-	s.StepFunctions = sfn.New(sfn.Options{Clock: s.Clock, Bus: s.EventBridge, Functions: s.Lambda, Metrics: s.CloudWatch, Faults: s.Faults, Quotas: s.Quotas, Seed: opts.Seed, Reporter: reporter})
+	s.StepFunctions = sfn.New(sfn.Options{Clock: s.Clock, Bus: s.EventBridge, Functions: s.Lambda, Metrics: s.CloudWatch, Faults: s.Faults, Quotas: s.Quotas, Seed: opts.Seed, Reporter: reporter, VersionDimensionArn: opts.VersionDimensionArn})
 	executions.set(s.StepFunctions)
 	s.Scheduler = scheduler.New(scheduler.Options{Clock: s.Clock, Functions: s.Lambda, Executions: s.StepFunctions, Faults: s.Faults, Quotas: s.Quotas, Reporter: reporter})
 	s.S3 = s3.New(s3.Options{Clock: s.Clock, Bus: s.EventBridge, Faults: s.Faults, Reporter: reporter})
 
-	cli, err := dynalite.FindCLI()
-	if err != nil {
-		s.closeServices()
-		return nil, err
+	cli := opts.DynaliteCLI
+	var err error
+	if cli == "" {
+		if cli, err = dynalite.FindCLI(); err != nil {
+			s.closeServices()
+			return nil, err
+		}
 	}
 	if s.Dynalite, err = dynalite.Start(ctx, cli); err != nil {
 		s.closeServices()
