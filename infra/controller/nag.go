@@ -43,11 +43,11 @@ func suppress(construct any, findings ...finding) {
 // the controller does (access.go says which action uses which).
 var (
 	managedStateMachines = finding{"AwsSolutions-IAM5",
-		"The controller deploys to state machines created after this stack, by their name prefix (the managedPrefix " +
-			"context, arn:…:stateMachine:<prefix>*); every write also requires the tag rollout:managed=true through " +
+		"The controller deploys to state machines created after this stack, by their name prefix (the ManagedPrefix " +
+			"stack parameter, arn:…:stateMachine:<ManagedPrefix>*); every write also requires the tag rollout:managed=true through " +
 			"aws:ResourceTag, and Step Functions authorizes version and alias calls on the state machine's ARN. " +
 			"ValidateStateMachineDefinition names no state machine and is authorized on the literal arn:…:stateMachine:*.",
-		[]string{`/^Resource::arn:<AWS::Partition>:states:[^:]+:[^:]+:stateMachine:[A-Za-z0-9_-]*\*$/g`}}
+		[]string{`/^Resource::arn:<AWS::Partition>:states:[^:]+:[^:]+:stateMachine:(<` + ManagedPrefixParameter + `>)?\*$/g`}}
 	artifactObjects = finding{"AwsSolutions-IAM5",
 		"prepare reads any uploaded definition, rollout.json and pre-traffic test in the artifacts bucket (read-only).",
 		[]string{`/^Resource::<Artifacts[0-9A-F]{8}\.Arn>\/\*$/g`}}
@@ -109,8 +109,8 @@ func suppressNagFindings(st *Stack) {
 			"Pre-traffic tests start candidate versions of managed state machines (name prefix, tag rollout:managed=true) and " +
 				"startExecution.sync:2 watches their executions, whose names are made at run time.",
 			[]string{
-				`/^Resource::arn:<AWS::Partition>:states:[^:]+:[^:]+:stateMachine:[A-Za-z0-9_-]*\*$/g`,
-				`/^Resource::arn:<AWS::Partition>:states:[^:]+:[^:]+:execution:[A-Za-z0-9_-]*\*:` + topology.PreTrafficExecutionPrefix + `\*$/g`,
+				`/^Resource::arn:<AWS::Partition>:states:[^:]+:[^:]+:stateMachine:<` + ManagedPrefixParameter + `>\*$/g`,
+				`/^Resource::arn:<AWS::Partition>:states:[^:]+:[^:]+:execution:<` + ManagedPrefixParameter + `>\*:` + topology.PreTrafficExecutionPrefix + `\*$/g`,
 			}},
 	)
 }

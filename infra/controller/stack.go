@@ -53,7 +53,15 @@ type Stack struct {
 	FunctionDLQ, EventsDLQ awssqs.Queue
 	Alarms                 []awscloudwatch.Alarm
 	Dashboard              awscloudwatch.Dashboard
+	// ManagedPrefix is the stack parameter of that name (its default the managedPrefix
+	// context): every IAM statement on managed state machines names
+	// arn:…:stateMachine:<ManagedPrefix>*, so `cdk deploy --parameters ManagedPrefix=team-`
+	// narrows an existing controller without a new synth.
+	ManagedPrefix awscdk.CfnParameter
 }
+
+// ManagedPrefixParameter is the stack parameter that holds the managed prefix.
+const ManagedPrefixParameter = topology.ParameterManagedPrefix
 
 // The functions' memory; their timeouts are topology.FunctionTimeout's, which local mode
 // gives its invocations too.
@@ -97,6 +105,16 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		Roles:     map[string]awsiam.Role{},
 	}
 	prefix := s.StackName
+	st.ManagedPrefix = awscdk.NewCfnParameter(st.Stack, jsii.String(ManagedPrefixParameter), &awscdk.CfnParameterProps{
+		Type:    jsii.String("String"),
+		Default: jsii.String(s.ManagedPrefix),
+		Description: jsii.String("Name prefix of the state machines the controller may touch. Empty: any name, bounded by the tag " +
+			topology.ManagedTag + "=true alone; a prefix is the stronger boundary (docs/deploy.md, Least privilege)."),
+		AllowedPattern:        jsii.String(managedPrefixPattern.String()),
+		MaxLength:             jsii.Number(maxManagedPrefixLength),
+		ConstraintDescription: jsii.String("letters, digits, '-' or '_' (a state machine name prefix), at most 80 characters"),
+	})
+	managedPrefix := *st.ManagedPrefix.ValueAsString()
 	st.artifacts()
 	st.table()
 	st.FunctionDLQ = st.deadLetterQueue("FunctionDLQ")
@@ -109,7 +127,7 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 	st.schedulerRole(advanceArn)
 
 	g := grants{
-		managedStateMachines: arn(st.Stack, "states", "stateMachine", s.ManagedPrefix+"*", awscdk.ArnFormat_COLON_RESOURCE_NAME),
+		managedStateMachines: arn(st.Stack, "states", "stateMachine", managedPrefix+"*", awscdk.ArnFormat_COLON_RESOURCE_NAME),
 		anyStateMachine:      arn(st.Stack, "states", "stateMachine", "*", awscdk.ArnFormat_COLON_RESOURCE_NAME),
 		// The controller's own ARN from its name: a reference to the state machine would
 		// make each role depend on it, and it depends on three of the functions.
@@ -282,7 +300,7 @@ func (st *Stack) controller() {
 	for _, fn := range []string{"prepare", "register", "finalize"} {
 		st.Functions[fn].GrantInvoke(st.Controller)
 	}
-	prefix := st.Settings.ManagedPrefix
+	prefix := *st.ManagedPrefix.ValueAsString()
 	// PreTraffic runs each test with startExecution.sync:2 on the candidate version:
 	// StartExecution is authorized on the (tagged) state machine, the .sync polling on
 	// its executions and on the managed rule Step Functions keeps for it.

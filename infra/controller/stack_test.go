@@ -553,7 +553,7 @@ func TestNoWildcardResourceForStatesDynamoDBS3(t *testing.T) {
 // accessOf, and nothing else.
 func TestFunctionRoles(t *testing.T) {
 	synth(t)
-	prefixArn := map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":states:eu-west-1:123456789012:stateMachine:" + testSettings.ManagedPrefix + "*"}}}
+	prefixArn := map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":states:eu-west-1:123456789012:stateMachine:", ref(ManagedPrefixParameter), "*"}}}
 	controllerArn := map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":states:eu-west-1:123456789012:stateMachine:" + topology.ControllerName(testSettings.StackName)}}}
 	tagged := map[string]any{"StringEqualsIgnoreCase": map[string]any{"aws:ResourceTag/rollout:managed": "true"}}
 	policies := resources("AWS::IAM::Policy")
@@ -765,13 +765,21 @@ func TestDoctorSimulatesWhatTheRolesGrant(t *testing.T) {
 	}
 }
 
-// resourceText is a statement's resource as text, with Fn::Join's parts joined and any
-// other intrinsic written as <intrinsic>.
+// resourceText is a statement's resource as text, with Fn::Join's parts joined, a
+// reference to a stack parameter written as the parameter's default, and any other
+// intrinsic written as <intrinsic>.
 func resourceText(r any) string {
 	switch x := r.(type) {
 	case string:
 		return x
 	case map[string]any:
+		if name, ok := x["Ref"].(string); ok {
+			if p, ok := synthed.json["Parameters"].(map[string]any)[name].(map[string]any); ok {
+				if d, ok := p["Default"].(string); ok {
+					return d
+				}
+			}
+		}
 		if j, ok := x["Fn::Join"].([]any); ok && len(j) == 2 {
 			var parts []string
 			for _, p := range list(j[1]) {
@@ -875,5 +883,45 @@ func TestControllerRole(t *testing.T) {
 	// The definition names its test executions with the prefix the role is granted.
 	if !strings.Contains(statemachines.Controller, "States.Format('"+topology.PreTrafficExecutionPrefix+"{}-{}'") {
 		t.Errorf("the controller definition does not name its pre-traffic executions %s<rollout id>-<index>", topology.PreTrafficExecutionPrefix)
+	}
+}
+
+// The managed prefix is a stack parameter (its default the managedPrefix context), with
+// the pattern Settings.Validate checks, and it alone names the managed state machines:
+// the template holds no literal stateMachine:<prefix>, so `cdk deploy --parameters
+// ManagedPrefix=…` narrows every statement at once.
+func TestManagedPrefixIsAStackParameter(t *testing.T) {
+	synth(t)
+	p, ok := synthed.json["Parameters"].(map[string]any)[ManagedPrefixParameter].(map[string]any)
+	if !ok {
+		t.Fatalf("no %s parameter in %v", ManagedPrefixParameter, synthed.json["Parameters"])
+	}
+	if p["Type"] != "String" || p["Default"] != testSettings.ManagedPrefix || fmt.Sprint(p["MaxLength"]) != "80" {
+		t.Errorf("parameter %v: want a String defaulting to %q, at most 80 characters", p, testSettings.ManagedPrefix)
+	}
+	pattern, err := regexp.Compile(fmt.Sprint(p["AllowedPattern"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range []string{"", "team-", "Orders_2"} {
+		if !pattern.MatchString(prefix) {
+			t.Errorf("AllowedPattern %s refuses %q", pattern, prefix)
+		}
+	}
+	for _, prefix := range []string{"team*", "a:b", "x/y"} {
+		if pattern.MatchString(prefix) {
+			t.Errorf("AllowedPattern %s takes %q", pattern, prefix)
+		}
+	}
+	body, err := json.Marshal(synthed.json["Resources"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if literal := "stateMachine:" + testSettings.ManagedPrefix; strings.Contains(string(body), literal) {
+		t.Errorf("the resources name %q literally: the parameter must govern every grant", literal)
+	}
+	refs := strings.Count(string(body), `{"Ref":"`+ManagedPrefixParameter+`"}`)
+	if refs < len(topology.Functions)+2 {
+		t.Errorf("%d references to %s: want one per function role and the controller's two", refs, ManagedPrefixParameter)
 	}
 }

@@ -150,6 +150,9 @@ type doctor struct {
 
 	bucket, table, controllerArn, scheduleGroup string
 	functions                                   map[string]functionInfo
+	// managedPrefix is the stack's ManagedPrefix parameter; nil in local mode (no IAM, no
+	// prefix) and for a stack without the parameter.
+	managedPrefix *string
 }
 
 type functionInfo struct{ arn, role string }
@@ -221,6 +224,11 @@ func (d *doctor) stackOutputs(ctx context.Context) bool {
 	outputs := map[string]string{}
 	for _, o := range st.Outputs {
 		outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+	}
+	for _, p := range st.Parameters {
+		if aws.ToString(p.ParameterKey) == topology.ParameterManagedPrefix {
+			d.managedPrefix = aws.String(aws.ToString(p.ParameterValue))
+		}
 	}
 	d.bucket, d.table, d.controllerArn, d.scheduleGroup = outputs[topology.OutputBucket], outputs[topology.OutputTable], outputs[topology.OutputController], outputs[topology.OutputScheduleGroup]
 	var missing []string
@@ -547,6 +555,7 @@ func (d *doctor) machine(ctx context.Context, ref machineRef) {
 		d.fail(group, "managed", fmt.Sprintf("%s lacks the tag %s=true: the controller refuses its uploads", arn, topology.ManagedTag),
 			fmt.Sprintf("aws stepfunctions tag-resource --resource-arn %s --tags key=%s,value=true", arn, topology.ManagedTag))
 	}
+	d.underPrefix(group, ref.name)
 	var alarms []string
 	for _, alias := range ref.aliases {
 		aliasArn := topology.AliasArn(arn, alias)
@@ -580,6 +589,22 @@ func (d *doctor) machine(ctx context.Context, ref machineRef) {
 	}
 	d.alarmsExist(ctx, group, ref.name, alarms)
 	d.metricsForm(ctx, group, arn)
+}
+
+// underPrefix checks a state machine's name against the stack's ManagedPrefix: every
+// grant of the controller's roles names arn:…:stateMachine:<prefix>*, so a state machine
+// outside it is refused with AccessDenied however it is tagged.
+func (d *doctor) underPrefix(group, name string) {
+	switch p := d.managedPrefix; {
+	case p == nil:
+	case *p == "":
+		d.pass(group, "name", fmt.Sprintf("the stack's %s is empty: any name, the tag %s=true is the boundary", topology.ParameterManagedPrefix, topology.ManagedTag))
+	case strings.HasPrefix(name, *p):
+		d.pass(group, "name", fmt.Sprintf("under the stack's %s %q", topology.ParameterManagedPrefix, *p))
+	default:
+		d.fail(group, "name", fmt.Sprintf("%s is not under the stack's %s %q: the controller's roles may not touch it", name, topology.ParameterManagedPrefix, *p),
+			fmt.Sprintf("name the state machine %s…, or deploy the stack with --parameters %s=<a prefix its name has>", *p, topology.ParameterManagedPrefix))
+	}
 }
 
 func (d *doctor) alarmsExist(ctx context.Context, group, name string, alarms []string) {

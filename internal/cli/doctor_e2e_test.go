@@ -172,7 +172,7 @@ func readFile(t *testing.T, path string) string {
 // takes it for AWS), answers CloudFormation's DescribeStacks and IAM's
 // SimulatePrincipalPolicy (which local mode lacks) from fixed replies in their awsQuery
 // XML, and passes every other request to env.
-func awsFront(t *testing.T, env *localenv.Env, stackStatus string, outputs map[string]string, denied map[string]bool) *httptest.Server {
+func awsFront(t *testing.T, env *localenv.Env, stackStatus, managedPrefix string, outputs map[string]string, denied map[string]bool) *httptest.Server {
 	t.Helper()
 	target, err := url.Parse(env.Stack.URL)
 	if err != nil {
@@ -203,8 +203,9 @@ func awsFront(t *testing.T, env *localenv.Env, stackStatus string, outputs map[s
 			}
 			fmt.Fprintf(w, `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>
 <StackName>%s</StackName><StackStatus>%s</StackStatus><CreationTime>2026-01-01T00:00:00Z</CreationTime><Outputs>%s</Outputs>
+<Parameters><member><ParameterKey>%s</ParameterKey><ParameterValue>%s</ParameterValue></member></Parameters>
 </member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></DescribeStacksResponse>`,
-				r.Form.Get("StackName"), stackStatus, outs.String())
+				r.Form.Get("StackName"), stackStatus, outs.String(), topology.ParameterManagedPrefix, managedPrefix)
 		case "SimulatePrincipalPolicy":
 			if r.Form.Get("ContextEntries.member.1.ContextKeyName") != "aws:ResourceTag/"+topology.ManagedTag || r.Form.Get("ContextEntries.member.1.ContextKeyValues.member.1") != "true" {
 				http.Error(w, "the simulation lacks the rollout:managed tag", http.StatusBadRequest)
@@ -261,7 +262,7 @@ func TestDoctorOnAWS(t *testing.T) {
 		return v, code
 	}
 
-	v, code := run(awsFront(t, env, "UPDATE_COMPLETE", outputs, nil))
+	v, code := run(awsFront(t, env, "UPDATE_COMPLETE", "doctor-", outputs, nil))
 	if code != cli.ExitOK || v.Target != "AWS" || v.Failed != 0 || v.Skipped != 0 {
 		t.Fatalf("healthy stack: exit %d, target %s, failed %q, %d skipped; want exit 0 on AWS, all passed", code, v.Target, failedChecks(v), v.Skipped)
 	}
@@ -271,8 +272,20 @@ func TestDoctorOnAWS(t *testing.T) {
 	if c := check(t, v, "stack", "outputs"); !strings.Contains(c.Detail, "UPDATE_COMPLETE") {
 		t.Errorf("stack/outputs says %q", c.Detail)
 	}
+	if c := check(t, v, "state machine "+name, "name"); !strings.Contains(c.Detail, `under the stack's ManagedPrefix "doctor-"`) {
+		t.Errorf("the name check says %q", c.Detail)
+	}
 
-	v, code = run(awsFront(t, env, "UPDATE_COMPLETE", outputs, map[string]bool{"states:ListExecutions": true}))
+	// A state machine outside the stack's prefix: the roles' grants cannot reach it.
+	v, code = run(awsFront(t, env, "UPDATE_COMPLETE", "team-", outputs, nil))
+	if failed := failedChecks(v); code != cli.ExitFailed || !slices.Equal(failed, []string{"state machine " + name + "/name"}) {
+		t.Errorf("outside the prefix: exit %d, failed %q; want exit 1, the name check alone", code, failed)
+	}
+	if c := check(t, v, "state machine "+name, "name"); !strings.Contains(c.Fix, "--parameters ManagedPrefix=") {
+		t.Errorf("the name check's fix is %q", c.Fix)
+	}
+
+	v, code = run(awsFront(t, env, "UPDATE_COMPLETE", "", outputs, map[string]bool{"states:ListExecutions": true}))
 	failed := failedChecks(v)
 	if code != cli.ExitFailed || !slices.Equal(failed, []string{"iam/register", "iam/advance", "iam/rollback", "iam/finalize"}) {
 		t.Errorf("roles without ListExecutions: exit %d, failed %q; want exit 1 and the four roles that read metrics", code, failed)
@@ -281,7 +294,7 @@ func TestDoctorOnAWS(t *testing.T) {
 		t.Errorf("iam/advance says %q, want the denied action", c.Detail)
 	}
 
-	v, code = run(awsFront(t, env, "UPDATE_ROLLBACK_COMPLETE", outputs, nil))
+	v, code = run(awsFront(t, env, "UPDATE_ROLLBACK_COMPLETE", "", outputs, nil))
 	if failed := failedChecks(v); code != cli.ExitFailed || !slices.Equal(failed, []string{"stack/outputs"}) {
 		t.Errorf("rolled-back stack: exit %d, failed %q; want exit 1, stack/outputs alone", code, failed)
 	}

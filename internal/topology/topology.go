@@ -252,6 +252,10 @@ var StateMachineActions = map[string][]string{
 	"control": {"states:UpdateStateMachineAlias"},
 }
 
+// ParameterManagedPrefix is the controller stack's parameter for the name prefix of the
+// state machines it may touch ("" is any name); `sfn-rollout doctor` reads it.
+const ParameterManagedPrefix = "ManagedPrefix"
+
 // Stack outputs of the controller stack, which `sfn-rollout doctor` reads.
 const (
 	OutputBucket        = "ArtifactsBucketName"
