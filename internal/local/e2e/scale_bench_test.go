@@ -309,12 +309,27 @@ func stormToStable(b *testing.B, env *localenv.Env, rs []*scaleRollout) float64 
 	return end.Sub(first).Seconds()
 }
 
-// waitAll polls the running-rollouts index until every rollout of rs satisfies done.
+// waitAll polls the records of rs until every one satisfies done. While many are left it
+// reads each about once a second (the reads share dynalite, one process, with the
+// controller, whose speed is what is measured); at most five left, every 5 ms. Every 30 s it
+// logs how many are left and the alias updates made so far, so that a slow phase shows
+// where its time went.
 func waitAll(b *testing.B, env *localenv.Env, rs []*scaleRollout, timeout time.Duration, done func(rollout.Rollout) bool) {
 	ctx := context.Background()
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	deadline, logAt := start.Add(timeout), start.Add(30*time.Second)
 	left := slices.Clone(rs)
 	for len(left) > 0 {
+		if now := time.Now(); now.After(logAt) {
+			updates := 0
+			for _, c := range requests(b, env) {
+				if c.App == deploy.AppID && c.Operation == "UpdateStateMachineAlias" {
+					updates += c.Count
+				}
+			}
+			b.Logf("%s: %d of %d left after %.0f s; %d alias updates since the phase began", now.Format(time.TimeOnly), len(left), len(rs), now.Sub(start).Seconds(), updates)
+			logAt = logAt.Add(30 * time.Second)
+		}
 		if time.Now().After(deadline) {
 			b.Fatalf("%d rollouts not there after %s; first %s: %s %d%% %s", len(left), timeout, left[0].id, left[0].r.Phase, left[0].r.CandidateWeight, left[0].r.Reason)
 		}
@@ -332,7 +347,7 @@ func waitAll(b *testing.B, env *localenv.Env, rs []*scaleRollout, timeout time.D
 		left = still
 		switch {
 		case len(left) > 5:
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(time.Second)
 		case len(left) > 0:
 			time.Sleep(5 * time.Millisecond) // a latency is measured: poll finely
 		}
