@@ -97,6 +97,9 @@ type Store interface {
 // spendTimeout bounds the write that records a take that does not wait (a rollback's).
 const spendTimeout = 2 * time.Second
 
+// refundTimeout bounds the write that gives a turn back.
+const refundTimeout = 10 * time.Second
+
 // storeRetry is the longest wait before a waiting take asks a failing store again.
 const storeRetry = time.Second
 
@@ -312,8 +315,10 @@ func (b *Budget) Refund(ctx context.Context, api API) {
 	if !ok {
 		return
 	}
-	// The call's own deadline (its write window) may be spent: the refund has its own.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), spendTimeout)
+	// The call's own deadline (its write window) may be spent: the refund has its own, and
+	// a longer one than a spend's: a refund lost leaves the view a turn in debt that no one
+	// takes, which holds every later turn back.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refundTimeout)
 	defer cancel()
 	now := b.clock.Now()
 	full := now.Add(-bucket.span(float64(bucket.Burst)))

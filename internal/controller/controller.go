@@ -279,8 +279,14 @@ func (c *Controller) writerBusy(r rollout.Rollout) bool {
 // the newest record read.
 func (c *Controller) awaitWriter(ctx context.Context, r rollout.Rollout) rollout.Rollout {
 	patience := retryBudget(ctx) / 2
+	// The reads back off (1 s, 2 s, … 15 s) and come right after the writer's time ends:
+	// after a storm, a thousand Finalizes wait at once, and a read a second each would be
+	// a thousand reads a second of the table for nothing (the writers are waiting for
+	// their turns).
+	poll := time.Second
 	for c.writerBusy(r) && patience > 0 {
-		wait := min(time.Second, patience)
+		wait := min(poll, patience, max(r.WriterUntil.Sub(c.now()), 0)+100*time.Millisecond)
+		poll = min(2*poll, awaitWriterPollMax)
 		if err := c.Sleep(ctx, wait); err != nil {
 			return r
 		}
@@ -293,6 +299,9 @@ func (c *Controller) awaitWriter(ctx context.Context, r rollout.Rollout) rollout
 	}
 	return r
 }
+
+// awaitWriterPollMax is the longest wait between awaitWriter's reads of the record.
+const awaitWriterPollMax = 15 * time.Second
 
 // auditLine is the audit trail's line of the decision that wrote r, if r says which.
 // Saves that are no decision (closing the fence, recording a test alias, a task token) keep
@@ -373,9 +382,9 @@ func (c *Controller) setAlias(ctx context.Context, r rollout.Rollout, audited in
 // run (retryBudget) instead of waiting for the next tick: rollbacks come before forward
 // steps. Each retry is checked again. It returns the record whose routing it wrote.
 func (c *Controller) updateAlias(ctx context.Context, r rollout.Rollout, audited int64) (rollout.Rollout, error) {
-	budget := time.Duration(0)
+	left := time.Duration(0)
 	if r.CandidateWeight == 0 {
-		budget = retryBudget(ctx)
+		left = retryBudget(ctx)
 	}
 	var err error
 	for i := 0; ; i++ {
@@ -384,14 +393,18 @@ func (c *Controller) updateAlias(ctx context.Context, r rollout.Rollout, audited
 			return written, nil
 		}
 		r = written
-		if !errors.Is(err, ErrThrottled) {
+		if !errors.Is(err, ErrThrottled) || errors.Is(err, budget.ErrExhausted) {
+			// A turn beyond this invocation's time was given back: the line only grows
+			// later, so another try would only reserve and give back again (in a storm,
+			// hundreds of writers doing so swamp the budget's store). The next attempt —
+			// the event's retry, Finalize, the sweep — takes it up.
 			break
 		}
 		wait := backoffDelay(i)
-		if wait > budget {
+		if wait > left {
 			break
 		}
-		budget -= wait
+		left -= wait
 		if err := c.Sleep(ctx, wait); err != nil {
 			return r, err
 		}

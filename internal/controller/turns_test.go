@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,7 +35,13 @@ func (b budgetClock) Sleep(ctx context.Context, d time.Duration) error {
 // memory (budget.Budget, as deployed), on w's clock.
 func budgeted(t *testing.T, w *world) *budget.Budget {
 	t.Helper()
-	b := budget.New(budget.NewMemory(), budgetClock{w.clock}, nil)
+	return budgetedOver(t, w, budget.NewMemory())
+}
+
+// budgetedOver is budgeted over the given store.
+func budgetedOver(t *testing.T, w *world, store budget.Store) *budget.Budget {
+	t.Helper()
+	b := budget.New(store, budgetClock{w.clock}, nil)
 	sm, al := controller.Budgeted(smPort{w.sfn}, aliasPort{w.sfn}, b)
 	ctl, err := controller.New(controller.Config{TickRate: topology.DefaultTickRate, MinInterval: time.Minute, DedupeTTL: 24 * time.Hour, SweepWorkers: 1}, controller.Ports{
 		StateMachines: sm, Aliases: al, Alarms: w.alarms, Metrics: w.metrics,
@@ -191,6 +198,66 @@ func TestAThrottledRollbackWaitsForItsTurn(t *testing.T) {
 	}
 }
 
+// countingStore counts the takes of the budget's shared store: in AWS each is a DynamoDB
+// write on one item that every invocation shares.
+type countingStore struct {
+	budget.Store
+	takes atomic.Int64
+}
+
+func (s *countingStore) Take(ctx context.Context, api budget.API, full, limit time.Time, step time.Duration) (time.Time, bool, error) {
+	s.takes.Add(1)
+	return s.Store.Take(ctx, api, full, limit, step)
+}
+
+// A rollback whose turn lies beyond its invocation's time gives up at once: its turn is
+// given back and the rollback is left to its next attempt (the event's retry, Finalize,
+// the sweep). It does not reserve again and again with backoff: in a storm of 1,000,
+// hundreds of writers doing so hammered the budget's one item until its refunds timed out,
+// and the refunds lost left the view in debt to turns nobody took (a storm of 1,000 stood
+// still for 100 s).
+func TestAnUnreachableTurnEndsTheRollbacksTries(t *testing.T) {
+	w := newWorld(t)
+	store := &countingStore{Store: budget.NewMemory()}
+	b := budgetedOver(t, w, store)
+	w.alarms.set("orders-failures", rollout.AlarmOK)
+	_, e := startOrdersIn(t, w, `{"strategy":"CANARY","percentage":10,"interval":"10m","alarms":["orders-failures"]}`)
+	// A storm's other rollbacks hold the next 600 turns: ten minutes, beyond the five.
+	for range budget.Quotas[budget.UpdateStateMachineAlias].Burst + 600 {
+		if _, err := b.Reserve(context.Background(), budget.UpdateStateMachineAlias); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.faults.fail("Aliases.Update", fmt.Errorf("update alias: %w", controller.ErrThrottled))
+	updates, takes := w.faults.count("Aliases.Update"), store.takes.Load()
+	start := w.clock.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	w.ctx = ctx
+	if _, err := w.alarm("orders-failures", rollout.AlarmOK, rollout.AlarmAlarm); err == nil {
+		t.Fatal("the rollback reported its write done")
+	}
+	wantEqual(t, "alias updates: the first try alone", w.faults.count("Aliases.Update")-updates, 1)
+	if n := store.takes.Load() - takes; n > 3 {
+		t.Errorf("%d takes of the shared store, want the reservation and its refund", n)
+	}
+	if waited := w.clock.Now().Sub(start); waited > 10*time.Second {
+		t.Errorf("the rollback tried for %s after its turn was out of reach", waited)
+	}
+	r := w.record(e.id())
+	if r.Phase != rollout.RolledBack || r.Confirmed() || !r.WriterUntil.IsZero() {
+		t.Errorf("record %s confirmed=%v writerUntil=%v, want RolledBack, unconfirmed, with its writer's claim released", r.Phase, r.Confirmed(), r.WriterUntil)
+	}
+	// The turn was given back: the next one is still the 601st.
+	at, err := b.Reserve(context.Background(), budget.UpdateStateMachineAlias)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := at.Sub(w.clock.Now()); d < 600*time.Second || d > 602*time.Second {
+		t.Errorf("the next turn is %s away, want 601s: a turn was kept or lost", d)
+	}
+}
+
 // rollbackWhoseWriteFails starts a CANARY guarded by orders-failures and fires the alarm in
 // an invocation of five minutes whose every alias update fails: the rollback's intent is
 // saved, RolledBack, and its write does not land.
@@ -234,6 +301,36 @@ func TestRepairersLeaveARollbackToItsWriter(t *testing.T) {
 	// Past the writer's time, the sweep repairs the rollback.
 	w.clock.Advance(r.WriterUntil.Sub(w.clock.Now()) + time.Second)
 	w.tick()
+	wantEqual(t, "alias after the writer's time", w.sfn.routing(aliasOf("orders")), "v1=100")
+}
+
+// Finalize waits for a rollback's writer reading the record with backoff (1 s, 2 s, … up
+// to 15 s), not every second: after a storm a thousand Finalizes wait at once. It reads
+// again right when the writer's time is over, and repairs.
+func TestFinalizeWaitsForTheWriterWithFewReads(t *testing.T) {
+	w := newWorld(t)
+	e := rollbackWhoseWriteFails(t, w)
+	r := w.record(e.id())
+	r.WriterUntil = w.clock.Now().Add(2 * time.Minute)
+	if _, err := w.store.SaveRollout(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	w.ctx = ctx
+	reads, start := w.faults.count("Store.GetRollout"), w.clock.Now()
+	e.finalizeOnce()
+	if e.finalErr != nil {
+		t.Fatalf("Finalize: %v", e.finalErr)
+	}
+	waited := w.clock.Now().Sub(start)
+	if waited < 2*time.Minute || waited > 2*time.Minute+5*time.Second {
+		t.Errorf("Finalize waited %s for the writer, want its 2m and no more than a poll's slack", waited)
+	}
+	// 1+2+4+8+15·7 s cover the 2 minutes: 12 polls, plus Finalize's own reads.
+	if n := w.faults.count("Store.GetRollout") - reads; n > 20 {
+		t.Errorf("%d reads of the record while the writer had 2 minutes, want about 12", n)
+	}
 	wantEqual(t, "alias after the writer's time", w.sfn.routing(aliasOf("orders")), "v1=100")
 }
 
