@@ -126,14 +126,20 @@ type mapItem struct {
 func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 func (e *execution) contextObject(sr *stateRun) any {
+	execution := map[string]any{
+		"Id":           e.cx.ExecutionID,
+		"Input":        e.input,
+		"Name":         e.cx.ExecutionName,
+		"RoleArn":      e.cx.RoleArn,
+		"StartTime":    formatTime(e.cx.StartTime),
+		"RedriveCount": intValue(int64(e.cx.RedriveCount)),
+	}
+	// AWS adds RedriveTime only to an execution that was redriven.
+	if !e.cx.RedriveTime.IsZero() {
+		execution["RedriveTime"] = formatTime(e.cx.RedriveTime)
+	}
 	co := map[string]any{
-		"Execution": map[string]any{
-			"Id":        e.cx.ExecutionID,
-			"Input":     e.input,
-			"Name":      e.cx.ExecutionName,
-			"RoleArn":   e.cx.RoleArn,
-			"StartTime": formatTime(e.cx.StartTime),
-		},
+		"Execution": execution,
 		"State": map[string]any{
 			"EnteredTime": formatTime(sr.entered),
 			"Name":        sr.name,

@@ -53,6 +53,44 @@ func TestPass(t *testing.T) {
 	}
 }
 
+// The context object's Execution part as AWS documents it: RedriveCount is 0 for an
+// execution never redriven, and RedriveTime appears only after a redrive.
+func TestContextObjectExecution(t *testing.T) {
+	redriven := time.Date(2000, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
+	tests := []struct {
+		name  string
+		cx    func(*Context)
+		state string
+		want  string
+	}{
+		{"RedriveCount is 0 for a new execution", nil,
+			`{"Type":"Pass","Parameters":{"n.$":"$$.Execution.RedriveCount"},"End":true}`, `{"n":0}`},
+		{"no RedriveTime before a redrive", nil,
+			`{"Type":"Pass","Parameters":{"keys.$":"$$.Execution"},"OutputPath":"$.keys.RedriveTime","End":true}`, ""},
+		{"RedriveCount and RedriveTime after a redrive", func(cx *Context) { cx.RedriveCount, cx.RedriveTime = 2, redriven },
+			`{"Type":"Pass","Parameters":{"n.$":"$$.Execution.RedriveCount","at.$":"$$.Execution.RedriveTime"},"End":true}`, `{"n":2,"at":"2000-01-02T03:04:05.006Z"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bubble(t, func(t *testing.T) {
+				cx := testContext
+				cx.StartTime = time.Now()
+				if tc.cx != nil {
+					tc.cx(&cx)
+				}
+				out, f := mustParse(t, single(tc.state)).Run(context.Background(), json.RawMessage(`{}`), cx, newFake(nil), nil)
+				if tc.want == "" {
+					if f == nil || f.Name != ErrRuntime {
+						t.Fatalf("output %s, failure %v: want RedriveTime absent", out, f)
+					}
+					return
+				}
+				checkOutput(t, result{out: out, fail: f}, tc.want)
+			})
+		})
+	}
+}
+
 func TestPathFailures(t *testing.T) {
 	tests := []struct {
 		name, state, input, wantErr, wantCause string
