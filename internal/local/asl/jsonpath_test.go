@@ -5,7 +5,7 @@ import (
 )
 
 func TestJSONPathGet(t *testing.T) {
-	const doc = `{"a":{"b":[{"c":1},{"c":2},{"d":3}],"e f":"sp","x.y":"dot","n":null},"list":[10,20,30,40],"s":"str"}`
+	const doc = `{"a":{"b":[{"c":1},{"c":2},{"d":3}],"e f":"sp","x.y":"dot","n":null},"list":[10,20,30,40],"s":"str","q\"d":"double","it's":"single","back\\slash":"bs"}`
 	tests := []struct {
 		path, want string // want "" : not found
 	}{
@@ -34,6 +34,14 @@ func TestJSONPathGet(t *testing.T) {
 		{"$.a.b[*].zz", `[]`},
 		{"$.a.*", `[[{"c":1},{"c":2},{"d":3}],"sp",null,"dot"]`},
 		{"$.s[*]", `[]`},
+		// Quotes inside a bracketed name: escaped with a backslash, or the other quote.
+		{`$['q"d']`, `"double"`},
+		{`$['q\"d']`, `"double"`},
+		{`$["q\"d"]`, `"double"`},
+		{`$["it's"]`, `"single"`},
+		{`$['it\'s']`, `"single"`},
+		{`$['back\\slash']`, `"bs"`},
+		{`$.a['x.y']`, `"dot"`},
 	}
 	root, err := decodeValue([]byte(doc))
 	if err != nil {

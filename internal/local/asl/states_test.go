@@ -38,6 +38,10 @@ func TestPass(t *testing.T) {
 		{"OutputPath null gives {}", `{"Type":"Pass","OutputPath":null,"End":true}`, `{"a":1}`, `{}`},
 		{"ResultPath merges into the raw input, not the InputPath", `{"Type":"Pass","InputPath":"$.a","ResultPath":"$.copy","End":true}`, `{"a":{"b":1}}`, `{"a":{"b":1},"copy":{"b":1}}`},
 		{"large numbers pass unchanged", `{"Type":"Pass","End":true}`, `{"n":12345678901234567890,"d":0.1}`, `{"n":12345678901234567890,"d":0.1}`},
+		{"bracketed names with escaped quotes", `{"Type":"Pass","Parameters":{"d.$":"$['a\\\"b']","s.$":"$[\"it's\"]","e.$":"$['it\\'s']","f.$":"States.Format('{} {}', $[\"it's\"], $['a\\\"b'])"},"ResultPath":"$['out \\' put']","End":true}`,
+			`{"a\"b":1,"it's":2}`, `{"a\"b":1,"it's":2,"out ' put":{"d":1,"s":2,"e":2,"f":"2 1"}}`},
+		{"InputPath and OutputPath with escaped quotes", `{"Type":"Pass","InputPath":"$['a\\\"b']","OutputPath":"$[\"it's\"]","End":true}`,
+			`{"a\"b":{"it's":3}}`, `3`},
 		{"HTML characters are not escaped", `{"Type":"Pass","Result":"<a & b>","End":true}`, `{}`, `"<a & b>"`},
 	}
 	for _, tc := range tests {
