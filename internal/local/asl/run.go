@@ -28,6 +28,16 @@ const (
 // MaxPayloadSize is the largest state input, output or task result, in bytes.
 const MaxPayloadSize = 262144
 
+// maxExecutionSeconds is how long a Standard execution may run: one year, after which AWS
+// times it out (States.Timeout, ExecutionsTimedOut) whatever its TimeoutSeconds says. A year
+// is taken as 365 days (unconfirmed: AWS's quota page says "1 year").
+const maxExecutionSeconds = 365 * 24 * 60 * 60
+
+// maxWaitSeconds is the longest delay a Wait state accepts. AWS lets a Wait begin that
+// outlasts the execution's year (it then times out) but fails one whose delay does not fit
+// in a 32-bit count of seconds: 24,855 days waits, 24,856 days fails at once.
+const maxWaitSeconds = math.MaxInt32
+
 func runtimeFailure(format string, a ...any) *Failure {
 	return &Failure{Name: ErrRuntime, Cause: fmt.Sprintf(format, a...)}
 }
@@ -50,19 +60,22 @@ func (d *Definition) Run(ctx context.Context, input json.RawMessage, cx Context,
 	e := &execution{rt: rt, cx: cx, input: in, history: history}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	if d.timeout > 0 {
-		timerCtx, stopTimer := context.WithCancel(runCtx)
-		defer stopTimer()
-		go func() {
-			if rt.Sleep(timerCtx, time.Duration(d.timeout)*time.Second) == nil {
-				cancel(errExecutionTimeout)
-			}
-		}()
+	timeout := d.timeout
+	if timeout <= 0 || timeout > maxExecutionSeconds {
+		timeout = maxExecutionSeconds
 	}
+	timerCtx, stopTimer := context.WithCancel(runCtx)
+	defer stopTimer()
+	go func() {
+		if rt.Sleep(timerCtx, time.Duration(timeout)*time.Second) == nil {
+			cancel(errExecutionTimeout)
+		}
+	}()
 	out, f := e.runMachine(runCtx, d.root, in)
 	if f != nil {
 		if f.Name == ErrAborted && errors.Is(context.Cause(runCtx), errExecutionTimeout) && ctx.Err() == nil {
-			return nil, &Failure{Name: ErrTimeout, Cause: fmt.Sprintf("The execution timed out after %d seconds", d.timeout), executionTimeout: true}
+			// The cause is local mode's (unconfirmed): AWS's DescribeExecution shows none.
+			return nil, &Failure{Name: ErrTimeout, Cause: fmt.Sprintf("The execution timed out after %d seconds", timeout), executionTimeout: true}
 		}
 		return nil, f
 	}
@@ -368,6 +381,9 @@ func (e *execution) wait(ctx context.Context, st *state, raw any, sr *stateRun) 
 	}
 	env := e.env(eff, sr)
 	var d time.Duration
+	// The causes below are AWS's: the TimestampPath one as recorded from AWS, the
+	// SecondsPath ones as LocalStack words them after AWS (unconfirmed); a value that is
+	// not a string is shown as JSON (unconfirmed).
 	switch {
 	case st.hasSeconds:
 		d = time.Duration(st.seconds) * time.Second
@@ -375,18 +391,34 @@ func (e *execution) wait(ctx context.Context, st *state, raw any, sr *stateRun) 
 		d = st.timestamp.Sub(e.rt.Now())
 	case st.secondsPath != nil:
 		v, found := env.lookup(st.secondsPath)
+		if !found {
+			return nil, runtimeFailure("The SecondsPath parameter does not reference an input value: %s", st.secondsPath.raw)
+		}
 		n, ok := integer(v)
-		if !found || !ok || n < 0 || n > 99999999 {
-			return nil, runtimeFailure("The SecondsPath parameter does not reference a valid integer value: '%s' names %s", st.secondsPath.raw, describe(v, found))
+		if !ok {
+			return nil, runtimeFailure("The SecondsPath parameter cannot be parsed as a long value: %s == %s", st.secondsPath.raw, plainText(v))
+		}
+		if n < 0 {
+			return nil, runtimeFailure("The SecondsPath parameter references a negative value: %s == %s", st.secondsPath.raw, plainText(v))
+		}
+		if n > maxWaitSeconds {
+			return nil, waitTooLong()
 		}
 		d = time.Duration(n) * time.Second
 	case st.timestampPath != nil:
 		v, found := env.lookup(st.timestampPath)
+		if !found {
+			// (unconfirmed) worded as SecondsPath's.
+			return nil, runtimeFailure("The TimestampPath parameter does not reference an input value: %s", st.timestampPath.raw)
+		}
 		t, ok := parseTimestamp(v)
-		if !found || !ok {
-			return nil, runtimeFailure("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: '%s' names %s", st.timestampPath.raw, describe(v, found))
+		if !ok {
+			return nil, runtimeFailure("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: %s == %s", st.timestampPath.raw, plainText(v))
 		}
 		d = t.Sub(e.rt.Now())
+	}
+	if d > maxWaitSeconds*time.Second {
+		return nil, waitTooLong()
 	}
 	if d > 0 {
 		if err := e.rt.Sleep(ctx, d); err != nil {
@@ -394,6 +426,20 @@ func (e *execution) wait(ctx context.Context, st *state, raw any, sr *stateRun) 
 		}
 	}
 	return e.outputPath(st, eff)
+}
+
+// waitTooLong fails a Wait whose delay AWS refuses at once (see maxWaitSeconds). The
+// wording is unconfirmed: no record of AWS's message was found.
+func waitTooLong() *Failure {
+	return runtimeFailure("Wait state delay is too long.")
+}
+
+// plainText shows a value in a cause: a string as it is, anything else as JSON.
+func plainText(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return encodeString(v)
 }
 
 func describe(v any, found bool) string {

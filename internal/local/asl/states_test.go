@@ -329,16 +329,73 @@ func TestWait(t *testing.T) {
 }
 
 func TestWaitFailures(t *testing.T) {
+	const entered = "An error occurred while executing the state 'S' (entered at the event id #2). "
 	tests := []struct{ name, state, input, cause string }{
-		{"SecondsPath names a string", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":"10"}`, "SecondsPath"},
-		{"SecondsPath names a negative number", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":-1}`, "SecondsPath"},
-		{"SecondsPath names nothing", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{}`, "SecondsPath"},
-		{"TimestampPath names a bad timestamp", `{"Type":"Wait","TimestampPath":"$.w","End":true}`, `{"w":"tomorrow"}`, "TimestampPath"},
+		{"SecondsPath names a string", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":"10"}`,
+			"The SecondsPath parameter cannot be parsed as a long value: $.w == 10"},
+		{"SecondsPath names a fraction", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":1.5}`,
+			"The SecondsPath parameter cannot be parsed as a long value: $.w == 1.5"},
+		{"SecondsPath names a negative fraction", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":-1.5}`,
+			"The SecondsPath parameter cannot be parsed as a long value: $.w == -1.5"},
+		{"SecondsPath names a negative number", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":-1}`,
+			"The SecondsPath parameter references a negative value: $.w == -1"},
+		{"SecondsPath names nothing", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{}`,
+			"The SecondsPath parameter does not reference an input value: $.w"},
+		{"TimestampPath names a bad timestamp", `{"Type":"Wait","TimestampPath":"$.w","End":true}`, `{"w":"tomorrow"}`,
+			"The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: $.w == tomorrow"},
+		{"TimestampPath names a timestamp without an offset", `{"Type":"Wait","TimestampPath":"$.w","End":true}`, `{"w":"2000-01-01T00:00:10.000000"}`,
+			"The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: $.w == 2000-01-01T00:00:10.000000"},
+		{"TimestampPath names a number", `{"Type":"Wait","TimestampPath":"$.w","End":true}`, `{"w":10}`,
+			"The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: $.w == 10"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			bubble(t, func(t *testing.T) {
-				checkFailure(t, execute(t, single(tc.state), tc.input, newFake(nil)), ErrRuntime, tc.cause)
+				r := execute(t, single(tc.state), tc.input, newFake(nil))
+				checkFailure(t, r, ErrRuntime, "")
+				if r.fail.Cause != entered+tc.cause {
+					t.Fatalf("cause %q\nwant  %q", r.fail.Cause, entered+tc.cause)
+				}
+			})
+		})
+	}
+}
+
+// A Wait may outlast the execution's year, which then times out as AWS times it out; a
+// delay beyond 2^31-1 seconds fails at once.
+func TestWaitTooFar(t *testing.T) {
+	start := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // the synctest epoch
+	year := 365 * 24 * time.Hour
+	tests := []struct {
+		name, state, input string
+		wantErr            string
+		wantTimedOut       bool
+		wantElapsed        time.Duration
+		wantCause          string // the end of a States.Runtime cause
+	}{
+		{"Timestamp two years ahead times out after a year", `{"Type":"Wait","Timestamp":"2002-01-01T00:00:00Z","End":true}`, `{}`, ErrTimeout, true, year, ""},
+		{"SecondsPath of 24855 days times out after a year", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":2147472000}`, ErrTimeout, true, year, ""},
+		{"TimestampPath 24856 days ahead fails at once", `{"Type":"Wait","TimestampPath":"$.w","End":true}`,
+			`{"w":"` + start.Add(24856*24*time.Hour).Format(time.RFC3339) + `"}`, ErrRuntime, false, 0, "Wait state delay is too long."},
+		{"Timestamp a thousand years ahead fails at once", `{"Type":"Wait","Timestamp":"3000-01-01T00:00:00Z","End":true}`, `{}`, ErrRuntime, false, 0, "Wait state delay is too long."},
+		{"SecondsPath past 2^31-1 fails at once", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":2147483648}`, ErrRuntime, false, 0, "Wait state delay is too long."},
+		{"SecondsPath past a long is not a long", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":100000000000000000000}`, ErrRuntime, false, 0,
+			"The SecondsPath parameter cannot be parsed as a long value: $.w == 100000000000000000000"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bubble(t, func(t *testing.T) {
+				r := execute(t, single(tc.state), tc.input, newFake(nil))
+				checkFailure(t, r, tc.wantErr, "")
+				if r.fail.TimedOut() != tc.wantTimedOut {
+					t.Fatalf("TimedOut %v, want %v (%v)", r.fail.TimedOut(), tc.wantTimedOut, r.fail)
+				}
+				if !strings.HasSuffix(r.fail.Cause, tc.wantCause) {
+					t.Fatalf("cause %q", r.fail.Cause)
+				}
+				if r.elapsed != tc.wantElapsed {
+					t.Fatalf("elapsed %v, want %v", r.elapsed, tc.wantElapsed)
+				}
 			})
 		})
 	}
