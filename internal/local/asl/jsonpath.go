@@ -312,6 +312,37 @@ func clampIndex(i, n int) int {
 	return max(0, min(i, n))
 }
 
+// normalized renders the path as the JSONPath library behind Step Functions names it in
+// its messages: $['a']['b'][0].
+func (p *jsonPath) normalized() string {
+	var b strings.Builder
+	b.WriteString("$")
+	if p.context {
+		b.WriteString("$")
+	}
+	for _, s := range p.segs {
+		switch s.kind {
+		case segField:
+			b.WriteString("['" + s.name + "']")
+		case segIndex:
+			b.WriteString("[" + strconv.Itoa(s.index) + "]")
+		case segWildcard:
+			b.WriteString("[*]")
+		case segSlice:
+			b.WriteString("[")
+			if s.hasStart {
+				b.WriteString(strconv.Itoa(s.start))
+			}
+			b.WriteString(":")
+			if s.hasEnd {
+				b.WriteString(strconv.Itoa(s.end))
+			}
+			b.WriteString("]")
+		}
+	}
+	return b.String()
+}
+
 // errResultPath is a ResultPath that cannot be applied to the input.
 var errResultPath = errors.New("the path cannot be applied to the input")
 

@@ -254,7 +254,7 @@ func (e *execution) runState(ctx context.Context, st *state, raw any) (any, stri
 	}
 	encoded := encode(out)
 	if len(encoded) > MaxPayloadSize {
-		return nil, "", dataLimit(st.name, len(encoded))
+		return nil, "", dataLimit(st.name)
 	}
 	e.emit(HistoryEvent{Type: st.typ + "StateExited", State: st.name, Output: encoded})
 	return out, next, nil
@@ -269,8 +269,9 @@ func locate(f *Failure, state string, enteredID int) *Failure {
 	return &Failure{Name: f.Name, Cause: fmt.Sprintf("An error occurred while executing the state '%s' (entered at the event id #%d). %s", state, enteredID, f.Cause), located: true}
 }
 
-func dataLimit(state string, size int) *Failure {
-	return &Failure{Name: ErrDataLimitExceeded, Cause: fmt.Sprintf("The state/task '%s' returned a result with a size of %d bytes, exceeding the maximum number of bytes service limit (%d).", state, size, MaxPayloadSize)}
+// dataLimit is AWS's States.DataLimitExceeded, which names the state but not the size.
+func dataLimit(state string) *Failure {
+	return &Failure{Name: ErrDataLimitExceeded, Cause: fmt.Sprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", state)}
 }
 
 func (e *execution) inputPath(st *state, raw any) (any, *Failure) {
@@ -297,9 +298,18 @@ func selectPath(op optPath, v any, field string, e *execution, sr *stateRun) (an
 	}
 	out, ok := op.path.get(root)
 	if !ok {
-		return nil, runtimeFailure("The JSONPath '%s' specified for the field '%s' could not be found in the input '%s'", op.path.raw, field, encodeString(root))
+		return nil, noResults(op.path)
 	}
 	return out, nil
+}
+
+// noResults is AWS's States.Runtime cause for an InputPath, OutputPath or ItemsPath that
+// selects nothing: "Invalid path '$.x' : No results for path: $['x']", the second path in
+// the normalized form of the JSONPath library behind Step Functions. (That library words a
+// missing field in the middle of a path differently; unconfirmed, so this form is used for
+// every miss.)
+func noResults(p *jsonPath) *Failure {
+	return runtimeFailure("Invalid path '%s' : No results for path: %s", p.raw, p.normalized())
 }
 
 // resultPath combines the state's raw input with its result.
@@ -607,7 +617,7 @@ func (e *execution) taskAttempt(ctx context.Context, st *state, raw any, sr *sta
 	}
 	input := encode(params)
 	if len(input) > MaxPayloadSize {
-		return nil, dataLimit(st.name, len(input))
+		return nil, dataLimit(st.name)
 	}
 	call := TaskCall{State: st.name, Resource: st.resource, Input: input, TaskToken: sr.token, TimeoutSeconds: int(timeout), HeartbeatSeconds: int(heartbeat)}
 	scheduled, started, succeeded, failed, timedOut := taskEvents(st.resourceKind)
@@ -626,7 +636,7 @@ func (e *execution) taskAttempt(ctx context.Context, st *state, raw any, sr *sta
 		return nil, f
 	}
 	if len(rawResult) > MaxPayloadSize {
-		f := dataLimit(st.name, len(rawResult))
+		f := dataLimit(st.name)
 		e.emit(HistoryEvent{Type: failed, State: st.name, Error: f.Name, Cause: f.Cause, Resource: st.resource})
 		return nil, f
 	}
@@ -768,10 +778,11 @@ func (e *execution) mapAttempt(ctx context.Context, st *state, raw any, sr *stat
 	env := e.env(eff, sr)
 	itemsVal := eff
 	if st.itemsPath != nil {
-		env.field = "ItemsPath"
-		if itemsVal, f = env.resolve(st.itemsPath); f != nil {
-			return nil, f
+		v, found := env.lookup(st.itemsPath)
+		if !found {
+			return nil, noResults(st.itemsPath)
 		}
+		itemsVal = v
 	}
 	items, ok := itemsVal.([]any)
 	if !ok {
@@ -780,9 +791,16 @@ func (e *execution) mapAttempt(ctx context.Context, st *state, raw any, sr *stat
 	limit := st.maxConcurrency
 	if st.maxConcurrencyPath != nil {
 		v, found := env.lookup(st.maxConcurrencyPath)
+		if !found {
+			return nil, noResults(st.maxConcurrencyPath)
+		}
+		// AWS's causes as LocalStack words them after AWS (unconfirmed).
 		n, ok := integer(v)
-		if !found || !ok || n < 0 {
-			return nil, runtimeFailure("The MaxConcurrencyPath '%s' must name a non-negative integer, not %s", st.maxConcurrencyPath.raw, describe(v, found))
+		if !ok {
+			return nil, runtimeFailure("The MaxConcurrencyPath field refers to value \"%s\" which is not a valid integer: %s", plainText(v), st.maxConcurrencyPath.raw)
+		}
+		if n < 0 {
+			return nil, runtimeFailure("Expected non-negative integer for MaxConcurrency, got '%d' instead.", n)
 		}
 		limit = n
 	}

@@ -100,9 +100,21 @@ func TestPathFailures(t *testing.T) {
 		name, state, input, wantErr, wantCause string
 	}{
 		{"InputPath names nothing", `{"Type":"Pass","InputPath":"$.x","End":true}`, `{"a":1}`, ErrRuntime,
-			`The JSONPath '$.x' specified for the field 'InputPath' could not be found in the input '{"a":1}'`},
+			`(entered at the event id #2). Invalid path '$.x' : No results for path: $['x']`},
 		{"OutputPath names nothing", `{"Type":"Pass","OutputPath":"$.x.y","End":true}`, `{"x":{}}`, ErrRuntime,
-			`The JSONPath '$.x.y' specified for the field 'OutputPath' could not be found in the input '{"x":{}}'`},
+			`(entered at the event id #2). Invalid path '$.x.y' : No results for path: $['x']['y']`},
+		{"OutputPath with brackets and an index names nothing", `{"Type":"Pass","OutputPath":"$['a b'].c[2]","End":true}`, `{"a b":{"c":[1]}}`, ErrRuntime,
+			`(entered at the event id #2). Invalid path '$['a b'].c[2]' : No results for path: $['a b']['c'][2]`},
+		{"ItemsPath names nothing", `{"Type":"Map","ItemsPath":"$.items","ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}`, `{}`, ErrRuntime,
+			`(entered at the event id #2). Invalid path '$.items' : No results for path: $['items']`},
+		{"MaxConcurrencyPath names nothing", `{"Type":"Map","MaxConcurrencyPath":"$.n","ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}`, `[1]`, ErrRuntime,
+			`(entered at the event id #2). Invalid path '$.n' : No results for path: $['n']`},
+		{"MaxConcurrencyPath names a string", `{"Type":"Map","InputPath":"$.items","MaxConcurrencyPath":"$$.Execution.Input.n","ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}`, `{"items":[1],"n":"two"}`, ErrRuntime,
+			`(entered at the event id #2). The MaxConcurrencyPath field refers to value "two" which is not a valid integer: $$.Execution.Input.n`},
+		{"MaxConcurrencyPath names a fraction", `{"Type":"Map","InputPath":"$.items","MaxConcurrencyPath":"$$.Execution.Input.n","ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}`, `{"items":[1],"n":1.5}`, ErrRuntime,
+			`(entered at the event id #2). The MaxConcurrencyPath field refers to value "1.5" which is not a valid integer: $$.Execution.Input.n`},
+		{"MaxConcurrencyPath names a negative number", `{"Type":"Map","InputPath":"$.items","MaxConcurrencyPath":"$$.Execution.Input.n","ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}`, `{"items":[1],"n":-2}`, ErrRuntime,
+			`(entered at the event id #2). Expected non-negative integer for MaxConcurrency, got '-2' instead.`},
 		{"Parameters path names nothing", `{"Type":"Pass","Parameters":{"v.$":"$.missing"},"End":true}`, `{"a":1}`, ErrRuntime,
 			`The JSONPath '$.missing' specified for the field 'v.$' could not be found in the input '{"a":1}'`},
 		{"Parameters context path names nothing", `{"Type":"Pass","Parameters":{"v.$":"$$.Task.Token"},"End":true}`, `{}`, ErrRuntime,
@@ -592,7 +604,7 @@ func TestMap(t *testing.T) {
 		bubble(t, func(t *testing.T) {
 			def := single(`{"Type":"Map","ItemsPath":"$.items","End":true,"ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}}`)
 			checkFailure(t, execute(t, def, `{"items":{"a":1}}`, newFake(nil)), ErrRuntime, "array")
-			checkFailure(t, execute(t, def, `{}`, newFake(nil)), ErrRuntime, "'ItemsPath'")
+			checkFailure(t, execute(t, def, `{}`, newFake(nil)), ErrRuntime, "Invalid path '$.items'")
 		})
 	})
 }
@@ -943,14 +955,18 @@ func TestDataLimit(t *testing.T) {
 		bubble(t, func(t *testing.T) {
 			rt := newFake(func(ctx context.Context, call TaskCall) (json.RawMessage, error) { return json.RawMessage(big), nil })
 			def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Catch":[{"ErrorEquals":["States.ALL"],"Next":"C"}],"End":true},"C":{"Type":"Succeed"}}}`
-			checkFailure(t, execute(t, def, `{}`, rt), ErrDataLimitExceeded, "T")
+			checkFailure(t, execute(t, def, `{}`, rt), ErrDataLimitExceeded, "The state/task 'T' returned a result with a size exceeding the maximum number of bytes service limit.")
 		})
 	})
 	t.Run("state output over the limit", func(t *testing.T) {
 		bubble(t, func(t *testing.T) {
 			def := single(`{"Type":"Pass","Parameters":{"a.$":"$.s","b.$":"$.s"},"End":true}`)
 			half := strings.Repeat("y", MaxPayloadSize/2)
-			checkFailure(t, execute(t, def, `{"s":"`+half+`"}`, newFake(nil)), ErrDataLimitExceeded, "S")
+			r := execute(t, def, `{"s":"`+half+`"}`, newFake(nil))
+			checkFailure(t, r, ErrDataLimitExceeded, "")
+			if want := "The state/task 'S' returned a result with a size exceeding the maximum number of bytes service limit."; r.fail.Cause != want {
+				t.Fatalf("cause %q, want %q", r.fail.Cause, want)
+			}
 		})
 	})
 }
