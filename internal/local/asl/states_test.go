@@ -42,6 +42,13 @@ func TestPass(t *testing.T) {
 			`{"a\"b":1,"it's":2}`, `{"a\"b":1,"it's":2,"out ' put":{"d":1,"s":2,"e":2,"f":"2 1"}}`},
 		{"InputPath and OutputPath with escaped quotes", `{"Type":"Pass","InputPath":"$['a\\\"b']","OutputPath":"$[\"it's\"]","End":true}`,
 			`{"a\"b":{"it's":3}}`, `3`},
+		{"Parameters with JSONPath filters", `{"Type":"Pass","Parameters":{"dear.$":"$.items[?(@.price > 10)].id","pens.$":"$.items[?(@.kind == 'pen' && @.stock)]","ctx.$":"$$.Execution.Input.items[?(@.price <= 5)].id"},"End":true}`,
+			`{"items":[{"id":1,"price":5,"kind":"pen","stock":2},{"id":2,"price":12,"kind":"pen"},{"id":3,"price":30,"kind":"ink"}]}`,
+			`{"dear":[2,3],"pens":[{"id":1,"price":5,"kind":"pen","stock":2}],"ctx":[1]}`},
+		{"InputPath and OutputPath with a filter", `{"Type":"Pass","InputPath":"$.items[?(@.price > 10)]","OutputPath":"$[?(@.id != 2)]","End":true}`,
+			`{"items":[{"id":1,"price":5},{"id":2,"price":12},{"id":3,"price":30}]}`, `[{"id":3,"price":30}]`},
+		{"a filter that matches nothing gives []", `{"Type":"Pass","Parameters":{"none.$":"$.items[?(@.price > 100)]"},"End":true}`,
+			`{"items":[{"price":5}]}`, `{"none":[]}`},
 		{"HTML characters are not escaped", `{"Type":"Pass","Result":"<a & b>","End":true}`, `{}`, `"<a & b>"`},
 	}
 	for _, tc := range tests {
