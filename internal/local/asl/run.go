@@ -703,7 +703,9 @@ func (e *execution) invoke(ctx context.Context, call TaskCall, timeout int64) (j
 		if err != nil || ctx.Err() != nil {
 			return nil, e.aborted(ctx)
 		}
-		return nil, &Failure{Name: ErrTimeout, Cause: fmt.Sprintf("The task '%s' did not finish within TimeoutSeconds (%d)", call.State, timeout)}
+		// AWS's TaskTimedOut/LambdaFunctionTimedOut events, and the execution's failure
+		// when nothing catches it, carry States.Timeout and no cause.
+		return nil, &Failure{Name: ErrTimeout}
 	}
 }
 

@@ -801,6 +801,14 @@ func TestTaskTimeout(t *testing.T) {
 				if tc.wantErr == ErrTimeout && !slicesContains(eventTypes(r.events), "LambdaFunctionTimedOut") {
 					t.Fatalf("no LambdaFunctionTimedOut in %v", eventTypes(r.events))
 				}
+				if tc.wantErr == ErrTimeout && r.fail.Cause != "" {
+					t.Fatalf("cause %q: AWS gives a task timeout none", r.fail.Cause)
+				}
+				for _, ev := range r.events {
+					if ev.Type == "LambdaFunctionTimedOut" && (ev.Error != ErrTimeout || ev.Cause != "") {
+						t.Fatalf("timed out event %+v", ev)
+					}
+				}
 				if calls := rt.Calls(); tc.wantErr != ErrRuntime && tc.input == `{"timeout":60}` && calls[0].TimeoutSeconds != 60 {
 					t.Fatalf("TaskCall.TimeoutSeconds %d", calls[0].TimeoutSeconds)
 				}
