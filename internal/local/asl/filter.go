@@ -323,10 +323,18 @@ func filterEqual(a, b any) bool {
 	x, xs := a.(string)
 	y, ys := b.(string)
 	if xs != ys {
+		text := y
 		if xs {
-			a = json.Number(strings.TrimSpace(x))
+			text = x
+		}
+		text = strings.TrimSpace(text)
+		if !json.Valid([]byte(text)) {
+			return false
+		}
+		if xs {
+			a = json.Number(text)
 		} else {
-			b = json.Number(strings.TrimSpace(y))
+			b = json.Number(text)
 		}
 		if _, ok := number(a); !ok {
 			return false

@@ -223,6 +223,8 @@ func TestJSONPathFilter(t *testing.T) {
 		{"$.items[?(@.price == 20)].id", `[4]`},
 		{"$.items[?(@.price == '15')].id", `[2]`},
 		{"$.items[?(@.name == 5)].id", `[]`},
+		{"$.nums[?(@ == '10/1')]", `[]`},
+		{"$.nums[?(@ == '\"10\"')]", `[]`},
 		{"$.items[?(@.sale != true)].id", `[2,3,4]`},
 		{"$.items[?(@.sale == true)].missing", `[]`},
 		{"$.items[?(@.sale == true)].id", `[1]`},
