@@ -391,20 +391,27 @@ func TestWaitTooFar(t *testing.T) {
 		wantTimedOut       bool
 		wantElapsed        time.Duration
 		wantCause          string // the end of a States.Runtime cause
+		machineTimeout     string // the definition's TimeoutSeconds, if any
 	}{
-		{"Timestamp two years ahead times out after a year", `{"Type":"Wait","Timestamp":"2002-01-01T00:00:00Z","End":true}`, `{}`, ErrTimeout, true, year, ""},
-		{"SecondsPath of 24855 days times out after a year", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":2147472000}`, ErrTimeout, true, year, ""},
+		{"Timestamp two years ahead times out after a year", `{"Type":"Wait","Timestamp":"2002-01-01T00:00:00Z","End":true}`, `{}`, ErrTimeout, true, year, "", ""},
+		{"Seconds of 99999999 times out after a year", `{"Type":"Wait","Seconds":99999999,"End":true}`, `{}`, ErrTimeout, true, year, "", ""},
+		{"a definition's TimeoutSeconds past a year still ends at the year", `{"Type":"Wait","Seconds":99999999,"End":true}`, `{}`, ErrTimeout, true, year, "", "99999999"},
+		{"SecondsPath of 24855 days times out after a year", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":2147472000}`, ErrTimeout, true, year, "", ""},
 		{"TimestampPath 24856 days ahead fails at once", `{"Type":"Wait","TimestampPath":"$.w","End":true}`,
-			`{"w":"` + start.Add(24856*24*time.Hour).Format(time.RFC3339) + `"}`, ErrRuntime, false, 0, "Wait state delay is too long."},
-		{"Timestamp a thousand years ahead fails at once", `{"Type":"Wait","Timestamp":"3000-01-01T00:00:00Z","End":true}`, `{}`, ErrRuntime, false, 0, "Wait state delay is too long."},
-		{"SecondsPath past 2^31-1 fails at once", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":2147483648}`, ErrRuntime, false, 0, "Wait state delay is too long."},
+			`{"w":"` + start.Add(24856*24*time.Hour).Format(time.RFC3339) + `"}`, ErrRuntime, false, 0, "Wait state delay is too long.", ""},
+		{"Timestamp a thousand years ahead fails at once", `{"Type":"Wait","Timestamp":"3000-01-01T00:00:00Z","End":true}`, `{}`, ErrRuntime, false, 0, "Wait state delay is too long.", ""},
+		{"SecondsPath past 2^31-1 fails at once", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":2147483648}`, ErrRuntime, false, 0, "Wait state delay is too long.", ""},
 		{"SecondsPath past a long is not a long", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":100000000000000000000}`, ErrRuntime, false, 0,
-			"The SecondsPath parameter cannot be parsed as a long value: $.w == 100000000000000000000"},
+			"The SecondsPath parameter cannot be parsed as a long value: $.w == 100000000000000000000", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			bubble(t, func(t *testing.T) {
-				r := execute(t, single(tc.state), tc.input, newFake(nil))
+				def := single(tc.state)
+				if tc.machineTimeout != "" {
+					def = `{"TimeoutSeconds":` + tc.machineTimeout + `,"StartAt":"S","States":{"S":` + tc.state + `}}`
+				}
+				r := execute(t, def, tc.input, newFake(nil))
 				checkFailure(t, r, tc.wantErr, "")
 				if r.fail.TimedOut() != tc.wantTimedOut {
 					t.Fatalf("TimedOut %v, want %v (%v)", r.fail.TimedOut(), tc.wantTimedOut, r.fail)
