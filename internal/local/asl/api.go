@@ -85,6 +85,8 @@ type Context struct {
 	ExecutionName    string    // $$.Execution.Name
 	StartTime        time.Time // $$.Execution.StartTime
 	RoleArn          string    // $$.Execution.RoleArn
+	RedriveCount     int       // $$.Execution.RedriveCount: 0 for an execution never redriven
+	RedriveTime      time.Time // $$.Execution.RedriveTime: only present after a redrive
 	StateMachineID   string    // $$.StateMachine.Id
 	StateMachineName string    // $$.StateMachine.Name
 }

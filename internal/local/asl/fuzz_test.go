@@ -115,7 +115,7 @@ func FuzzIntrinsic(f *testing.F) {
 }
 
 func FuzzJSONPath(f *testing.F) {
-	for _, seed := range []string{"$", "$$.Execution.Id", "$.a.b[0]", "$['a b'][*].c", "$.a[1:3]", "$..x", "$.a[?(@)]", "$.a[-1]"} {
+	for _, seed := range []string{"$", "$$.Execution.Id", "$.a.b[0]", "$['a b'][*].c", "$.a[1:3]", "$..x", "$.a[?(@)]", "$.a[-1]", "$.a[?(@.b > 1 && (@.c == 'x' || @['d'][0] != null))]", "$.a[?(@.b =~ /x/)]"} {
 		f.Add(seed)
 	}
 	root, _ := decodeValue([]byte(`{"a":{"b":[1,{"c":2}]},"a b":[{"c":1}]}`))

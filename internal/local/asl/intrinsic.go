@@ -473,8 +473,11 @@ func fnStringToJSON(_ *iexpr, _ *evalEnv, args []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// AWS answers null for an empty string rather than failing. Blank strings are taken
+	// the same way, as a JSON reader that skips whitespace sees nothing in them either
+	// (unconfirmed for blanks).
 	if strings.TrimSpace(s) == "" {
-		return nil, errors.New("the string is empty, not JSON")
+		return nil, nil
 	}
 	v, err := decodeValue([]byte(s))
 	if err != nil {

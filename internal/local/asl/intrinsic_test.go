@@ -30,7 +30,7 @@ func evalIntrinsic(t testing.TB, expr, input string, rnd *rand.Rand) (any, *Fail
 
 func TestIntrinsics(t *testing.T) {
 	const input = `{"a":1,"b":2,"s":"hello","arr":[1,2,3,2,1],"objs":[{"x":1},{"x":1},{"x":2}],"obj1":{"a":1,"b":{"c":1}},"obj2":{"b":{"d":2},"e":3},
-		"json":"{\"k\":[1,2]}","big":9007199254740993,"neg":-5,"f":1.5,"csv":"a,b;c","none":null,"t":true,"tmpl":"{} + {}"}`
+		"json":"{\"k\":[1,2]}","big":9007199254740993,"neg":-5,"f":1.5,"csv":"a,b;c","none":null,"t":true,"tmpl":"{} + {}","empty":""}`
 	tests := []struct {
 		name, expr, want string // want: JSON
 	}{
@@ -43,6 +43,8 @@ func TestIntrinsics(t *testing.T) {
 		{"Format from the context object", `States.Format('{}', $$.Execution.Name)`, `"exec-1"`},
 		{"StringToJson", `States.StringToJson($.json)`, `{"k":[1,2]}`},
 		{"StringToJson literal", `States.StringToJson('{"n":1}')`, `{"n":1}`},
+		{"StringToJson of an empty string is null, as on AWS", `States.StringToJson('')`, `null`},
+		{"StringToJson of an empty string from a path", `States.StringToJson($.empty)`, `null`},
 		{"JsonToString", `States.JsonToString($.obj1)`, `"{\"a\":1,\"b\":{\"c\":1}}"`},
 		{"Array", `States.Array($.a, 'two', 3, true, null, $.obj1.b)`, `[1,"two",3,true,null,{"c":1}]`},
 		{"Array empty", `States.Array()`, `[]`},

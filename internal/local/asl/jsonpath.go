@@ -11,10 +11,10 @@ import (
 // The JSONPath subset Step Functions definitions use, written here rather than taken from a
 // library so that what is refused is refused by name: "$", "$$" (the context object),
 // ".name", "['name']", "[n]" (and "[-n]" outside reference paths), and in paths that may
-// select several nodes "[*]", ".*" and "[start:end]". Recursive descent, filters, unions,
-// script expressions, slice steps and functions such as length() are refused as
-// unsupported. A path that may select several nodes yields the array of what it selected,
-// as Jayway JSONPath (behind Step Functions) does.
+// select several nodes "[*]", ".*", "[start:end]" and filters "[?(...)]" (see filter.go).
+// Recursive descent, unions, script expressions, slice steps and functions such as
+// length() are refused as unsupported. A path that may select several nodes yields the
+// array of what it selected, as Jayway JSONPath (behind Step Functions) does.
 
 type segKind uint8
 
@@ -23,6 +23,7 @@ const (
 	segIndex
 	segWildcard
 	segSlice
+	segFilter
 )
 
 type segment struct {
@@ -31,6 +32,7 @@ type segment struct {
 	index            int
 	start, end       int
 	hasStart, hasEnd bool
+	filter           *filterExpr
 }
 
 // jsonPath is a parsed path.
@@ -43,7 +45,7 @@ type jsonPath struct {
 // definite reports whether the path selects at most one node.
 func (p *jsonPath) definite() bool {
 	for _, s := range p.segs {
-		if s.kind == segWildcard || s.kind == segSlice {
+		if s.kind == segWildcard || s.kind == segSlice || s.kind == segFilter {
 			return false
 		}
 	}
@@ -53,7 +55,7 @@ func (p *jsonPath) definite() bool {
 // reference reports whether the path is a Reference Path: one node, no negative index.
 func (p *jsonPath) reference() bool {
 	for _, s := range p.segs {
-		if s.kind == segWildcard || s.kind == segSlice || (s.kind == segIndex && s.index < 0) {
+		if s.kind == segWildcard || s.kind == segSlice || s.kind == segFilter || (s.kind == segIndex && s.index < 0) {
 			return false
 		}
 	}
@@ -160,7 +162,11 @@ func parseBracket(s string) (segment, int, error) {
 		}
 		return segment{kind: segWildcard}, 3, nil
 	case c == '?':
-		return segment{}, 0, &unsupportedError{"a filter expression '[?(...)]'"}
+		f, n, err := parseFilter(s)
+		if err != nil {
+			return segment{}, 0, err
+		}
+		return segment{kind: segFilter, filter: f}, n, nil
 	case c == '(':
 		return segment{}, 0, &unsupportedError{"a script expression '[(...)]'"}
 	}
@@ -286,6 +292,20 @@ func appendSelected(out []any, cur any, s segment) []any {
 				out = append(out, t[k])
 			}
 		}
+	case segFilter:
+		switch t := cur.(type) {
+		case []any:
+			for _, e := range t {
+				if s.filter.match(e) {
+					out = append(out, e)
+				}
+			}
+		case map[string]any:
+			// Jayway applies a filter to an object itself: the object, or nothing.
+			if s.filter.match(t) {
+				out = append(out, t)
+			}
+		}
 	case segSlice:
 		a, ok := cur.([]any)
 		if !ok {
@@ -310,6 +330,39 @@ func clampIndex(i, n int) int {
 		i += n
 	}
 	return max(0, min(i, n))
+}
+
+// normalized renders the path as the JSONPath library behind Step Functions names it in
+// its messages: $['a']['b'][0].
+func (p *jsonPath) normalized() string {
+	var b strings.Builder
+	b.WriteString("$")
+	if p.context {
+		b.WriteString("$")
+	}
+	for _, s := range p.segs {
+		switch s.kind {
+		case segField:
+			b.WriteString("['" + s.name + "']")
+		case segIndex:
+			b.WriteString("[" + strconv.Itoa(s.index) + "]")
+		case segWildcard:
+			b.WriteString("[*]")
+		case segFilter:
+			b.WriteString("[?]")
+		case segSlice:
+			b.WriteString("[")
+			if s.hasStart {
+				b.WriteString(strconv.Itoa(s.start))
+			}
+			b.WriteString(":")
+			if s.hasEnd {
+				b.WriteString(strconv.Itoa(s.end))
+			}
+			b.WriteString("]")
+		}
+	}
+	return b.String()
 }
 
 // errResultPath is a ResultPath that cannot be applied to the input.

@@ -28,6 +28,16 @@ const (
 // MaxPayloadSize is the largest state input, output or task result, in bytes.
 const MaxPayloadSize = 262144
 
+// maxExecutionSeconds is how long a Standard execution may run: one year, after which AWS
+// times it out (States.Timeout, ExecutionsTimedOut) whatever its TimeoutSeconds says. A year
+// is taken as 365 days (unconfirmed: AWS's quota page says "1 year").
+const maxExecutionSeconds = 365 * 24 * 60 * 60
+
+// maxWaitSeconds is the longest delay a Wait state accepts. AWS lets a Wait begin that
+// outlasts the execution's year (it then times out) but fails one whose delay does not fit
+// in a 32-bit count of seconds: 24,855 days waits, 24,856 days fails at once.
+const maxWaitSeconds = math.MaxInt32
+
 func runtimeFailure(format string, a ...any) *Failure {
 	return &Failure{Name: ErrRuntime, Cause: fmt.Sprintf(format, a...)}
 }
@@ -50,19 +60,22 @@ func (d *Definition) Run(ctx context.Context, input json.RawMessage, cx Context,
 	e := &execution{rt: rt, cx: cx, input: in, history: history}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	if d.timeout > 0 {
-		timerCtx, stopTimer := context.WithCancel(runCtx)
-		defer stopTimer()
-		go func() {
-			if rt.Sleep(timerCtx, time.Duration(d.timeout)*time.Second) == nil {
-				cancel(errExecutionTimeout)
-			}
-		}()
+	timeout := d.timeout
+	if timeout <= 0 || timeout > maxExecutionSeconds {
+		timeout = maxExecutionSeconds
 	}
+	timerCtx, stopTimer := context.WithCancel(runCtx)
+	defer stopTimer()
+	go func() {
+		if rt.Sleep(timerCtx, time.Duration(timeout)*time.Second) == nil {
+			cancel(errExecutionTimeout)
+		}
+	}()
 	out, f := e.runMachine(runCtx, d.root, in)
 	if f != nil {
 		if f.Name == ErrAborted && errors.Is(context.Cause(runCtx), errExecutionTimeout) && ctx.Err() == nil {
-			return nil, &Failure{Name: ErrTimeout, Cause: fmt.Sprintf("The execution timed out after %d seconds", d.timeout), executionTimeout: true}
+			// The cause is local mode's (unconfirmed): AWS's DescribeExecution shows none.
+			return nil, &Failure{Name: ErrTimeout, Cause: fmt.Sprintf("The execution timed out after %d seconds", timeout), executionTimeout: true}
 		}
 		return nil, f
 	}
@@ -126,14 +139,20 @@ type mapItem struct {
 func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 func (e *execution) contextObject(sr *stateRun) any {
+	execution := map[string]any{
+		"Id":           e.cx.ExecutionID,
+		"Input":        e.input,
+		"Name":         e.cx.ExecutionName,
+		"RoleArn":      e.cx.RoleArn,
+		"StartTime":    formatTime(e.cx.StartTime),
+		"RedriveCount": intValue(int64(e.cx.RedriveCount)),
+	}
+	// AWS adds RedriveTime only to an execution that was redriven.
+	if !e.cx.RedriveTime.IsZero() {
+		execution["RedriveTime"] = formatTime(e.cx.RedriveTime)
+	}
 	co := map[string]any{
-		"Execution": map[string]any{
-			"Id":        e.cx.ExecutionID,
-			"Input":     e.input,
-			"Name":      e.cx.ExecutionName,
-			"RoleArn":   e.cx.RoleArn,
-			"StartTime": formatTime(e.cx.StartTime),
-		},
+		"Execution": execution,
 		"State": map[string]any{
 			"EnteredTime": formatTime(sr.entered),
 			"Name":        sr.name,
@@ -235,7 +254,7 @@ func (e *execution) runState(ctx context.Context, st *state, raw any) (any, stri
 	}
 	encoded := encode(out)
 	if len(encoded) > MaxPayloadSize {
-		return nil, "", dataLimit(st.name, len(encoded))
+		return nil, "", dataLimit(st.name)
 	}
 	e.emit(HistoryEvent{Type: st.typ + "StateExited", State: st.name, Output: encoded})
 	return out, next, nil
@@ -250,8 +269,9 @@ func locate(f *Failure, state string, enteredID int) *Failure {
 	return &Failure{Name: f.Name, Cause: fmt.Sprintf("An error occurred while executing the state '%s' (entered at the event id #%d). %s", state, enteredID, f.Cause), located: true}
 }
 
-func dataLimit(state string, size int) *Failure {
-	return &Failure{Name: ErrDataLimitExceeded, Cause: fmt.Sprintf("The state/task '%s' returned a result with a size of %d bytes, exceeding the maximum number of bytes service limit (%d).", state, size, MaxPayloadSize)}
+// dataLimit is AWS's States.DataLimitExceeded, which names the state but not the size.
+func dataLimit(state string) *Failure {
+	return &Failure{Name: ErrDataLimitExceeded, Cause: fmt.Sprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", state)}
 }
 
 func (e *execution) inputPath(st *state, raw any) (any, *Failure) {
@@ -278,9 +298,18 @@ func selectPath(op optPath, v any, field string, e *execution, sr *stateRun) (an
 	}
 	out, ok := op.path.get(root)
 	if !ok {
-		return nil, runtimeFailure("The JSONPath '%s' specified for the field '%s' could not be found in the input '%s'", op.path.raw, field, encodeString(root))
+		return nil, noResults(op.path)
 	}
 	return out, nil
+}
+
+// noResults is AWS's States.Runtime cause for an InputPath, OutputPath or ItemsPath that
+// selects nothing: "Invalid path '$.x' : No results for path: $['x']", the second path in
+// the normalized form of the JSONPath library behind Step Functions. (That library words a
+// missing field in the middle of a path differently; unconfirmed, so this form is used for
+// every miss.)
+func noResults(p *jsonPath) *Failure {
+	return runtimeFailure("Invalid path '%s' : No results for path: %s", p.raw, p.normalized())
 }
 
 // resultPath combines the state's raw input with its result.
@@ -362,6 +391,9 @@ func (e *execution) wait(ctx context.Context, st *state, raw any, sr *stateRun) 
 	}
 	env := e.env(eff, sr)
 	var d time.Duration
+	// The causes below are AWS's: the TimestampPath one as recorded from AWS, the
+	// SecondsPath ones as LocalStack words them after AWS (unconfirmed); a value that is
+	// not a string is shown as JSON (unconfirmed).
 	switch {
 	case st.hasSeconds:
 		d = time.Duration(st.seconds) * time.Second
@@ -369,18 +401,34 @@ func (e *execution) wait(ctx context.Context, st *state, raw any, sr *stateRun) 
 		d = st.timestamp.Sub(e.rt.Now())
 	case st.secondsPath != nil:
 		v, found := env.lookup(st.secondsPath)
+		if !found {
+			return nil, runtimeFailure("The SecondsPath parameter does not reference an input value: %s", st.secondsPath.raw)
+		}
 		n, ok := integer(v)
-		if !found || !ok || n < 0 || n > 99999999 {
-			return nil, runtimeFailure("The SecondsPath parameter does not reference a valid integer value: '%s' names %s", st.secondsPath.raw, describe(v, found))
+		if !ok {
+			return nil, runtimeFailure("The SecondsPath parameter cannot be parsed as a long value: %s == %s", st.secondsPath.raw, plainText(v))
+		}
+		if n < 0 {
+			return nil, runtimeFailure("The SecondsPath parameter references a negative value: %s == %s", st.secondsPath.raw, plainText(v))
+		}
+		if n > maxWaitSeconds {
+			return nil, waitTooLong()
 		}
 		d = time.Duration(n) * time.Second
 	case st.timestampPath != nil:
 		v, found := env.lookup(st.timestampPath)
+		if !found {
+			// (unconfirmed) worded as SecondsPath's.
+			return nil, runtimeFailure("The TimestampPath parameter does not reference an input value: %s", st.timestampPath.raw)
+		}
 		t, ok := parseTimestamp(v)
-		if !found || !ok {
-			return nil, runtimeFailure("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: '%s' names %s", st.timestampPath.raw, describe(v, found))
+		if !ok {
+			return nil, runtimeFailure("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: %s == %s", st.timestampPath.raw, plainText(v))
 		}
 		d = t.Sub(e.rt.Now())
+	}
+	if d > maxWaitSeconds*time.Second {
+		return nil, waitTooLong()
 	}
 	if d > 0 {
 		if err := e.rt.Sleep(ctx, d); err != nil {
@@ -388,6 +436,20 @@ func (e *execution) wait(ctx context.Context, st *state, raw any, sr *stateRun) 
 		}
 	}
 	return e.outputPath(st, eff)
+}
+
+// waitTooLong fails a Wait whose delay AWS refuses at once (see maxWaitSeconds). The
+// wording is unconfirmed: no record of AWS's message was found.
+func waitTooLong() *Failure {
+	return runtimeFailure("Wait state delay is too long.")
+}
+
+// plainText shows a value in a cause: a string as it is, anything else as JSON.
+func plainText(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return encodeString(v)
 }
 
 func describe(v any, found bool) string {
@@ -555,7 +617,7 @@ func (e *execution) taskAttempt(ctx context.Context, st *state, raw any, sr *sta
 	}
 	input := encode(params)
 	if len(input) > MaxPayloadSize {
-		return nil, dataLimit(st.name, len(input))
+		return nil, dataLimit(st.name)
 	}
 	call := TaskCall{State: st.name, Resource: st.resource, Input: input, TaskToken: sr.token, TimeoutSeconds: int(timeout), HeartbeatSeconds: int(heartbeat)}
 	scheduled, started, succeeded, failed, timedOut := taskEvents(st.resourceKind)
@@ -574,7 +636,7 @@ func (e *execution) taskAttempt(ctx context.Context, st *state, raw any, sr *sta
 		return nil, f
 	}
 	if len(rawResult) > MaxPayloadSize {
-		f := dataLimit(st.name, len(rawResult))
+		f := dataLimit(st.name)
 		e.emit(HistoryEvent{Type: failed, State: st.name, Error: f.Name, Cause: f.Cause, Resource: st.resource})
 		return nil, f
 	}
@@ -641,7 +703,9 @@ func (e *execution) invoke(ctx context.Context, call TaskCall, timeout int64) (j
 		if err != nil || ctx.Err() != nil {
 			return nil, e.aborted(ctx)
 		}
-		return nil, &Failure{Name: ErrTimeout, Cause: fmt.Sprintf("The task '%s' did not finish within TimeoutSeconds (%d)", call.State, timeout)}
+		// AWS's TaskTimedOut/LambdaFunctionTimedOut events, and the execution's failure
+		// when nothing catches it, carry States.Timeout and no cause.
+		return nil, &Failure{Name: ErrTimeout}
 	}
 }
 
@@ -716,10 +780,11 @@ func (e *execution) mapAttempt(ctx context.Context, st *state, raw any, sr *stat
 	env := e.env(eff, sr)
 	itemsVal := eff
 	if st.itemsPath != nil {
-		env.field = "ItemsPath"
-		if itemsVal, f = env.resolve(st.itemsPath); f != nil {
-			return nil, f
+		v, found := env.lookup(st.itemsPath)
+		if !found {
+			return nil, noResults(st.itemsPath)
 		}
+		itemsVal = v
 	}
 	items, ok := itemsVal.([]any)
 	if !ok {
@@ -728,9 +793,16 @@ func (e *execution) mapAttempt(ctx context.Context, st *state, raw any, sr *stat
 	limit := st.maxConcurrency
 	if st.maxConcurrencyPath != nil {
 		v, found := env.lookup(st.maxConcurrencyPath)
+		if !found {
+			return nil, noResults(st.maxConcurrencyPath)
+		}
+		// AWS's causes as LocalStack words them after AWS (unconfirmed).
 		n, ok := integer(v)
-		if !found || !ok || n < 0 {
-			return nil, runtimeFailure("The MaxConcurrencyPath '%s' must name a non-negative integer, not %s", st.maxConcurrencyPath.raw, describe(v, found))
+		if !ok {
+			return nil, runtimeFailure("The MaxConcurrencyPath field refers to value \"%s\" which is not a valid integer: %s", plainText(v), st.maxConcurrencyPath.raw)
+		}
+		if n < 0 {
+			return nil, runtimeFailure("Expected non-negative integer for MaxConcurrency, got '%d' instead.", n)
 		}
 		limit = n
 	}

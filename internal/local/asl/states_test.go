@@ -38,6 +38,17 @@ func TestPass(t *testing.T) {
 		{"OutputPath null gives {}", `{"Type":"Pass","OutputPath":null,"End":true}`, `{"a":1}`, `{}`},
 		{"ResultPath merges into the raw input, not the InputPath", `{"Type":"Pass","InputPath":"$.a","ResultPath":"$.copy","End":true}`, `{"a":{"b":1}}`, `{"a":{"b":1},"copy":{"b":1}}`},
 		{"large numbers pass unchanged", `{"Type":"Pass","End":true}`, `{"n":12345678901234567890,"d":0.1}`, `{"n":12345678901234567890,"d":0.1}`},
+		{"bracketed names with escaped quotes", `{"Type":"Pass","Parameters":{"d.$":"$['a\\\"b']","s.$":"$[\"it's\"]","e.$":"$['it\\'s']","f.$":"States.Format('{} {}', $[\"it's\"], $['a\\\"b'])"},"ResultPath":"$['out \\' put']","End":true}`,
+			`{"a\"b":1,"it's":2}`, `{"a\"b":1,"it's":2,"out ' put":{"d":1,"s":2,"e":2,"f":"2 1"}}`},
+		{"InputPath and OutputPath with escaped quotes", `{"Type":"Pass","InputPath":"$['a\\\"b']","OutputPath":"$[\"it's\"]","End":true}`,
+			`{"a\"b":{"it's":3}}`, `3`},
+		{"Parameters with JSONPath filters", `{"Type":"Pass","Parameters":{"dear.$":"$.items[?(@.price > 10)].id","pens.$":"$.items[?(@.kind == 'pen' && @.stock)]","ctx.$":"$$.Execution.Input.items[?(@.price <= 5)].id"},"End":true}`,
+			`{"items":[{"id":1,"price":5,"kind":"pen","stock":2},{"id":2,"price":12,"kind":"pen"},{"id":3,"price":30,"kind":"ink"}]}`,
+			`{"dear":[2,3],"pens":[{"id":1,"price":5,"kind":"pen","stock":2}],"ctx":[1]}`},
+		{"InputPath and OutputPath with a filter", `{"Type":"Pass","InputPath":"$.items[?(@.price > 10)]","OutputPath":"$[?(@.id != 2)]","End":true}`,
+			`{"items":[{"id":1,"price":5},{"id":2,"price":12},{"id":3,"price":30}]}`, `[{"id":3,"price":30}]`},
+		{"a filter that matches nothing gives []", `{"Type":"Pass","Parameters":{"none.$":"$.items[?(@.price > 100)]"},"End":true}`,
+			`{"items":[{"price":5}]}`, `{"none":[]}`},
 		{"HTML characters are not escaped", `{"Type":"Pass","Result":"<a & b>","End":true}`, `{}`, `"<a & b>"`},
 	}
 	for _, tc := range tests {
@@ -53,14 +64,64 @@ func TestPass(t *testing.T) {
 	}
 }
 
+// The context object's Execution part as AWS documents it: RedriveCount is 0 for an
+// execution never redriven, and RedriveTime appears only after a redrive.
+func TestContextObjectExecution(t *testing.T) {
+	redriven := time.Date(2000, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
+	tests := []struct {
+		name  string
+		cx    func(*Context)
+		state string
+		want  string
+	}{
+		{"RedriveCount is 0 for a new execution", nil,
+			`{"Type":"Pass","Parameters":{"n.$":"$$.Execution.RedriveCount"},"End":true}`, `{"n":0}`},
+		{"no RedriveTime before a redrive", nil,
+			`{"Type":"Pass","Parameters":{"keys.$":"$$.Execution"},"OutputPath":"$.keys.RedriveTime","End":true}`, ""},
+		{"RedriveCount and RedriveTime after a redrive", func(cx *Context) { cx.RedriveCount, cx.RedriveTime = 2, redriven },
+			`{"Type":"Pass","Parameters":{"n.$":"$$.Execution.RedriveCount","at.$":"$$.Execution.RedriveTime"},"End":true}`, `{"n":2,"at":"2000-01-02T03:04:05.006Z"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bubble(t, func(t *testing.T) {
+				cx := testContext
+				cx.StartTime = time.Now()
+				if tc.cx != nil {
+					tc.cx(&cx)
+				}
+				out, f := mustParse(t, single(tc.state)).Run(context.Background(), json.RawMessage(`{}`), cx, newFake(nil), nil)
+				if tc.want == "" {
+					if f == nil || f.Name != ErrRuntime {
+						t.Fatalf("output %s, failure %v: want RedriveTime absent", out, f)
+					}
+					return
+				}
+				checkOutput(t, result{out: out, fail: f}, tc.want)
+			})
+		})
+	}
+}
+
 func TestPathFailures(t *testing.T) {
 	tests := []struct {
 		name, state, input, wantErr, wantCause string
 	}{
 		{"InputPath names nothing", `{"Type":"Pass","InputPath":"$.x","End":true}`, `{"a":1}`, ErrRuntime,
-			`The JSONPath '$.x' specified for the field 'InputPath' could not be found in the input '{"a":1}'`},
+			`(entered at the event id #2). Invalid path '$.x' : No results for path: $['x']`},
 		{"OutputPath names nothing", `{"Type":"Pass","OutputPath":"$.x.y","End":true}`, `{"x":{}}`, ErrRuntime,
-			`The JSONPath '$.x.y' specified for the field 'OutputPath' could not be found in the input '{"x":{}}'`},
+			`(entered at the event id #2). Invalid path '$.x.y' : No results for path: $['x']['y']`},
+		{"OutputPath with brackets and an index names nothing", `{"Type":"Pass","OutputPath":"$['a b'].c[2]","End":true}`, `{"a b":{"c":[1]}}`, ErrRuntime,
+			`(entered at the event id #2). Invalid path '$['a b'].c[2]' : No results for path: $['a b']['c'][2]`},
+		{"ItemsPath names nothing", `{"Type":"Map","ItemsPath":"$.items","ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}`, `{}`, ErrRuntime,
+			`(entered at the event id #2). Invalid path '$.items' : No results for path: $['items']`},
+		{"MaxConcurrencyPath names nothing", `{"Type":"Map","MaxConcurrencyPath":"$.n","ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}`, `[1]`, ErrRuntime,
+			`(entered at the event id #2). Invalid path '$.n' : No results for path: $['n']`},
+		{"MaxConcurrencyPath names a string", `{"Type":"Map","InputPath":"$.items","MaxConcurrencyPath":"$$.Execution.Input.n","ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}`, `{"items":[1],"n":"two"}`, ErrRuntime,
+			`(entered at the event id #2). The MaxConcurrencyPath field refers to value "two" which is not a valid integer: $$.Execution.Input.n`},
+		{"MaxConcurrencyPath names a fraction", `{"Type":"Map","InputPath":"$.items","MaxConcurrencyPath":"$$.Execution.Input.n","ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}`, `{"items":[1],"n":1.5}`, ErrRuntime,
+			`(entered at the event id #2). The MaxConcurrencyPath field refers to value "1.5" which is not a valid integer: $$.Execution.Input.n`},
+		{"MaxConcurrencyPath names a negative number", `{"Type":"Map","InputPath":"$.items","MaxConcurrencyPath":"$$.Execution.Input.n","ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}`, `{"items":[1],"n":-2}`, ErrRuntime,
+			`(entered at the event id #2). Expected non-negative integer for MaxConcurrency, got '-2' instead.`},
 		{"Parameters path names nothing", `{"Type":"Pass","Parameters":{"v.$":"$.missing"},"End":true}`, `{"a":1}`, ErrRuntime,
 			`The JSONPath '$.missing' specified for the field 'v.$' could not be found in the input '{"a":1}'`},
 		{"Parameters context path names nothing", `{"Type":"Pass","Parameters":{"v.$":"$$.Task.Token"},"End":true}`, `{}`, ErrRuntime,
@@ -287,16 +348,80 @@ func TestWait(t *testing.T) {
 }
 
 func TestWaitFailures(t *testing.T) {
+	const entered = "An error occurred while executing the state 'S' (entered at the event id #2). "
 	tests := []struct{ name, state, input, cause string }{
-		{"SecondsPath names a string", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":"10"}`, "SecondsPath"},
-		{"SecondsPath names a negative number", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":-1}`, "SecondsPath"},
-		{"SecondsPath names nothing", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{}`, "SecondsPath"},
-		{"TimestampPath names a bad timestamp", `{"Type":"Wait","TimestampPath":"$.w","End":true}`, `{"w":"tomorrow"}`, "TimestampPath"},
+		{"SecondsPath names a string", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":"10"}`,
+			"The SecondsPath parameter cannot be parsed as a long value: $.w == 10"},
+		{"SecondsPath names a fraction", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":1.5}`,
+			"The SecondsPath parameter cannot be parsed as a long value: $.w == 1.5"},
+		{"SecondsPath names a negative fraction", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":-1.5}`,
+			"The SecondsPath parameter cannot be parsed as a long value: $.w == -1.5"},
+		{"SecondsPath names a negative number", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":-1}`,
+			"The SecondsPath parameter references a negative value: $.w == -1"},
+		{"SecondsPath names nothing", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{}`,
+			"The SecondsPath parameter does not reference an input value: $.w"},
+		{"TimestampPath names a bad timestamp", `{"Type":"Wait","TimestampPath":"$.w","End":true}`, `{"w":"tomorrow"}`,
+			"The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: $.w == tomorrow"},
+		{"TimestampPath names a timestamp without an offset", `{"Type":"Wait","TimestampPath":"$.w","End":true}`, `{"w":"2000-01-01T00:00:10.000000"}`,
+			"The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: $.w == 2000-01-01T00:00:10.000000"},
+		{"TimestampPath names a number", `{"Type":"Wait","TimestampPath":"$.w","End":true}`, `{"w":10}`,
+			"The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: $.w == 10"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			bubble(t, func(t *testing.T) {
-				checkFailure(t, execute(t, single(tc.state), tc.input, newFake(nil)), ErrRuntime, tc.cause)
+				r := execute(t, single(tc.state), tc.input, newFake(nil))
+				checkFailure(t, r, ErrRuntime, "")
+				if r.fail.Cause != entered+tc.cause {
+					t.Fatalf("cause %q\nwant  %q", r.fail.Cause, entered+tc.cause)
+				}
+			})
+		})
+	}
+}
+
+// A Wait may outlast the execution's year, which then times out as AWS times it out; a
+// delay beyond 2^31-1 seconds fails at once.
+func TestWaitTooFar(t *testing.T) {
+	start := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // the synctest epoch
+	year := 365 * 24 * time.Hour
+	tests := []struct {
+		name, state, input string
+		wantErr            string
+		wantTimedOut       bool
+		wantElapsed        time.Duration
+		wantCause          string // the end of a States.Runtime cause
+		machineTimeout     string // the definition's TimeoutSeconds, if any
+	}{
+		{"Timestamp two years ahead times out after a year", `{"Type":"Wait","Timestamp":"2002-01-01T00:00:00Z","End":true}`, `{}`, ErrTimeout, true, year, "", ""},
+		{"Seconds of 99999999 times out after a year", `{"Type":"Wait","Seconds":99999999,"End":true}`, `{}`, ErrTimeout, true, year, "", ""},
+		{"a definition's TimeoutSeconds past a year still ends at the year", `{"Type":"Wait","Seconds":99999999,"End":true}`, `{}`, ErrTimeout, true, year, "", "99999999"},
+		{"SecondsPath of 24855 days times out after a year", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":2147472000}`, ErrTimeout, true, year, "", ""},
+		{"TimestampPath 24856 days ahead fails at once", `{"Type":"Wait","TimestampPath":"$.w","End":true}`,
+			`{"w":"` + start.Add(24856*24*time.Hour).Format(time.RFC3339) + `"}`, ErrRuntime, false, 0, "Wait state delay is too long.", ""},
+		{"Timestamp a thousand years ahead fails at once", `{"Type":"Wait","Timestamp":"3000-01-01T00:00:00Z","End":true}`, `{}`, ErrRuntime, false, 0, "Wait state delay is too long.", ""},
+		{"SecondsPath past 2^31-1 fails at once", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":2147483648}`, ErrRuntime, false, 0, "Wait state delay is too long.", ""},
+		{"SecondsPath past a long is not a long", `{"Type":"Wait","SecondsPath":"$.w","End":true}`, `{"w":100000000000000000000}`, ErrRuntime, false, 0,
+			"The SecondsPath parameter cannot be parsed as a long value: $.w == 100000000000000000000", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bubble(t, func(t *testing.T) {
+				def := single(tc.state)
+				if tc.machineTimeout != "" {
+					def = `{"TimeoutSeconds":` + tc.machineTimeout + `,"StartAt":"S","States":{"S":` + tc.state + `}}`
+				}
+				r := execute(t, def, tc.input, newFake(nil))
+				checkFailure(t, r, tc.wantErr, "")
+				if r.fail.TimedOut() != tc.wantTimedOut {
+					t.Fatalf("TimedOut %v, want %v (%v)", r.fail.TimedOut(), tc.wantTimedOut, r.fail)
+				}
+				if !strings.HasSuffix(r.fail.Cause, tc.wantCause) {
+					t.Fatalf("cause %q", r.fail.Cause)
+				}
+				if r.elapsed != tc.wantElapsed {
+					t.Fatalf("elapsed %v, want %v", r.elapsed, tc.wantElapsed)
+				}
 			})
 		})
 	}
@@ -493,7 +618,7 @@ func TestMap(t *testing.T) {
 		bubble(t, func(t *testing.T) {
 			def := single(`{"Type":"Map","ItemsPath":"$.items","End":true,"ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}}`)
 			checkFailure(t, execute(t, def, `{"items":{"a":1}}`, newFake(nil)), ErrRuntime, "array")
-			checkFailure(t, execute(t, def, `{}`, newFake(nil)), ErrRuntime, "'ItemsPath'")
+			checkFailure(t, execute(t, def, `{}`, newFake(nil)), ErrRuntime, "Invalid path '$.items'")
 		})
 	})
 }
@@ -683,6 +808,14 @@ func TestTaskTimeout(t *testing.T) {
 				if tc.wantErr == ErrTimeout && !slicesContains(eventTypes(r.events), "LambdaFunctionTimedOut") {
 					t.Fatalf("no LambdaFunctionTimedOut in %v", eventTypes(r.events))
 				}
+				if tc.wantErr == ErrTimeout && r.fail.Cause != "" {
+					t.Fatalf("cause %q: AWS gives a task timeout none", r.fail.Cause)
+				}
+				for _, ev := range r.events {
+					if ev.Type == "LambdaFunctionTimedOut" && (ev.Error != ErrTimeout || ev.Cause != "") {
+						t.Fatalf("timed out event %+v", ev)
+					}
+				}
 				if calls := rt.Calls(); tc.wantErr != ErrRuntime && tc.input == `{"timeout":60}` && calls[0].TimeoutSeconds != 60 {
 					t.Fatalf("TaskCall.TimeoutSeconds %d", calls[0].TimeoutSeconds)
 				}
@@ -844,14 +977,18 @@ func TestDataLimit(t *testing.T) {
 		bubble(t, func(t *testing.T) {
 			rt := newFake(func(ctx context.Context, call TaskCall) (json.RawMessage, error) { return json.RawMessage(big), nil })
 			def := `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Catch":[{"ErrorEquals":["States.ALL"],"Next":"C"}],"End":true},"C":{"Type":"Succeed"}}}`
-			checkFailure(t, execute(t, def, `{}`, rt), ErrDataLimitExceeded, "T")
+			checkFailure(t, execute(t, def, `{}`, rt), ErrDataLimitExceeded, "The state/task 'T' returned a result with a size exceeding the maximum number of bytes service limit.")
 		})
 	})
 	t.Run("state output over the limit", func(t *testing.T) {
 		bubble(t, func(t *testing.T) {
 			def := single(`{"Type":"Pass","Parameters":{"a.$":"$.s","b.$":"$.s"},"End":true}`)
 			half := strings.Repeat("y", MaxPayloadSize/2)
-			checkFailure(t, execute(t, def, `{"s":"`+half+`"}`, newFake(nil)), ErrDataLimitExceeded, "S")
+			r := execute(t, def, `{"s":"`+half+`"}`, newFake(nil))
+			checkFailure(t, r, ErrDataLimitExceeded, "")
+			if want := "The state/task 'S' returned a result with a size exceeding the maximum number of bytes service limit."; r.fail.Cause != want {
+				t.Fatalf("cause %q, want %q", r.fail.Cause, want)
+			}
 		})
 	})
 }

@@ -180,7 +180,11 @@ func TestValidateUnsupported(t *testing.T) {
 		{"an unknown intrinsic", `{"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"a.$":"States.StringReverse($.s)"},"End":true}}}`, "/States/A/Parameters/a.$", "States.StringReverse"},
 		{"a nested unknown intrinsic", `{"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"a.$":"States.Format('{}', States.Nope())"},"End":true}}}`, "/States/A/Parameters/a.$", "States.Nope"},
 		{"recursive descent", `{"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"a.$":"$..id"},"End":true}}}`, "/States/A/Parameters/a.$", "recursive descent"},
-		{"a filter", `{"StartAt":"A","States":{"A":{"Type":"Pass","InputPath":"$.a[?(@.x > 1)]","End":true}}}`, "/States/A/InputPath", "filter"},
+		{"a regular expression in a filter", `{"StartAt":"A","States":{"A":{"Type":"Pass","InputPath":"$.a[?(@.x =~ /a.*/)]","End":true}}}`, "/States/A/InputPath", "regular expression '=~'"},
+		{"a filter operator 'in'", `{"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"a.$":"$.a[?(@.x in ['a'])]"},"End":true}}}`, "/States/A/Parameters/a.$", "the filter operator 'in'"},
+		{"negation in a filter", `{"StartAt":"A","States":{"A":{"Type":"Pass","OutputPath":"$.a[?(!@.x)]","End":true}}}`, "/States/A/OutputPath", "negation '!'"},
+		{"a function in a filter", `{"StartAt":"A","States":{"A":{"Type":"Pass","InputPath":"$.a[?(@.x.length() > 1)]","End":true}}}`, "/States/A/InputPath", "length()"},
+		{"the root inside a filter", `{"StartAt":"A","States":{"A":{"Type":"Pass","InputPath":"$.a[?(@.x > $.min)]","End":true}}}`, "/States/A/InputPath", "root '$'"},
 		{"a JSONPath function", `{"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"n.$":"$.items.length()"},"End":true}}}`, "/States/A/Parameters/n.$", "length()"},
 		{"a JSONata choice Condition", `{"StartAt":"C","States":{"C":{"Type":"Choice","Choices":[{"Condition":"{% true %}","Next":"D"}]},"D":{"Type":"Succeed"}}}`, "/States/C/Choices/0/Condition", "Condition"},
 	}

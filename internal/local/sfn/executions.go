@@ -255,12 +255,19 @@ func (s *Service) close(x *execution, status string, output, errName, cause *str
 		x.mu.Unlock()
 		return false
 	}
-	x.status, x.stop, x.output, x.errName, x.cause = status, s.clock.Now(), output, errName, cause
-	ev := historyEvent{typ: terminalEvent[status], at: x.stop}
+	ev := historyEvent{typ: terminalEvent[status], at: s.clock.Now()}
 	if output != nil {
 		ev.output = *output
 	}
 	ev.errName, ev.cause = deref(errName), deref(cause)
+	errName, cause = nonEmpty(errName), nonEmpty(cause) // AWS leaves out an empty error or cause
+	if status == statusTimedOut {
+		// AWS's DescribeExecution (and so the status change event) of a timed-out
+		// execution has neither error nor cause: States.Timeout is only in the
+		// ExecutionTimedOut history event.
+		errName, cause = nil, nil
+	}
+	x.status, x.stop, x.output, x.errName, x.cause = status, ev.at, output, errName, cause
 	x.history = append(x.history, ev)
 	tokens := x.tokens
 	x.mu.Unlock()
@@ -275,6 +282,13 @@ func (s *Service) close(x *execution, status string, output, errName, cause *str
 	s.forgetLocked()
 	s.mu.Unlock()
 	return true
+}
+
+func nonEmpty(s *string) *string {
+	if s == nil || *s == "" {
+		return nil
+	}
+	return s
 }
 
 // abort stops a running execution (ABORTED); its goroutine sees the cancellation.

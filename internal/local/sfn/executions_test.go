@@ -480,3 +480,54 @@ func TestVersionDimensionAsARN(t *testing.T) {
 		t.Errorf("the alias series changed with the version's form: sum %v", sum)
 	}
 }
+
+// A timed-out execution as AWS reports it: DescribeExecution (and the status change event,
+// which mirrors it) TIMED_OUT with neither error nor cause, States.Timeout only in the
+// ExecutionTimedOut history event, and ExecutionsTimedOut counted.
+func TestTimedOutExecution(t *testing.T) {
+	h := newHarness(t)
+	h.machine(t, "orders", `{"TimeoutSeconds":1,"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}`)
+	arn := h.start(t, orders, "slow", `{}`)
+	d := h.wait(t, arn)
+	if d.Status != sfntypes.ExecutionStatusTimedOut || d.Error != nil || d.Cause != nil || d.StopDate == nil {
+		t.Errorf("describe: %s error %v cause %v stop %v", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause), d.StopDate)
+	}
+	h.svc.wg.Wait() // the run has returned: its history is complete
+	hist := must[*awssfn.GetExecutionHistoryOutput](t)(h.client.GetExecutionHistory(ctx(), &awssfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn)}))
+	last := hist.Events[len(hist.Events)-1]
+	if last.Type != sfntypes.HistoryEventTypeExecutionTimedOut || last.ExecutionTimedOutEventDetails == nil || aws.ToString(last.ExecutionTimedOutEventDetails.Error) != "States.Timeout" {
+		t.Errorf("last event %+v", last)
+	}
+	h.bus.mu.Lock()
+	var detail map[string]any
+	for _, e := range h.bus.events {
+		var d map[string]any
+		if json.Unmarshal(e.Detail, &d) == nil && d["executionArn"] == arn && d["status"] == "TIMED_OUT" {
+			detail = d
+		}
+	}
+	h.bus.mu.Unlock()
+	if detail == nil || detail["error"] != nil || detail["cause"] != nil {
+		t.Errorf("status change event detail %v", detail)
+	}
+	if n, _ := h.metrics.sum("ExecutionsTimedOut", map[string]string{"StateMachineArn": orders}); n != 1 {
+		t.Errorf("ExecutionsTimedOut %v", n)
+	}
+}
+
+// Failure details leave out what there is none of, as AWS does: a Fail state with an
+// Error and no Cause fails the execution with no cause, in DescribeExecution and history.
+func TestFailureDetailsLeaveOutEmptyFields(t *testing.T) {
+	h := newHarness(t)
+	h.machine(t, "orders", `{"StartAt":"F","States":{"F":{"Type":"Fail","Error":"Boom"}}}`)
+	arn := h.start(t, orders, "boom", `{}`)
+	if d := h.wait(t, arn); aws.ToString(d.Error) != "Boom" || d.Cause != nil {
+		t.Errorf("describe: error %v cause %q", aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+	h.svc.wg.Wait()
+	hist := must[*awssfn.GetExecutionHistoryOutput](t)(h.client.GetExecutionHistory(ctx(), &awssfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn)}))
+	last := hist.Events[len(hist.Events)-1]
+	if last.Type != sfntypes.HistoryEventTypeExecutionFailed || aws.ToString(last.ExecutionFailedEventDetails.Error) != "Boom" || last.ExecutionFailedEventDetails.Cause != nil {
+		t.Errorf("last event %+v %+v", last, last.ExecutionFailedEventDetails)
+	}
+}

@@ -101,7 +101,17 @@ func (x *execution) render(id int, h historyEvent, withData bool) map[string]any
 		d[key+"Details"] = map[string]any{"truncated": false}
 		return d
 	}
-	failure := func() map[string]any { return map[string]any{"error": h.errName, "cause": h.cause} }
+	// AWS leaves out an error or cause there is none of, rather than sending "".
+	failure := func() map[string]any {
+		d := map[string]any{}
+		if h.errName != "" {
+			d["error"] = h.errName
+		}
+		if h.cause != "" {
+			d["cause"] = h.cause
+		}
+		return d
+	}
 	resourceType, resource := splitResource(h.resource)
 	task := func(d map[string]any) map[string]any {
 		d["resourceType"], d["resource"] = resourceType, resource
