@@ -59,7 +59,11 @@ func (d *Definition) Run(ctx context.Context, input json.RawMessage, cx Context,
 			}
 		}()
 	}
-	out, f := e.runMachine(runCtx, d.root, in)
+	var vars *varScope
+	if d.variables {
+		vars = newRootScope()
+	}
+	out, f := e.runMachine(runCtx, d.root, in, vars)
 	if f != nil {
 		if f.Name == ErrAborted && errors.Is(context.Cause(runCtx), errExecutionTimeout) && ctx.Err() == nil {
 			return nil, &Failure{Name: ErrTimeout, Cause: fmt.Sprintf("The execution timed out after %d seconds", d.timeout), executionTimeout: true}
@@ -116,6 +120,8 @@ type stateRun struct {
 	retryCount int
 	token      string
 	mapItem    *mapItem
+	vars       *varScope      // the variables the state reads and assigns (variables.go)
+	pending    *pendingAssign // what its Assign evaluated to, stored when it ends
 }
 
 type mapItem struct {
@@ -165,17 +171,18 @@ func (e *execution) env(input any, sr *stateRun) *evalEnv {
 			return co
 		},
 		rand: e.withRand,
+		vars: sr.vars,
 	}
 }
 
-func (e *execution) runMachine(ctx context.Context, m *machine, input any) (any, *Failure) {
+func (e *execution) runMachine(ctx context.Context, m *machine, input any, vars *varScope) (any, *Failure) {
 	name := m.startAt
 	for {
 		if ctx.Err() != nil {
 			return nil, e.aborted(ctx)
 		}
 		st := m.states[name]
-		out, next, f := e.runState(ctx, st, input)
+		out, next, f := e.runState(ctx, st, input, vars)
 		if f != nil {
 			if ctx.Err() != nil {
 				switch st.typ {
@@ -194,8 +201,8 @@ func (e *execution) runMachine(ctx context.Context, m *machine, input any) (any,
 }
 
 // runState runs one state and answers its output and the next state ("" at the end).
-func (e *execution) runState(ctx context.Context, st *state, raw any) (any, string, *Failure) {
-	sr := &stateRun{name: st.name, entered: e.rt.Now()}
+func (e *execution) runState(ctx context.Context, st *state, raw any, vars *varScope) (any, string, *Failure) {
+	sr := &stateRun{name: st.name, entered: e.rt.Now(), vars: vars}
 	var in json.RawMessage
 	if e.history != nil {
 		in = encode(raw)
@@ -217,8 +224,8 @@ func (e *execution) runState(ctx context.Context, st *state, raw any) (any, stri
 		out, f = e.wait(ctx, st, raw, sr)
 	case typeSucceed:
 		next = ""
-		if out, f = e.inputPath(st, raw); f == nil {
-			out, f = e.outputPath(st, out)
+		if out, f = e.inputPath(st, raw, sr); f == nil {
+			out, f = e.outputPath(st, out, sr)
 		}
 	case typeFail:
 		return nil, "", locate(e.fail(st, raw, sr), st.name, enteredID)
@@ -230,12 +237,17 @@ func (e *execution) runState(ctx context.Context, st *state, raw any) (any, stri
 	if f != nil {
 		return nil, "", locate(f, st.name, enteredID)
 	}
-	if st.end {
-		next = ""
+	if st.end && next == st.next {
+		next = "" // but a Catcher's Next still leads on from an End state
 	}
 	encoded := encode(out)
 	if len(encoded) > MaxPayloadSize {
 		return nil, "", dataLimit(st.name, len(encoded))
+	}
+	if sr.pending != nil {
+		if f := e.commitAssign(sr); f != nil {
+			return nil, "", locate(f, st.name, enteredID)
+		}
 	}
 	e.emit(HistoryEvent{Type: st.typ + "StateExited", State: st.name, Output: encoded})
 	return out, next, nil
@@ -254,12 +266,12 @@ func dataLimit(state string, size int) *Failure {
 	return &Failure{Name: ErrDataLimitExceeded, Cause: fmt.Sprintf("The state/task '%s' returned a result with a size of %d bytes, exceeding the maximum number of bytes service limit (%d).", state, size, MaxPayloadSize)}
 }
 
-func (e *execution) inputPath(st *state, raw any) (any, *Failure) {
-	return selectPath(st.inputPath, raw, "InputPath", e, nil)
+func (e *execution) inputPath(st *state, raw any, sr *stateRun) (any, *Failure) {
+	return selectPath(st.inputPath, raw, "InputPath", e, sr)
 }
 
-func (e *execution) outputPath(st *state, v any) (any, *Failure) {
-	return selectPath(st.outputPath, v, "OutputPath", e, nil)
+func (e *execution) outputPath(st *state, v any, sr *stateRun) (any, *Failure) {
+	return selectPath(st.outputPath, v, "OutputPath", e, sr)
 }
 
 func selectPath(op optPath, v any, field string, e *execution, sr *stateRun) (any, *Failure) {
@@ -270,6 +282,9 @@ func selectPath(op optPath, v any, field string, e *execution, sr *stateRun) (an
 		return v, nil
 	}
 	root := v
+	if op.path.variable != "" {
+		return sr.vars.resolve(op.path, field)
+	}
 	if op.path.context {
 		if sr == nil {
 			sr = &stateRun{entered: e.rt.Now()}
@@ -300,6 +315,11 @@ func resultPath(op optPath, raw, result any) (any, *Failure) {
 
 // finish applies ResultSelector, ResultPath and OutputPath to a state's result.
 func (e *execution) finish(st *state, raw, result any, sr *stateRun) (any, *Failure) {
+	if st.assign != nil {
+		if f := e.evalAssign(st.assign, result, sr); f != nil {
+			return nil, f
+		}
+	}
 	if st.resultSelector != nil {
 		var f *Failure
 		result, f = st.resultSelector.eval(e.env(result, sr))
@@ -311,11 +331,11 @@ func (e *execution) finish(st *state, raw, result any, sr *stateRun) (any, *Fail
 	if f != nil {
 		return nil, f
 	}
-	return e.outputPath(st, out)
+	return e.outputPath(st, out, sr)
 }
 
 func (e *execution) pass(st *state, raw any, sr *stateRun) (any, *Failure) {
-	eff, f := e.inputPath(st, raw)
+	eff, f := e.inputPath(st, raw, sr)
 	if f != nil {
 		return nil, f
 	}
@@ -331,32 +351,43 @@ func (e *execution) pass(st *state, raw any, sr *stateRun) (any, *Failure) {
 }
 
 func (e *execution) choice(st *state, raw any, sr *stateRun) (any, string, *Failure) {
-	eff, f := e.inputPath(st, raw)
+	eff, f := e.inputPath(st, raw, sr)
 	if f != nil {
 		return nil, "", f
 	}
 	env := e.env(eff, sr)
 	next := st.defaultNext
-	matched := false
+	var matched *rule
 	for _, r := range st.choices {
 		ok, f := r.eval(env)
 		if f != nil {
 			return nil, "", f
 		}
 		if ok {
-			next, matched = r.next, true
+			next, matched = r.next, r
 			break
 		}
 	}
-	if !matched && next == "" {
+	if matched == nil && next == "" {
 		return nil, "", &Failure{Name: ErrNoChoiceMatched, Cause: "No Matches!"}
 	}
-	out, f := e.outputPath(st, eff)
+	// The matched rule's Assign, or the state's when Default is taken (as LocalStack's
+	// recordings against AWS show; AWS's guide does not say).
+	assign := st.assign
+	if matched != nil {
+		assign = matched.assign
+	}
+	if assign != nil {
+		if f := e.evalAssign(assign, eff, sr); f != nil {
+			return nil, "", f
+		}
+	}
+	out, f := e.outputPath(st, eff, sr)
 	return out, next, f
 }
 
 func (e *execution) wait(ctx context.Context, st *state, raw any, sr *stateRun) (any, *Failure) {
-	eff, f := e.inputPath(st, raw)
+	eff, f := e.inputPath(st, raw, sr)
 	if f != nil {
 		return nil, f
 	}
@@ -382,12 +413,17 @@ func (e *execution) wait(ctx context.Context, st *state, raw any, sr *stateRun) 
 		}
 		d = t.Sub(e.rt.Now())
 	}
+	if st.assign != nil {
+		if f := e.evalAssign(st.assign, eff, sr); f != nil {
+			return nil, f
+		}
+	}
 	if d > 0 {
 		if err := e.rt.Sleep(ctx, d); err != nil {
 			return nil, e.aborted(ctx)
 		}
 	}
-	return e.outputPath(st, eff)
+	return e.outputPath(st, eff, sr)
 }
 
 func describe(v any, found bool) string {
@@ -451,6 +487,12 @@ func (e *execution) withRetry(ctx context.Context, st *state, raw any, sr *state
 		for _, c := range st.catch {
 			if !errorMatches(c.errorEquals, f) {
 				continue
+			}
+			sr.pending = nil
+			if c.assign != nil {
+				if af := e.evalAssign(c.assign, errorOutput(f), sr); af != nil {
+					return nil, "", af
+				}
 			}
 			out, rf := resultPath(c.resultPath, raw, errorOutput(f))
 			if rf != nil {
@@ -530,7 +572,7 @@ func taskEvents(k resourceKind) (scheduled, started, succeeded, failed, timedOut
 }
 
 func (e *execution) taskAttempt(ctx context.Context, st *state, raw any, sr *stateRun) (any, *Failure) {
-	eff, f := e.inputPath(st, raw)
+	eff, f := e.inputPath(st, raw, sr)
 	if f != nil {
 		return nil, f
 	}
@@ -658,7 +700,7 @@ func (e *execution) taskFailure(ctx context.Context, err error) *Failure {
 
 // payloadInput is the effective input of a Parallel state: InputPath, then Parameters.
 func (e *execution) payloadInput(st *state, raw any, sr *stateRun) (any, *Failure) {
-	eff, f := e.inputPath(st, raw)
+	eff, f := e.inputPath(st, raw, sr)
 	if f != nil || st.parameters == nil {
 		return eff, f
 	}
@@ -683,7 +725,9 @@ func (e *execution) parallelAttempt(ctx context.Context, st *state, raw any, sr 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, f := e.runMachine(bctx, b, input)
+			vars := sr.vars.child()
+			defer vars.release()
+			out, f := e.runMachine(bctx, b, input, vars)
 			if f == nil {
 				results[i] = out
 				return
@@ -709,7 +753,7 @@ func (e *execution) parallelAttempt(ctx context.Context, st *state, raw any, sr 
 }
 
 func (e *execution) mapAttempt(ctx context.Context, st *state, raw any, sr *stateRun) (any, *Failure) {
-	eff, f := e.inputPath(st, raw)
+	eff, f := e.inputPath(st, raw, sr)
 	if f != nil {
 		return nil, f
 	}
@@ -769,7 +813,7 @@ dispatch:
 		}
 		itemInput := item
 		if st.itemSelector != nil {
-			isr := &stateRun{name: sr.name, entered: sr.entered, retryCount: sr.retryCount, mapItem: &mapItem{index: i, value: item}}
+			isr := &stateRun{name: sr.name, entered: sr.entered, retryCount: sr.retryCount, mapItem: &mapItem{index: i, value: item}, vars: sr.vars}
 			v, f := st.itemSelector.eval(e.env(eff, isr))
 			if f != nil {
 				<-slots
@@ -783,7 +827,9 @@ dispatch:
 			defer wg.Done()
 			defer func() { <-slots }()
 			e.emit(HistoryEvent{Type: "MapIterationStarted", State: st.name, Index: i})
-			out, f := e.runMachine(ictx, st.processor, itemInput)
+			vars := sr.vars.child()
+			defer vars.release()
+			out, f := e.runMachine(ictx, st.processor, itemInput, vars)
 			switch {
 			case f == nil:
 				results[i] = out

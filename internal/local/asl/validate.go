@@ -74,8 +74,9 @@ func FormatInvalid(diags []Diagnostic) string {
 
 // Definition is a parsed state machine, ready to run any number of times concurrently.
 type Definition struct {
-	root    *machine
-	timeout int64 // TimeoutSeconds of the whole execution; 0: none
+	root      *machine
+	timeout   int64 // TimeoutSeconds of the whole execution; 0: none
+	variables bool  // some state assigns variables: executions keep a scope of them
 }
 
 // machine is a list of states with a start: the definition, a Parallel branch, a Map's
@@ -127,6 +128,7 @@ type state struct {
 
 	inputPath, outputPath, resultPath optPath
 	parameters, resultSelector        *tnode
+	assign                            *tnode // variables.go
 	result                            any
 	hasResult                         bool
 
@@ -186,12 +188,18 @@ type catcher struct {
 	errorEquals []string
 	next        string
 	resultPath  optPath
+	assign      *tnode
 }
 
 // checker collects the diagnostics of one definition while compiling it.
 type checker struct {
 	diags []Diagnostic
 	names map[string]bool // state names are unique in the whole definition
+
+	// variables.go
+	scope     *scopeInfo
+	scopes    []*scopeInfo
+	sawAssign bool
 }
 
 func (c *checker) add(code, loc, format string, a ...any) {
@@ -242,7 +250,11 @@ func compile(data []byte) (*Definition, []Diagnostic) {
 			c.unknownField(k, loc, "")
 		}
 	}
+	c.pushScope()
 	def.root = c.machine(o, "")
+	c.popScope()
+	c.checkScopes()
+	def.variables = c.sawAssign
 	return def, c.diags
 }
 
@@ -332,19 +344,18 @@ func orRoot(loc string) string {
 
 // Fields each state type may have (JSONPath query language).
 var stateFields = map[string][]string{
-	typePass:     {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result"},
-	typeTask:     {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Resource", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath", "Retry", "Catch"},
-	typeChoice:   {"InputPath", "OutputPath", "Choices", "Default"},
-	typeWait:     {"Next", "End", "InputPath", "OutputPath", "Seconds", "SecondsPath", "Timestamp", "TimestampPath"},
+	typePass:     {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result", "Assign"},
+	typeTask:     {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Resource", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath", "Retry", "Catch", "Assign"},
+	typeChoice:   {"InputPath", "OutputPath", "Choices", "Default", "Assign"},
+	typeWait:     {"Next", "End", "InputPath", "OutputPath", "Seconds", "SecondsPath", "Timestamp", "TimestampPath", "Assign"},
 	typeSucceed:  {"InputPath", "OutputPath"},
 	typeFail:     {"Error", "Cause", "ErrorPath", "CausePath"},
-	typeParallel: {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Branches", "Retry", "Catch"},
-	typeMap:      {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "ItemsPath", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath", "Retry", "Catch"},
+	typeParallel: {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Branches", "Retry", "Catch", "Assign"},
+	typeMap:      {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "ItemsPath", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath", "Retry", "Catch", "Assign"},
 }
 
 // unsupportedFields are real Amazon States Language fields this engine does not implement.
 var unsupportedFields = map[string]string{
-	"Assign":                         "variables (Assign)",
 	"Output":                         "JSONata (Output)",
 	"Arguments":                      "JSONata (Arguments)",
 	"Items":                          "JSONata (Items)",
@@ -481,6 +492,9 @@ func (c *checker) state(name string, v any, loc string) *state {
 	if v, ok := get("Result"); ok {
 		st.result, st.hasResult = plain(v), true
 	}
+	if v, ok := get("Assign"); ok {
+		st.assign = c.compileAssign(v, loc+"/Assign")
+	}
 
 	switch typ {
 	case typeTask:
@@ -553,7 +567,7 @@ func (c *checker) optionalPath(get getter, field, loc string, reference bool) op
 	} else {
 		p = c.anyPath(s, loc+"/"+field, field)
 	}
-	if p != nil && len(p.segs) == 0 && !p.context {
+	if p != nil && len(p.segs) == 0 && !p.context && p.variable == "" {
 		p = nil // "$"
 	}
 	return optPath{path: p}
@@ -578,7 +592,8 @@ func (c *checker) referencePath(s, loc, field string, context bool) *jsonPath {
 	if p == nil {
 		return nil
 	}
-	if !p.reference() || (p.context && !context) {
+	// context is false only for ResultPath, where neither $$ nor variables are allowed.
+	if !p.reference() || (p.context || p.variable != "") && !context {
 		c.schema(loc, "The value for the field '%s' must be a valid ReferencePath", field)
 		return nil
 	}
@@ -778,6 +793,8 @@ func (c *checker) parallel(st *state, get getter, loc string) {
 
 // subMachine checks a Parallel branch or a Map's ItemProcessor/Iterator.
 func (c *checker) subMachine(v any, loc string, processor bool) *machine {
+	c.pushScope() // a branch or processor is a scope of its own for variables
+	defer c.popScope()
 	o, ok := v.(*object)
 	if !ok {
 		c.schema(loc, "Expected value of type [OBJECT]")
@@ -992,6 +1009,8 @@ func (c *checker) catchers(st *state, v any, loc string) []*catcher {
 		for _, key := range o.keys {
 			switch key {
 			case "ErrorEquals", "Next", "ResultPath":
+			case "Assign":
+				k.assign = c.compileAssign(o.vals[key], cloc+"/"+key)
 			case "Comment":
 				c.expectString(o.vals[key], cloc+"/"+key)
 			default:

@@ -162,7 +162,6 @@ func TestValidateUnsupported(t *testing.T) {
 		{"JSONata for the whole machine", `{"QueryLanguage":"JSONata","StartAt":"A","States":{"A":` + end + `}}`, "/QueryLanguage", "JSONata"},
 		{"JSONata for a state", `{"StartAt":"A","States":{"A":{"Type":"Pass","QueryLanguage":"JSONata","End":true}}}`, "/States/A/QueryLanguage", "JSONata"},
 		{"JSONata Output", `{"StartAt":"A","States":{"A":{"Type":"Pass","Output":"{% 1 %}","End":true}}}`, "/States/A/Output", "Output"},
-		{"variables", `{"StartAt":"A","States":{"A":{"Type":"Pass","Assign":{"x":1},"End":true}}}`, "/States/A/Assign", "Assign"},
 		{"Credentials", task(`"Resource":"arn:aws:states:::lambda:invoke","Credentials":{"RoleArn":"r"}`), "/States/T/Credentials", "Credentials"},
 		{"an activity", task(`"Resource":"arn:aws:states:us-east-1:000000000000:activity:approve"`), "/States/T/Resource", "activity"},
 		{"a DynamoDB integration", task(`"Resource":"arn:aws:states:::dynamodb:putItem"`), "/States/T/Resource", "arn:aws:states:::dynamodb:putItem"},
