@@ -330,7 +330,7 @@ func (c *checker) compileRule(v any, loc string, top bool, depth int) *rule {
 			}
 			r.assign = c.compileAssign(val, kloc)
 		case "Condition":
-			c.unsupported(kloc, "The field '%s' (JSONata) is not supported by sfn-rollout local", k)
+			c.schema(kloc, "The QueryLanguage is set to 'JSONPath', but field 'Condition' is only supported for the 'JSONata' QueryLanguage") // (reported: jsonata.go)
 		default:
 			op, known := operators[k]
 			if !known {

@@ -213,25 +213,27 @@ func (e *execution) runState(ctx context.Context, st *state, raw any, vars *varS
 		next = st.next
 		f    *Failure
 	)
-	switch st.typ {
-	case typePass:
+	switch {
+	case st.jx != nil:
+		out, next, f = e.runJSONata(ctx, st, raw, sr) // jsonata.go
+	case st.typ == typePass:
 		out, f = e.pass(st, raw, sr)
-	case typeTask:
+	case st.typ == typeTask:
 		out, next, f = e.withRetry(ctx, st, raw, sr, func() (any, *Failure) { return e.taskAttempt(ctx, st, raw, sr) })
-	case typeChoice:
+	case st.typ == typeChoice:
 		out, next, f = e.choice(st, raw, sr)
-	case typeWait:
+	case st.typ == typeWait:
 		out, f = e.wait(ctx, st, raw, sr)
-	case typeSucceed:
+	case st.typ == typeSucceed:
 		next = ""
 		if out, f = e.inputPath(st, raw, sr); f == nil {
 			out, f = e.outputPath(st, out, sr)
 		}
-	case typeFail:
+	case st.typ == typeFail:
 		return nil, "", locate(e.fail(st, raw, sr), st.name, enteredID)
-	case typeParallel:
+	case st.typ == typeParallel:
 		out, next, f = e.withRetry(ctx, st, raw, sr, func() (any, *Failure) { return e.parallelAttempt(ctx, st, raw, sr) })
-	case typeMap:
+	case st.typ == typeMap:
 		out, next, f = e.withRetry(ctx, st, raw, sr, func() (any, *Failure) { return e.mapAttempt(ctx, st, raw, sr) })
 	}
 	if f != nil {
@@ -256,7 +258,7 @@ func (e *execution) runState(ctx context.Context, st *state, raw any, vars *varS
 // locate names the state in the cause of a States.Runtime failure, as Step Functions does;
 // the event id counts the caller's ExecutionStarted as event 1.
 func locate(f *Failure, state string, enteredID int) *Failure {
-	if f.Name != ErrRuntime || f.located {
+	if f.Name != ErrRuntime && f.Name != ErrQueryEvaluation || f.located {
 		return f
 	}
 	return &Failure{Name: f.Name, Cause: fmt.Sprintf("An error occurred while executing the state '%s' (entered at the event id #%d). %s", state, enteredID, f.Cause), located: true}
@@ -489,6 +491,13 @@ func (e *execution) withRetry(ctx context.Context, st *state, raw any, sr *state
 				continue
 			}
 			sr.pending = nil
+			if st.jx != nil {
+				out, jf := e.jsonataCatch(c, raw, errorOutput(f), sr)
+				if jf != nil {
+					return nil, "", jf
+				}
+				return out, c.next, nil
+			}
 			if c.assign != nil {
 				if af := e.evalAssign(c.assign, errorOutput(f), sr); af != nil {
 					return nil, "", af
@@ -595,6 +604,16 @@ func (e *execution) taskAttempt(ctx context.Context, st *state, raw any, sr *sta
 	if f != nil {
 		return nil, f
 	}
+	result, f := e.invokeTask(ctx, st, params, timeout, heartbeat, sr)
+	if f != nil {
+		return nil, f
+	}
+	return e.finish(st, raw, result, sr)
+}
+
+// invokeTask calls a Task state's resource with its effective parameters and answers the
+// decoded result, reporting the task's history events.
+func (e *execution) invokeTask(ctx context.Context, st *state, params any, timeout, heartbeat int64, sr *stateRun) (any, *Failure) {
 	input := encode(params)
 	if len(input) > MaxPayloadSize {
 		return nil, dataLimit(st.name, len(input))
@@ -633,7 +652,7 @@ func (e *execution) taskAttempt(ctx context.Context, st *state, raw any, sr *sta
 		rawResult = json.RawMessage("null")
 	}
 	e.emit(HistoryEvent{Type: succeeded, State: st.name, Output: rawResult, Resource: st.resource})
-	return e.finish(st, raw, result, sr)
+	return result, nil
 }
 
 // secondsFrom is TimeoutSeconds/HeartbeatSeconds, or the positive integer their *Path names.
@@ -712,6 +731,15 @@ func (e *execution) parallelAttempt(ctx context.Context, st *state, raw any, sr 
 	if f != nil {
 		return nil, f
 	}
+	results, f := e.runBranches(ctx, st, input, sr)
+	if f != nil {
+		return nil, f
+	}
+	return e.finish(st, raw, results, sr)
+}
+
+// runBranches runs a Parallel state's branches on its effective input.
+func (e *execution) runBranches(ctx context.Context, st *state, input any, sr *stateRun) ([]any, *Failure) {
 	e.emit(HistoryEvent{Type: "ParallelStateStarted", State: st.name})
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -749,7 +777,7 @@ func (e *execution) parallelAttempt(ctx context.Context, st *state, raw any, sr 
 		return nil, first
 	}
 	e.emit(HistoryEvent{Type: "ParallelStateSucceeded", State: st.name})
-	return e.finish(st, raw, results, sr)
+	return results, nil
 }
 
 func (e *execution) mapAttempt(ctx context.Context, st *state, raw any, sr *stateRun) (any, *Failure) {
@@ -778,6 +806,23 @@ func (e *execution) mapAttempt(ctx context.Context, st *state, raw any, sr *stat
 		}
 		limit = n
 	}
+	var selector func(i int, item any) (any, *Failure)
+	if st.itemSelector != nil {
+		selector = func(i int, item any) (any, *Failure) {
+			isr := &stateRun{name: sr.name, entered: sr.entered, retryCount: sr.retryCount, mapItem: &mapItem{index: i, value: item}, vars: sr.vars}
+			return st.itemSelector.eval(e.env(eff, isr))
+		}
+	}
+	results, f := e.runItems(ctx, st, items, limit, selector, sr)
+	if f != nil {
+		return nil, f
+	}
+	return e.finish(st, raw, results, sr)
+}
+
+// runItems runs a Map state's iterations, limit at a time (0: all), each on its item or
+// what selector makes of it.
+func (e *execution) runItems(ctx context.Context, st *state, items []any, limit int64, selector func(i int, item any) (any, *Failure), sr *stateRun) ([]any, *Failure) {
 	if limit <= 0 || limit > int64(len(items)) {
 		limit = int64(max(len(items), 1))
 	}
@@ -812,9 +857,8 @@ dispatch:
 			break
 		}
 		itemInput := item
-		if st.itemSelector != nil {
-			isr := &stateRun{name: sr.name, entered: sr.entered, retryCount: sr.retryCount, mapItem: &mapItem{index: i, value: item}, vars: sr.vars}
-			v, f := st.itemSelector.eval(e.env(eff, isr))
+		if selector != nil {
+			v, f := selector(i, item)
 			if f != nil {
 				<-slots
 				record(f)
@@ -852,5 +896,5 @@ dispatch:
 		return nil, first
 	}
 	e.emit(HistoryEvent{Type: "MapStateSucceeded", State: st.name})
-	return e.finish(st, raw, results, sr)
+	return results, nil
 }

@@ -128,7 +128,8 @@ type state struct {
 
 	inputPath, outputPath, resultPath optPath
 	parameters, resultSelector        *tnode
-	assign                            *tnode // variables.go
+	assign                            *tnode        // variables.go
+	jx                                *jsonataState // set for a JSONata state (jsonata.go)
 	result                            any
 	hasResult                         bool
 
@@ -189,6 +190,7 @@ type catcher struct {
 	next        string
 	resultPath  optPath
 	assign      *tnode
+	jx          *jsonataCatcher // in a JSONata state
 }
 
 // checker collects the diagnostics of one definition while compiling it.
@@ -200,6 +202,8 @@ type checker struct {
 	scope     *scopeInfo
 	scopes    []*scopeInfo
 	sawAssign bool
+
+	topJSONata bool // jsonata.go: the definition's QueryLanguage is JSONata
 }
 
 func (c *checker) add(code, loc, format string, a ...any) {
@@ -245,6 +249,7 @@ func compile(data []byte) (*Definition, []Diagnostic) {
 			def.timeout, _ = c.positiveInt(val, loc, k)
 		case "QueryLanguage":
 			c.queryLanguage(val, loc)
+			c.topJSONata = val == "JSONata"
 		case "StartAt", "States":
 		default:
 			c.unknownField(k, loc, "")
@@ -356,9 +361,6 @@ var stateFields = map[string][]string{
 
 // unsupportedFields are real Amazon States Language fields this engine does not implement.
 var unsupportedFields = map[string]string{
-	"Output":                         "JSONata (Output)",
-	"Arguments":                      "JSONata (Arguments)",
-	"Items":                          "JSONata (Items)",
 	"Credentials":                    "cross-account task credentials (Credentials)",
 	"ItemReader":                     "Distributed Map (ItemReader)",
 	"ResultWriter":                   "Distributed Map (ResultWriter)",
@@ -397,9 +399,7 @@ func (c *checker) unknownField(name, loc, stateType string) {
 
 func (c *checker) queryLanguage(v any, loc string) {
 	switch v {
-	case "JSONPath":
-	case "JSONata":
-		c.unsupported(loc, "The query language JSONata is not supported by sfn-rollout local: use JSONPath")
+	case "JSONPath", "JSONata":
 	default:
 		c.schema(loc, "Value should be one of the following: [JSONPath, JSONata]")
 	}
@@ -430,12 +430,16 @@ func (c *checker) state(name string, v any, loc string) *state {
 		return nil
 	}
 	st := &state{name: name, typ: typ}
+	if c.stateJSONata(o, loc) {
+		st.jx = &jsonataState{}
+		fields = jsonataStateFields[typ]
+	}
 	allowed := map[string]bool{"Type": true, "Comment": true, "QueryLanguage": true}
 	for _, f := range fields {
 		allowed[f] = true
 	}
 	for _, k := range o.keys {
-		if !allowed[k] {
+		if !allowed[k] && !c.otherLanguageField(st, k, loc+"/"+k) {
 			c.unknownField(k, loc+"/"+k, typ)
 		}
 	}
@@ -492,7 +496,9 @@ func (c *checker) state(name string, v any, loc string) *state {
 	if v, ok := get("Result"); ok {
 		st.result, st.hasResult = plain(v), true
 	}
-	if v, ok := get("Assign"); ok {
+	if st.jx != nil {
+		c.jsonataFields(st, get, loc)
+	} else if v, ok := get("Assign"); ok {
 		st.assign = c.compileAssign(v, loc+"/Assign")
 	}
 
@@ -646,7 +652,7 @@ func (c *checker) task(st *state, get getter, loc string) {
 	} else {
 		c.schema(loc, "These fields are required: [Resource]")
 	}
-	if v, ok := get("TimeoutSeconds"); ok {
+	if v, ok := get("TimeoutSeconds"); ok && !c.jsonataValue(st, v, loc+"/TimeoutSeconds") {
 		st.timeoutSeconds, _ = c.positiveInt(v, loc+"/TimeoutSeconds", "TimeoutSeconds")
 	}
 	if v, ok := get("TimeoutSecondsPath"); ok {
@@ -654,7 +660,7 @@ func (c *checker) task(st *state, get getter, loc string) {
 			st.timeoutPath = c.referencePath(s, loc+"/TimeoutSecondsPath", "TimeoutSecondsPath", true)
 		}
 	}
-	if v, ok := get("HeartbeatSeconds"); ok {
+	if v, ok := get("HeartbeatSeconds"); ok && !c.jsonataValue(st, v, loc+"/HeartbeatSeconds") {
 		st.heartbeatSeconds, _ = c.positiveInt(v, loc+"/HeartbeatSeconds", "HeartbeatSeconds")
 	}
 	if v, ok := get("HeartbeatSecondsPath"); ok {
@@ -686,6 +692,10 @@ func (c *checker) choice(st *state, get getter, loc string) {
 	} else {
 		for i, e := range arr {
 			rloc := loc + "/Choices/" + itoa(i)
+			if st.jx != nil {
+				c.jsonataRule(st, e, rloc)
+				continue
+			}
 			r := c.compileRule(e, rloc, true, 0)
 			if r == nil {
 				continue
@@ -708,9 +718,13 @@ func (c *checker) wait(st *state, get getter, loc string) {
 	n := 0
 	if v, ok := get("Seconds"); ok {
 		n++
-		st.seconds, st.hasSeconds = c.nonNegativeInt(v, loc+"/Seconds", "Seconds")
+		if !c.jsonataValue(st, v, loc+"/Seconds") {
+			st.seconds, st.hasSeconds = c.nonNegativeInt(v, loc+"/Seconds", "Seconds")
+		}
 	}
-	if v, ok := get("Timestamp"); ok {
+	if v, ok := get("Timestamp"); ok && c.jsonataValue(st, v, loc+"/Timestamp") {
+		n++
+	} else if ok {
 		n++
 		t, ok := parseTimestamp(v)
 		if !ok {
@@ -735,10 +749,10 @@ func (c *checker) wait(st *state, get getter, loc string) {
 }
 
 func (c *checker) fail(st *state, get getter, loc string) {
-	if v, ok := get("Error"); ok {
+	if v, ok := get("Error"); ok && !c.jsonataValue(st, v, loc+"/Error") {
 		st.failError, _ = c.expectString(v, loc+"/Error")
 	}
-	if v, ok := get("Cause"); ok {
+	if v, ok := get("Cause"); ok && !c.jsonataValue(st, v, loc+"/Cause") {
 		st.failCause, _ = c.expectString(v, loc+"/Cause")
 	}
 	if v, ok := get("ErrorPath"); ok {
@@ -855,6 +869,8 @@ func (c *checker) mapState(st *state, get getter, loc string) {
 	switch {
 	case hasSelector && hasParams:
 		c.schema(loc, "The fields 'ItemSelector' and 'Parameters' are mutually exclusive")
+	case hasSelector && st.jx != nil:
+		st.jx.itemSelector = c.compileJSONata(itemSelector, loc+"/ItemSelector", "ItemSelector", jsonataAccess{})
 	case hasSelector:
 		st.itemSelector = c.compileTemplate(itemSelector, loc+"/ItemSelector", "ItemSelector")
 	case hasParams:
@@ -873,7 +889,7 @@ func (c *checker) mapState(st *state, get getter, loc string) {
 	default:
 		c.schema(loc, "These fields are required: [ItemProcessor]")
 	}
-	if v, ok := get("MaxConcurrency"); ok {
+	if v, ok := get("MaxConcurrency"); ok && !c.jsonataValue(st, v, loc+"/MaxConcurrency") {
 		st.maxConcurrency, _ = c.nonNegativeInt(v, loc+"/MaxConcurrency", "MaxConcurrency")
 	}
 	if v, ok := get("MaxConcurrencyPath"); ok {
@@ -1005,12 +1021,20 @@ func (c *checker) catchers(st *state, v any, loc string) []*catcher {
 			st.targets = append(st.targets, target{s, "Next", cloc + "/Next"})
 		}
 		get := func(name string) (any, bool) { return o.get(name) }
-		k.resultPath = c.optionalPath(get, "ResultPath", cloc, true)
+		if st.jx != nil {
+			k.jx = c.jsonataCatcher(o, cloc)
+		} else {
+			k.resultPath = c.optionalPath(get, "ResultPath", cloc, true)
+		}
 		for _, key := range o.keys {
 			switch key {
-			case "ErrorEquals", "Next", "ResultPath":
-			case "Assign":
-				k.assign = c.compileAssign(o.vals[key], cloc+"/"+key)
+			case "ErrorEquals", "Next":
+			case "ResultPath", "Assign", "Output":
+				if st.jx == nil && key == "Assign" {
+					k.assign = c.compileAssign(o.vals[key], cloc+"/"+key)
+				} else if st.jx == nil && key == "Output" || st.jx != nil && key == "ResultPath" {
+					c.otherLanguageField(st, key, cloc+"/"+key)
+				}
 			case "Comment":
 				c.expectString(o.vals[key], cloc+"/"+key)
 			default:

@@ -21,7 +21,7 @@ func chain(states ...string) string {
 		if i == len(states)-1 {
 			flow = `"End":true`
 		}
-		if strings.Contains(st, `"Type":"Succeed"`) || strings.Contains(st, `"Type":"Fail"`) || strings.Contains(st, `"Type":"Choice"`) {
+		if strings.HasPrefix(st, `{"Type":"Succeed"`) || strings.HasPrefix(st, `{"Type":"Fail"`) || strings.HasPrefix(st, `{"Type":"Choice"`) {
 			flow = ""
 		}
 		body := strings.TrimSuffix(st, "}")

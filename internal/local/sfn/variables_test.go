@@ -1,12 +1,15 @@
 package sfn
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/sfn-rollout/sfn-rollout/statemachines"
 )
 
 // Variables through the API: a definition that assigns and reads them is created and runs;
@@ -52,4 +55,47 @@ func TestVariablesThroughTheAPI(t *testing.T) {
 	if v.Result != "FAIL" || strings.Join(locs, " ") != "/States/Out/Assign/states /States/M/ItemProcessor/States/I/Assign/total" {
 		t.Fatalf("result %s, locations %v", v.Result, locs)
 	}
+}
+
+// The JSONata orders example answers as orders v2 does, run through the API side by side.
+func TestOrdersJSONataExample(t *testing.T) {
+	h := newHarness(t)
+	read := func(name string) string {
+		raw, err := statemachines.Examples.ReadFile("examples/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(raw)
+	}
+	v2 := h.machine(t, "orders-v2", read("orders-v2.asl.json"))
+	jsonata := h.machine(t, "orders-jsonata", read("orders-v2-jsonata.asl.json"))
+	for _, input := range []string{
+		`{"orderId":"o-1","items":[{"sku":"a","qty":1}]}`,
+		`{"orderId":"o-2","items":[{"sku":"a","qty":1},{"sku":"b","qty":2},{"sku":"c","qty":3}]}`,
+		`{"orderId":"o-3","items":[]}`,
+	} {
+		want := h.wait(t, h.start(t, v2, "", input))
+		got := h.wait(t, h.start(t, jsonata, "", input))
+		if got.Status != sfntypes.ExecutionStatusSucceeded || got.Status != want.Status {
+			t.Fatalf("%s: status %s (%s %s), v2 %s", input, got.Status, aws.ToString(got.Error), aws.ToString(got.Cause), want.Status)
+		}
+		if canonJSON(t, aws.ToString(got.Output)) != canonJSON(t, aws.ToString(want.Output)) {
+			t.Errorf("%s: output %s, v2 %s", input, aws.ToString(got.Output), aws.ToString(want.Output))
+		}
+	}
+	// The express lane is taken: the answer is not just the input passed through.
+	out := h.wait(t, h.start(t, jsonata, "", `{"orderId":"o-4","items":["x"]}`))
+	if !strings.Contains(aws.ToString(out.Output), `"lane":"express"`) {
+		t.Errorf("one item: output %s", aws.ToString(out.Output))
+	}
+}
+
+func canonJSON(t *testing.T, s string) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("not JSON %q: %v", s, err)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
