@@ -120,8 +120,7 @@ type stateRun struct {
 	retryCount int
 	token      string
 	mapItem    *mapItem
-	vars       *varScope      // the variables the state reads and assigns (variables.go)
-	pending    *pendingAssign // what its Assign evaluated to, stored when it ends
+	vars       *varScope // the variables the state reads and assigns (variables.go)
 }
 
 type mapItem struct {
@@ -213,27 +212,30 @@ func (e *execution) runState(ctx context.Context, st *state, raw any, vars *varS
 		next = st.next
 		f    *Failure
 	)
-	switch {
-	case st.jx != nil:
-		out, next, f = e.runJSONata(ctx, st, raw, sr) // jsonata.go
-	case st.typ == typePass:
+	typ := st.typ
+	if st.jx != nil { // a JSONata state (jsonata.go): the JSONPath cases below are skipped
+		out, next, f = e.runJSONata(ctx, st, raw, sr)
+		typ = ""
+	}
+	switch typ {
+	case typePass:
 		out, f = e.pass(st, raw, sr)
-	case st.typ == typeTask:
+	case typeTask:
 		out, next, f = e.withRetry(ctx, st, raw, sr, func() (any, *Failure) { return e.taskAttempt(ctx, st, raw, sr) })
-	case st.typ == typeChoice:
+	case typeChoice:
 		out, next, f = e.choice(st, raw, sr)
-	case st.typ == typeWait:
+	case typeWait:
 		out, f = e.wait(ctx, st, raw, sr)
-	case st.typ == typeSucceed:
+	case typeSucceed:
 		next = ""
 		if out, f = e.inputPath(st, raw, sr); f == nil {
 			out, f = e.outputPath(st, out, sr)
 		}
-	case st.typ == typeFail:
+	case typeFail:
 		return nil, "", locate(e.fail(st, raw, sr), st.name, enteredID)
-	case st.typ == typeParallel:
+	case typeParallel:
 		out, next, f = e.withRetry(ctx, st, raw, sr, func() (any, *Failure) { return e.parallelAttempt(ctx, st, raw, sr) })
-	case st.typ == typeMap:
+	case typeMap:
 		out, next, f = e.withRetry(ctx, st, raw, sr, func() (any, *Failure) { return e.mapAttempt(ctx, st, raw, sr) })
 	}
 	if f != nil {
@@ -246,7 +248,7 @@ func (e *execution) runState(ctx context.Context, st *state, raw any, vars *varS
 	if len(encoded) > MaxPayloadSize {
 		return nil, "", dataLimit(st.name, len(encoded))
 	}
-	if sr.pending != nil {
+	if sr.vars != nil && sr.vars.pending != nil {
 		if f := e.commitAssign(sr); f != nil {
 			return nil, "", locate(f, st.name, enteredID)
 		}
@@ -490,7 +492,7 @@ func (e *execution) withRetry(ctx context.Context, st *state, raw any, sr *state
 			if !errorMatches(c.errorEquals, f) {
 				continue
 			}
-			sr.pending = nil
+			sr.vars.dropPending() // the state failed: only the Catcher's Assign counts
 			if st.jx != nil {
 				out, jf := e.jsonataCatch(c, raw, errorOutput(f), sr)
 				if jf != nil {

@@ -199,9 +199,10 @@ type checker struct {
 	names map[string]bool // state names are unique in the whole definition
 
 	// variables.go
-	scope     *scopeInfo
-	scopes    []*scopeInfo
-	sawAssign bool
+	scopeStack []int              // the ids of the scopes being checked, innermost last
+	scopeIDs   int                // scopes seen so far
+	scopes     map[int]*scopeInfo // the scopes that assign, by id
+	sawAssign  bool
 
 	topJSONata bool // jsonata.go: the definition's QueryLanguage is JSONata
 }

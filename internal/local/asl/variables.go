@@ -89,28 +89,32 @@ func idContinue(r rune) bool {
 // --- checking ---------------------------------------------------------------------------
 
 // scopeInfo is what one workflow-local scope (the definition, a Parallel branch, a Map's
-// processor) assigns, for the rule that an inner scope cannot assign an outer name.
+// processor) assigns, for the rule that an inner scope cannot assign an outer name. Only
+// scopes that assign get one, so that definitions without variables pay nothing.
 type scopeInfo struct {
-	parent   *scopeInfo
+	outer    []int // the ids of the scopes around it, innermost last
 	names    []string
 	assigned map[string]string // name → the location of its first assignment
 }
 
 func (c *checker) pushScope() {
-	s := &scopeInfo{parent: c.scope, assigned: map[string]string{}}
-	c.scopes = append(c.scopes, s)
-	c.scope = s
+	c.scopeIDs++
+	c.scopeStack = append(c.scopeStack, c.scopeIDs)
 }
 
-func (c *checker) popScope() { c.scope = c.scope.parent }
+func (c *checker) popScope() { c.scopeStack = c.scopeStack[:len(c.scopeStack)-1] }
 
 // checkScopes reports inner assignments of outer names, once every scope is known (an
 // outer state may come after the Parallel or Map in the document).
 func (c *checker) checkScopes() {
-	for _, s := range c.scopes {
+	for id := 1; id <= c.scopeIDs; id++ {
+		s := c.scopes[id]
+		if s == nil {
+			continue
+		}
 		for _, name := range s.names {
-			for outer := s.parent; outer != nil; outer = outer.parent {
-				if _, ok := outer.assigned[name]; ok {
+			for i := len(s.outer) - 1; i >= 0; i-- {
+				if outer := c.scopes[s.outer[i]]; outer != nil && outer.assigned[name] != "" {
 					c.schema(s.assigned[name], "The variable '%s' is assigned in an outer scope and cannot be assigned again inside a Parallel or Map state", name) // (unconfirmed)
 					break
 				}
@@ -134,12 +138,21 @@ func (c *checker) assignName(key, loc string) {
 		return
 	}
 	c.sawAssign = true
-	if c.scope == nil {
+	if len(c.scopeStack) == 0 {
 		return
 	}
-	if _, ok := c.scope.assigned[name]; !ok {
-		c.scope.assigned[name] = loc
-		c.scope.names = append(c.scope.names, name)
+	id := c.scopeStack[len(c.scopeStack)-1]
+	s := c.scopes[id]
+	if s == nil {
+		s = &scopeInfo{outer: append([]int(nil), c.scopeStack[:len(c.scopeStack)-1]...), assigned: map[string]string{}}
+		if c.scopes == nil {
+			c.scopes = map[int]*scopeInfo{}
+		}
+		c.scopes[id] = s
+	}
+	if _, ok := s.assigned[name]; !ok {
+		s.assigned[name] = loc
+		s.names = append(s.names, name)
 	}
 }
 
@@ -164,10 +177,11 @@ func (c *checker) compileAssign(v any, loc string) *tnode {
 // iterations) only read it, and only while the state that started them is running, so no
 // lock is needed.
 type varScope struct {
-	parent *varScope
-	vals   map[string]any
-	sizes  map[string]int
-	budget *varBudget
+	parent  *varScope
+	vals    map[string]any
+	sizes   map[string]int
+	budget  *varBudget
+	pending *pendingAssign // what the running state's Assign evaluated to, stored when it ends
 }
 
 // varBudget is the execution's total, for the 10 MiB limit.
@@ -247,18 +261,25 @@ func (e *execution) stageAssign(m map[string]any, sr *stateRun) *Failure {
 	if sum > maxAssignSize {
 		return &Failure{Name: ErrDataLimitExceeded, Cause: fmt.Sprintf("The variables assigned by the state have a size of %d bytes together, exceeding the maximum of %d bytes for one Assign", sum, maxAssignSize)} // (unconfirmed)
 	}
-	sr.pending = p
+	sr.vars.pending = p // a definition with an Assign runs every state with a scope
 	return nil
+}
+
+// dropPending forgets what the running state's Assign evaluated to.
+func (s *varScope) dropPending() {
+	if s != nil {
+		s.pending = nil
+	}
 }
 
 // commitAssign stores a state's staged assignments in its scope when the state ends.
 func (e *execution) commitAssign(sr *stateRun) *Failure {
-	p := sr.pending
-	sr.pending = nil
 	s := sr.vars
-	if p == nil || s == nil {
+	if s == nil || s.pending == nil {
 		return nil
 	}
+	p := s.pending
+	s.pending = nil
 	delta := 0
 	for name, size := range p.sizes {
 		delta += size - s.sizes[name]
