@@ -17,7 +17,8 @@ import (
 //     state was entered; the new values are visible from the next state on.
 //   - In a JSONPath Assign, "$" is the result for Task, Map, Parallel (the raw result, next to
 //     ResultSelector) and Pass (Result, or InputPath/Parameters), the effective input for
-//     Choice and Wait, and the error output in a Catcher.
+//     Choice and Wait. In a Catcher it is the error output: the guide does not say so for
+//     JSONPath (unconfirmed); JSONata Catchers read it as $states.errorOutput.
 //   - Parallel branches and Map iterations read the variables of the scopes around them and
 //     keep their own; nothing they assign is visible once the state ends. A name assigned in
 //     an outer scope cannot be assigned in an inner one (a definition error).
