@@ -435,7 +435,8 @@ func (c *checker) state(name string, v any, loc string) *state {
 		st.jx = &jsonataState{}
 		fields = jsonataStateFields[typ]
 	}
-	allowed := map[string]bool{"Type": true, "Comment": true, "QueryLanguage": true}
+	allowed := make(map[string]bool, len(fields)+3)
+	allowed["Type"], allowed["Comment"], allowed["QueryLanguage"] = true, true, true
 	for _, f := range fields {
 		allowed[f] = true
 	}
