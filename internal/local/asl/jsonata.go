@@ -623,7 +623,7 @@ func (f uuidFunc) Call(argv []reflect.Value) (reflect.Value, error) {
 
 // --- states ----------------------------------------------------------------------------
 
-// runJSONata runs one attempt-free pass of a JSONata state, or its Retry/Catch loop.
+// runJSONata runs a JSONata state: Task, Parallel and Map under their Retry and Catch.
 func (e *execution) runJSONata(ctx context.Context, st *state, raw any, sr *stateRun) (any, string, *Failure) {
 	jx := st.jx
 	switch st.typ {
