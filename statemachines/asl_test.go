@@ -56,6 +56,7 @@ func substitute(t *testing.T, raw []byte) []byte {
 var exampleWant = map[string]string{
 	"orders-v1.asl.json":            "valid",
 	"orders-v2.asl.json":            "valid",
+	"orders-v2-jsonata.asl.json":    "valid",
 	"orders-v3-flaky.asl.json":      "valid",
 	"invalid-missing-next.asl.json": "invalid",
 	"malformed.asl.json":            "not-json",

@@ -1,7 +1,8 @@
 // Package asl parses, validates and runs Amazon States Language definitions for the local
 // Step Functions: Pass, Task, Choice, Wait, Succeed, Fail, Parallel and Map, Retry and
-// Catch, JSONPath processing and the common intrinsic functions. Anything it does not
-// support is refused when the definition is parsed, with a message that names it.
+// Catch, JSONPath and JSONata processing, workflow variables and the common intrinsic
+// functions. Anything it does not support is refused when the definition is parsed, with a
+// message that names it.
 package asl
 
 import (

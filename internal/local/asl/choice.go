@@ -69,6 +69,7 @@ type rule struct {
 	operand  any       // the literal: string, json.Number, bool, time.Time, or []matchPart
 	other    *jsonPath // the operand of a *Path operator
 	next     string    // top-level rules only
+	assign   *tnode    // top-level rules only: applied when the rule matches
 }
 
 // matchPart is a piece of a StringMatches pattern: literal text, or a '*' wildcard.
@@ -263,6 +264,9 @@ func relation(rel opRel, cmp int) bool {
 
 // lookup reads a path of the input or of the context object.
 func (env *evalEnv) lookup(p *jsonPath) (any, bool) {
+	if p.variable != "" {
+		return env.vars.lookup(p)
+	}
 	if p.context {
 		return p.get(env.context())
 	}
@@ -319,8 +323,14 @@ func (c *checker) compileRule(v any, loc string, top bool, depth int) *rule {
 			if child := c.compileRule(val, kloc, false, depth+1); child != nil {
 				r.children = []*rule{child}
 			}
-		case "Condition", "Assign":
-			c.unsupported(kloc, "The field '%s' (JSONata and variables) is not supported by sfn-rollout local", k)
+		case "Assign":
+			if !top {
+				c.schema(kloc, "The field 'Assign' is not supported in a nested choice rule") // (unconfirmed)
+				continue
+			}
+			r.assign = c.compileAssign(val, kloc)
+		case "Condition":
+			c.schema(kloc, "The QueryLanguage is set to 'JSONPath', but field 'Condition' is only supported for the 'JSONata' QueryLanguage") // (reported: jsonata.go)
 		default:
 			op, known := operators[k]
 			if !known {

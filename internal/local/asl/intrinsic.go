@@ -281,9 +281,13 @@ type evalEnv struct {
 	context func() any
 	field   string // the payload field, for messages: "name.$"
 	rand    func(func(*rand.Rand))
+	vars    *varScope // the state's variables ($name paths)
 }
 
 func (env *evalEnv) resolve(p *jsonPath) (any, *Failure) {
+	if p.variable != "" {
+		return env.vars.resolve(p, env.field)
+	}
 	root, where := env.input, "input"
 	if p.context {
 		root, where = env.context(), "context object"

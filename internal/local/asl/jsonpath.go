@@ -37,9 +37,10 @@ type segment struct {
 
 // jsonPath is a parsed path.
 type jsonPath struct {
-	raw     string
-	context bool // starts with $$: reads the context object
-	segs    []segment
+	raw      string
+	context  bool   // starts with $$: reads the context object
+	variable string // starts with $name: reads a workflow variable (variables.go)
+	segs     []segment
 }
 
 // definite reports whether the path selects at most one node.
@@ -85,6 +86,8 @@ func parsePath(s string) (*jsonPath, error) {
 	if strings.HasPrefix(s, "$$") {
 		p.context = true
 		i = 2
+	} else if name, n := variablePrefix(s); n > 0 {
+		p.variable, i = name, n
 	}
 	for i < len(s) {
 		switch s[i] {

@@ -93,7 +93,7 @@ func TestJSONPathParse(t *testing.T) {
 		{path: "$.a[", bad: true},
 		{path: "$.a[x]", bad: true},
 		{path: "$.a['b'", bad: true},
-		{path: "$a", bad: true},
+		{path: "$ a", bad: true}, // "$a" is the variable a (variables_test.go)
 		{path: "$.a b'", bad: true},
 		{path: "$.a[ 1]", bad: true},
 		{path: "$..a", unsupported: true},

@@ -71,7 +71,11 @@ func (d *Definition) Run(ctx context.Context, input json.RawMessage, cx Context,
 			cancel(errExecutionTimeout)
 		}
 	}()
-	out, f := e.runMachine(runCtx, d.root, in)
+	var vars *varScope
+	if d.variables {
+		vars = newRootScope()
+	}
+	out, f := e.runMachine(runCtx, d.root, in, vars)
 	if f != nil {
 		if f.Name == ErrAborted && errors.Is(context.Cause(runCtx), errExecutionTimeout) && ctx.Err() == nil {
 			// The cause is local mode's (unconfirmed): AWS's DescribeExecution shows none.
@@ -129,6 +133,7 @@ type stateRun struct {
 	retryCount int
 	token      string
 	mapItem    *mapItem
+	vars       *varScope // the variables the state reads and assigns (variables.go)
 }
 
 type mapItem struct {
@@ -184,17 +189,18 @@ func (e *execution) env(input any, sr *stateRun) *evalEnv {
 			return co
 		},
 		rand: e.withRand,
+		vars: sr.vars,
 	}
 }
 
-func (e *execution) runMachine(ctx context.Context, m *machine, input any) (any, *Failure) {
+func (e *execution) runMachine(ctx context.Context, m *machine, input any, vars *varScope) (any, *Failure) {
 	name := m.startAt
 	for {
 		if ctx.Err() != nil {
 			return nil, e.aborted(ctx)
 		}
 		st := m.states[name]
-		out, next, f := e.runState(ctx, st, input)
+		out, next, f := e.runState(ctx, st, input, vars)
 		if f != nil {
 			if ctx.Err() != nil {
 				switch st.typ {
@@ -213,8 +219,8 @@ func (e *execution) runMachine(ctx context.Context, m *machine, input any) (any,
 }
 
 // runState runs one state and answers its output and the next state ("" at the end).
-func (e *execution) runState(ctx context.Context, st *state, raw any) (any, string, *Failure) {
-	sr := &stateRun{name: st.name, entered: e.rt.Now()}
+func (e *execution) runState(ctx context.Context, st *state, raw any, vars *varScope) (any, string, *Failure) {
+	sr := &stateRun{name: st.name, entered: e.rt.Now(), vars: vars}
 	var in json.RawMessage
 	if e.history != nil {
 		in = encode(raw)
@@ -225,7 +231,12 @@ func (e *execution) runState(ctx context.Context, st *state, raw any) (any, stri
 		next = st.next
 		f    *Failure
 	)
-	switch st.typ {
+	typ := st.typ
+	if st.jx != nil { // a JSONata state (jsonata.go): the JSONPath cases below are skipped
+		out, next, f = e.runJSONata(ctx, st, raw, sr)
+		typ = ""
+	}
+	switch typ {
 	case typePass:
 		out, f = e.pass(st, raw, sr)
 	case typeTask:
@@ -236,8 +247,8 @@ func (e *execution) runState(ctx context.Context, st *state, raw any) (any, stri
 		out, f = e.wait(ctx, st, raw, sr)
 	case typeSucceed:
 		next = ""
-		if out, f = e.inputPath(st, raw); f == nil {
-			out, f = e.outputPath(st, out)
+		if out, f = e.inputPath(st, raw, sr); f == nil {
+			out, f = e.outputPath(st, out, sr)
 		}
 	case typeFail:
 		return nil, "", locate(e.fail(st, raw, sr), st.name, enteredID)
@@ -249,12 +260,17 @@ func (e *execution) runState(ctx context.Context, st *state, raw any) (any, stri
 	if f != nil {
 		return nil, "", locate(f, st.name, enteredID)
 	}
-	if st.end {
-		next = ""
+	if st.end && next == st.next {
+		next = "" // but a Catcher's Next still leads on from an End state
 	}
 	encoded := encode(out)
 	if len(encoded) > MaxPayloadSize {
 		return nil, "", dataLimit(st.name)
+	}
+	if sr.vars != nil && sr.vars.pending != nil {
+		if f := e.commitAssign(sr); f != nil {
+			return nil, "", locate(f, st.name, enteredID)
+		}
 	}
 	e.emit(HistoryEvent{Type: st.typ + "StateExited", State: st.name, Output: encoded})
 	return out, next, nil
@@ -263,7 +279,7 @@ func (e *execution) runState(ctx context.Context, st *state, raw any) (any, stri
 // locate names the state in the cause of a States.Runtime failure, as Step Functions does;
 // the event id counts the caller's ExecutionStarted as event 1.
 func locate(f *Failure, state string, enteredID int) *Failure {
-	if f.Name != ErrRuntime || f.located {
+	if f.Name != ErrRuntime && f.Name != ErrQueryEvaluation || f.located {
 		return f
 	}
 	return &Failure{Name: f.Name, Cause: fmt.Sprintf("An error occurred while executing the state '%s' (entered at the event id #%d). %s", state, enteredID, f.Cause), located: true}
@@ -274,12 +290,12 @@ func dataLimit(state string) *Failure {
 	return &Failure{Name: ErrDataLimitExceeded, Cause: fmt.Sprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", state)}
 }
 
-func (e *execution) inputPath(st *state, raw any) (any, *Failure) {
-	return selectPath(st.inputPath, raw, "InputPath", e, nil)
+func (e *execution) inputPath(st *state, raw any, sr *stateRun) (any, *Failure) {
+	return selectPath(st.inputPath, raw, "InputPath", e, sr)
 }
 
-func (e *execution) outputPath(st *state, v any) (any, *Failure) {
-	return selectPath(st.outputPath, v, "OutputPath", e, nil)
+func (e *execution) outputPath(st *state, v any, sr *stateRun) (any, *Failure) {
+	return selectPath(st.outputPath, v, "OutputPath", e, sr)
 }
 
 func selectPath(op optPath, v any, field string, e *execution, sr *stateRun) (any, *Failure) {
@@ -290,6 +306,9 @@ func selectPath(op optPath, v any, field string, e *execution, sr *stateRun) (an
 		return v, nil
 	}
 	root := v
+	if op.path.variable != "" {
+		return sr.vars.resolve(op.path, field)
+	}
 	if op.path.context {
 		if sr == nil {
 			sr = &stateRun{entered: e.rt.Now()}
@@ -329,6 +348,11 @@ func resultPath(op optPath, raw, result any) (any, *Failure) {
 
 // finish applies ResultSelector, ResultPath and OutputPath to a state's result.
 func (e *execution) finish(st *state, raw, result any, sr *stateRun) (any, *Failure) {
+	if st.assign != nil {
+		if f := e.evalAssign(st.assign, result, sr); f != nil {
+			return nil, f
+		}
+	}
 	if st.resultSelector != nil {
 		var f *Failure
 		result, f = st.resultSelector.eval(e.env(result, sr))
@@ -340,11 +364,11 @@ func (e *execution) finish(st *state, raw, result any, sr *stateRun) (any, *Fail
 	if f != nil {
 		return nil, f
 	}
-	return e.outputPath(st, out)
+	return e.outputPath(st, out, sr)
 }
 
 func (e *execution) pass(st *state, raw any, sr *stateRun) (any, *Failure) {
-	eff, f := e.inputPath(st, raw)
+	eff, f := e.inputPath(st, raw, sr)
 	if f != nil {
 		return nil, f
 	}
@@ -360,32 +384,43 @@ func (e *execution) pass(st *state, raw any, sr *stateRun) (any, *Failure) {
 }
 
 func (e *execution) choice(st *state, raw any, sr *stateRun) (any, string, *Failure) {
-	eff, f := e.inputPath(st, raw)
+	eff, f := e.inputPath(st, raw, sr)
 	if f != nil {
 		return nil, "", f
 	}
 	env := e.env(eff, sr)
 	next := st.defaultNext
-	matched := false
+	var matched *rule
 	for _, r := range st.choices {
 		ok, f := r.eval(env)
 		if f != nil {
 			return nil, "", f
 		}
 		if ok {
-			next, matched = r.next, true
+			next, matched = r.next, r
 			break
 		}
 	}
-	if !matched && next == "" {
+	if matched == nil && next == "" {
 		return nil, "", &Failure{Name: ErrNoChoiceMatched, Cause: "No Matches!"}
 	}
-	out, f := e.outputPath(st, eff)
+	// The matched rule's Assign, or the state's when Default is taken (as LocalStack's
+	// recordings against AWS show; AWS's guide does not say).
+	assign := st.assign
+	if matched != nil {
+		assign = matched.assign
+	}
+	if assign != nil {
+		if f := e.evalAssign(assign, eff, sr); f != nil {
+			return nil, "", f
+		}
+	}
+	out, f := e.outputPath(st, eff, sr)
 	return out, next, f
 }
 
 func (e *execution) wait(ctx context.Context, st *state, raw any, sr *stateRun) (any, *Failure) {
-	eff, f := e.inputPath(st, raw)
+	eff, f := e.inputPath(st, raw, sr)
 	if f != nil {
 		return nil, f
 	}
@@ -430,12 +465,17 @@ func (e *execution) wait(ctx context.Context, st *state, raw any, sr *stateRun) 
 	if d > maxWaitSeconds*time.Second {
 		return nil, waitTooLong()
 	}
+	if st.assign != nil {
+		if f := e.evalAssign(st.assign, eff, sr); f != nil {
+			return nil, f
+		}
+	}
 	if d > 0 {
 		if err := e.rt.Sleep(ctx, d); err != nil {
 			return nil, e.aborted(ctx)
 		}
 	}
-	return e.outputPath(st, eff)
+	return e.outputPath(st, eff, sr)
 }
 
 // waitTooLong fails a Wait whose delay AWS refuses at once (see maxWaitSeconds). The
@@ -513,6 +553,19 @@ func (e *execution) withRetry(ctx context.Context, st *state, raw any, sr *state
 		for _, c := range st.catch {
 			if !errorMatches(c.errorEquals, f) {
 				continue
+			}
+			sr.vars.dropPending() // the state failed: only the Catcher's Assign counts
+			if st.jx != nil {
+				out, jf := e.jsonataCatch(c, raw, errorOutput(f), sr)
+				if jf != nil {
+					return nil, "", jf
+				}
+				return out, c.next, nil
+			}
+			if c.assign != nil {
+				if af := e.evalAssign(c.assign, errorOutput(f), sr); af != nil {
+					return nil, "", af
+				}
 			}
 			out, rf := resultPath(c.resultPath, raw, errorOutput(f))
 			if rf != nil {
@@ -592,7 +645,7 @@ func taskEvents(k resourceKind) (scheduled, started, succeeded, failed, timedOut
 }
 
 func (e *execution) taskAttempt(ctx context.Context, st *state, raw any, sr *stateRun) (any, *Failure) {
-	eff, f := e.inputPath(st, raw)
+	eff, f := e.inputPath(st, raw, sr)
 	if f != nil {
 		return nil, f
 	}
@@ -615,6 +668,16 @@ func (e *execution) taskAttempt(ctx context.Context, st *state, raw any, sr *sta
 	if f != nil {
 		return nil, f
 	}
+	result, f := e.invokeTask(ctx, st, params, timeout, heartbeat, sr)
+	if f != nil {
+		return nil, f
+	}
+	return e.finish(st, raw, result, sr)
+}
+
+// invokeTask calls a Task state's resource with its effective parameters and answers the
+// decoded result, reporting the task's history events.
+func (e *execution) invokeTask(ctx context.Context, st *state, params any, timeout, heartbeat int64, sr *stateRun) (any, *Failure) {
 	input := encode(params)
 	if len(input) > MaxPayloadSize {
 		return nil, dataLimit(st.name)
@@ -653,7 +716,7 @@ func (e *execution) taskAttempt(ctx context.Context, st *state, raw any, sr *sta
 		rawResult = json.RawMessage("null")
 	}
 	e.emit(HistoryEvent{Type: succeeded, State: st.name, Output: rawResult, Resource: st.resource})
-	return e.finish(st, raw, result, sr)
+	return result, nil
 }
 
 // secondsFrom is TimeoutSeconds/HeartbeatSeconds, or the positive integer their *Path names.
@@ -722,7 +785,7 @@ func (e *execution) taskFailure(ctx context.Context, err error) *Failure {
 
 // payloadInput is the effective input of a Parallel state: InputPath, then Parameters.
 func (e *execution) payloadInput(st *state, raw any, sr *stateRun) (any, *Failure) {
-	eff, f := e.inputPath(st, raw)
+	eff, f := e.inputPath(st, raw, sr)
 	if f != nil || st.parameters == nil {
 		return eff, f
 	}
@@ -734,6 +797,15 @@ func (e *execution) parallelAttempt(ctx context.Context, st *state, raw any, sr 
 	if f != nil {
 		return nil, f
 	}
+	results, f := e.runBranches(ctx, st, input, sr)
+	if f != nil {
+		return nil, f
+	}
+	return e.finish(st, raw, results, sr)
+}
+
+// runBranches runs a Parallel state's branches on its effective input.
+func (e *execution) runBranches(ctx context.Context, st *state, input any, sr *stateRun) ([]any, *Failure) {
 	e.emit(HistoryEvent{Type: "ParallelStateStarted", State: st.name})
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -747,7 +819,9 @@ func (e *execution) parallelAttempt(ctx context.Context, st *state, raw any, sr 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, f := e.runMachine(bctx, b, input)
+			vars := sr.vars.child()
+			defer vars.release()
+			out, f := e.runMachine(bctx, b, input, vars)
 			if f == nil {
 				results[i] = out
 				return
@@ -769,11 +843,11 @@ func (e *execution) parallelAttempt(ctx context.Context, st *state, raw any, sr 
 		return nil, first
 	}
 	e.emit(HistoryEvent{Type: "ParallelStateSucceeded", State: st.name})
-	return e.finish(st, raw, results, sr)
+	return results, nil
 }
 
 func (e *execution) mapAttempt(ctx context.Context, st *state, raw any, sr *stateRun) (any, *Failure) {
-	eff, f := e.inputPath(st, raw)
+	eff, f := e.inputPath(st, raw, sr)
 	if f != nil {
 		return nil, f
 	}
@@ -806,6 +880,23 @@ func (e *execution) mapAttempt(ctx context.Context, st *state, raw any, sr *stat
 		}
 		limit = n
 	}
+	var selector func(i int, item any) (any, *Failure)
+	if st.itemSelector != nil {
+		selector = func(i int, item any) (any, *Failure) {
+			isr := &stateRun{name: sr.name, entered: sr.entered, retryCount: sr.retryCount, mapItem: &mapItem{index: i, value: item}, vars: sr.vars}
+			return st.itemSelector.eval(e.env(eff, isr))
+		}
+	}
+	results, f := e.runItems(ctx, st, items, limit, selector, sr)
+	if f != nil {
+		return nil, f
+	}
+	return e.finish(st, raw, results, sr)
+}
+
+// runItems runs a Map state's iterations, limit at a time (0: all), each on its item or
+// what selector makes of it.
+func (e *execution) runItems(ctx context.Context, st *state, items []any, limit int64, selector func(i int, item any) (any, *Failure), sr *stateRun) ([]any, *Failure) {
 	if limit <= 0 || limit > int64(len(items)) {
 		limit = int64(max(len(items), 1))
 	}
@@ -840,9 +931,8 @@ dispatch:
 			break
 		}
 		itemInput := item
-		if st.itemSelector != nil {
-			isr := &stateRun{name: sr.name, entered: sr.entered, retryCount: sr.retryCount, mapItem: &mapItem{index: i, value: item}}
-			v, f := st.itemSelector.eval(e.env(eff, isr))
+		if selector != nil {
+			v, f := selector(i, item)
 			if f != nil {
 				<-slots
 				record(f)
@@ -855,7 +945,9 @@ dispatch:
 			defer wg.Done()
 			defer func() { <-slots }()
 			e.emit(HistoryEvent{Type: "MapIterationStarted", State: st.name, Index: i})
-			out, f := e.runMachine(ictx, st.processor, itemInput)
+			vars := sr.vars.child()
+			defer vars.release()
+			out, f := e.runMachine(ictx, st.processor, itemInput, vars)
 			switch {
 			case f == nil:
 				results[i] = out
@@ -878,5 +970,5 @@ dispatch:
 		return nil, first
 	}
 	e.emit(HistoryEvent{Type: "MapStateSucceeded", State: st.name})
-	return e.finish(st, raw, results, sr)
+	return results, nil
 }

@@ -74,8 +74,9 @@ func FormatInvalid(diags []Diagnostic) string {
 
 // Definition is a parsed state machine, ready to run any number of times concurrently.
 type Definition struct {
-	root    *machine
-	timeout int64 // TimeoutSeconds of the whole execution; 0: none
+	root      *machine
+	timeout   int64 // TimeoutSeconds of the whole execution; 0: none
+	variables bool  // some state assigns variables: executions keep a scope of them
 }
 
 // machine is a list of states with a start: the definition, a Parallel branch, a Map's
@@ -127,6 +128,8 @@ type state struct {
 
 	inputPath, outputPath, resultPath optPath
 	parameters, resultSelector        *tnode
+	assign                            *tnode        // variables.go
+	jx                                *jsonataState // set for a JSONata state (jsonata.go)
 	result                            any
 	hasResult                         bool
 
@@ -186,12 +189,22 @@ type catcher struct {
 	errorEquals []string
 	next        string
 	resultPath  optPath
+	assign      *tnode
+	jx          *jsonataCatcher // in a JSONata state
 }
 
 // checker collects the diagnostics of one definition while compiling it.
 type checker struct {
 	diags []Diagnostic
 	names map[string]bool // state names are unique in the whole definition
+
+	// variables.go
+	scopeStack []int              // the ids of the scopes being checked, innermost last
+	scopeIDs   int                // scopes seen so far
+	scopes     map[int]*scopeInfo // the scopes that assign, by id
+	sawAssign  bool
+
+	topJSONata bool // jsonata.go: the definition's QueryLanguage is JSONata
 }
 
 func (c *checker) add(code, loc, format string, a ...any) {
@@ -237,12 +250,17 @@ func compile(data []byte) (*Definition, []Diagnostic) {
 			def.timeout, _ = c.positiveInt(val, loc, k)
 		case "QueryLanguage":
 			c.queryLanguage(val, loc)
+			c.topJSONata = val == "JSONata"
 		case "StartAt", "States":
 		default:
 			c.unknownField(k, loc, "")
 		}
 	}
+	c.pushScope()
 	def.root = c.machine(o, "")
+	c.popScope()
+	c.checkScopes()
+	def.variables = c.sawAssign
 	return def, c.diags
 }
 
@@ -332,22 +350,18 @@ func orRoot(loc string) string {
 
 // Fields each state type may have (JSONPath query language).
 var stateFields = map[string][]string{
-	typePass:     {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result"},
-	typeTask:     {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Resource", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath", "Retry", "Catch"},
-	typeChoice:   {"InputPath", "OutputPath", "Choices", "Default"},
-	typeWait:     {"Next", "End", "InputPath", "OutputPath", "Seconds", "SecondsPath", "Timestamp", "TimestampPath"},
+	typePass:     {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result", "Assign"},
+	typeTask:     {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Resource", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath", "Retry", "Catch", "Assign"},
+	typeChoice:   {"InputPath", "OutputPath", "Choices", "Default", "Assign"},
+	typeWait:     {"Next", "End", "InputPath", "OutputPath", "Seconds", "SecondsPath", "Timestamp", "TimestampPath", "Assign"},
 	typeSucceed:  {"InputPath", "OutputPath"},
 	typeFail:     {"Error", "Cause", "ErrorPath", "CausePath"},
-	typeParallel: {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Branches", "Retry", "Catch"},
-	typeMap:      {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "ItemsPath", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath", "Retry", "Catch"},
+	typeParallel: {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Branches", "Retry", "Catch", "Assign"},
+	typeMap:      {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "ItemsPath", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath", "Retry", "Catch", "Assign"},
 }
 
 // unsupportedFields are real Amazon States Language fields this engine does not implement.
 var unsupportedFields = map[string]string{
-	"Assign":                         "variables (Assign)",
-	"Output":                         "JSONata (Output)",
-	"Arguments":                      "JSONata (Arguments)",
-	"Items":                          "JSONata (Items)",
 	"Credentials":                    "cross-account task credentials (Credentials)",
 	"ItemReader":                     "Distributed Map (ItemReader)",
 	"ResultWriter":                   "Distributed Map (ResultWriter)",
@@ -386,9 +400,7 @@ func (c *checker) unknownField(name, loc, stateType string) {
 
 func (c *checker) queryLanguage(v any, loc string) {
 	switch v {
-	case "JSONPath":
-	case "JSONata":
-		c.unsupported(loc, "The query language JSONata is not supported by sfn-rollout local: use JSONPath")
+	case "JSONPath", "JSONata":
 	default:
 		c.schema(loc, "Value should be one of the following: [JSONPath, JSONata]")
 	}
@@ -419,12 +431,17 @@ func (c *checker) state(name string, v any, loc string) *state {
 		return nil
 	}
 	st := &state{name: name, typ: typ}
-	allowed := map[string]bool{"Type": true, "Comment": true, "QueryLanguage": true}
+	if c.stateJSONata(o, loc) {
+		st.jx = &jsonataState{}
+		fields = jsonataStateFields[typ]
+	}
+	allowed := make(map[string]bool, len(fields)+3)
+	allowed["Type"], allowed["Comment"], allowed["QueryLanguage"] = true, true, true
 	for _, f := range fields {
 		allowed[f] = true
 	}
 	for _, k := range o.keys {
-		if !allowed[k] {
+		if !allowed[k] && !c.otherLanguageField(st, k, loc+"/"+k) {
 			c.unknownField(k, loc+"/"+k, typ)
 		}
 	}
@@ -480,6 +497,11 @@ func (c *checker) state(name string, v any, loc string) *state {
 	}
 	if v, ok := get("Result"); ok {
 		st.result, st.hasResult = plain(v), true
+	}
+	if st.jx != nil {
+		c.jsonataFields(st, get, loc)
+	} else if v, ok := get("Assign"); ok {
+		st.assign = c.compileAssign(v, loc+"/Assign")
 	}
 
 	switch typ {
@@ -553,7 +575,7 @@ func (c *checker) optionalPath(get getter, field, loc string, reference bool) op
 	} else {
 		p = c.anyPath(s, loc+"/"+field, field)
 	}
-	if p != nil && len(p.segs) == 0 && !p.context {
+	if p != nil && len(p.segs) == 0 && !p.context && p.variable == "" {
 		p = nil // "$"
 	}
 	return optPath{path: p}
@@ -578,7 +600,8 @@ func (c *checker) referencePath(s, loc, field string, context bool) *jsonPath {
 	if p == nil {
 		return nil
 	}
-	if !p.reference() || (p.context && !context) {
+	// context is false only for ResultPath, where neither $$ nor variables are allowed.
+	if !p.reference() || (p.context || p.variable != "") && !context {
 		c.schema(loc, "The value for the field '%s' must be a valid ReferencePath", field)
 		return nil
 	}
@@ -631,7 +654,7 @@ func (c *checker) task(st *state, get getter, loc string) {
 	} else {
 		c.schema(loc, "These fields are required: [Resource]")
 	}
-	if v, ok := get("TimeoutSeconds"); ok {
+	if v, ok := get("TimeoutSeconds"); ok && !c.jsonataValue(st, v, loc+"/TimeoutSeconds") {
 		st.timeoutSeconds, _ = c.positiveInt(v, loc+"/TimeoutSeconds", "TimeoutSeconds")
 	}
 	if v, ok := get("TimeoutSecondsPath"); ok {
@@ -639,7 +662,7 @@ func (c *checker) task(st *state, get getter, loc string) {
 			st.timeoutPath = c.referencePath(s, loc+"/TimeoutSecondsPath", "TimeoutSecondsPath", true)
 		}
 	}
-	if v, ok := get("HeartbeatSeconds"); ok {
+	if v, ok := get("HeartbeatSeconds"); ok && !c.jsonataValue(st, v, loc+"/HeartbeatSeconds") {
 		st.heartbeatSeconds, _ = c.positiveInt(v, loc+"/HeartbeatSeconds", "HeartbeatSeconds")
 	}
 	if v, ok := get("HeartbeatSecondsPath"); ok {
@@ -671,6 +694,10 @@ func (c *checker) choice(st *state, get getter, loc string) {
 	} else {
 		for i, e := range arr {
 			rloc := loc + "/Choices/" + itoa(i)
+			if st.jx != nil {
+				c.jsonataRule(st, e, rloc)
+				continue
+			}
 			r := c.compileRule(e, rloc, true, 0)
 			if r == nil {
 				continue
@@ -693,9 +720,13 @@ func (c *checker) wait(st *state, get getter, loc string) {
 	n := 0
 	if v, ok := get("Seconds"); ok {
 		n++
-		st.seconds, st.hasSeconds = c.nonNegativeInt(v, loc+"/Seconds", "Seconds")
+		if !c.jsonataValue(st, v, loc+"/Seconds") {
+			st.seconds, st.hasSeconds = c.nonNegativeInt(v, loc+"/Seconds", "Seconds")
+		}
 	}
-	if v, ok := get("Timestamp"); ok {
+	if v, ok := get("Timestamp"); ok && c.jsonataValue(st, v, loc+"/Timestamp") {
+		n++
+	} else if ok {
 		n++
 		t, ok := parseTimestamp(v)
 		if !ok {
@@ -720,10 +751,10 @@ func (c *checker) wait(st *state, get getter, loc string) {
 }
 
 func (c *checker) fail(st *state, get getter, loc string) {
-	if v, ok := get("Error"); ok {
+	if v, ok := get("Error"); ok && !c.jsonataValue(st, v, loc+"/Error") {
 		st.failError, _ = c.expectString(v, loc+"/Error")
 	}
-	if v, ok := get("Cause"); ok {
+	if v, ok := get("Cause"); ok && !c.jsonataValue(st, v, loc+"/Cause") {
 		st.failCause, _ = c.expectString(v, loc+"/Cause")
 	}
 	if v, ok := get("ErrorPath"); ok {
@@ -778,6 +809,8 @@ func (c *checker) parallel(st *state, get getter, loc string) {
 
 // subMachine checks a Parallel branch or a Map's ItemProcessor/Iterator.
 func (c *checker) subMachine(v any, loc string, processor bool) *machine {
+	c.pushScope() // a branch or processor is a scope of its own for variables
+	defer c.popScope()
 	o, ok := v.(*object)
 	if !ok {
 		c.schema(loc, "Expected value of type [OBJECT]")
@@ -838,6 +871,8 @@ func (c *checker) mapState(st *state, get getter, loc string) {
 	switch {
 	case hasSelector && hasParams:
 		c.schema(loc, "The fields 'ItemSelector' and 'Parameters' are mutually exclusive")
+	case hasSelector && st.jx != nil:
+		st.jx.itemSelector = c.compileJSONata(itemSelector, loc+"/ItemSelector", "ItemSelector", jsonataAccess{})
 	case hasSelector:
 		st.itemSelector = c.compileTemplate(itemSelector, loc+"/ItemSelector", "ItemSelector")
 	case hasParams:
@@ -856,7 +891,7 @@ func (c *checker) mapState(st *state, get getter, loc string) {
 	default:
 		c.schema(loc, "These fields are required: [ItemProcessor]")
 	}
-	if v, ok := get("MaxConcurrency"); ok {
+	if v, ok := get("MaxConcurrency"); ok && !c.jsonataValue(st, v, loc+"/MaxConcurrency") {
 		st.maxConcurrency, _ = c.nonNegativeInt(v, loc+"/MaxConcurrency", "MaxConcurrency")
 	}
 	if v, ok := get("MaxConcurrencyPath"); ok {
@@ -988,10 +1023,20 @@ func (c *checker) catchers(st *state, v any, loc string) []*catcher {
 			st.targets = append(st.targets, target{s, "Next", cloc + "/Next"})
 		}
 		get := func(name string) (any, bool) { return o.get(name) }
-		k.resultPath = c.optionalPath(get, "ResultPath", cloc, true)
+		if st.jx != nil {
+			k.jx = c.jsonataCatcher(o, cloc)
+		} else {
+			k.resultPath = c.optionalPath(get, "ResultPath", cloc, true)
+		}
 		for _, key := range o.keys {
 			switch key {
-			case "ErrorEquals", "Next", "ResultPath":
+			case "ErrorEquals", "Next":
+			case "ResultPath", "Assign", "Output":
+				if st.jx == nil && key == "Assign" {
+					k.assign = c.compileAssign(o.vals[key], cloc+"/"+key)
+				} else if st.jx == nil && key == "Output" || st.jx != nil && key == "ResultPath" {
+					c.otherLanguageField(st, key, cloc+"/"+key)
+				}
 			case "Comment":
 				c.expectString(o.vals[key], cloc+"/"+key)
 			default:

@@ -159,10 +159,6 @@ func TestValidateUnsupported(t *testing.T) {
 	tests := []struct {
 		name, def, loc, names string
 	}{
-		{"JSONata for the whole machine", `{"QueryLanguage":"JSONata","StartAt":"A","States":{"A":` + end + `}}`, "/QueryLanguage", "JSONata"},
-		{"JSONata for a state", `{"StartAt":"A","States":{"A":{"Type":"Pass","QueryLanguage":"JSONata","End":true}}}`, "/States/A/QueryLanguage", "JSONata"},
-		{"JSONata Output", `{"StartAt":"A","States":{"A":{"Type":"Pass","Output":"{% 1 %}","End":true}}}`, "/States/A/Output", "Output"},
-		{"variables", `{"StartAt":"A","States":{"A":{"Type":"Pass","Assign":{"x":1},"End":true}}}`, "/States/A/Assign", "Assign"},
 		{"Credentials", task(`"Resource":"arn:aws:states:::lambda:invoke","Credentials":{"RoleArn":"r"}`), "/States/T/Credentials", "Credentials"},
 		{"an activity", task(`"Resource":"arn:aws:states:us-east-1:000000000000:activity:approve"`), "/States/T/Resource", "activity"},
 		{"a DynamoDB integration", task(`"Resource":"arn:aws:states:::dynamodb:putItem"`), "/States/T/Resource", "arn:aws:states:::dynamodb:putItem"},
@@ -186,7 +182,6 @@ func TestValidateUnsupported(t *testing.T) {
 		{"a function in a filter", `{"StartAt":"A","States":{"A":{"Type":"Pass","InputPath":"$.a[?(@.x.length() > 1)]","End":true}}}`, "/States/A/InputPath", "length()"},
 		{"the root inside a filter", `{"StartAt":"A","States":{"A":{"Type":"Pass","InputPath":"$.a[?(@.x > $.min)]","End":true}}}`, "/States/A/InputPath", "root '$'"},
 		{"a JSONPath function", `{"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"n.$":"$.items.length()"},"End":true}}}`, "/States/A/Parameters/n.$", "length()"},
-		{"a JSONata choice Condition", `{"StartAt":"C","States":{"C":{"Type":"Choice","Choices":[{"Condition":"{% true %}","Next":"D"}]},"D":{"Type":"Succeed"}}}`, "/States/C/Choices/0/Condition", "Condition"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -273,6 +268,7 @@ func TestValidateProjectDefinitions(t *testing.T) {
 		{"rollout-controller.asl.json", nil},
 		{"examples/orders-v1.asl.json", nil},
 		{"examples/orders-v2.asl.json", nil},
+		{"examples/orders-v2-jsonata.asl.json", nil},
 		{"examples/orders-v3-flaky.asl.json", nil},
 		{"examples/invalid-missing-next.asl.json", []diag{
 			{CodeMissingTarget, "/States/PriceOrder/Next", "Missing 'Next' target: Acepted"},

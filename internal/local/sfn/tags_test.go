@@ -114,6 +114,9 @@ func TestValidateStateMachineDefinition(t *testing.T) {
 		{name: "a missing Next target", definition: `{"StartAt":"a","States":{"a":{"Type":"Pass","Next":"b"}}}`, wantResult: "FAIL", wantCodes: "MISSING_TRANSITION_TARGET"},
 		{name: "two problems, one shown", definition: `{"StartAt":"a","States":{"a":{"Type":"Pass","Next":"b"},"c":{"Type":"Pass","Next":"d"}}}`, maxResults: 1, wantResult: "FAIL", truncated: true},
 		{name: "maxResults over 100", definition: passDef, maxResults: 101, wantErr: "ValidationException"},
+		{name: "a JSONata definition", definition: `{"QueryLanguage":"JSONata","StartAt":"a","States":{"a":{"Type":"Pass","Output":"{% $states.input %}","End":true}}}`, wantResult: "OK"},
+		{name: "a JSONPath field in a JSONata state", definition: `{"QueryLanguage":"JSONata","StartAt":"a","States":{"a":{"Type":"Pass","InputPath":"$.x","End":true}}}`, wantResult: "FAIL", wantCodes: "SCHEMA_VALIDATION_FAILED"},
+		{name: "variables assigned and read", definition: `{"StartAt":"a","States":{"a":{"Type":"Pass","Assign":{"x":1},"Next":"b"},"b":{"Type":"Pass","Parameters":{"x.$":"$x"},"End":true}}}`, wantResult: "OK"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

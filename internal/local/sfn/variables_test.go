@@ -1,0 +1,101 @@
+package sfn
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/sfn-rollout/sfn-rollout/statemachines"
+)
+
+// Variables through the API: a definition that assigns and reads them is created and runs;
+// one that assigns an outer name inside a Map is refused by CreateStateMachine and reported
+// by ValidateStateMachineDefinition.
+func TestVariablesThroughTheAPI(t *testing.T) {
+	h := newHarness(t)
+	def := `{"StartAt":"Remember","States":{
+		"Remember":{"Type":"Pass","Assign":{"customer.$":"$.customer","count.$":"States.ArrayLength($.items)"},"Next":"Lines"},
+		"Lines":{"Type":"Map","ItemsPath":"$.items","ItemProcessor":{"StartAt":"Line","States":{
+			"Line":{"Type":"Pass","Parameters":{"sku.$":"$","for.$":"$customer"},"End":true}}},"Next":"Answer"},
+		"Answer":{"Type":"Pass","Parameters":{"lines.$":"$","count.$":"$count"},"End":true}}}`
+	arn := h.machine(t, "vars", def)
+	out := h.wait(t, h.start(t, arn, "", `{"customer":"c-1","items":["a","b"]}`))
+	if out.Status != sfntypes.ExecutionStatusSucceeded {
+		t.Fatalf("status %s: %s %s", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause))
+	}
+	if got, want := aws.ToString(out.Output), `{"count":2,"lines":[{"for":"c-1","sku":"a"},{"for":"c-1","sku":"b"}]}`; got != want {
+		t.Fatalf("output %s, want %s", got, want)
+	}
+
+	bad := `{"StartAt":"M","States":{
+		"M":{"Type":"Map","ItemProcessor":{"StartAt":"I","States":{"I":{"Type":"Pass","Assign":{"total":1},"End":true}}},"Next":"Out"},
+		"Out":{"Type":"Pass","Assign":{"total":0,"states":1},"End":true}}}`
+	_, err := h.client.CreateStateMachine(ctx(), &awssfn.CreateStateMachineInput{
+		Name: aws.String("vars-bad"), Definition: aws.String(bad), RoleArn: aws.String(testRole),
+	})
+	wantAPIError(t, err, "InvalidDefinition", "")
+	if !strings.Contains(err.Error(), "/States/M/ItemProcessor/States/I/Assign/total") {
+		t.Errorf("error does not locate the inner assignment: %v", err)
+	}
+	v, err := h.client.ValidateStateMachineDefinition(ctx(), &awssfn.ValidateStateMachineDefinitionInput{Definition: aws.String(bad)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var locs []string
+	for _, d := range v.Diagnostics {
+		if aws.ToString(d.Code) != "SCHEMA_VALIDATION_FAILED" {
+			t.Errorf("diagnostic %s: %s", aws.ToString(d.Code), aws.ToString(d.Message))
+		}
+		locs = append(locs, aws.ToString(d.Location))
+	}
+	if v.Result != "FAIL" || strings.Join(locs, " ") != "/States/Out/Assign/states /States/M/ItemProcessor/States/I/Assign/total" {
+		t.Fatalf("result %s, locations %v", v.Result, locs)
+	}
+}
+
+// The JSONata orders example answers as orders v2 does, run through the API side by side.
+func TestOrdersJSONataExample(t *testing.T) {
+	h := newHarness(t)
+	read := func(name string) string {
+		raw, err := statemachines.Examples.ReadFile("examples/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(raw)
+	}
+	v2 := h.machine(t, "orders-v2", read("orders-v2.asl.json"))
+	jsonata := h.machine(t, "orders-jsonata", read("orders-v2-jsonata.asl.json"))
+	for _, input := range []string{
+		`{"orderId":"o-1","items":[{"sku":"a","qty":1}]}`,
+		`{"orderId":"o-2","items":[{"sku":"a","qty":1},{"sku":"b","qty":2},{"sku":"c","qty":3}]}`,
+		`{"orderId":"o-3","items":[]}`,
+	} {
+		want := h.wait(t, h.start(t, v2, "", input))
+		got := h.wait(t, h.start(t, jsonata, "", input))
+		if got.Status != sfntypes.ExecutionStatusSucceeded || got.Status != want.Status {
+			t.Fatalf("%s: status %s (%s %s), v2 %s", input, got.Status, aws.ToString(got.Error), aws.ToString(got.Cause), want.Status)
+		}
+		if canonJSON(t, aws.ToString(got.Output)) != canonJSON(t, aws.ToString(want.Output)) {
+			t.Errorf("%s: output %s, v2 %s", input, aws.ToString(got.Output), aws.ToString(want.Output))
+		}
+	}
+	// The express lane is taken: the answer is not just the input passed through.
+	out := h.wait(t, h.start(t, jsonata, "", `{"orderId":"o-4","items":["x"]}`))
+	if !strings.Contains(aws.ToString(out.Output), `"lane":"express"`) {
+		t.Errorf("one item: output %s", aws.ToString(out.Output))
+	}
+}
+
+func canonJSON(t *testing.T, s string) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("not JSON %q: %v", s, err)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
