@@ -45,6 +45,10 @@ func TestStartServesDynamoDBAndStops(t *testing.T) {
 func TestFindCLIHonoursEnv(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv(EnvTools, dir)
+	// The user's cache is looked in last: an install there (any earlier `sfn-rollout
+	// local` on this machine) must not answer for the empty folder.
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
 	t.Chdir(dir)
 	if _, err := FindCLI(); err == nil {
 		t.Fatal("FindCLI found dynalite in an empty folder")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -78,11 +79,28 @@ func TestAlarmStormUnderQuotas(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Stack.Quotas.SetMode(core.QuotasOff) })
-	spare := ms[0].Version1
-	drain(t, env, "UpdateStateMachineAlias", func(ctx context.Context) error {
-		_, err := env.SFN.UpdateStateMachineAlias(ctx, &sfn.UpdateStateMachineAliasInput{StateMachineAliasArn: aws.String(ms[0].AliasArn),
-			RoutingConfiguration: []sfntypes.RoutingConfigurationListItem{{StateMachineVersionArn: aws.String(spare), Weight: 90}, {StateMachineVersionArn: aws.String(ms[0].version(2)), Weight: 10}}}, once)
+	// The test's own alias takes every token until each rollback's decision is saved, so
+	// that the rollbacks' first writes meet an empty bucket however slowly this machine
+	// delivers the alarms' events (a refill is 50 ms of wall time at quotaSpeed).
+	spare := newMachine(t, env, log, "storm-spare")
+	drainOnce := func(ctx context.Context) error {
+		_, err := env.SFN.UpdateStateMachineAlias(ctx, &sfn.UpdateStateMachineAliasInput{StateMachineAliasArn: aws.String(spare.AliasArn),
+			RoutingConfiguration: []sfntypes.RoutingConfigurationListItem{{StateMachineVersionArn: aws.String(spare.Version1), Weight: 100}}}, once)
 		return err
+	}
+	drain(t, env, "UpdateStateMachineAlias", drainOnce)
+	stopDrain := make(chan struct{})
+	var drainer sync.WaitGroup
+	drainer.Go(func() {
+		for {
+			select {
+			case <-stopDrain:
+				return
+			default:
+				_ = drainOnce(ctx)
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
 	})
 	before := opCalls(t, env, "UpdateStateMachineAlias")
 
@@ -95,9 +113,15 @@ func TestAlarmStormUnderQuotas(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	stable := make([]string, len(ms))
 	for i, m := range ms {
 		r := m.waitFor(ids[i], "RolledBack", func(r rollout.Rollout) bool { return r.Phase == rollout.RolledBack })
-		m.waitRouting(label(r.StableVersionArn) + "=100")
+		stable[i] = label(r.StableVersionArn) + "=100"
+	}
+	close(stopDrain)
+	drainer.Wait()
+	for i, m := range ms {
+		m.waitRouting(stable[i])
 	}
 	n := opCalls(t, env, "UpdateStateMachineAlias") - before
 	t.Logf("%d alias updates for %d rollbacks", n, rollouts)
