@@ -36,7 +36,7 @@ import (
 //   - EventBridge status-change events are sent for Standard workflows.
 
 const (
-	callbackDef      = `{"StartAt":"Wait","States":{"Wait":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken","Parameters":{"FunctionName":"f","Payload":{"t.$":"$$.Task.Token"}},"End":true}}}`
+	callbackDef   = `{"StartAt":"Wait","States":{"Wait":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken","Parameters":{"FunctionName":"f","Payload":{"t.$":"$$.Task.Token"}},"End":true}}}`
 	nestedSyncDef = `{"StartAt":"Both","States":{"Both":{"Type":"Parallel","End":true,"Branches":[` +
 		`{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},` +
 		`{"StartAt":"Child","States":{"Child":{"Type":"Task","Resource":"arn:aws:states:::states:startExecution.sync:2","Parameters":{"StateMachineArn":"arn:aws:states:us-east-1:000000000000:stateMachine:c"},"End":true}}}]}}}`
