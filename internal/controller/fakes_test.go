@@ -410,7 +410,7 @@ func (s smPort) Tags(ctx context.Context, arn string) (map[string]string, error)
 	return tags, nil
 }
 
-func (s smPort) Validate(ctx context.Context, def string) ([]controller.Diagnostic, error) {
+func (s smPort) Validate(ctx context.Context, def, _ string) ([]controller.Diagnostic, error) {
 	if err := s.f.hit("StateMachines.Validate", def); err != nil {
 		return nil, err
 	}
@@ -1925,7 +1925,7 @@ func TestFakesHonourTheirContracts(t *testing.T) {
 	if _, err := sm.Publish(ctx, smArn("orders"), `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}`, ""); !errors.Is(err, controller.ErrInvalidDefinition) {
 		t.Errorf("Publish of a bad definition: %v", err)
 	}
-	if d, _ := sm.Validate(ctx, `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}`); len(d) != 1 || d[0].Code != "MISSING_TRANSITION_TARGET" {
+	if d, _ := sm.Validate(ctx, `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}`, ""); len(d) != 1 || d[0].Code != "MISSING_TRANSITION_TARGET" {
 		t.Errorf("Validate = %+v", d)
 	}
 	// Aliases: routing rules.
