@@ -201,3 +201,20 @@ func TestExpressRefusesCallbackTasks(t *testing.T) {
 		t.Errorf("versions %v: the refused definition was published", vs)
 	}
 }
+
+// StartSyncExecution reaches the endpoint through its router with the project's SDK client
+// (awsapi.SFNOptions keeps the endpoint's host for the SDK's sync- host prefix).
+func TestExpressStartSyncExecutionThroughTheEndpoint(t *testing.T) {
+	t.Parallel()
+	env, log := shared(t)
+	m := newExpressMachine(t, env, log, "express-sync")
+	out, err := env.SFN.StartSyncExecution(context.Background(), &sfn.StartSyncExecutionInput{
+		StateMachineArn: aws.String(m.AliasArn), Input: aws.String(`{"orderId":"o-1","items":[{"sku":"a","qty":1}]}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != sfntypes.SyncExecutionStatusSucceeded || !strings.Contains(aws.ToString(out.ExecutionArn), ":express:"+m.Name+":") {
+		t.Errorf("answer %s %s: %s %s", out.Status, aws.ToString(out.ExecutionArn), aws.ToString(out.Error), aws.ToString(out.Cause))
+	}
+}

@@ -83,7 +83,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	cfg := d.AWS
 	return &Env{
 		Stack: st, Deployment: d,
-		SFN:         sfn.NewFromConfig(cfg),
+		SFN:         sfn.NewFromConfig(cfg, awsapi.SFNOptions),
 		S3:          s3.NewFromConfig(cfg, awsapi.S3Options),
 		CloudWatch:  cloudwatch.NewFromConfig(cfg),
 		Lambda:      lambdasdk.NewFromConfig(cfg),
