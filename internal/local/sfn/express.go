@@ -191,7 +191,8 @@ type startSyncExecutionOutput struct {
 
 // startSyncExecution runs an Express execution and answers its outcome: 200 whatever the
 // status (SUCCEEDED, FAILED, TIMED_OUT), as AWS does; errors are kept for what stops the
-// execution from running. The SDKs send it to the host "sync-<endpoint host>"; the endpoint
+// execution from running. A version or alias ARN is resolved as StartExecution resolves it
+// (the API reference names only "the state machine": unconfirmed). The SDKs send it to the host "sync-<endpoint host>"; the endpoint
 // routes by X-Amz-Target and answers on any host.
 func (s *Service) startSyncExecution(ctx context.Context, in *startSyncExecutionInput) (any, *core.APIError) {
 	var v violations
