@@ -29,7 +29,7 @@ type execution struct {
 	seq        uint64
 	ctx        context.Context
 	cancel     context.CancelCauseFunc
-	closed     chan struct{} // closed when the status leaves RUNNING
+	closed     chan struct{} // closed once the execution has ended and its events and metrics are out
 
 	mu      sync.Mutex
 	status  string
@@ -249,6 +249,8 @@ func (s *Service) finish(x *execution, status string, output, errName, cause *st
 	if !s.close(x, status, output, errName, cause) {
 		return false
 	}
+	// Whoever waits for the end (StartSyncExecution, a .sync parent) sees its metrics too.
+	defer close(x.closed)
 	snap := x.snapshot()
 	s.announce(x, snap)
 	s.metric(x, "ExecutionsStarted", 0, unitCount) // AWS emits it twice: 1, then 0
@@ -274,7 +276,9 @@ func (s *Service) finish(x *execution, status string, output, errName, cause *st
 
 // finishQuietly ends an execution the endpoint's Close stopped: no events, no metrics.
 func (s *Service) finishQuietly(x *execution) {
-	s.close(x, statusAborted, nil, nil, nil)
+	if s.close(x, statusAborted, nil, nil, nil) {
+		close(x.closed)
+	}
 }
 
 func (s *Service) close(x *execution, status string, output, errName, cause *string) bool {
@@ -292,7 +296,6 @@ func (s *Service) close(x *execution, status string, output, errName, cause *str
 	x.history = append(x.history, ev)
 	tokens := x.tokens
 	x.mu.Unlock()
-	close(x.closed)
 	s.mu.Lock()
 	for _, t := range tokens {
 		if tok := s.tokens[t]; tok != nil {
