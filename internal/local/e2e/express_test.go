@@ -59,6 +59,11 @@ func wantNoExecutionList(t *testing.T, env *localenv.Env, m *machine) {
 	}
 }
 
+// expressPerSec is half the Standard scenarios' traffic: at speed 120 it still puts about 6
+// executions a virtual minute on a 30% canary, enough for the alarm's first minute and for
+// minExecutions 20 within four, and it keeps the package's load down on small machines.
+const expressPerSec = trafficPerSec / 2
+
 func TestExpressRollouts(t *testing.T) {
 	t.Parallel()
 	env, log := ownEnv(t, trafficSpeed, 7)
@@ -72,7 +77,7 @@ func TestExpressRollouts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		traffic := env.StartTraffic(ctx, m.AliasArn, trafficPerSec)
+		traffic := env.StartTraffic(ctx, m.AliasArn, expressPerSec)
 		defer traffic.Stop()
 		watch := env.WatchAlias(ctx, m.AliasArn, alarm, 2*time.Millisecond)
 		policy := map[string]string{"alarms": alarm}
@@ -107,7 +112,7 @@ func TestExpressRollouts(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		m := newExpressMachine(t, env, log, "express-rate")
-		traffic := env.StartTraffic(ctx, m.AliasArn, trafficPerSec)
+		traffic := env.StartTraffic(ctx, m.AliasArn, expressPerSec)
 		defer traffic.Stop()
 		watch := m.watch()
 		policy := map[string]string{"maxFailureRate": "10", "minExecutions": "20"}
