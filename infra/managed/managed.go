@@ -64,6 +64,11 @@ type Props struct {
 	// AliasName is the alias the controller moves; topology.DefaultAlias when empty.
 	AliasName string
 	Policy    Policy
+	// Express makes an EXPRESS state machine (STANDARD otherwise). The controller judges an
+	// Express candidate by its alarms and AWS/States metrics alone (Step Functions does not
+	// list Express executions), and refuses uploads with .sync or .waitForTaskToken tasks,
+	// which Express workflows cannot run.
+	Express bool
 	// Logs and TracingEnabled pass through to the state machine.
 	Logs           *awsstepfunctions.LogOptions
 	TracingEnabled *bool
@@ -140,9 +145,13 @@ func New(scope constructs.Construct, id string, props Props) (*ManagedStateMachi
 	if len(props.DefinitionSubstitutions) > 0 {
 		subs = &props.DefinitionSubstitutions
 	}
+	machineType := awsstepfunctions.StateMachineType_STANDARD
+	if props.Express {
+		machineType = awsstepfunctions.StateMachineType_EXPRESS
+	}
 	m.StateMachine = awsstepfunctions.NewStateMachine(node, jsii.String("StateMachine"), &awsstepfunctions.StateMachineProps{
 		StateMachineName:        jsii.String(props.StateMachineName),
-		StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
+		StateMachineType:        machineType,
 		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(definition)),
 		DefinitionSubstitutions: subs,
 		Role:                    props.Role,

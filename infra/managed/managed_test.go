@@ -125,6 +125,35 @@ func TestConstruct(t *testing.T) {
 	}
 }
 
+// An Express ManagedStateMachine is the same construct with an EXPRESS state machine.
+func TestConstructExpress(t *testing.T) {
+	app := awscdk.NewApp(nil)
+	stack := awscdk.NewStack(app, jsii.String("Team"), nil)
+	if _, err := New(stack, "Quotes", Props{StateMachineName: "team-quotes", Definition: `{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`, Express: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(stack, "Orders", Props{StateMachineName: "team-orders", Definition: `{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`}); err != nil {
+		t.Fatal(err)
+	}
+	var template assertions.Template
+	check(t, "synth", func() { template = assertions.Template_FromStack(stack, nil) })
+	if template == nil {
+		return
+	}
+	for name, typ := range map[string]string{"team-quotes": "EXPRESS", "team-orders": "STANDARD"} {
+		check(t, name, func() {
+			template.HasResourceProperties(jsii.String("AWS::StepFunctions::StateMachine"), map[string]any{
+				"StateMachineName": name,
+				"StateMachineType": typ,
+			})
+		})
+	}
+	check(t, "both have their version and alias", func() {
+		template.ResourceCountIs(jsii.String("AWS::StepFunctions::StateMachineVersion"), jsii.Number(2))
+		template.ResourceCountIs(jsii.String("AWS::StepFunctions::StateMachineAlias"), jsii.Number(2))
+	})
+}
+
 func TestPolicyTags(t *testing.T) {
 	yes := true
 	tags, err := PolicyTags(Policy{}, "orders-prod-failures")

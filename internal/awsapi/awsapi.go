@@ -13,7 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
 )
@@ -147,6 +150,20 @@ func LoadConfig(ctx context.Context, optFns ...func(*config.LoadOptions) error) 
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	return cfg, nil
+}
+
+// SFNOptions is an option of sfn.NewFromConfig. The SDK sends StartSyncExecution (and
+// TestState) to the host "sync-<endpoint host>", as AWS serves them; a configured endpoint
+// (a local one) serves them on its own host, and names like sync-127.0.0.1 do not resolve.
+func SFNOptions(o *sfn.Options) {
+	if o.BaseEndpoint != nil {
+		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("DisableEndpointHostPrefix",
+				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+					return next.HandleInitialize(smithyhttp.DisableEndpointHostPrefix(ctx, true), in)
+				}), middleware.Before)
+		})
+	}
 }
 
 // S3Options is an option of s3.NewFromConfig. A configured endpoint (a local one) serves

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -13,7 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -101,6 +104,37 @@ func TestS3Options(t *testing.T) {
 			client := s3.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: tt.endpoint}, awsapi.S3Options)
 			if got := client.Options().UsePathStyle; got != tt.want {
 				t.Errorf("UsePathStyle = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// hostRecorder answers every request with 400 and remembers the host it was sent to.
+type hostRecorder struct{ hosts []string }
+
+func (r *hostRecorder) Do(req *http.Request) (*http.Response, error) {
+	r.hosts = append(r.hosts, req.URL.Host)
+	return &http.Response{StatusCode: 400, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(`{"__type":"Stop","message":"recorded"}`)), Request: req}, nil
+}
+
+// The SDK sends StartSyncExecution to sync-<host>; SFNOptions keeps a configured endpoint's
+// host, and leaves AWS's endpoints alone.
+func TestSFNOptions(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		endpoint *string
+		want     string
+	}{
+		{name: "aws", want: "sync-states.us-east-1.amazonaws.com"},
+		{name: "local endpoint", endpoint: aws.String("http://127.0.0.1:4599"), want: "127.0.0.1:4599"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &hostRecorder{}
+			cfg := aws.Config{Region: "us-east-1", BaseEndpoint: tt.endpoint, HTTPClient: rec, Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")}
+			client := sfn.NewFromConfig(cfg, awsapi.SFNOptions, func(o *sfn.Options) { o.RetryMaxAttempts = 1 })
+			_, _ = client.StartSyncExecution(context.Background(), &sfn.StartSyncExecutionInput{StateMachineArn: aws.String("arn:aws:states:us-east-1:000000000000:stateMachine:x")})
+			if len(rec.hosts) != 1 || rec.hosts[0] != tt.want {
+				t.Errorf("StartSyncExecution went to %v, want %s", rec.hosts, tt.want)
 			}
 		})
 	}

@@ -56,7 +56,7 @@ func validateMany(t *testing.T, client *sfn.Client, n int) []error {
 	machines := sfnapi.NewStateMachines(client)
 	errs := make([]error, n)
 	for i := range errs {
-		_, errs[i] = machines.Validate(context.Background(), `{"StartAt":"A","States":{"A":{"Type":"Succeed"}}}`)
+		_, errs[i] = machines.Validate(context.Background(), `{"StartAt":"A","States":{"A":{"Type":"Succeed"}}}`, "")
 	}
 	return errs
 }
@@ -143,7 +143,7 @@ func TestRetryerStopsAtTheCallsDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := machines.Validate(ctx, `{}`)
+	_, err := machines.Validate(ctx, `{}`, "")
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("the call took %s under a 300ms deadline", took)
 	}

@@ -211,7 +211,7 @@ func (a *app) followEvery() time.Duration {
 
 func (a *app) sfn() *sfn.Client {
 	if a.sfnClient == nil {
-		a.sfnClient = sfn.NewFromConfig(a.cfg)
+		a.sfnClient = sfn.NewFromConfig(a.cfg, awsapi.SFNOptions)
 	}
 	return a.sfnClient
 }

@@ -216,7 +216,11 @@ func (a *app) checkUpload(ctx context.Context, key topology.ArtifactKey, definit
 	if !rollout.IsManaged(tags) {
 		return rollout.Policy{}, usagef("state machine %s is not managed: it lacks the tag %s=true, so the controller would refuse the upload", key.StateMachine, topology.ManagedTag)
 	}
-	diags, err := a.machines().Validate(ctx, definition)
+	sm, err := a.machines().Describe(ctx, arn)
+	if err != nil {
+		return rollout.Policy{}, err
+	}
+	diags, err := a.machines().Validate(ctx, definition, sm.Type)
 	if err != nil {
 		return rollout.Policy{}, err
 	}

@@ -357,7 +357,15 @@ func RenderVersions(w io.Writer, views []VersionView) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d%s\t%d%s\t%d%s\t%d%s\t%s\n", versionLabel(v.Version), clock(v.Created), alias,
 			v.Executions["SUCCEEDED"], more, v.Executions["FAILED"], more, v.Executions["RUNNING"], more, other, more, truncate(v.Description, 60))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(views) > 0 && views[0].Source == SourceMetrics {
+		// Every version of one state machine has its type.
+		_, err := fmt.Fprintln(w, "executions counted from AWS/States metrics (an Express state machine: Step Functions does not list its executions), since each version was published, at most 15 days back")
+		return err
+	}
+	return nil
 }
 
 // RenderGC prints what gc deleted or would delete.

@@ -177,6 +177,12 @@ func TestGoldenVersionsAndGC(t *testing.T) {
 		{Version: v1, Number: 1, Created: t0.Add(-48 * time.Hour), Aliases: []AliasRouteView{}, Executions: map[string]int{"SUCCEEDED": 10, "ABORTED": 1, "TIMED_OUT": 1}},
 	}
 	both(t, "versions", views, func(w io.Writer) error { return RenderVersions(w, views) })
+	// An Express state machine's versions are counted from AWS/States metrics, and say so.
+	express := []VersionView{
+		{Version: v3, Number: 3, Created: t0, Aliases: []AliasRouteView{{Alias: "prod", Weight: 100}},
+			Executions: map[string]int{"SUCCEEDED": 95, "FAILED": 3, "TIMED_OUT": 2}, Source: SourceMetrics},
+	}
+	both(t, "versions-express", express, func(w io.Writer) error { return RenderVersions(w, express) })
 	gc := GCView{StateMachine: "orders", Keep: 1, DryRun: true, InUse: []string{v3, v2}, Kept: []string{smArn + ":7"}, Deleted: []string{smArn + ":6", v1}, Refused: []string{}}
 	both(t, "gc", gc, func(w io.Writer) error { return RenderGC(w, gc) })
 }

@@ -324,7 +324,7 @@ func (a *app) statusOf(ctx context.Context, r rollout.Rollout) (StatusView, erro
 		if !r.FinishedAt.IsZero() {
 			to = r.FinishedAt
 		}
-		n, err := a.metrics().VersionCounts(ctx, controller.CountsQuery{StateMachineArn: r.StateMachineArn, VersionArn: r.CandidateVersionArn, From: r.TrafficStartedAt, To: to, Form: r.MetricsForm})
+		n, err := a.metrics().VersionCounts(ctx, controller.CountsQuery{StateMachineArn: r.StateMachineArn, VersionArn: r.CandidateVersionArn, From: r.TrafficStartedAt, To: to, Form: r.MetricsForm, Express: r.Express()})
 		if err != nil {
 			return StatusView{}, err
 		}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/spf13/cobra"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
@@ -69,7 +71,12 @@ func (a *app) versions(ctx context.Context, stateMachine string, counts bool) ([
 			return nil, err
 		}
 		v.Description = aws.ToString(d.Description)
-		if counts {
+		switch {
+		case counts && d.Type == types.StateMachineTypeExpress:
+			if err := a.expressCounts(ctx, arn, ver, &v); err != nil {
+				return nil, err
+			}
+		case counts:
 			out, err := a.sfn().ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(ver.Arn), MaxResults: maxCounted})
 			if err != nil {
 				return nil, err
@@ -83,6 +90,38 @@ func (a *app) versions(ctx context.Context, stateMachine string, counts bool) ([
 	}
 	sortVersions(views)
 	return views, nil
+}
+
+// metricsRetention is how far back CloudWatch keeps AWS/States's one-minute data points.
+const metricsRetention = 15 * 24 * time.Hour
+
+// expressCounts counts an Express version's executions from its AWS/States metrics since
+// it was published (at most the last 15 days): Step Functions does not list Express
+// executions (ListExecutions answers StateMachineTypeNotSupported). RUNNING is started less
+// closed, which best-effort metrics may leave off by a few.
+func (a *app) expressCounts(ctx context.Context, stateMachineArn string, ver controller.Version, v *VersionView) error {
+	to := a.now()
+	from := ver.Created
+	if oldest := to.Add(-metricsRetention); from.Before(oldest) {
+		from = oldest
+	}
+	n, err := a.metrics().VersionCounts(ctx, controller.CountsQuery{StateMachineArn: stateMachineArn, VersionArn: ver.Arn, From: from, To: to, Express: true})
+	if err != nil {
+		return err
+	}
+	for status, count := range map[string]int64{
+		"SUCCEEDED": n.Succeeded,
+		"FAILED":    n.Failed - n.TimedOut - n.Aborted,
+		"TIMED_OUT": n.TimedOut,
+		"ABORTED":   n.Aborted,
+		"RUNNING":   max(0, n.Started-n.Closed),
+	} {
+		if count > 0 {
+			v.Executions[status] = int(count)
+		}
+	}
+	v.Source = SourceMetrics
+	return nil
 }
 
 func sortVersions(views []VersionView) {

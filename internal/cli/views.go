@@ -250,7 +250,14 @@ type VersionView struct {
 	Executions  map[string]int   `json:"executions"` // by status: SUCCEEDED, FAILED, RUNNING, …
 	// More is true when the version has more executions than were counted.
 	More bool `json:"moreExecutions,omitempty"`
+	// Source is SourceMetrics when the counts come from AWS/States metrics (an Express
+	// state machine, whose executions Step Functions does not list); empty when they are
+	// ListExecutions' of the version.
+	Source string `json:"source,omitempty"`
 }
+
+// SourceMetrics marks counts read from AWS/States metrics rather than ListExecutions.
+const SourceMetrics = "AWS/States metrics"
 
 // GCView is what gc deleted, or would delete with --dry-run.
 type GCView struct {

@@ -150,11 +150,11 @@ func (s *budgetedStateMachines) Tags(ctx context.Context, arn string) (map[strin
 	return s.next.Tags(ctx, arn)
 }
 
-func (s *budgetedStateMachines) Validate(ctx context.Context, definition string) ([]Diagnostic, error) {
+func (s *budgetedStateMachines) Validate(ctx context.Context, definition, stateMachineType string) ([]Diagnostic, error) {
 	if err := budgetToken(ctx, s.budget, budget.ValidateStateMachineDefinition); err != nil {
 		return nil, fmt.Errorf("validate definition: %w", err)
 	}
-	return s.next.Validate(ctx, definition)
+	return s.next.Validate(ctx, definition, stateMachineType)
 }
 
 // Publish is one UpdateStateMachine call with publish=true (sfnapi.StateMachines.Publish),

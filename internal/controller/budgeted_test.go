@@ -61,7 +61,7 @@ func (m recordingMachines) Tags(context.Context, string) (map[string]string, err
 	return nil, nil
 }
 
-func (m recordingMachines) Validate(context.Context, string) ([]controller.Diagnostic, error) {
+func (m recordingMachines) Validate(context.Context, string, string) ([]controller.Diagnostic, error) {
 	*m.log = append(*m.log, "Validate")
 	return nil, nil
 }
@@ -123,7 +123,7 @@ var budgetedCalls = []struct {
 		return err
 	}, budget.ListTagsForResource},
 	{"Validate", func(ctx context.Context, sm controller.StateMachines, _ controller.Aliases) error {
-		_, err := sm.Validate(ctx, "{}")
+		_, err := sm.Validate(ctx, "{}", "")
 		return err
 	}, budget.ValidateStateMachineDefinition},
 	{"Publish", func(ctx context.Context, sm controller.StateMachines, _ controller.Aliases) error {

@@ -157,6 +157,7 @@ type fakeSFN struct {
 
 type machine struct {
 	arn, name  string
+	typ        string // "" is STANDARD; rollout.TypeExpress
 	tags       map[string]string
 	definition string
 	revision   string // "" until the first update, as AWS
@@ -384,10 +385,10 @@ func (s smPort) Describe(ctx context.Context, arn string) (controller.StateMachi
 	switch {
 	case m == nil:
 	case q == "":
-		return controller.StateMachine{Arn: m.arn, Name: m.name, Definition: m.definition, RevisionID: m.revision}, nil
+		return controller.StateMachine{Arn: m.arn, Name: m.name, Definition: m.definition, RevisionID: m.revision, Type: m.typ}, nil
 	case isDigits(q):
 		if v := m.versionLocked(arn); v != nil && !v.deleted {
-			return controller.StateMachine{Arn: v.arn, Name: m.name, Definition: v.definition, RevisionID: v.revision}, nil
+			return controller.StateMachine{Arn: v.arn, Name: m.name, Definition: v.definition, RevisionID: v.revision, Type: m.typ}, nil
 		}
 	}
 	return controller.StateMachine{}, fmt.Errorf("describe %s: StateMachineDoesNotExist: %w", arn, controller.ErrNotFound)
@@ -410,11 +411,17 @@ func (s smPort) Tags(ctx context.Context, arn string) (map[string]string, error)
 	return tags, nil
 }
 
-func (s smPort) Validate(ctx context.Context, def string) ([]controller.Diagnostic, error) {
+func (s smPort) Validate(ctx context.Context, def, typ string) ([]controller.Diagnostic, error) {
 	if err := s.f.hit("StateMachines.Validate", def); err != nil {
 		return nil, err
 	}
-	return validateASL(def), nil
+	diags := validateASL(def)
+	if typ == rollout.TypeExpress && strings.Contains(def, ".waitForTaskToken") {
+		// As AWS refuses it: Express workflows support Request Response only.
+		diags = append(diags, controller.Diagnostic{Severity: "ERROR", Code: "SCHEMA_VALIDATION_FAILED",
+			Message: "Express state machine does not support '.waitForTaskToken' service integration", Location: "/States"})
+	}
+	return diags, nil
 }
 
 func (s smPort) Publish(ctx context.Context, arn, def, description string) (string, error) {
@@ -793,11 +800,14 @@ type fakeMetrics struct {
 	// forms records the Form of every query, in order.
 	form  rollout.MetricsForm
 	forms []rollout.MetricsForm
+	// express records the Express flag of every query, in order.
+	express []bool
 }
 
 // answer is the counts of one query, under the fake's form.
 func (m *fakeMetrics) answer(q controller.CountsQuery) controller.Counts {
 	m.forms = append(m.forms, q.Form)
+	m.express = append(m.express, q.Express)
 	c := m.byVersion[q.VersionArn]
 	return controller.Counts{Started: c.started, Closed: c.started, Failed: c.failed, Form: m.form}
 }
@@ -1925,7 +1935,7 @@ func TestFakesHonourTheirContracts(t *testing.T) {
 	if _, err := sm.Publish(ctx, smArn("orders"), `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}`, ""); !errors.Is(err, controller.ErrInvalidDefinition) {
 		t.Errorf("Publish of a bad definition: %v", err)
 	}
-	if d, _ := sm.Validate(ctx, `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}`); len(d) != 1 || d[0].Code != "MISSING_TRANSITION_TARGET" {
+	if d, _ := sm.Validate(ctx, `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}`, ""); len(d) != 1 || d[0].Code != "MISSING_TRANSITION_TARGET" {
 		t.Errorf("Validate = %+v", d)
 	}
 	// Aliases: routing rules.

@@ -32,6 +32,8 @@ type StateMachine struct {
 	Definition string
 	RevisionID string
 	RoleArn    string
+	// Type is STANDARD or EXPRESS (rollout.TypeStandard, rollout.TypeExpress).
+	Type string
 }
 
 // Diagnostic is one problem ValidateStateMachineDefinition reported.
@@ -62,8 +64,10 @@ type StateMachines interface {
 	// Describe returns a state machine or a version (by version ARN). ErrNotFound if absent.
 	Describe(ctx context.Context, arn string) (StateMachine, error)
 	Tags(ctx context.Context, arn string) (map[string]string, error)
-	// Validate returns the ERROR diagnostics of a definition; none means it is valid.
-	Validate(ctx context.Context, definition string) ([]Diagnostic, error)
+	// Validate returns the ERROR diagnostics of a definition for a state machine of the
+	// type (STANDARD or EXPRESS: Express refuses .sync and .waitForTaskToken); none means
+	// it is valid.
+	Validate(ctx context.Context, definition, stateMachineType string) ([]Diagnostic, error)
 	// Publish updates the definition and publishes it; an unchanged definition returns the
 	// version that already holds it. A definition Step Functions refuses wraps
 	// ErrInvalidDefinition.
@@ -129,6 +133,9 @@ type CountsQuery struct {
 	// Form is the Version dimension's form a look found before (the rollout's record);
 	// empty asks for both forms.
 	Form rollout.MetricsForm
+	// Express says the state machine is EXPRESS: ListExecutions does not take it, so the
+	// metrics are the only count (no cross-check).
+	Express bool
 }
 
 // Counts are one version's executions.
@@ -137,6 +144,9 @@ type Counts struct {
 	// failed, timed out, aborted), the failure rate's denominator; Failed those that
 	// failed, timed out or were aborted.
 	Started, Closed, Failed int64
+	// Succeeded, TimedOut and Aborted break Closed down; Failed less TimedOut and Aborted
+	// is what ended FAILED.
+	Succeeded, TimedOut, Aborted int64
 	// Form is the Version dimension's form read: the query's, else the one whose series
 	// had data; empty when the query named none and no series had data.
 	Form rollout.MetricsForm

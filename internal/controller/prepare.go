@@ -154,6 +154,7 @@ func (c *Controller) prepareOnce(ctx context.Context, s State, u upload) (Prepar
 	}
 	r.Policy, r.PolicyHash, r.Steps, r.Layers = in.policy, in.policy.Hash(), in.policy.Expand(), in.layers
 	r.TestAlias = in.testAlias
+	r.StateMachineType = in.stateMachineType
 	r.Actor = in.actor
 	r.PreexistingAlarms = in.firing
 	r.AlarmsCheckedAt = in.alarmsReadAt
@@ -307,6 +308,8 @@ type checked struct {
 	// state is found in their history (see Rollout.AlarmsCheckedAt).
 	alarmsReadAt time.Time
 	testAlias    string // BLUE_GREEN: the test alias Register creates
+	// stateMachineType is the target's type (rollout.TypeStandard or TypeExpress).
+	stateMachineType string
 }
 
 // check validates the upload without side effects: the state machine exists and is
@@ -315,11 +318,16 @@ type checked struct {
 // pre-traffic tests parse.
 func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 	var in checked
-	if _, err := retryCall(ctx, c, func() (StateMachine, error) { return c.StateMachines.Describe(ctx, u.smArn) }); err != nil {
+	sm, err := retryCall(ctx, c, func() (StateMachine, error) { return c.StateMachines.Describe(ctx, u.smArn) })
+	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return in, &StateMachineNotFound{newCause(nil, "state machine %s does not exist", u.smArn)}
 		}
 		return in, transient(fmt.Errorf("describe %s: %w", u.smArn, err))
+	}
+	in.stateMachineType = sm.Type
+	if in.stateMachineType == "" {
+		in.stateMachineType = rollout.TypeStandard
 	}
 	tags, err := retryCall(ctx, c, func() (map[string]string, error) { return c.StateMachines.Tags(ctx, u.smArn) })
 	if err != nil {
@@ -342,7 +350,7 @@ func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 		return in, &InvalidDefinition{newCause(err, "%s is not JSON", u.key.Key())}
 	}
 	in.definition = string(obj.Body)
-	diags, err := retryCall(ctx, c, func() ([]Diagnostic, error) { return c.StateMachines.Validate(ctx, in.definition) })
+	diags, err := retryCall(ctx, c, func() ([]Diagnostic, error) { return c.StateMachines.Validate(ctx, in.definition, in.stateMachineType) })
 	if err != nil {
 		return in, transient(fmt.Errorf("validate %s: %w", u.key.Key(), err))
 	}
@@ -402,7 +410,7 @@ func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 // definition (validated then) and the tests are read again from S3, which has no quota
 // worth counting. A definition that is gone since refuses the upload as check would.
 func (c *Controller) checkedBefore(ctx context.Context, u upload, r rollout.Rollout) (checked, error) {
-	in := checked{policy: r.Policy, layers: r.Layers, actor: r.Actor, firing: r.PreexistingAlarms, alarmsReadAt: r.AlarmsCheckedAt, testAlias: r.TestAlias}
+	in := checked{policy: r.Policy, layers: r.Layers, actor: r.Actor, firing: r.PreexistingAlarms, alarmsReadAt: r.AlarmsCheckedAt, testAlias: r.TestAlias, stateMachineType: r.StateMachineType}
 	obj, err := c.Artifacts.Get(ctx, u.obj.Bucket.Name, u.key.Key(), u.obj.Object.VersionID)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {

@@ -128,7 +128,7 @@ func (c *Controller) candidateCounts(ctx context.Context, r rollout.Rollout, lk 
 // candidateQuery asks for the candidate's executions since traffic started, in the
 // Version dimension's form a look found before.
 func candidateQuery(r rollout.Rollout, to time.Time) CountsQuery {
-	return CountsQuery{StateMachineArn: r.StateMachineArn, VersionArn: r.CandidateVersionArn, From: r.TrafficStartedAt, To: to, Form: r.MetricsForm}
+	return CountsQuery{StateMachineArn: r.StateMachineArn, VersionArn: r.CandidateVersionArn, From: r.TrafficStartedAt, To: to, Form: r.MetricsForm, Express: r.Express()}
 }
 
 // Sweep looks at every running rollout of one shard, and ticks those whose decision changes

@@ -225,9 +225,9 @@ type ctxSM struct {
 	ctx *context.Context
 }
 
-func (s ctxSM) Validate(ctx context.Context, def string) ([]controller.Diagnostic, error) {
+func (s ctxSM) Validate(ctx context.Context, def, typ string) ([]controller.Diagnostic, error) {
 	*s.ctx = ctx
-	return s.smPort.Validate(ctx, def)
+	return s.smPort.Validate(ctx, def, typ)
 }
 
 // portsOf are the ports newWorld gives its controller.

@@ -81,6 +81,10 @@ type Rollout struct {
 	// found for it (the version number or the version ARN: AWS does not document which),
 	// so that later looks query that form alone; empty until a look found a series.
 	MetricsForm MetricsForm `json:"metricsForm,omitempty"`
+	// StateMachineType is the target's type, read when the upload was checked: STANDARD,
+	// or EXPRESS, whose executions Step Functions neither lists nor describes, so that the
+	// candidate is judged by its AWS/States metrics alone. Empty in older records: STANDARD.
+	StateMachineType string `json:"stateMachineType,omitempty"`
 	// SeenPolicyHash is the edited policy's hash the rollout already paused for, so that a
 	// resume goes on with the original policy instead of pausing again.
 	SeenPolicyHash string `json:"seenPolicyHash,omitempty"`
@@ -244,6 +248,15 @@ const (
 	AlarmInsufficientData AlarmState = "INSUFFICIENT_DATA"
 	AlarmMissing          AlarmState = "MISSING" // named by the policy but absent: never read as OK
 )
+
+// The state machine types of Step Functions.
+const (
+	TypeStandard = "STANDARD"
+	TypeExpress  = "EXPRESS"
+)
+
+// Express reports whether the rollout's state machine is an Express one.
+func (r Rollout) Express() bool { return r.StateMachineType == TypeExpress }
 
 // MetricsForm is how the Version dimension of AWS/States's metrics names a version.
 type MetricsForm string

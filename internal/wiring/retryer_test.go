@@ -49,7 +49,7 @@ func TestNewGivesEveryClientTheControllersRetryer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ctl.StateMachines.Validate(context.Background(), `{}`); err != nil {
+	if _, err := ctl.StateMachines.Validate(context.Background(), `{}`, ""); err != nil {
 		t.Fatalf("Validate after %d server faults: %v", awsapi.RetryMaxAttempts-1, err)
 	}
 	if got := requests.Load(); got != awsapi.RetryMaxAttempts {

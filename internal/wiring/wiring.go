@@ -115,7 +115,7 @@ func orDefault(v, def string) string {
 // account's token buckets, and timed by the controller's clock.
 func New(cfg aws.Config, s Settings, clock controller.Clock, log *slog.Logger) (*controller.Controller, error) {
 	cfg.Retryer = awsapi.NewRetryer
-	sfnClient := sfn.NewFromConfig(cfg)
+	sfnClient := sfn.NewFromConfig(cfg, awsapi.SFNOptions)
 	cw := cloudwatch.NewFromConfig(cfg)
 	ddb := dynamodb.NewFromConfig(cfg)
 	store := dynamostore.New(ddb, s.Table)

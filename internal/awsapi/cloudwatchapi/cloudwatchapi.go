@@ -252,7 +252,8 @@ const maxQueries = 500
 //
 // AWS/States metrics are best-effort. When the version's series say nothing of closed
 // executions while the state machine's own ExecutionsStarted says executions ran, and the
-// adapter has WithExecutions, the version's executions are counted with ListExecutions
+// adapter has WithExecutions, and the state machine is not EXPRESS (q.Express: Step
+// Functions keeps no list of Express executions), the version's executions are counted with ListExecutions
 // (one page, newest first, those started in the window) instead, and the answer says so.
 // At most maxCrossChecks versions a call are cross-checked, and a cross-check that fails
 // (throttled, denied) leaves the metrics' answer: ListExecutions' bucket is small and
@@ -282,10 +283,17 @@ func (m *Metrics) queriesOf(q controller.CountsQuery) int {
 	if q.Form == "" {
 		n *= len(formLetters)
 	}
-	if m.executions != nil {
+	if m.crossChecks(q) {
 		n++
 	}
 	return n
+}
+
+// crossChecks says whether q's version may be counted with ListExecutions when its metrics
+// say nothing: not for an Express state machine, whose executions Step Functions does not
+// list (StateMachineTypeNotSupported).
+func (m *Metrics) crossChecks(q controller.CountsQuery) bool {
+	return m.executions != nil && !q.Express
 }
 
 // series keys one version's sums: its index in the batch, the form's letter ("x" for the
@@ -330,7 +338,7 @@ func (m *Metrics) countBatch(ctx context.Context, qs []controller.CountsQuery, o
 					types.Dimension{Name: aws.String("Version"), Value: aws.String(value)}))
 			}
 		}
-		if m.executions != nil {
+		if m.crossChecks(q) {
 			in.MetricDataQueries = append(in.MetricDataQueries, sumQuery(fmt.Sprintf("%s_x_%d", machineStarted, i), "ExecutionsStarted",
 				types.Dimension{Name: aws.String("StateMachineArn"), Value: aws.String(q.StateMachineArn)}))
 		}
@@ -370,13 +378,16 @@ func (m *Metrics) countBatch(ctx context.Context, qs []controller.CountsQuery, o
 		if letter, form := pickForm(q.Form, i, sums); letter != "" {
 			get := func(metric string) int64 { return count(sums[series{i, letter, metric}]) }
 			c = controller.Counts{
-				Started: get("started"),
-				Closed:  get("succeeded") + get("failed") + get("timedout") + get("aborted"),
-				Failed:  get("failed") + get("timedout") + get("aborted"),
-				Form:    form,
+				Started:   get("started"),
+				Closed:    get("succeeded") + get("failed") + get("timedout") + get("aborted"),
+				Failed:    get("failed") + get("timedout") + get("aborted"),
+				Succeeded: get("succeeded"),
+				TimedOut:  get("timedout"),
+				Aborted:   get("aborted"),
+				Form:      form,
 			}
 		}
-		if c.Closed == 0 && m.executions != nil && *crossChecks > 0 && count(sums[series{i, "x", machineStarted}]) > 0 {
+		if c.Closed == 0 && m.crossChecks(q) && *crossChecks > 0 && count(sums[series{i, "x", machineStarted}]) > 0 {
 			*crossChecks--
 			listed, err := m.listExecutions(ctx, q)
 			if err == nil && listed.Closed > 0 {
@@ -440,9 +451,16 @@ func (m *Metrics) listExecutions(ctx context.Context, q controller.CountsQuery) 
 		switch e.Status {
 		case sfntypes.ExecutionStatusSucceeded:
 			c.Closed++
+			c.Succeeded++
 		case sfntypes.ExecutionStatusFailed, sfntypes.ExecutionStatusTimedOut, sfntypes.ExecutionStatusAborted:
 			c.Closed++
 			c.Failed++
+			switch e.Status {
+			case sfntypes.ExecutionStatusTimedOut:
+				c.TimedOut++
+			case sfntypes.ExecutionStatusAborted:
+				c.Aborted++
+			}
 		}
 	}
 	return c, nil

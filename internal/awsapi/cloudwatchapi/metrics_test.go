@@ -146,7 +146,7 @@ func TestVersionCountsFindEitherForm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := controller.Counts{Started: 15, Closed: 15, Failed: 4, Form: form}
+			want := controller.Counts{Started: 15, Closed: 15, Failed: 4, Succeeded: 11, TimedOut: 1, Aborted: 1, Form: form}
 			if got != want {
 				t.Errorf("form unknown: %+v, want %+v", got, want)
 			}
@@ -179,7 +179,7 @@ func TestVersionCountsCountClosedExecutions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (controller.Counts{Started: 10, Closed: 6, Failed: 3, Form: rollout.MetricsFormNumber}); got != want {
+	if want := (controller.Counts{Started: 10, Closed: 6, Failed: 3, Succeeded: 3, TimedOut: 1, Aborted: 1, Form: rollout.MetricsFormNumber}); got != want {
 		t.Errorf("%+v, want %+v", got, want)
 	}
 }
@@ -200,6 +200,7 @@ func TestVersionCountsCrossCheckSilentMetrics(t *testing.T) {
 	tests := []struct {
 		name      string
 		seed      func(*metricStore)
+		express   bool
 		want      controller.Counts
 		wantLists int
 	}{
@@ -210,8 +211,17 @@ func TestVersionCountsCrossCheckSilentMetrics(t *testing.T) {
 				// form neither query matches.
 				s.points = append(s.points, point{"ExecutionsStarted", dimsKey(map[string]string{"StateMachineArn": smArn}), minute(2), 40})
 			},
-			want:      controller.Counts{Started: 5, Closed: 4, Failed: 2, FromExecutions: true},
+			want:      controller.Counts{Started: 5, Closed: 4, Failed: 2, Succeeded: 2, TimedOut: 1, FromExecutions: true},
 			wantLists: 1,
+		},
+		{
+			name: "EXPRESS state machine: never ListExecutions, which does not take it",
+			seed: func(s *metricStore) {
+				s.points = append(s.points, point{"ExecutionsStarted", dimsKey(map[string]string{"StateMachineArn": smArn}), minute(2), 40})
+			},
+			express:   true,
+			want:      controller.Counts{},
+			wantLists: 0,
 		},
 		{
 			name:      "quiet state machine: no ListExecutions",
@@ -222,7 +232,7 @@ func TestVersionCountsCrossCheckSilentMetrics(t *testing.T) {
 		{
 			name:      "the version's metrics have closed executions: no ListExecutions",
 			seed:      func(s *metricStore) { s.executions(rollout.MetricsFormArn, v4, minute(2), 3, 3, 0, 0, 0) },
-			want:      controller.Counts{Started: 3, Closed: 3, Form: rollout.MetricsFormArn},
+			want:      controller.Counts{Started: 3, Closed: 3, Succeeded: 3, Form: rollout.MetricsFormArn},
 			wantLists: 0,
 		},
 	}
@@ -231,6 +241,8 @@ func TestVersionCountsCrossCheckSilentMetrics(t *testing.T) {
 			store := &metricStore{}
 			tt.seed(store)
 			execs := &fakeExecutions{executions: listed}
+			q := q
+			q.Express = tt.express
 			got, err := cloudwatchapi.NewMetrics(store).WithExecutions(execs).VersionCounts(context.Background(), q)
 			if err != nil {
 				t.Fatal(err)
@@ -265,7 +277,7 @@ func TestVersionCountsPagesAndWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (controller.Counts{Started: 10, Closed: 10, Failed: 3, Form: rollout.MetricsFormNumber}); got != want {
+	if want := (controller.Counts{Started: 10, Closed: 10, Failed: 3, Succeeded: 7, TimedOut: 1, Aborted: 1, Form: rollout.MetricsFormNumber}); got != want {
 		t.Errorf("%+v, want %+v", got, want)
 	}
 	if len(fake.requests) != 2 || aws.ToString(fake.requests[1].NextToken) != "more" {
@@ -361,9 +373,9 @@ func TestManyVersionCounts(t *testing.T) {
 	check := func(name string, got []controller.Counts, forms bool) {
 		t.Helper()
 		for i, c := range got {
-			want := controller.Counts{Started: 10, Closed: 10, Failed: 1, Form: rollout.MetricsFormNumber}
+			want := controller.Counts{Started: 10, Closed: 10, Failed: 1, Succeeded: 9, Form: rollout.MetricsFormNumber}
 			if i%2 == 1 {
-				want = controller.Counts{Started: 5, Closed: 5, Failed: 0, Form: rollout.MetricsFormNumber}
+				want = controller.Counts{Started: 5, Closed: 5, Failed: 0, Succeeded: 5, Form: rollout.MetricsFormNumber}
 			}
 			if i%3 == 0 {
 				want.Form = rollout.MetricsFormArn
@@ -428,7 +440,7 @@ func TestCrossCheckIsBoundedAndNeverFailsTheBatch(t *testing.T) {
 			want = controller.Counts{Started: 1, Closed: 1, Failed: 1, Form: rollout.MetricsFormNumber, FromExecutions: true}
 		case i < 29: // past the cap
 		default:
-			want = controller.Counts{Started: 4, Closed: 4, Failed: 1, Form: rollout.MetricsFormNumber}
+			want = controller.Counts{Started: 4, Closed: 4, Failed: 1, Succeeded: 3, Form: rollout.MetricsFormNumber}
 		}
 		if c != want {
 			t.Errorf("version %d: %+v, want %+v", i+1, c, want)

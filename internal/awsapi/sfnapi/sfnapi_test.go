@@ -226,7 +226,7 @@ func TestValidateKeepsErrorsOnly(t *testing.T) {
 			},
 		}, nil
 	}}
-	diags, err := sfnapi.NewStateMachines(fake).Validate(context.Background(), "{}")
+	diags, err := sfnapi.NewStateMachines(fake).Validate(context.Background(), "{}", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,6 +237,13 @@ func TestValidateKeepsErrorsOnly(t *testing.T) {
 	in := callsOf[sfn.ValidateStateMachineDefinitionInput](fake)[0]
 	if in.Type != types.StateMachineTypeStandard || in.Severity != types.ValidateStateMachineDefinitionSeverityError {
 		t.Errorf("type %q severity %q", in.Type, in.Severity)
+	}
+	// An Express state machine's definition is validated as EXPRESS: no .sync, no callbacks.
+	if _, err := sfnapi.NewStateMachines(fake).Validate(context.Background(), "{}", "EXPRESS"); err != nil {
+		t.Fatal(err)
+	}
+	if in := callsOf[sfn.ValidateStateMachineDefinitionInput](fake)[1]; in.Type != types.StateMachineTypeExpress {
+		t.Errorf("type %q, want EXPRESS", in.Type)
 	}
 }
 

@@ -46,6 +46,7 @@ func (s *StateMachines) Describe(ctx context.Context, arn string) (controller.St
 		Definition: aws.ToString(out.Definition),
 		RevisionID: aws.ToString(out.RevisionId),
 		RoleArn:    aws.ToString(out.RoleArn),
+		Type:       string(out.Type),
 	}, nil
 }
 
@@ -62,11 +63,16 @@ func (s *StateMachines) Tags(ctx context.Context, arn string) (map[string]string
 	return tags, nil
 }
 
-// Validate returns the ERROR diagnostics of a STANDARD definition; warnings are left out.
-func (s *StateMachines) Validate(ctx context.Context, definition string) ([]controller.Diagnostic, error) {
+// Validate returns the ERROR diagnostics of a definition for a state machine of the type
+// (STANDARD when empty); warnings are left out.
+func (s *StateMachines) Validate(ctx context.Context, definition, stateMachineType string) ([]controller.Diagnostic, error) {
+	typ := types.StateMachineType(stateMachineType)
+	if typ == "" {
+		typ = types.StateMachineTypeStandard
+	}
 	out, err := s.api.ValidateStateMachineDefinition(ctx, &sfn.ValidateStateMachineDefinitionInput{
 		Definition: aws.String(definition),
-		Type:       types.StateMachineTypeStandard,
+		Type:       typ,
 		Severity:   types.ValidateStateMachineDefinitionSeverityError,
 	})
 	if err != nil {

@@ -176,7 +176,7 @@ func Controller(ctx context.Context, st *stack.Stack, opts Options) (*Deployment
 		"${RegisterFunctionArn}", fnArn("register"),
 		"${FinalizeFunctionArn}", fnArn("finalize"),
 	).Replace(statemachines.Controller)
-	sfnc := sfn.NewFromConfig(cfg)
+	sfnc := sfn.NewFromConfig(cfg, awsapi.SFNOptions)
 	created, err := sfnc.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
 		Name: aws.String(topology.ControllerName(Prefix)), Definition: aws.String(definition), RoleArn: aws.String(RoleArn),
 	})

@@ -83,7 +83,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	cfg := d.AWS
 	return &Env{
 		Stack: st, Deployment: d,
-		SFN:         sfn.NewFromConfig(cfg),
+		SFN:         sfn.NewFromConfig(cfg, awsapi.SFNOptions),
 		S3:          s3.NewFromConfig(cfg, awsapi.S3Options),
 		CloudWatch:  cloudwatch.NewFromConfig(cfg),
 		Lambda:      lambdasdk.NewFromConfig(cfg),
@@ -106,13 +106,19 @@ type Managed struct {
 // CreateManaged creates a state machine tagged rollout:managed=true (plus policy tags),
 // publishes its first version and points the alias at it, as ManagedStateMachine does.
 func (e *Env) CreateManaged(ctx context.Context, name, alias, definition string, policyTags map[string]string) (Managed, error) {
+	return e.CreateManagedOfType(ctx, name, alias, definition, sfntypes.StateMachineTypeStandard, policyTags)
+}
+
+// CreateManagedOfType is CreateManaged for a state machine of the type (STANDARD or
+// EXPRESS).
+func (e *Env) CreateManagedOfType(ctx context.Context, name, alias, definition string, typ sfntypes.StateMachineType, policyTags map[string]string) (Managed, error) {
 	tags := []sfntypes.Tag{{Key: aws.String(topology.ManagedTag), Value: aws.String("true")}}
 	for k, v := range policyTags {
 		tags = append(tags, sfntypes.Tag{Key: aws.String(topology.TagPrefix + k), Value: aws.String(v)})
 	}
 	out, err := e.SFN.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
 		Name: aws.String(name), Definition: aws.String(definition), RoleArn: aws.String(deploy.RoleArn),
-		Publish: true, Tags: tags,
+		Type: typ, Publish: true, Tags: tags,
 	})
 	if err != nil {
 		return Managed{}, fmt.Errorf("create %s: %w", name, err)

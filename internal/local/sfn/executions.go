@@ -21,6 +21,7 @@ type execution struct {
 	version    int
 	aliasArn   string // set for alias starts
 	alias      string
+	express    bool // an Express execution: no history kept, no events, five minutes at most
 	rev        *revision
 	clock      *core.Clock
 	input      string
@@ -28,7 +29,7 @@ type execution struct {
 	seq        uint64
 	ctx        context.Context
 	cancel     context.CancelCauseFunc
-	closed     chan struct{} // closed when the status leaves RUNNING
+	closed     chan struct{} // closed once the execution has ended and its events and metrics are out
 
 	mu      sync.Mutex
 	status  string
@@ -76,8 +77,19 @@ func (s *Service) startExecution(_ context.Context, in *startExecutionInput) (an
 
 // start starts an execution: on the plain ARN the latest revision, on a version ARN that
 // version, on an alias ARN a version drawn by the weights. replay is true when an identical
-// running execution answered instead (StartExecution is idempotent while it runs).
+// running execution answered instead (StartExecution is idempotent while a Standard
+// execution runs; an Express one is never replayed).
 func (s *Service) start(in startExecutionInput) (x *execution, replay bool, e *core.APIError) {
+	return s.startExecutionAs(in, false)
+}
+
+// startAs is StartSyncExecution's start: the state machine must be EXPRESS.
+func (s *Service) startAs(in startExecutionInput, sync bool) (*execution, *core.APIError) {
+	x, _, e := s.startExecutionAs(in, sync)
+	return x, e
+}
+
+func (s *Service) startExecutionAs(in startExecutionInput, sync bool) (x *execution, replay bool, e *core.APIError) {
 	var v violations
 	v.length(in.StateMachineArn, "stateMachineArn", 1, 256, true, false)
 	v.length(in.Name, "name", 1, 80, false, false)
@@ -111,7 +123,11 @@ func (s *Service) start(in startExecutionInput) (x *execution, replay bool, e *c
 		s.mu.Unlock()
 		return nil, false, machineMissing(ref.arn)
 	}
-	x = &execution{machine: m.arn, machineNm: m.name, rev: m.rev, clock: s.clock, input: input, status: statusRunning, closed: make(chan struct{})}
+	if sync && m.typ != typeExpress {
+		s.mu.Unlock()
+		return nil, false, apiError(codeTypeNotSupported, msgTypeNotSupported)
+	}
+	x = &execution{machine: m.arn, machineNm: m.name, rev: m.rev, clock: s.clock, input: input, status: statusRunning, closed: make(chan struct{}), express: m.typ == typeExpress}
 	switch {
 	case ref.isVersion():
 		ver := m.versions[ref.version]
@@ -137,7 +153,10 @@ func (s *Service) start(in startExecutionInput) (x *execution, replay bool, e *c
 		x.name = s.newIDLocked()
 	}
 	x.arn = executionArn(m.name, x.name)
-	if old := s.executions[x.arn]; old != nil {
+	if x.express {
+		// At-least-once: a name may run any number of times, each its own execution.
+		x.arn = expressExecutionArn(m.name, x.name, s.newIDLocked())
+	} else if old := s.executions[x.arn]; old != nil {
 		s.mu.Unlock()
 		if old.snapshot().status == statusRunning && old.input == input {
 			return old, true, nil
@@ -149,8 +168,11 @@ func (s *Service) start(in startExecutionInput) (x *execution, replay bool, e *c
 	x.start = s.clock.Now()
 	x.ctx, x.cancel = context.WithCancelCause(s.root)
 	x.history = []historyEvent{{typ: "ExecutionStarted", input: input, at: x.start}}
-	s.executions[x.arn] = x
-	s.byMachine[m.name] = append(s.byMachine[m.name], x)
+	if !x.express {
+		// Step Functions keeps no history of Express executions: nothing to describe or list.
+		s.executions[x.arn] = x
+		s.byMachine[m.name] = append(s.byMachine[m.name], x)
+	}
 	seed := s.rng.Uint64()
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -171,6 +193,9 @@ func checkJSON(s string) error {
 func (s *Service) run(x *execution, seed uint64) {
 	defer s.wg.Done()
 	defer x.cancel(errFinished)
+	if x.express {
+		go s.expressDeadline(x)
+	}
 	prog, err := x.rev.program()
 	if err != nil {
 		s.finish(x, statusFailed, nil, ptr("States.Runtime"), ptr(err.Error()))
@@ -191,6 +216,9 @@ func (s *Service) run(x *execution, seed uint64) {
 		return
 	}
 	switch {
+	case fail != nil && errors.Is(context.Cause(x.ctx), errExpressLimit):
+		s.finish(x, statusTimedOut, nil, ptr("States.Timeout"), ptr(errExpressLimit.Error()))
+		return
 	case fail.TimedOut():
 		s.finish(x, statusTimedOut, nil, ptr(truncate(fail.Name, maxErrorLength)), ptr(truncate(fail.Cause, maxCauseLength)))
 		return
@@ -221,6 +249,8 @@ func (s *Service) finish(x *execution, status string, output, errName, cause *st
 	if !s.close(x, status, output, errName, cause) {
 		return false
 	}
+	// Whoever waits for the end (StartSyncExecution, a .sync parent) sees its metrics too.
+	defer close(x.closed)
 	snap := x.snapshot()
 	s.announce(x, snap)
 	s.metric(x, "ExecutionsStarted", 0, unitCount) // AWS emits it twice: 1, then 0
@@ -246,7 +276,9 @@ func (s *Service) finish(x *execution, status string, output, errName, cause *st
 
 // finishQuietly ends an execution the endpoint's Close stopped: no events, no metrics.
 func (s *Service) finishQuietly(x *execution) {
-	s.close(x, statusAborted, nil, nil, nil)
+	if s.close(x, statusAborted, nil, nil, nil) {
+		close(x.closed)
+	}
 }
 
 func (s *Service) close(x *execution, status string, output, errName, cause *string) bool {
@@ -271,15 +303,16 @@ func (s *Service) close(x *execution, status string, output, errName, cause *str
 	x.history = append(x.history, ev)
 	tokens := x.tokens
 	x.mu.Unlock()
-	close(x.closed)
 	s.mu.Lock()
 	for _, t := range tokens {
 		if tok := s.tokens[t]; tok != nil {
 			tok.state = tokenClosed
 		}
 	}
-	s.finished = append(s.finished, x)
-	s.forgetLocked()
+	if !x.express {
+		s.finished = append(s.finished, x)
+		s.forgetLocked()
+	}
 	s.mu.Unlock()
 	return true
 }
@@ -298,9 +331,10 @@ func (s *Service) abort(x *execution, errName, cause *string) {
 	}
 }
 
-// announce emits the EventBridge "Step Functions Execution Status Change" event.
+// announce emits the EventBridge "Step Functions Execution Status Change" event, which
+// Step Functions sends for Standard workflows only.
 func (s *Service) announce(x *execution, snap snapshot) {
-	if s.opts.Bus == nil {
+	if s.opts.Bus == nil || x.express {
 		return
 	}
 	d := statusDetail{
@@ -561,9 +595,14 @@ func (s *Service) listExecutions(_ context.Context, in *listExecutionsInput) (an
 		return nil, e
 	}
 	s.mu.Lock()
-	if s.machineLocked(ref) == nil {
+	m := s.machineLocked(ref)
+	if m == nil {
 		s.mu.Unlock()
 		return nil, machineMissing(ref.arn)
+	}
+	if m.typ == typeExpress {
+		s.mu.Unlock()
+		return nil, apiError(codeTypeNotSupported, msgTypeNotSupported)
 	}
 	all := s.byMachine[ref.name]
 	matched := make([]*execution, 0, len(all))

@@ -50,6 +50,7 @@ type version struct {
 
 type stateMachine struct {
 	name, arn   string
+	typ         string // STANDARD or EXPRESS, fixed at creation
 	created     time.Time
 	rev         *revision
 	versions    map[int]*version
@@ -162,8 +163,9 @@ func (s *Service) createStateMachine(_ context.Context, in *createStateMachineIn
 	if in.VersionDescription != nil && !in.Publish {
 		return nil, apiError(codeValidation, msgVersionDescription)
 	}
-	if deref(in.Type) == typeExpress {
-		return nil, apiError(codeTypeNotSupported, "sfn-rollout local runs STANDARD state machines only; EXPRESS is not supported")
+	typ := deref(in.Type)
+	if typ == "" {
+		typ = typeStandard
 	}
 	if !validName(*in.Name) {
 		return nil, apiError(codeInvalidName, msgInvalidName, *in.Name)
@@ -171,8 +173,16 @@ func (s *Service) createStateMachine(_ context.Context, in *createStateMachineIn
 	if e := roleArnProblem(*in.RoleArn); e != nil {
 		return nil, e
 	}
+	if e := loggingProblem(in.LoggingConfiguration); e != nil {
+		return nil, e
+	}
 	if e := definitionProblem(*in.Definition); e != nil {
 		return nil, e
+	}
+	if typ == typeExpress {
+		if e := expressDefinitionProblem(*in.Definition); e != nil {
+			return nil, e
+		}
 	}
 	rev := &revision{
 		definition: *in.Definition,
@@ -186,8 +196,8 @@ func (s *Service) createStateMachine(_ context.Context, in *createStateMachineIn
 	now := s.clock.Now()
 	m := s.machines[*in.Name]
 	if m != nil {
-		// Create is idempotent for the same definition and role; anything else is a clash.
-		if m.rev.definition != rev.definition || m.rev.roleArn != rev.roleArn {
+		// Create is idempotent for the same definition, role and type; anything else is a clash.
+		if m.rev.definition != rev.definition || m.rev.roleArn != rev.roleArn || m.typ != typ {
 			return nil, apiError(codeMachineExists, msgMachineExists, m.arn)
 		}
 	} else {
@@ -202,6 +212,7 @@ func (s *Service) createStateMachine(_ context.Context, in *createStateMachineIn
 		m = &stateMachine{
 			name:     *in.Name,
 			arn:      machineArn(*in.Name),
+			typ:      typ,
 			created:  now,
 			rev:      rev,
 			versions: map[int]*version{},
@@ -275,7 +286,7 @@ func (s *Service) describeStateMachine(_ context.Context, in *describeStateMachi
 		StateMachineArn: m.arn,
 		Name:            m.name,
 		Status:          "ACTIVE",
-		Type:            typeStandard,
+		Type:            m.typ,
 		CreationDate:    stamp(m.created),
 	}
 	rev := m.rev
@@ -342,6 +353,9 @@ func (s *Service) updateStateMachine(_ context.Context, in *updateStateMachineIn
 			return nil, e
 		}
 	}
+	if e := loggingProblem(in.LoggingConfiguration); e != nil {
+		return nil, e
+	}
 	if in.Definition != nil {
 		if e := definitionProblem(*in.Definition); e != nil {
 			return nil, e
@@ -353,6 +367,11 @@ func (s *Service) updateStateMachine(_ context.Context, in *updateStateMachineIn
 	m := s.machineLocked(ref)
 	if m == nil {
 		return nil, machineMissing(ref.arn)
+	}
+	if in.Definition != nil && m.typ == typeExpress {
+		if e := expressDefinitionProblem(*in.Definition); e != nil {
+			return nil, e
+		}
 	}
 	next := &revision{
 		definition: m.rev.definition,
@@ -436,7 +455,7 @@ func (s *Service) listStateMachines(_ context.Context, in *listInput) (any, *cor
 	}
 	items := make([]stateMachineItem, 0, len(page))
 	for _, m := range page {
-		items = append(items, stateMachineItem{StateMachineArn: m.arn, Name: m.name, Type: typeStandard, CreationDate: stamp(m.created)})
+		items = append(items, stateMachineItem{StateMachineArn: m.arn, Name: m.name, Type: m.typ, CreationDate: stamp(m.created)})
 	}
 	return struct {
 		StateMachines []stateMachineItem `json:"stateMachines"`

@@ -138,6 +138,7 @@ var operations = map[string]operation{
 	"DeleteStateMachineAlias":          handle((*Service).deleteStateMachineAlias),
 	"ValidateStateMachineDefinition":   handle((*Service).validateStateMachineDefinition),
 	"StartExecution":                   handle((*Service).startExecution),
+	"StartSyncExecution":               handle((*Service).startSyncExecution),
 	"DescribeExecution":                handle((*Service).describeExecution),
 	"ListExecutions":                   handle((*Service).listExecutions),
 	"StopExecution":                    handle((*Service).stopExecution),

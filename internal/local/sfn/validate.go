@@ -39,7 +39,11 @@ func (s *Service) validateStateMachineDefinition(_ context.Context, in *validate
 	result := "OK"
 	diagnostics := []diagnosticOut{}
 	truncated := false
-	for _, d := range diagnose(*in.Definition) {
+	diags := diagnose(*in.Definition)
+	if deref(in.Type) == typeExpress {
+		diags = append(diags, expressProblems(*in.Definition)...)
+	}
+	for _, d := range diags {
 		if d.Severity == "ERROR" {
 			result = "FAIL"
 		} else if !withWarnings {
