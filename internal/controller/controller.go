@@ -778,7 +778,7 @@ func isRollback(d rollout.Decision) bool {
 func (c *Controller) confirm(ctx context.Context, r rollout.Rollout) rollout.Rollout {
 	weight := r.CandidateWeight
 	next := r
-	next.AliasConfirmed = &weight
+	next.AliasConfirmed, next.AliasConfirmedAt = &weight, c.now()
 	saved, err := c.Store.SaveRollout(ctx, next)
 	if err != nil {
 		c.logFor(r).DebugContext(ctx, "confirm the alias", "err", err)

@@ -136,7 +136,11 @@ func (c *Controller) closeFence(ctx context.Context, id string) (rollout.Rollout
 // moved the record since the fence closed (a concurrent attempt to give the alias up
 // closes it again and takes over), under the same deadline as every write.
 func (c *Controller) repairLate(ctx context.Context, closed rollout.Rollout) error {
-	if closed.CandidateVersionArn != "" {
+	// An outcome confirmed on the alias after every earlier write's window had passed needs
+	// no read: nothing of this rollout can land after it, and a hand change since is left
+	// alone either way. After a storm, a thousand releases would otherwise each wait for an
+	// alias read behind everything else (garbage collection's priority).
+	if closed.CandidateVersionArn != "" && !closed.LateWritesOver(c.cfg.AliasWriteWindow) {
 		// Housekeeping after the outcome: the read waits behind every repair and step (after
 		// a storm of rollbacks, the account's alias reads are theirs first).
 		alias, err := c.Aliases.Describe(budget.WithPriority(ctx, budget.GC), closed.AliasArn)

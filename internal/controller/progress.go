@@ -425,7 +425,7 @@ func (c *Controller) tickOne(ctx context.Context, id string, lk *look) (Outcome,
 		// If Finalize still has not come long after, its execution is gone: do what the
 		// alias needs of it — release the lock, stop guarding, wake the queue — and settle.
 		c.sendOutcome(ctx, r)
-		if c.now().Sub(r.FinishedAt) > staleLock {
+		if c.now().Sub(r.FinishedAt) > staleLock && !r.Settled {
 			if err := c.orphaned(ctx, r); err != nil {
 				return Outcome{}, err
 			}

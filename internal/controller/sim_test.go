@@ -450,6 +450,7 @@ func (a simAliases) Update(ctx context.Context, arn string, routing []rollout.Ro
 // effect of a command, only the controller's bookkeeping of what it saw.
 func onlyConfirms(before, after rollout.Rollout) bool {
 	before.AliasConfirmed, after.AliasConfirmed = nil, nil
+	before.AliasConfirmedAt, after.AliasConfirmedAt = time.Time{}, time.Time{}
 	before.Rev, after.Rev = 0, 0
 	return reflect.DeepEqual(before, after)
 }

@@ -258,6 +258,43 @@ func TestAnUnreachableTurnEndsTheRollbacksTries(t *testing.T) {
 	}
 }
 
+// A rollback whose write landed on its turn, well past the write window of every earlier
+// intent, is given up by Finalize without reading the alias: no earlier write can land
+// after it. After a storm, each such read waited behind every repair at garbage
+// collection's priority, and Finalize could not settle for many minutes.
+func TestFinalizeReadsNoAliasAfterALateConfirmedRollback(t *testing.T) {
+	w := newWorld(t)
+	b := budgeted(t, w)
+	w.alarms.set("orders-failures", rollout.AlarmOK)
+	_, e := startOrdersIn(t, w, `{"strategy":"CANARY","percentage":10,"interval":"10m","alarms":["orders-failures"]}`)
+	for range budget.Quotas[budget.UpdateStateMachineAlias].Burst + 30 {
+		if _, err := b.Reserve(context.Background(), budget.UpdateStateMachineAlias); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.faults.fail("Aliases.Update", fmt.Errorf("update alias: %w", controller.ErrThrottled))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	w.ctx = ctx
+	if _, err := w.alarm("orders-failures", rollout.AlarmOK, rollout.AlarmAlarm); err != nil {
+		t.Fatalf("Rollback: %v", err)
+	}
+	r := w.record(e.id())
+	if !r.LateWritesOver(controller.DefaultAliasWriteWindow) {
+		t.Fatalf("confirmed at %s, intent at %s: want confirmed past the write window", r.AliasConfirmedAt, r.IntentAt)
+	}
+	reads := w.faults.count("Aliases.Describe")
+	e.finalize()
+	if e.finalErr != nil {
+		t.Fatalf("Finalize: %v", e.finalErr)
+	}
+	wantEqual(t, "alias reads of Finalize", w.faults.count("Aliases.Describe")-reads, 0)
+	wantEqual(t, "alias", w.sfn.routing(aliasOf("orders")), "v1=100")
+	if r := w.record(e.id()); !r.Settled {
+		t.Error("not settled")
+	}
+}
+
 // rollbackWhoseWriteFails starts a CANARY guarded by orders-failures and fires the alarm in
 // an invocation of five minutes whose every alias update fails: the rollback's intent is
 // saved, RolledBack, and its write does not land.

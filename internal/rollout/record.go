@@ -141,6 +141,10 @@ type Rollout struct {
 	// a crash between the record and the alias) makes the next sweep read the alias and
 	// repair it.
 	AliasConfirmed *int `json:"aliasConfirmed,omitempty"`
+	// AliasConfirmedAt is when AliasConfirmed was last set: the write landed, or a read saw
+	// the alias at the intent. Confirmed past IntentAt plus the write window, no write of an
+	// earlier intent can land after it (LateWritesOver).
+	AliasConfirmedAt time.Time `json:"aliasConfirmedAt,omitzero"`
 	// AliasReadAt is when Prepare read the alias at 100% stable. The first step's write
 	// takes that read as its own while it is recent (controller.FreshRead), instead of
 	// reading the alias again: a burst of uploads then costs one alias read each.
@@ -186,6 +190,14 @@ func (r Rollout) Confirmed() bool {
 	return r.AliasConfirmed != nil && *r.AliasConfirmed == r.CandidateWeight
 }
 
+// LateWritesOver reports whether the alias is known to be at r's intent with no write of
+// an earlier intent left to land on it: the intent is confirmed, and it was confirmed more
+// than the write window after it was made (every alias write lands within the window of
+// its own decision, or never). Giving the alias up then needs no read of it.
+func (r Rollout) LateWritesOver(window time.Duration) bool {
+	return r.Confirmed() && !r.AliasConfirmedAt.IsZero() && r.AliasConfirmedAt.Sub(r.IntentAt) > window
+}
+
 // Running reports whether a sweep still looks at the rollout: it has not ended, or it has
 // ended and is not settled yet.
 func (r Rollout) Running() bool { return !r.Phase.Terminal() || !r.Settled }
@@ -199,7 +211,7 @@ func WithIntent(prev, next Rollout, now time.Time) Rollout {
 	// A new intent is unconfirmed until its own write lands or a read finds it: a
 	// confirmation of an earlier intent at the same weight (0 before the first step, then a
 	// rollback to 0) says nothing of the writes in between.
-	next.AliasConfirmed = nil
+	next.AliasConfirmed, next.AliasConfirmedAt = nil, time.Time{}
 	next.Intents = slices.Clone(prev.Intents)
 	for _, w := range []int{prev.CandidateWeight, next.CandidateWeight} {
 		if w != 0 && !slices.Contains(next.Intents, w) {

@@ -293,10 +293,11 @@ func (s *Service) close(x *execution, status string, output, errName, cause *str
 	}
 	ev.errName, ev.cause = deref(errName), deref(cause)
 	errName, cause = nonEmpty(errName), nonEmpty(cause) // AWS leaves out an empty error or cause
-	if status == statusTimedOut {
+	if status == statusTimedOut && !x.express {
 		// AWS's DescribeExecution (and so the status change event) of a timed-out
 		// execution has neither error nor cause: States.Timeout is only in the
-		// ExecutionTimedOut history event.
+		// ExecutionTimedOut history event. An Express execution has neither of those, and
+		// its StartSyncExecution answer names the error (unconfirmed).
 		errName, cause = nil, nil
 	}
 	x.status, x.stop, x.output, x.errName, x.cause = status, ev.at, output, errName, cause
