@@ -368,13 +368,26 @@ func hasAudit(evs []controller.Event, action, actor string) bool {
 // EventBridge's at-least-once delivery might anyway; no event may be missing.
 func wantEvents(t *testing.T, m *machine, r rollout.Rollout, want ...string) {
 	t.Helper()
+	sorted := slices.Sorted(slices.Values(want))
+	// EventBridge delivers at least once and in no promised order: a step's event whose
+	// delivery was retried on a busy machine may come after the outcome's. Wait for the
+	// events to come, within the suite's bound, before judging them.
 	var once []localenv.RolloutEvent
-	seen := map[string]bool{}
-	for _, ev := range m.log.Rollout(r.ID) {
-		k := fmt.Sprint(ev.DetailType, ev.Detail.Phase, ev.Detail.Step, ev.Detail.Weights)
-		if !seen[k] {
-			seen[k] = true
-			once = append(once, ev)
+	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
+		once = once[:0]
+		seen := map[string]bool{}
+		var got []string
+		for _, ev := range m.log.Rollout(r.ID) {
+			k := fmt.Sprint(ev.DetailType, ev.Detail.Phase, ev.Detail.Step, ev.Detail.Weights)
+			if !seen[k] {
+				seen[k] = true
+				once = append(once, ev)
+				got = append(got, ev.DetailType)
+			}
+		}
+		slices.Sort(got)
+		if slices.Equal(got, sorted) || len(got) > len(sorted) || time.Now().After(deadline) {
+			break
 		}
 	}
 	checkEvents(t, m, r, once, want)
