@@ -887,8 +887,17 @@ func (e *execution) mapAttempt(ctx context.Context, st *state, raw any, sr *stat
 			return st.itemSelector.eval(e.env(eff, isr))
 		}
 	}
-	results, f := e.runItems(ctx, st, items, limit, selector, sr)
-	if f != nil {
+	var results []any
+	if st.dist != nil {
+		p, f := st.dist.plan(limit, env.lookup, nil, env)
+		if f != nil {
+			return nil, f
+		}
+		results, f = e.runDistributed(ctx, st, items, p, selector)
+		if f != nil {
+			return nil, f
+		}
+	} else if results, f = e.runItems(ctx, st, items, limit, selector, sr); f != nil {
 		return nil, f
 	}
 	return e.finish(st, raw, results, sr)
