@@ -394,3 +394,16 @@ func TestDistributedMapUpdateWhileRunning(t *testing.T) {
 		}
 	})
 }
+
+func TestDistributedMapChildrenDoNotSeeTheParentsVariables(t *testing.T) {
+	bubble(t, func(t *testing.T) {
+		def := `{"StartAt":"S","States":{"S":{"Type":"Pass","Assign":{"x":1},"Next":"M"},
+			"M":{"Type":"Map","ItemsPath":"$.xs","End":true,"ItemSelector":{"x.$":"$x","v.$":"$$.Map.Item.Value"},
+				"ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"x.$":"$x"},"End":true}}}}}}`
+		r := execute(t, def, `{"xs":[1]}`, newFake(nil))
+		// The ItemSelector, evaluated in the parent, reads $x; the child cannot, so it fails.
+		checkFailure(t, r, ErrExceedToleratedFailureThreshold, "")
+		def = strings.Replace(def, `"Parameters":{"x.$":"$x"}`, `"Parameters":{"x.$":"$.x"}`, 1)
+		checkOutput(t, execute(t, def, `{"xs":[1]}`, newFake(nil)), `[{"x":1}]`)
+	})
+}
