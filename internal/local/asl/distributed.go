@@ -126,6 +126,7 @@ type distributed struct {
 	express bool
 	label   string
 	child   *Definition // the ItemProcessor, run as a workflow of its own
+	reader  *itemReader // ItemReader (itemreader.go); nil: the items are inline
 
 	batching                   bool
 	maxItems, maxBytes         int64
@@ -143,7 +144,7 @@ type distributed struct {
 // them is refused.
 func (c *checker) distributedFields(st *state, get getter, loc string) {
 	d := st.dist
-	for _, k := range []string{"ItemBatcher", "Label", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "ToleratedFailureCount", "ToleratedFailureCountPath"} {
+	for _, k := range []string{"ItemReader", "ItemBatcher", "Label", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "ToleratedFailureCount", "ToleratedFailureCountPath"} {
 		if _, ok := get(k); ok && d == nil {
 			c.schema(loc+"/"+k, "The field '%s' is only supported in a Map state whose ItemProcessor's ProcessorConfig has 'Mode' 'DISTRIBUTED'", k) // (unconfirmed)
 		}
@@ -176,6 +177,14 @@ func (c *checker) distributedFields(st *state, get getter, loc string) {
 	}
 	if v, ok := get("ItemBatcher"); ok {
 		c.itemBatcher(st, v, loc+"/ItemBatcher")
+	}
+	if v, ok := get("ItemReader"); ok {
+		c.itemReader(st, v, loc+"/ItemReader")
+		for _, k := range []string{"ItemsPath", "Items"} {
+			if _, both := get(k); both {
+				c.schema(loc+"/"+k, "The fields '%s' and 'ItemReader' are mutually exclusive", k) // (unconfirmed)
+			}
+		}
 	}
 	if v, ok := get("ToleratedFailurePercentage"); ok {
 		if st.jx != nil && c.jsonataString(fmt.Sprint(v), loc+"/ToleratedFailurePercentage") {

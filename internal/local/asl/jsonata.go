@@ -41,7 +41,7 @@ var jsonataStateFields = map[string][]string{
 	typeSucceed:  {"Output"},
 	typeFail:     {"Error", "Cause"},
 	typeParallel: {"Next", "End", "Branches", "Arguments", "Output", "Assign", "Retry", "Catch"},
-	typeMap:      {"Next", "End", "Items", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "Output", "Assign", "Retry", "Catch", "ItemBatcher", "Label", "ToleratedFailurePercentage", "ToleratedFailureCount"},
+	typeMap:      {"Next", "End", "Items", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "Output", "Assign", "Retry", "Catch", "ItemReader", "ItemBatcher", "Label", "ToleratedFailurePercentage", "ToleratedFailureCount"},
 }
 
 var (
@@ -829,6 +829,9 @@ func (e *execution) jsonataMap(ctx context.Context, st *state, raw any, sr *stat
 	jx := st.jx
 	env := e.jenv(raw, sr)
 	itemsVal, f := evalOr(jx.items, env, raw)
+	if st.dist != nil && st.dist.reader != nil {
+		itemsVal, f = st.dist.reader.read(ctx, e.rt, nil, env, nil)
+	}
 	if f != nil {
 		return nil, f
 	}

@@ -853,7 +853,11 @@ func (e *execution) mapAttempt(ctx context.Context, st *state, raw any, sr *stat
 	}
 	env := e.env(eff, sr)
 	itemsVal := eff
-	if st.itemsPath != nil {
+	if st.dist != nil && st.dist.reader != nil {
+		if itemsVal, f = st.dist.reader.read(ctx, e.rt, env, nil, env.lookup); f != nil {
+			return nil, f
+		}
+	} else if st.itemsPath != nil {
 		v, found := env.lookup(st.itemsPath)
 		if !found {
 			return nil, noResults(st.itemsPath)

@@ -360,13 +360,12 @@ var stateFields = map[string][]string{
 	typeSucceed:  {"InputPath", "OutputPath"},
 	typeFail:     {"Error", "Cause", "ErrorPath", "CausePath"},
 	typeParallel: {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Branches", "Retry", "Catch", "Assign"},
-	typeMap:      {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "ItemsPath", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath", "Retry", "Catch", "Assign", "ItemBatcher", "Label", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "ToleratedFailureCount", "ToleratedFailureCountPath"},
+	typeMap:      {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "ItemsPath", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath", "Retry", "Catch", "Assign", "ItemReader", "ItemBatcher", "Label", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "ToleratedFailureCount", "ToleratedFailureCountPath"},
 }
 
 // unsupportedFields are real Amazon States Language fields this engine does not implement.
 var unsupportedFields = map[string]string{
 	"Credentials":  "cross-account task credentials (Credentials)",
-	"ItemReader":   "Distributed Map over Amazon S3 (ItemReader): give the items inline (ItemsPath, Items)",
 	"ResultWriter": "Distributed Map results exported to Amazon S3 (ResultWriter)",
 }
 

@@ -3,6 +3,7 @@ package sfn
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"strings"
 	"sync"
@@ -351,4 +352,32 @@ func (s *Service) updateMapRun(_ context.Context, in *updateMapRunInput) (any, *
 	}
 	run.control.Update(in.MaxConcurrency, in.ToleratedFailurePercentage, in.ToleratedFailureCount)
 	return struct{}{}, nil
+}
+
+var _ asl.ObjectReader = (*execRuntime)(nil)
+
+var errNoObjects = errors.New("this endpoint has no S3 for an ItemReader to read")
+
+// GetObject reads an object of the local S3 for a Distributed Map's ItemReader.
+func (rt *execRuntime) GetObject(ctx context.Context, bucket, key string) ([]byte, error) {
+	if rt.s.opts.Objects == nil {
+		return nil, errNoObjects
+	}
+	return rt.s.opts.Objects.GetObject(ctx, bucket, key)
+}
+
+// ListObjects lists objects of the local S3 for a Distributed Map's ItemReader.
+func (rt *execRuntime) ListObjects(ctx context.Context, bucket, prefix string) ([]asl.ObjectInfo, error) {
+	if rt.s.opts.Objects == nil {
+		return nil, errNoObjects
+	}
+	list, err := rt.s.opts.Objects.ListObjects(ctx, bucket, prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]asl.ObjectInfo, len(list))
+	for i, o := range list {
+		out[i] = asl.ObjectInfo{Key: o.Key, ETag: o.ETag, StorageClass: o.StorageClass, Size: o.Size, LastModified: o.LastModified}
+	}
+	return out, nil
 }

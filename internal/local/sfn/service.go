@@ -17,12 +17,13 @@ import (
 	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
 )
 
-// Options are the service's collaborators. Any of Bus, Functions, Metrics and Reporter may
+// Options are the service's collaborators. Any of Bus, Functions, Objects, Metrics and Reporter may
 // be nil: that effect is skipped. Faults and Quotas may be nil: off.
 type Options struct {
 	Clock     *core.Clock
 	Bus       core.Bus
 	Functions core.Functions
+	Objects   core.Objects // S3, which a Distributed Map's ItemReader reads
 	Metrics   core.Metrics
 	Faults    *core.Faults
 	Quotas    *core.Quotas
