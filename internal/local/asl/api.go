@@ -109,6 +109,9 @@ type Context struct {
 //	Map: MapStateEntered, MapStateStarted (Length), per item MapIterationStarted,
 //	  MapIterationSucceeded | MapIterationFailed | MapIterationAborted (Index), the
 //	  iterations' events, MapStateSucceeded | MapStateFailed, MapStateExited
+//	Distributed Map: MapStateEntered, MapRunStarted (MapRunArn), MapRunSucceeded |
+//	  MapRunFailed | MapRunAborted, MapStateExited; the items run as child workflow
+//	  executions with histories of their own (see MapRunner)
 //	Task, Wait, Parallel, Map states stopped by cancellation: <Type>StateAborted
 //
 // The callback is called from one goroutine at a time, in order, even when Parallel
@@ -125,6 +128,7 @@ type HistoryEvent struct {
 	Resource  string // for Task and LambdaFunction events: the resource as written
 	Index     int    // for MapIteration*: the item's index
 	Length    int    // for MapStateStarted: the number of items
+	MapRunArn string // for MapRunStarted
 	Timestamp time.Time
 }
 

@@ -41,7 +41,7 @@ var jsonataStateFields = map[string][]string{
 	typeSucceed:  {"Output"},
 	typeFail:     {"Error", "Cause"},
 	typeParallel: {"Next", "End", "Branches", "Arguments", "Output", "Assign", "Retry", "Catch"},
-	typeMap:      {"Next", "End", "Items", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "Output", "Assign", "Retry", "Catch"},
+	typeMap:      {"Next", "End", "Items", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "Output", "Assign", "Retry", "Catch", "ItemReader", "ItemBatcher", "Label", "ToleratedFailurePercentage", "ToleratedFailureCount"},
 }
 
 var (
@@ -49,6 +49,7 @@ var (
 		"InputPath": true, "OutputPath": true, "ResultPath": true, "Parameters": true, "ResultSelector": true,
 		"Result": true, "ItemsPath": true, "TimeoutSecondsPath": true, "HeartbeatSecondsPath": true,
 		"SecondsPath": true, "TimestampPath": true, "MaxConcurrencyPath": true, "ErrorPath": true, "CausePath": true,
+		"ToleratedFailurePercentagePath": true, "ToleratedFailureCountPath": true,
 	}
 	jsonataOnlyFields = map[string]bool{"Arguments": true, "Output": true, "Items": true, "Condition": true}
 )
@@ -828,6 +829,9 @@ func (e *execution) jsonataMap(ctx context.Context, st *state, raw any, sr *stat
 	jx := st.jx
 	env := e.jenv(raw, sr)
 	itemsVal, f := evalOr(jx.items, env, raw)
+	if st.dist != nil && st.dist.reader != nil {
+		itemsVal, f = st.dist.reader.read(ctx, e.rt, nil, env, nil)
+	}
 	if f != nil {
 		return nil, f
 	}
@@ -851,8 +855,17 @@ func (e *execution) jsonataMap(ctx context.Context, st *state, raw any, sr *stat
 			return jx.itemSelector.eval(e.jenv(raw, isr))
 		}
 	}
-	results, f := e.runItems(ctx, st, items, limit, selector, sr)
-	if f != nil {
+	var results []any
+	if st.dist != nil {
+		p, f := st.dist.plan(limit, nil, env, nil)
+		if f != nil {
+			return nil, f
+		}
+		results, f = e.runDistributed(ctx, st, items, p, selector)
+		if f != nil {
+			return nil, f
+		}
+	} else if results, f = e.runItems(ctx, st, items, limit, selector, sr); f != nil {
 		return nil, f
 	}
 	env.setResult(results)

@@ -853,7 +853,11 @@ func (e *execution) mapAttempt(ctx context.Context, st *state, raw any, sr *stat
 	}
 	env := e.env(eff, sr)
 	itemsVal := eff
-	if st.itemsPath != nil {
+	if st.dist != nil && st.dist.reader != nil {
+		if itemsVal, f = st.dist.reader.read(ctx, e.rt, env, nil, env.lookup); f != nil {
+			return nil, f
+		}
+	} else if st.itemsPath != nil {
 		v, found := env.lookup(st.itemsPath)
 		if !found {
 			return nil, noResults(st.itemsPath)
@@ -887,8 +891,17 @@ func (e *execution) mapAttempt(ctx context.Context, st *state, raw any, sr *stat
 			return st.itemSelector.eval(e.env(eff, isr))
 		}
 	}
-	results, f := e.runItems(ctx, st, items, limit, selector, sr)
-	if f != nil {
+	var results []any
+	if st.dist != nil {
+		p, f := st.dist.plan(limit, env.lookup, nil, env)
+		if f != nil {
+			return nil, f
+		}
+		results, f = e.runDistributed(ctx, st, items, p, selector)
+		if f != nil {
+			return nil, f
+		}
+	} else if results, f = e.runItems(ctx, st, items, limit, selector, sr); f != nil {
 		return nil, f
 	}
 	return e.finish(st, raw, results, sr)

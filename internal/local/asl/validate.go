@@ -167,6 +167,7 @@ type state struct {
 	processor          *machine
 	maxConcurrency     int64
 	maxConcurrencyPath *jsonPath
+	dist               *distributed // set for Mode DISTRIBUTED (distributed.go)
 
 	// transitions to check once all states of the machine are known
 	targets []target
@@ -205,6 +206,8 @@ type checker struct {
 	sawAssign  bool
 
 	topJSONata bool // jsonata.go: the definition's QueryLanguage is JSONata
+
+	labels map[string]bool // distributed.go: Distributed Map labels are unique
 }
 
 func (c *checker) add(code, loc, format string, a ...any) {
@@ -357,20 +360,13 @@ var stateFields = map[string][]string{
 	typeSucceed:  {"InputPath", "OutputPath"},
 	typeFail:     {"Error", "Cause", "ErrorPath", "CausePath"},
 	typeParallel: {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Branches", "Retry", "Catch", "Assign"},
-	typeMap:      {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "ItemsPath", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath", "Retry", "Catch", "Assign"},
+	typeMap:      {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "ItemsPath", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath", "Retry", "Catch", "Assign", "ItemReader", "ItemBatcher", "Label", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "ToleratedFailureCount", "ToleratedFailureCountPath"},
 }
 
 // unsupportedFields are real Amazon States Language fields this engine does not implement.
 var unsupportedFields = map[string]string{
-	"Credentials":                    "cross-account task credentials (Credentials)",
-	"ItemReader":                     "Distributed Map (ItemReader)",
-	"ResultWriter":                   "Distributed Map (ResultWriter)",
-	"ItemBatcher":                    "Distributed Map (ItemBatcher)",
-	"Label":                          "Distributed Map (Label)",
-	"ToleratedFailurePercentage":     "Map failure tolerance (ToleratedFailurePercentage)",
-	"ToleratedFailurePercentagePath": "Map failure tolerance (ToleratedFailurePercentagePath)",
-	"ToleratedFailureCount":          "Map failure tolerance (ToleratedFailureCount)",
-	"ToleratedFailureCountPath":      "Map failure tolerance (ToleratedFailureCountPath)",
+	"Credentials":  "cross-account task credentials (Credentials)",
+	"ResultWriter": "Distributed Map results exported to Amazon S3 (ResultWriter)",
 }
 
 var stateTypes = []string{typePass, typeTask, typeChoice, typeWait, typeSucceed, typeFail, typeParallel, typeMap}
@@ -803,12 +799,12 @@ func (c *checker) parallel(st *state, get getter, loc string) {
 		return
 	}
 	for i, b := range arr {
-		st.branches = append(st.branches, c.subMachine(b, loc+"/Branches/"+itoa(i), false))
+		st.branches = append(st.branches, c.subMachine(b, loc+"/Branches/"+itoa(i), nil))
 	}
 }
 
 // subMachine checks a Parallel branch or a Map's ItemProcessor/Iterator.
-func (c *checker) subMachine(v any, loc string, processor bool) *machine {
+func (c *checker) subMachine(v any, loc string, processorConfig func(v any, loc string)) *machine {
 	c.pushScope() // a branch or processor is a scope of its own for variables
 	defer c.popScope()
 	o, ok := v.(*object)
@@ -823,8 +819,8 @@ func (c *checker) subMachine(v any, loc string, processor bool) *machine {
 		case "Comment":
 			c.expectString(val, loc+"/"+k)
 		case "ProcessorConfig":
-			if processor {
-				c.processorConfig(val, loc+"/"+k)
+			if processorConfig != nil {
+				processorConfig(val, loc+"/"+k)
 				continue
 			}
 			c.unknownField(k, loc+"/"+k, "")
@@ -835,12 +831,15 @@ func (c *checker) subMachine(v any, loc string, processor bool) *machine {
 	return c.machine(o, loc)
 }
 
-func (c *checker) processorConfig(v any, loc string) {
+// processorConfig reads an ItemProcessor's ProcessorConfig: Mode INLINE (the default) or
+// DISTRIBUTED, which needs an ExecutionType for its child workflow executions.
+func (c *checker) processorConfig(st *state, v any, loc string) {
 	o, ok := v.(*object)
 	if !ok {
 		c.schema(loc, "Expected value of type [OBJECT]")
 		return
 	}
+	distributedMode := false
 	for _, k := range o.keys {
 		val := o.vals[k]
 		switch k {
@@ -848,15 +847,28 @@ func (c *checker) processorConfig(v any, loc string) {
 			switch val {
 			case "INLINE":
 			case "DISTRIBUTED":
-				c.unsupported(loc+"/Mode", "Distributed Map (Mode DISTRIBUTED) is not supported by sfn-rollout local: use INLINE")
+				distributedMode = true
 			default:
 				c.schema(loc+"/Mode", "Value should be one of the following: [INLINE, DISTRIBUTED]")
 			}
 		case "ExecutionType":
-			c.unsupported(loc+"/"+k, "Distributed Map (ExecutionType) is not supported by sfn-rollout local")
+			switch val {
+			case "STANDARD", "EXPRESS":
+			default:
+				c.schema(loc+"/ExecutionType", "Value should be one of the following: [STANDARD, EXPRESS]")
+			}
 		default:
 			c.unknownField(k, loc+"/"+k, "")
 		}
+	}
+	execType, hasType := o.get("ExecutionType")
+	switch {
+	case distributedMode && !hasType:
+		c.schema(loc, "These fields are required: [ExecutionType]") // (unconfirmed)
+	case !distributedMode && hasType:
+		c.schema(loc+"/ExecutionType", "The field 'ExecutionType' is only supported when 'Mode' is 'DISTRIBUTED'") // (unconfirmed)
+	case distributedMode:
+		st.dist = &distributed{express: execType == "EXPRESS"}
 	}
 }
 
@@ -885,9 +897,9 @@ func (c *checker) mapState(st *state, get getter, loc string) {
 	case hasProc && hasIter:
 		c.schema(loc, "The fields 'ItemProcessor' and 'Iterator' are mutually exclusive")
 	case hasProc:
-		st.processor = c.subMachine(proc, loc+"/ItemProcessor", true)
+		st.processor = c.subMachine(proc, loc+"/ItemProcessor", func(v any, loc string) { c.processorConfig(st, v, loc) })
 	case hasIter:
-		st.processor = c.subMachine(iter, loc+"/Iterator", false)
+		st.processor = c.subMachine(iter, loc+"/Iterator", nil)
 	default:
 		c.schema(loc, "These fields are required: [ItemProcessor]")
 	}
@@ -902,6 +914,7 @@ func (c *checker) mapState(st *state, get getter, loc string) {
 			st.maxConcurrencyPath = c.referencePath(s, loc+"/MaxConcurrencyPath", "MaxConcurrencyPath", true)
 		}
 	}
+	c.distributedFields(st, get, loc)
 }
 
 func (c *checker) errorEquals(o *object, loc string) []string {

@@ -156,6 +156,7 @@ func TestValidateUnsupported(t *testing.T) {
 		return `{"StartAt":"M","States":{"M":{"Type":"Map",` + fields + `,"End":true}}}`
 	}
 	const proc = `"ItemProcessor":{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}`
+	const distProc = `"ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}`
 	tests := []struct {
 		name, def, loc, names string
 	}{
@@ -167,12 +168,9 @@ func TestValidateUnsupported(t *testing.T) {
 		{"an SQS callback", task(`"Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken"`), "/States/T/Resource", "arn:aws:states:::sqs:sendMessage.waitForTaskToken"},
 		{"an EventBridge callback", task(`"Resource":"arn:aws:states:::events:putEvents.waitForTaskToken"`), "/States/T/Resource", "events:putEvents.waitForTaskToken"},
 		{"startExecution.sync:3", task(`"Resource":"arn:aws:states:::states:startExecution.sync:3"`), "/States/T/Resource", "startExecution.sync:3"},
-		{"ItemReader", mapState(proc + `,"ItemReader":{"Resource":"arn:aws:states:::s3:getObject"}`), "/States/M/ItemReader", "ItemReader"},
 		{"ResultWriter", mapState(proc + `,"ResultWriter":{}`), "/States/M/ResultWriter", "ResultWriter"},
-		{"ItemBatcher", mapState(proc + `,"ItemBatcher":{}`), "/States/M/ItemBatcher", "ItemBatcher"},
-		{"ToleratedFailurePercentage", mapState(proc + `,"ToleratedFailurePercentage":10`), "/States/M/ToleratedFailurePercentage", "ToleratedFailurePercentage"},
-		{"ToleratedFailureCount", mapState(proc + `,"ToleratedFailureCount":1`), "/States/M/ToleratedFailureCount", "ToleratedFailureCount"},
-		{"Distributed Map", mapState(`"ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED"},"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}`), "/States/M/ItemProcessor/ProcessorConfig/Mode", "DISTRIBUTED"},
+		{"an ItemReader of JSONL", mapState(distProc + `,"ItemReader":{"Resource":"arn:aws:states:::s3:getObject","Parameters":{"Bucket":"b","Key":"k"},"ReaderConfig":{"InputType":"JSONL"}}`), "/States/M/ItemReader/ReaderConfig/InputType", "JSONL"},
+		{"an ItemReader of a DynamoDB export", mapState(distProc + `,"ItemReader":{"Resource":"arn:aws:states:::dynamodb:scan","Parameters":{}}`), "/States/M/ItemReader/Resource", "dynamodb:scan"},
 		{"an unknown intrinsic", `{"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"a.$":"States.StringReverse($.s)"},"End":true}}}`, "/States/A/Parameters/a.$", "States.StringReverse"},
 		{"a nested unknown intrinsic", `{"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"a.$":"States.Format('{}', States.Nope())"},"End":true}}}`, "/States/A/Parameters/a.$", "States.Nope"},
 		{"recursive descent", `{"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"a.$":"$..id"},"End":true}}}`, "/States/A/Parameters/a.$", "recursive descent"},

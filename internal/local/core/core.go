@@ -83,3 +83,20 @@ type Reporter interface {
 type ReporterFunc func(format string, args ...any)
 
 func (f ReporterFunc) Report(format string, args ...any) { f(format, args...) }
+
+// Objects is S3 as Step Functions' Distributed Map ItemReader reads it in-process.
+type Objects interface {
+	// GetObject answers an object's content.
+	GetObject(ctx context.Context, bucket, key string) ([]byte, error)
+	// ListObjects answers every object of a bucket whose key starts with prefix, in key order.
+	ListObjects(ctx context.Context, bucket, prefix string) ([]ObjectInfo, error)
+}
+
+// ObjectInfo is one object of a listing.
+type ObjectInfo struct {
+	Key          string
+	ETag         string // quoted, as S3 answers it
+	Size         int64
+	LastModified time.Time
+	StorageClass string
+}

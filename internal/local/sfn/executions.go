@@ -21,7 +21,9 @@ type execution struct {
 	version    int
 	aliasArn   string // set for alias starts
 	alias      string
-	express    bool // an Express execution: no history kept, no events, five minutes at most
+	express    bool    // an Express execution: no history kept, no events, five minutes at most
+	mapRun     *mapRun // set for a child workflow execution of a Distributed Map (mapruns.go)
+	itemCount  int     // the items a child workflow execution processes
 	rev        *revision
 	clock      *core.Clock
 	input      string
@@ -215,25 +217,27 @@ func (s *Service) run(x *execution, seed uint64) {
 		s.finishQuietly(x)
 		return
 	}
+	status, output, errName, cause := outcome(x, out, fail)
+	s.finish(x, status, output, errName, cause)
+}
+
+// outcome is how an execution's run ended, as DescribeExecution reports it.
+func outcome(x *execution, out json.RawMessage, fail *asl.Failure) (status string, output, errName, cause *string) {
 	switch {
 	case fail != nil && errors.Is(context.Cause(x.ctx), errExpressLimit):
-		s.finish(x, statusTimedOut, nil, ptr("States.Timeout"), ptr(errExpressLimit.Error()))
-		return
+		return statusTimedOut, nil, ptr("States.Timeout"), ptr(errExpressLimit.Error())
 	case fail.TimedOut():
-		s.finish(x, statusTimedOut, nil, ptr(truncate(fail.Name, maxErrorLength)), ptr(truncate(fail.Cause, maxCauseLength)))
-		return
+		return statusTimedOut, nil, ptr(truncate(fail.Name, maxErrorLength)), ptr(truncate(fail.Cause, maxCauseLength))
 	case fail.Aborted():
-		s.finish(x, statusAborted, nil, nil, nil) // StopExecution has already recorded it
-		return
+		return statusAborted, nil, nil, nil // StopExecution has already recorded it
 	case fail != nil:
-		s.finish(x, statusFailed, nil, ptr(truncate(fail.Name, maxErrorLength)), ptr(truncate(fail.Cause, maxCauseLength)))
-		return
+		return statusFailed, nil, ptr(truncate(fail.Name, maxErrorLength)), ptr(truncate(fail.Cause, maxCauseLength))
 	}
-	output := string(out)
-	if output == "" {
-		output = "null"
+	o := string(out)
+	if o == "" {
+		o = "null"
 	}
-	s.finish(x, statusSucceeded, &output, nil, nil)
+	return statusSucceeded, &o, nil, nil
 }
 
 var terminalEvent = map[string]string{
@@ -517,6 +521,7 @@ type describeExecutionOutput struct {
 	RedriveCount           int          `json:"redriveCount"`
 	RedriveStatus          string       `json:"redriveStatus"`
 	RedriveStatusReason    string       `json:"redriveStatusReason"`
+	MapRunArn              string       `json:"mapRunArn,omitempty"`
 }
 
 func (x *execution) describe() describeExecutionOutput {
@@ -537,6 +542,9 @@ func (x *execution) describe() describeExecutionOutput {
 		StateMachineAliasArn:   x.aliasArn,
 		RedriveStatus:          notRedrivable,
 		RedriveStatusReason:    redriveUnsupportedCause,
+	}
+	if x.mapRun != nil {
+		out.MapRunArn = x.mapRun.arn
 	}
 	if snap.output != nil {
 		out.OutputDetails = &dataDetails{Included: true}
@@ -571,6 +579,8 @@ type executionItem struct {
 	StateMachineVersionArn string `json:"stateMachineVersionArn,omitempty"`
 	StateMachineAliasArn   string `json:"stateMachineAliasArn,omitempty"`
 	RedriveCount           int    `json:"redriveCount"`
+	MapRunArn              string `json:"mapRunArn,omitempty"` // only when listed by mapRunArn
+	ItemCount              *int   `json:"itemCount,omitempty"` // only when listed by mapRunArn
 }
 
 // listExecutions lists newest first; a version ARN lists the executions that ran that
@@ -585,24 +595,69 @@ func (s *Service) listExecutions(_ context.Context, in *listExecutionsInput) (an
 	if e := v.err(); e != nil {
 		return nil, e
 	}
-	if in.MapRunArn != nil {
-		return nil, apiError(codeValidation, "sfn-rollout local has no Distributed Map runs: mapRunArn is not supported")
-	}
-	if in.StateMachineArn == nil {
+	if in.StateMachineArn == nil && in.MapRunArn == nil {
 		return nil, apiError(codeValidation, "Must provide a StateMachine ARN or MapRun ARN")
 	}
-	ref, e := parseMachineArn(*in.StateMachineArn)
+	if in.StateMachineArn != nil && in.MapRunArn != nil {
+		return nil, apiError(codeValidation, "Must provide either a StateMachine ARN or a MapRun ARN, not both") // (unconfirmed)
+	}
+	var (
+		matched []*execution
+		e       *core.APIError
+	)
+	if in.MapRunArn != nil {
+		matched, e = s.mapRunChildren(*in.MapRunArn)
+	} else {
+		matched, e = s.machineExecutions(*in.StateMachineArn)
+	}
+	if e != nil {
+		return nil, e
+	}
+	if f := deref(in.StatusFilter); f != "" {
+		matched = slices.DeleteFunc(matched, func(x *execution) bool { return x.snapshot().status != f })
+	}
+	page, next, e := paginate(matched, func(x *execution) uint64 { return x.seq }, true, in.MaxResults, "executions", in.NextToken)
+	if e != nil {
+		return nil, e
+	}
+	items := make([]executionItem, 0, len(page))
+	for _, x := range page {
+		snap := x.snapshot()
+		item := executionItem{
+			ExecutionArn:           x.arn,
+			StateMachineArn:        x.machine,
+			Name:                   x.name,
+			Status:                 snap.status,
+			StartDate:              stamp(x.start),
+			StopDate:               stamp(snap.stop),
+			StateMachineVersionArn: x.versionArn,
+			StateMachineAliasArn:   x.aliasArn,
+		}
+		if in.MapRunArn != nil {
+			item.MapRunArn, item.ItemCount = *in.MapRunArn, ptr(x.itemCount)
+		}
+		items = append(items, item)
+	}
+	return struct {
+		Executions []executionItem `json:"executions"`
+		NextToken  *string         `json:"nextToken,omitempty"`
+	}{items, next}, nil
+}
+
+// machineExecutions lists a state machine's executions newest first: a version ARN those
+// that ran that version, an alias ARN those started through the alias.
+func (s *Service) machineExecutions(arn string) ([]*execution, *core.APIError) {
+	ref, e := parseMachineArn(arn)
 	if e != nil {
 		return nil, e
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	m := s.machineLocked(ref)
 	if m == nil {
-		s.mu.Unlock()
 		return nil, machineMissing(ref.arn)
 	}
 	if m.typ == typeExpress {
-		s.mu.Unlock()
 		return nil, apiError(codeTypeNotSupported, msgTypeNotSupported)
 	}
 	all := s.byMachine[ref.name]
@@ -617,32 +672,7 @@ func (s *Service) listExecutions(_ context.Context, in *listExecutionsInput) (an
 		}
 		matched = append(matched, x)
 	}
-	s.mu.Unlock()
-	if f := deref(in.StatusFilter); f != "" {
-		matched = slices.DeleteFunc(matched, func(x *execution) bool { return x.snapshot().status != f })
-	}
-	page, next, e := paginate(matched, func(x *execution) uint64 { return x.seq }, true, in.MaxResults, "executions", in.NextToken)
-	if e != nil {
-		return nil, e
-	}
-	items := make([]executionItem, 0, len(page))
-	for _, x := range page {
-		snap := x.snapshot()
-		items = append(items, executionItem{
-			ExecutionArn:           x.arn,
-			StateMachineArn:        x.machine,
-			Name:                   x.name,
-			Status:                 snap.status,
-			StartDate:              stamp(x.start),
-			StopDate:               stamp(snap.stop),
-			StateMachineVersionArn: x.versionArn,
-			StateMachineAliasArn:   x.aliasArn,
-		})
-	}
-	return struct {
-		Executions []executionItem `json:"executions"`
-		NextToken  *string         `json:"nextToken,omitempty"`
-	}{items, next}, nil
+	return matched, nil
 }
 
 type stopExecutionInput struct {
@@ -675,6 +705,10 @@ func (s *Service) describeStateMachineForExecution(_ context.Context, in *execut
 		return nil, e
 	}
 	rev := x.rev
+	var mapRunArn, label string
+	if x.mapRun != nil {
+		mapRunArn, label = x.mapRun.arn, x.mapRun.label
+	}
 	return struct {
 		StateMachineArn      string          `json:"stateMachineArn"`
 		Name                 string          `json:"name"`
@@ -684,7 +718,9 @@ func (s *Service) describeStateMachineForExecution(_ context.Context, in *execut
 		LoggingConfiguration json.RawMessage `json:"loggingConfiguration"`
 		TracingConfiguration json.RawMessage `json:"tracingConfiguration"`
 		RevisionID           string          `json:"revisionId,omitempty"`
-	}{x.machine, x.machineNm, rev.definition, rev.roleArn, stamp(rev.date), loggingOf(rev), tracingOf(rev), rev.id}, nil
+		MapRunArn            string          `json:"mapRunArn,omitempty"`
+		Label                string          `json:"label,omitempty"`
+	}{x.machine, x.machineNm, rev.definition, rev.roleArn, stamp(rev.date), loggingOf(rev), tracingOf(rev), rev.id, mapRunArn, label}, nil
 }
 
 // forgetLocked drops the oldest finished executions beyond KeepFinished, a tenth of the
@@ -699,6 +735,10 @@ func (s *Service) forgetLocked() {
 	for _, x := range drop {
 		gone[x] = true
 		delete(s.executions, x.arn)
+		for _, run := range s.mapRunsByExecution[x.arn] {
+			delete(s.mapRuns, run.arn)
+		}
+		delete(s.mapRunsByExecution, x.arn)
 		x.mu.Lock()
 		for _, t := range x.tokens {
 			delete(s.tokens, t)

@@ -35,6 +35,10 @@ func (x *execution) record(e asl.HistoryEvent) {
 	if x.status != statusRunning {
 		return // the history ends with the execution's terminal event
 	}
+	resource := e.Resource
+	if e.MapRunArn != "" {
+		resource = e.MapRunArn // MapRunStarted has no resource: its field holds the Map Run
+	}
 	x.history = append(x.history, historyEvent{
 		typ:      e.Type,
 		state:    e.State,
@@ -42,7 +46,7 @@ func (x *execution) record(e asl.HistoryEvent) {
 		output:   string(e.Output),
 		errName:  e.Error,
 		cause:    e.Cause,
-		resource: e.Resource,
+		resource: resource,
 		index:    e.Index,
 		length:   e.Length,
 		at:       at,
@@ -167,6 +171,10 @@ func (x *execution) render(id int, h historyEvent, withData bool) map[string]any
 		ev["m"+t[1:]+"EventDetails"] = map[string]any{"name": h.state, "index": h.index}
 	case t == "MapStateStarted":
 		ev["mapStateStartedEventDetails"] = map[string]any{"length": h.length}
+	case t == "MapRunStarted":
+		ev["mapRunStartedEventDetails"] = map[string]any{"mapRunArn": h.resource}
+	case t == "MapRunFailed":
+		ev["mapRunFailedEventDetails"] = failure()
 	case t == "EvaluationFailed":
 		ev["evaluationFailedEventDetails"] = map[string]any{"error": h.errName, "cause": h.cause, "state": h.state}
 	}

@@ -17,12 +17,13 @@ import (
 	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
 )
 
-// Options are the service's collaborators. Any of Bus, Functions, Metrics and Reporter may
+// Options are the service's collaborators. Any of Bus, Functions, Objects, Metrics and Reporter may
 // be nil: that effect is skipped. Faults and Quotas may be nil: off.
 type Options struct {
 	Clock     *core.Clock
 	Bus       core.Bus
 	Functions core.Functions
+	Objects   core.Objects // S3, which a Distributed Map's ItemReader reads
 	Metrics   core.Metrics
 	Faults    *core.Faults
 	Quotas    *core.Quotas
@@ -52,11 +53,14 @@ type Service struct {
 	executions map[string]*execution    // by ARN
 	byMachine  map[string][]*execution  // by state machine name, in start order
 	tokens     map[string]*taskToken
-	rng        *rand.Rand // ids, generated names, tokens, per-execution seeds
-	routing    *rand.Rand // alias routing draws only, so that a seed repeats the same split
-	seq        uint64     // orders state machines, aliases and executions
-	closed     bool
-	finished   []*execution // finished executions, oldest first, for KeepFinished
+	mapRuns    map[string]*mapRun // by ARN (mapruns.go)
+	// mapRunsByExecution are the Map Runs of each execution, in start order.
+	mapRunsByExecution map[string][]*mapRun
+	rng                *rand.Rand // ids, generated names, tokens, per-execution seeds
+	routing            *rand.Rand // alias routing draws only, so that a seed repeats the same split
+	seq                uint64     // orders state machines, aliases and executions
+	closed             bool
+	finished           []*execution // finished executions, oldest first, for KeepFinished
 
 	root   context.Context
 	cancel context.CancelCauseFunc
@@ -84,16 +88,18 @@ func New(opts Options) *Service {
 	}
 	root, cancel := context.WithCancelCause(context.Background())
 	return &Service{
-		opts:       opts,
-		clock:      opts.Clock,
-		machines:   map[string]*stateMachine{},
-		executions: map[string]*execution{},
-		byMachine:  map[string][]*execution{},
-		tokens:     map[string]*taskToken{},
-		rng:        rand.New(rand.NewPCG(opts.Seed, 0x5eed5eed)),
-		routing:    rand.New(rand.NewPCG(opts.Seed, 0xa11a5)),
-		root:       root,
-		cancel:     cancel,
+		opts:               opts,
+		clock:              opts.Clock,
+		machines:           map[string]*stateMachine{},
+		executions:         map[string]*execution{},
+		byMachine:          map[string][]*execution{},
+		tokens:             map[string]*taskToken{},
+		mapRuns:            map[string]*mapRun{},
+		mapRunsByExecution: map[string][]*mapRun{},
+		rng:                rand.New(rand.NewPCG(opts.Seed, 0x5eed5eed)),
+		routing:            rand.New(rand.NewPCG(opts.Seed, 0xa11a5)),
+		root:               root,
+		cancel:             cancel,
 	}
 }
 
@@ -147,6 +153,9 @@ var operations = map[string]operation{
 	"SendTaskSuccess":                  handle((*Service).sendTaskSuccess),
 	"SendTaskFailure":                  handle((*Service).sendTaskFailure),
 	"SendTaskHeartbeat":                handle((*Service).sendTaskHeartbeat),
+	"ListMapRuns":                      handle((*Service).listMapRuns),
+	"DescribeMapRun":                   handle((*Service).describeMapRun),
+	"UpdateMapRun":                     handle((*Service).updateMapRun),
 	"TagResource":                      handle((*Service).tagResource),
 	"UntagResource":                    handle((*Service).untagResource),
 	"ListTagsForResource":              handle((*Service).listTagsForResource),

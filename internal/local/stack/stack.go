@@ -136,10 +136,10 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	executions := &lateExecutions{}
 	s.EventBridge = eventbridge.New(eventbridge.Options{Clock: s.Clock, Functions: s.Lambda, Executions: executions, Faults: s.Faults, Quotas: s.Quotas, Reporter: reporter})
 	s.CloudWatch = cloudwatch.New(cloudwatch.Options{Clock: s.Clock, Bus: s.EventBridge, Faults: s.Faults, Quotas: s.Quotas, Reporter: reporter})
-	s.StepFunctions = sfn.New(sfn.Options{Clock: s.Clock, Bus: s.EventBridge, Functions: s.Lambda, Metrics: s.CloudWatch, Faults: s.Faults, Quotas: s.Quotas, Seed: opts.Seed, Reporter: reporter, VersionDimensionArn: opts.VersionDimensionArn})
+	s.S3 = s3.New(s3.Options{Clock: s.Clock, Bus: s.EventBridge, Faults: s.Faults, Reporter: reporter})
+	s.StepFunctions = sfn.New(sfn.Options{Clock: s.Clock, Bus: s.EventBridge, Functions: s.Lambda, Objects: s.S3, Metrics: s.CloudWatch, Faults: s.Faults, Quotas: s.Quotas, Seed: opts.Seed, Reporter: reporter, VersionDimensionArn: opts.VersionDimensionArn})
 	executions.set(s.StepFunctions)
 	s.Scheduler = scheduler.New(scheduler.Options{Clock: s.Clock, Functions: s.Lambda, Executions: s.StepFunctions, Faults: s.Faults, Quotas: s.Quotas, Reporter: reporter})
-	s.S3 = s3.New(s3.Options{Clock: s.Clock, Bus: s.EventBridge, Faults: s.Faults, Reporter: reporter})
 
 	cli := opts.DynaliteCLI
 	var err error
