@@ -144,6 +144,16 @@ func TestPinnedLockFollowsTheCheckout(t *testing.T) {
 	if err := json.Unmarshal(lock, &l); err != nil {
 		t.Fatal(err)
 	}
+	data, err := pinned.ReadFile("pinned/package.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pinnedPkg struct {
+		DevDependencies map[string]string `json:"devDependencies"`
+	}
+	if err := json.Unmarshal(data, &pinnedPkg); err != nil || pinnedPkg.DevDependencies["dynalite"] != PinnedVersion {
+		t.Errorf("pinned/package.json names dynalite %q (%v), PinnedVersion is %q: set PinnedVersion to the pinned version", pinnedPkg.DevDependencies["dynalite"], err, PinnedVersion)
+	}
 	if l.Packages["node_modules/dynalite"].Version != PinnedVersion || PinnedVersion == "" {
 		t.Errorf("lock pins dynalite %q, PinnedVersion is %q", l.Packages["node_modules/dynalite"].Version, PinnedVersion)
 	}
