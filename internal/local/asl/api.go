@@ -129,6 +129,9 @@ type HistoryEvent struct {
 	Index     int    // for MapIteration*: the item's index
 	Length    int    // for MapStateStarted: the number of items
 	MapRunArn string // for MapRunStarted
+	// Assigned are the variables a state assigned (Assign), each as serialized JSON: for
+	// *StateExited of a state that assigned any.
+	Assigned  map[string]json.RawMessage
 	Timestamp time.Time
 }
 

@@ -267,12 +267,13 @@ func (e *execution) runState(ctx context.Context, st *state, raw any, vars *varS
 	if len(encoded) > MaxPayloadSize {
 		return nil, "", dataLimit(st.name)
 	}
+	var assigned map[string]json.RawMessage
 	if sr.vars != nil && sr.vars.pending != nil {
-		if f := e.commitAssign(sr); f != nil {
+		if assigned, f = e.commitAssign(sr); f != nil {
 			return nil, "", locate(f, st.name, enteredID)
 		}
 	}
-	e.emit(HistoryEvent{Type: st.typ + "StateExited", State: st.name, Output: encoded})
+	e.emit(HistoryEvent{Type: st.typ + "StateExited", State: st.name, Output: encoded, Assigned: assigned})
 	return out, next, nil
 }
 
