@@ -113,6 +113,7 @@ type Context struct {
 //	  MapRunFailed | MapRunAborted, MapStateExited; the items run as child workflow
 //	  executions with histories of their own (see MapRunner)
 //	Task, Wait, Parallel, Map states stopped by cancellation: <Type>StateAborted
+//	a JSONata expression that failed and was not caught: EvaluationFailed (Error, Cause)
 //
 // The callback is called from one goroutine at a time, in order, even when Parallel
 // branches and Map iterations run concurrently. The causes of States.Runtime failures name

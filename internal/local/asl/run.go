@@ -258,7 +258,16 @@ func (e *execution) runState(ctx context.Context, st *state, raw any, vars *varS
 		out, next, f = e.withRetry(ctx, st, raw, sr, func() (any, *Failure) { return e.mapAttempt(ctx, st, raw, sr) })
 	}
 	if f != nil {
-		return nil, "", locate(f, st.name, enteredID)
+		fresh := f.Name == ErrQueryEvaluation && !f.located // not a branch's, passed on
+		f = locate(f, st.name, enteredID)
+		if fresh {
+			// A JSONata expression that failed and was not caught: AWS's history has an
+			// EvaluationFailed event for it ("only present in state machines that have
+			// QueryLanguage set to JSONata"), here just before the execution fails; its
+			// place and the optional location field are unconfirmed.
+			e.emit(HistoryEvent{Type: "EvaluationFailed", State: st.name, Error: f.Name, Cause: f.Cause})
+		}
+		return nil, "", f
 	}
 	if st.end && next == st.next {
 		next = "" // but a Catcher's Next still leads on from an End state

@@ -160,3 +160,55 @@ func TestHistoryShowsAssignedVariables(t *testing.T) {
 		t.Errorf("without execution data: %+v, want no values and the details", d)
 	}
 }
+
+// A JSONata expression that fails and is not caught leaves an EvaluationFailed event
+// (state, error States.QueryEvaluationError, cause) before the execution fails (directly after
+// it at the top level; a Parallel's own events come between); one that a
+// Catcher takes leaves none, and a failure inside a Parallel branch is reported once, for
+// the state whose expression failed.
+func TestHistoryShowsEvaluationFailed(t *testing.T) {
+	h := newHarness(t)
+	evaluationFailed := func(t *testing.T, def string) []*sfntypes.EvaluationFailedEventDetails {
+		t.Helper()
+		arn := h.machine(t, "evalfail-"+strings.ToLower(t.Name()[len(t.Name())-3:]), def)
+		exec := h.start(t, arn, "", `{"n":1}`)
+		h.wait(t, exec)
+		hist, err := h.client.GetExecutionHistory(ctx(), &awssfn.GetExecutionHistoryInput{ExecutionArn: aws.String(exec)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []*sfntypes.EvaluationFailedEventDetails
+		for i, e := range hist.Events {
+			if e.Type == sfntypes.HistoryEventTypeEvaluationFailed {
+				if last := hist.Events[len(hist.Events)-1].Type; last != sfntypes.HistoryEventTypeExecutionFailed || i == len(hist.Events)-1 {
+					t.Errorf("EvaluationFailed at %d of %d events, the last %s: want it before ExecutionFailed", i, len(hist.Events), last)
+				}
+				got = append(got, e.EvaluationFailedEventDetails)
+			}
+		}
+		return got
+	}
+	t.Run("one", func(t *testing.T) {
+		got := evaluationFailed(t, `{"QueryLanguage":"JSONata","StartAt":"Bad","States":{
+			"Bad":{"Type":"Pass","Output":"{% $number('x') + $nope.a %}","End":true}}}`)
+		if len(got) != 1 || aws.ToString(got[0].State) != "Bad" || aws.ToString(got[0].Error) != "States.QueryEvaluationError" || aws.ToString(got[0].Cause) == "" {
+			t.Fatalf("EvaluationFailed events %+v, want one for Bad", got)
+		}
+	})
+	t.Run("par", func(t *testing.T) {
+		got := evaluationFailed(t, `{"QueryLanguage":"JSONata","StartAt":"P","States":{
+			"P":{"Type":"Parallel","Branches":[{"StartAt":"Inner","States":{"Inner":{"Type":"Pass","Output":"{% $number('x') %}","End":true}}}],"End":true}}}`)
+		if len(got) != 1 || aws.ToString(got[0].State) != "Inner" {
+			t.Fatalf("EvaluationFailed events %+v, want one for Inner", got)
+		}
+	})
+	t.Run("cau", func(t *testing.T) {
+		got := evaluationFailed(t, `{"QueryLanguage":"JSONata","StartAt":"Bad","States":{
+			"Bad":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Arguments":{"FunctionName":"{% $number('x') %}"},
+				"Catch":[{"ErrorEquals":["States.ALL"],"Next":"Done"}],"End":true},
+			"Done":{"Type":"Succeed"}}}`)
+		if len(got) != 0 {
+			t.Fatalf("a caught failure left EvaluationFailed events %+v", got)
+		}
+	})
+}
