@@ -258,7 +258,16 @@ func (e *execution) runState(ctx context.Context, st *state, raw any, vars *varS
 		out, next, f = e.withRetry(ctx, st, raw, sr, func() (any, *Failure) { return e.mapAttempt(ctx, st, raw, sr) })
 	}
 	if f != nil {
-		return nil, "", locate(f, st.name, enteredID)
+		fresh := f.Name == ErrQueryEvaluation && !f.located // not a branch's, passed on
+		f = locate(f, st.name, enteredID)
+		if fresh {
+			// A JSONata expression that failed and was not caught: AWS's history has an
+			// EvaluationFailed event for it ("only present in state machines that have
+			// QueryLanguage set to JSONata"), here just before the execution fails; its
+			// place and the optional location field are unconfirmed.
+			e.emit(HistoryEvent{Type: "EvaluationFailed", State: st.name, Error: f.Name, Cause: f.Cause})
+		}
+		return nil, "", f
 	}
 	if st.end && next == st.next {
 		next = "" // but a Catcher's Next still leads on from an End state
@@ -267,12 +276,13 @@ func (e *execution) runState(ctx context.Context, st *state, raw any, vars *varS
 	if len(encoded) > MaxPayloadSize {
 		return nil, "", dataLimit(st.name)
 	}
+	var assigned map[string]json.RawMessage
 	if sr.vars != nil && sr.vars.pending != nil {
-		if f := e.commitAssign(sr); f != nil {
+		if assigned, f = e.commitAssign(sr); f != nil {
 			return nil, "", locate(f, st.name, enteredID)
 		}
 	}
-	e.emit(HistoryEvent{Type: st.typ + "StateExited", State: st.name, Output: encoded})
+	e.emit(HistoryEvent{Type: st.typ + "StateExited", State: st.name, Output: encoded, Assigned: assigned})
 	return out, next, nil
 }
 
