@@ -901,13 +901,17 @@ func (e *execution) mapAttempt(ctx context.Context, st *state, raw any, sr *stat
 			return st.itemSelector.eval(e.env(eff, isr))
 		}
 	}
-	var results []any
+	var results any
 	if st.dist != nil {
 		p, f := st.dist.plan(limit, env.lookup, nil, env)
 		if f != nil {
 			return nil, f
 		}
-		results, f = e.runDistributed(ctx, st, items, p, selector)
+		to, f := st.dist.writer.target(env, nil)
+		if f != nil {
+			return nil, f
+		}
+		results, f = e.runDistributed(ctx, st, items, p, selector, to)
 		if f != nil {
 			return nil, f
 		}

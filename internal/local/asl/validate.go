@@ -360,13 +360,12 @@ var stateFields = map[string][]string{
 	typeSucceed:  {"InputPath", "OutputPath"},
 	typeFail:     {"Error", "Cause", "ErrorPath", "CausePath"},
 	typeParallel: {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Branches", "Retry", "Catch", "Assign"},
-	typeMap:      {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "ItemsPath", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath", "Retry", "Catch", "Assign", "ItemReader", "ItemBatcher", "Label", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "ToleratedFailureCount", "ToleratedFailureCountPath"},
+	typeMap:      {"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "ItemsPath", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath", "Retry", "Catch", "Assign", "ItemReader", "ResultWriter", "ItemBatcher", "Label", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "ToleratedFailureCount", "ToleratedFailureCountPath"},
 }
 
 // unsupportedFields are real Amazon States Language fields this engine does not implement.
 var unsupportedFields = map[string]string{
-	"Credentials":  "cross-account task credentials (Credentials)",
-	"ResultWriter": "Distributed Map results exported to Amazon S3 (ResultWriter)",
+	"Credentials": "cross-account task credentials (Credentials)",
 }
 
 var stateTypes = []string{typePass, typeTask, typeChoice, typeWait, typeSucceed, typeFail, typeParallel, typeMap}
