@@ -135,17 +135,3 @@ type HistoryEvent struct {
 	Assigned  map[string]json.RawMessage
 	Timestamp time.Time
 }
-
-// The entry points, implemented in this package:
-//
-//	func Validate(definition []byte) []Diagnostic
-//	    every problem: JSON, schema, transitions, reachability, unsupported features.
-//	func FormatInvalid(diags []Diagnostic) string
-//	    CreateStateMachine's InvalidDefinition message.
-//	func Parse(definition []byte) (*Definition, error)
-//	    a *DefinitionError (with the diagnostics) when Validate reports an ERROR.
-//	func (d *Definition) Run(ctx, input json.RawMessage, cx Context, rt Runtime, history func(HistoryEvent)) (json.RawMessage, *Failure)
-//	    runs an execution to its end. ctx cancelled (StopExecution): a Failure with
-//	    Aborted() (Name States.Aborted), the caller records ABORTED; the definition's
-//	    TimeoutSeconds elapsed: a Failure with TimedOut(), the caller records TIMED_OUT;
-//	    any other Failure: FAILED.

@@ -44,8 +44,11 @@ func runtimeFailure(format string, a ...any) *Failure {
 
 var errExecutionTimeout = errors.New("execution timed out")
 
-// Run runs an execution of the definition to its end. See HistoryEvent for what it
-// reports to history (which may be nil) and the package's entry points for how it ends.
+// Run runs an execution of the definition to its end; see HistoryEvent for what it reports
+// to history (which may be nil). It ends with the execution's output, or a Failure: with
+// Aborted() (Name States.Aborted) when ctx is cancelled (StopExecution), the caller
+// records ABORTED; with TimedOut() once the definition's TimeoutSeconds elapsed, the
+// caller records TIMED_OUT; any other Failure is FAILED.
 func (d *Definition) Run(ctx context.Context, input json.RawMessage, cx Context, rt Runtime, history func(HistoryEvent)) (json.RawMessage, *Failure) {
 	if len(input) == 0 {
 		input = json.RawMessage("{}")
