@@ -130,7 +130,7 @@ func (a *app) connect(ctx context.Context) error {
 		return usagef("no AWS region: set --region or AWS_REGION")
 	}
 	res.Region = cfg.Region
-	res.Partition = partition(cfg.Region)
+	res.Partition = topology.Partition(cfg.Region)
 	res.Bucket = firstOf(a.g.bucket, a.env(topology.EnvBucket), local["bucket"])
 	res.Table = firstOf(a.g.table, a.env(topology.EnvTable), local["table"])
 	res.ControllerArn = local["controllerStateMachineArn"]
@@ -170,16 +170,6 @@ func firstOf(values ...string) string {
 		}
 	}
 	return ""
-}
-
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
 }
 
 // now is the time the records are written in: local mode's virtual clock, else the wall clock.
