@@ -18,8 +18,10 @@ import (
 // custom resource gets the same text through Fn::Sub, whose own rules differ, so the text
 // is rewritten for it:
 //   - "${key}" of a substitution stays, and Fn::Sub fills it from the same map;
-//   - every other "${" becomes "${!", which Fn::Sub writes back as "${" (so "${AWS::Region}",
-//     "${Missing}" and "${!Literal}" reach both resources as written);
+//   - every other "${" becomes "${<dollar-brace variable>}", whose value is "${" (so
+//     "${AWS::Region}", "${Missing}" and "${!Literal}" reach both resources as written).
+//     Fn::Sub's own escape, "${!", is not used: Fn::Sub reads "${!" up to the next "}", which
+//     would swallow a "${key}" that follows an unclosed "${";
 //   - each intrinsic of the Fn::Join becomes "${<part variable>}", the intrinsic itself the
 //     variable's value, because Fn::Sub takes only literal text as its string.
 //
@@ -32,8 +34,13 @@ import (
 // a variable, and nothing else can be confused with a pseudo parameter or an attribute.
 var substitutionKey = regexp.MustCompile(`^[A-Za-z0-9_]{1,255}$`)
 
-// partVariable names the Fn::Sub variables that carry the definition's intrinsics.
-const partVariable = "ManagedStateMachineDefinitionPart"
+// The construct's own Fn::Sub variables: partVariable<n> carries the definition's n-th
+// intrinsic, dollarBrace the text "${". Substitution keys may not start with reserved.
+const (
+	reserved     = "ManagedStateMachine"
+	partVariable = reserved + "DefinitionPart"
+	dollarBrace  = reserved + "DollarBrace"
+)
 
 func checkSubstitutions(subs map[string]*string) error {
 	var errs []error
@@ -42,8 +49,8 @@ func checkSubstitutions(subs map[string]*string) error {
 			errs = append(errs, fmt.Errorf("definition substitution %q: want 1-255 letters, digits or '_'", k))
 			continue
 		}
-		if strings.HasPrefix(k, partVariable) {
-			errs = append(errs, fmt.Errorf("definition substitution %q: names starting %s are the construct's own", k, partVariable))
+		if strings.HasPrefix(k, reserved) {
+			errs = append(errs, fmt.Errorf("definition substitution %q: names starting %s are the construct's own", k, reserved))
 		}
 		v := subs[k]
 		if v == nil {
@@ -101,14 +108,21 @@ func substituted(definition any, subs map[string]any) map[string]any {
 		vars[k] = v
 	}
 	var body strings.Builder
+	parts, escaped := 0, false
 	for _, part := range joinParts(definition) {
 		if s, ok := part.(string); ok {
-			body.WriteString(escapeForSub(s, keys))
+			text, n := escapeForSub(s, keys)
+			body.WriteString(text)
+			escaped = escaped || n > 0
 			continue
 		}
-		name := fmt.Sprintf("%s%d", partVariable, len(vars)-len(subs))
+		name := fmt.Sprintf("%s%d", partVariable, parts)
+		parts++
 		vars[name] = part
 		body.WriteString("${" + name + "}")
+	}
+	if escaped {
+		vars[dollarBrace] = "${"
 	}
 	return map[string]any{"Fn::Sub": []any{body.String(), vars}}
 }
@@ -145,14 +159,14 @@ func joinParts(v any) []any {
 }
 
 // escapeForSub rewrites literal text for Fn::Sub: "${key}" of a substitution stays, every
-// other "${" becomes "${!".
-func escapeForSub(s string, keys map[string]bool) string {
+// other "${" becomes the dollarBrace variable; n counts those.
+func escapeForSub(s string, keys map[string]bool) (text string, n int) {
 	var b strings.Builder
 	for {
 		i := strings.Index(s, "${")
 		if i < 0 {
 			b.WriteString(s)
-			return b.String()
+			return b.String(), n
 		}
 		b.WriteString(s[:i])
 		rest := s[i+2:]
@@ -161,7 +175,8 @@ func escapeForSub(s string, keys map[string]bool) string {
 			s = rest[j+1:]
 			continue
 		}
-		b.WriteString("${!")
+		b.WriteString("${" + dollarBrace + "}")
+		n++
 		s = rest
 	}
 }
