@@ -309,6 +309,11 @@ func New(scope constructs.Construct, id string, props Props) (*ManagedStateMachi
 		// No executions in a minute is no failure.
 		TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
+	if m.Deployment != nil {
+		// The controller refuses a rollout whose alarms do not exist: the alarm the policy
+		// names by default exists before a definition is handed over.
+		m.Deployment.Node().AddDependency(m.FailuresAlarm)
+	}
 	return m, nil
 }
 

@@ -109,7 +109,7 @@ func TestConstruct(t *testing.T) {
 				}}},
 				topology.DeployPropMetadata: assertions.Match_Absent(),
 			},
-			"DependsOn": assertions.Match_ArrayWith(&[]any{machine}),
+			"DependsOn": assertions.Match_ArrayWith(&[]any{ids["AWS::CloudWatch::Alarm"], machine}),
 		})
 	})
 	check(t, "alias ARN", func() {
