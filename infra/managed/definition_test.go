@@ -208,7 +208,8 @@ func TestChainDefinition(t *testing.T) {
 }
 
 // TestFileDefinitionBody: a file body is read at synth, so that both the state machine and
-// the custom resource hold its text, with no asset.
+// the custom resource hold its text, with no asset; Wait, Overrides, the controller stack's
+// name and the removal policy reach the template.
 func TestFileDefinitionBody(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "flow.asl.json")
 	if err := os.WriteFile(file, []byte(definition), 0o644); err != nil {
@@ -222,6 +223,7 @@ func TestFileDefinitionBody(t *testing.T) {
 		DefinitionBody:      awsstepfunctions.DefinitionBody_FromFile(jsii.String(file), nil),
 		Wait:                &no,
 		ControllerStackName: "ops-rollout",
+		RemovalPolicy:       awscdk.RemovalPolicy_RETAIN,
 		Overrides:           Policy{Strategy: "LINEAR", Percentage: 50, Interval: "2m", Alarms: []string{"flow-latency"}},
 	}); err != nil {
 		t.Fatal(err)
@@ -231,10 +233,13 @@ func TestFileDefinitionBody(t *testing.T) {
 	if template == nil {
 		return
 	}
-	check(t, "inline definition", func() {
-		template.HasResourceProperties(jsii.String("AWS::StepFunctions::StateMachine"), map[string]any{
-			"DefinitionString":     definition,
-			"DefinitionS3Location": assertions.Match_Absent(),
+	check(t, "inline definition, retained state machine", func() {
+		template.HasResource(jsii.String("AWS::StepFunctions::StateMachine"), map[string]any{
+			"Properties": map[string]any{
+				"DefinitionString":     definition,
+				"DefinitionS3Location": assertions.Match_Absent(),
+			},
+			"DeletionPolicy": "Retain",
 		})
 	})
 	check(t, "custom resource", func() {
