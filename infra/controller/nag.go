@@ -120,7 +120,7 @@ func suppressNagFindings(st *Stack) {
 				"startExecution.sync:2 watches their executions, whose names are made at run time.",
 			[]string{
 				`/^Resource::arn:<AWS::Partition>:states:[^:]+:[^:]+:stateMachine:<` + ManagedPrefixParameter + `>\*$/g`,
-				`/^Resource::arn:<AWS::Partition>:states:[^:]+:[^:]+:execution:<` + ManagedPrefixParameter + `>\*:` + topology.PreTrafficExecutionPrefix + `\*$/g`,
+				`/^Resource::arn:<AWS::Partition>:states:[^:]+:[^:]+:(execution|express):<` + ManagedPrefixParameter + `>\*:` + topology.PreTrafficExecutionPrefix + `\*$/g`,
 			}},
 	)
 }

@@ -370,9 +370,15 @@ func (st *Stack) controller() {
 	st.Controller.AddToRolePolicy(statement("RunPreTrafficTests", []string{"states:StartExecution"},
 		[]string{arn(st.Stack, "states", "stateMachine", prefix+"*", awscdk.ArnFormat_COLON_RESOURCE_NAME)}, managedCondition()))
 	// Only the test executions: their names start with a fixed prefix, and IAM wildcards
-	// match inside the name segment (execution:<stateMachine>:<name>).
+	// match inside the name segment (execution:<stateMachine>:<name>). An Express
+	// candidate's test executions are express:<stateMachine>:<name>:<id>: AWS documents the
+	// .sync policy with execution: ARNs only, so both are named, and a grant that was not
+	// needed costs nothing.
 	st.Controller.AddToRolePolicy(statement("WatchPreTrafficTests", []string{"states:DescribeExecution", "states:StopExecution"},
-		[]string{arn(st.Stack, "states", "execution", prefix+"*:"+topology.PreTrafficExecutionPrefix+"*", awscdk.ArnFormat_COLON_RESOURCE_NAME)}, nil))
+		[]string{
+			arn(st.Stack, "states", "execution", prefix+"*:"+topology.PreTrafficExecutionPrefix+"*", awscdk.ArnFormat_COLON_RESOURCE_NAME),
+			arn(st.Stack, "states", "express", prefix+"*:"+topology.PreTrafficExecutionPrefix+"*", awscdk.ArnFormat_COLON_RESOURCE_NAME),
+		}, nil))
 	st.Controller.AddToRolePolicy(statement("SyncExecutionRule", []string{"events:PutTargets", "events:PutRule", "events:DescribeRule"},
 		[]string{arn(st.Stack, "events", "rule", "StepFunctionsGetEventsForStepFunctionsExecutionRule", awscdk.ArnFormat_SLASH_RESOURCE_NAME)}, nil))
 }

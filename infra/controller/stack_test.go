@@ -873,9 +873,11 @@ func TestControllerRole(t *testing.T) {
 		resources []string
 		condition any
 	}{
-		"RunPreTrafficTests":   {[]string{"states:StartExecution"}, []string{"arn:<intrinsic>" + account + "stateMachine:" + testSettings.ManagedPrefix + "*"}, tagged},
-		"WatchPreTrafficTests": {[]string{"states:DescribeExecution", "states:StopExecution"}, []string{"arn:<intrinsic>" + account + "execution:" + testSettings.ManagedPrefix + "*:" + topology.PreTrafficExecutionPrefix + "*"}, nil},
-		"SyncExecutionRule":    {[]string{"events:PutTargets", "events:PutRule", "events:DescribeRule"}, []string{"arn:<intrinsic>:events:eu-west-1:123456789012:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"}, nil},
+		"RunPreTrafficTests": {[]string{"states:StartExecution"}, []string{"arn:<intrinsic>" + account + "stateMachine:" + testSettings.ManagedPrefix + "*"}, tagged},
+		"WatchPreTrafficTests": {[]string{"states:DescribeExecution", "states:StopExecution"}, []string{
+			"arn:<intrinsic>" + account + "execution:" + testSettings.ManagedPrefix + "*:" + topology.PreTrafficExecutionPrefix + "*",
+			"arn:<intrinsic>" + account + "express:" + testSettings.ManagedPrefix + "*:" + topology.PreTrafficExecutionPrefix + "*"}, nil},
+		"SyncExecutionRule": {[]string{"events:PutTargets", "events:PutRule", "events:DescribeRule"}, []string{"arn:<intrinsic>:events:eu-west-1:123456789012:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"}, nil},
 	}
 	seen := map[string]bool{}
 	for path, sts := range statements() {
