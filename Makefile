@@ -1,6 +1,6 @@
 # sfn-rollout. `make test` is what CI runs (.ci/run); `make help` lists the targets.
 
-FUNCTIONS := prepare register advance rollback finalize control
+FUNCTIONS := prepare register advance rollback finalize control deploy deploystatus
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 20s
 SEEDS ?= 100000

@@ -8,10 +8,15 @@ import (
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
 
-// functionAccess is what one function's role may do beyond the table, the event bus and its
-// own log group, which every function uses. It follows the calls each use case of
-// internal/controller can reach through its ports (internal/awsapi names the SDK calls).
+// functionAccess is what one function's role may do beyond its own log group. It follows
+// the calls each use case of internal/controller can reach through its ports
+// (internal/awsapi names the SDK calls).
 type functionAccess struct {
+	// table are the DynamoDB actions on the rollout table; queryIndexes adds Query on its
+	// indexes; putEvents is events:PutEvents on the controller's event bus.
+	table        []string
+	queryIndexes bool
+	putEvents    bool
 	// stateMachineReads are allowed on state machines under the managed prefix without the
 	// tag condition, so that prepare can read the tags of an unmanaged state machine and
 	// refuse it with a clear NotManaged instead of an AccessDenied retried as Transient.
@@ -26,7 +31,22 @@ type functionAccess struct {
 	alarmHistory   bool // cloudwatch:DescribeAlarmHistory, when an alarm changed since a tick last looked
 	createSchedule bool // scheduler:CreateSchedule and iam:PassRole of the scheduler role
 	deleteSchedule bool // scheduler:DeleteSchedule
+	// uploadDefinitions is s3:PutObject of the deploy custom resource's definitions
+	// (<stateMachine>/<alias>/cdk-*.asl.json) and the reads its idempotency check makes:
+	// the latest version of such an object and its metadata (GetObject(Version)), and
+	// ListBucket(Versions), without which S3 answers a missing key with 403, not 404.
+	uploadDefinitions bool
 }
+
+// The rollout table's actions. The rollout's functions write it with single-item
+// conditional writes and query it, no scans, no transactions; UpdateItem is also the write
+// budget's take (internal/budget): one conditional arithmetic update of a BUDGET#<api>
+// item. The deploy custom resource's functions only read it.
+var (
+	storeActions = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"}
+	readRecords  = []string{"dynamodb:GetItem", "dynamodb:Query"}
+	readRecord   = []string{"dynamodb:GetItem"}
+)
 
 const (
 	describeStateMachine = "states:DescribeStateMachine"
@@ -63,35 +83,59 @@ const (
 //     (ListStateMachineVersions, ListStateMachineAliases + Describe, DeleteStateMachineVersion),
 //     waking a queued upload.
 //   - control: an operator's command: the alias update and the wait's outcome.
+//   - deploy (the custom resource's onEvent): the alias and the stable version's definition
+//     (an unchanged definition completes at once), on the first deploy version 1 and the
+//     alias; otherwise the upload of the definition with its metadata, after reading
+//     whether a retried event already made it; the rollout and lock records; an abort
+//     command (as an operator's) for a rollout that a stack rollback leaves running.
+//   - deploystatus (its isComplete): the rollout record and the alias.
+//
+// The rollout's six share the table, its indexes and the event bus; the deploy custom
+// resource's two only read the table.
 var accessOf = map[string]functionAccess{
 	"prepare": {
+		table: storeActions, queryIndexes: true, putEvents: true,
 		stateMachineReads: []string{describeStateMachine, listTags},
 		managedActions:    []string{updateStateMachine, publishVersion, describeAlias, updateAlias, listAliases},
 		validate:          true, answerTasks: true, readArtifacts: true, describeAlarms: true,
 	},
 	"register": {
+		table: storeActions, queryIndexes: true, putEvents: true,
 		stateMachineReads: []string{listTags, listExecutions},
 		managedActions:    []string{describeAlias, updateAlias, createAlias, listAliases},
 		answerTasks:       true, describeAlarms: true, metricData: true, alarmHistory: true, createSchedule: true,
 	},
 	"advance": {
+		table: storeActions, queryIndexes: true, putEvents: true,
 		stateMachineReads: []string{listTags, listExecutions},
 		managedActions:    []string{describeAlias, updateAlias},
 		answerTasks:       true, describeAlarms: true, metricData: true, alarmHistory: true, createSchedule: true, deleteSchedule: true,
 	},
 	"rollback": {
+		table: storeActions, queryIndexes: true, putEvents: true,
 		stateMachineReads: []string{listTags, listExecutions},
 		managedActions:    []string{describeAlias, updateAlias},
 		answerTasks:       true, describeAlarms: true, metricData: true,
 	},
 	"finalize": {
+		table: storeActions, queryIndexes: true, putEvents: true,
 		stateMachineReads: []string{listTags, listExecutions},
 		managedActions:    []string{describeAlias, updateAlias, listAliases, deleteAlias, listVersions, deleteVersion},
 		answerTasks:       true, describeAlarms: true, metricData: true, alarmHistory: true,
 	},
 	"control": {
+		table: storeActions, queryIndexes: true, putEvents: true,
 		managedActions: []string{updateAlias},
 		answerTasks:    true,
+	},
+	topology.DeployFunction: {
+		table: readRecords, putEvents: true,
+		managedActions:    []string{describeAlias, describeStateMachine, updateStateMachine, publishVersion, createAlias},
+		uploadDefinitions: true,
+	},
+	topology.DeployStatusFunction: {
+		table:          readRecord,
+		managedActions: []string{describeAlias},
 	},
 }
 
@@ -115,6 +159,7 @@ type grants struct {
 	eventBus             string
 	schedules            string
 	schedulerRole        string
+	deployObjects        string // <bucket>/*/cdk-*.asl.json
 }
 
 func statement(sid string, actions []string, resources []string, conditions *map[string]any) awsiam.PolicyStatement {
@@ -175,13 +220,20 @@ func (g grants) statements(a functionAccess) []awsiam.PolicyStatement {
 	if a.deleteSchedule {
 		out = append(out, statement("DeleteTickSchedules", []string{"scheduler:DeleteSchedule"}, []string{g.schedules}, nil))
 	}
-	out = append(out,
-		// The store's calls: single-item conditional writes and queries, no scans, no
-		// transactions. UpdateItem is the write budget's take (internal/budget): one
-		// conditional arithmetic update of a BUDGET#<api> item.
-		statement("RolloutTable", []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"}, []string{g.table}, nil),
-		statement("RolloutTableIndexes", []string{"dynamodb:Query"}, []string{g.indexes}, nil),
-		statement("PutRolloutEvents", []string{"events:PutEvents"}, []string{g.eventBus}, nil))
+	if a.uploadDefinitions {
+		out = append(out,
+			statement("UploadDeployedDefinitions", []string{"s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"}, []string{g.deployObjects}, nil),
+			statement("ListArtifactVersions", []string{"s3:ListBucket", "s3:ListBucketVersions"}, []string{g.bucket}, nil))
+	}
+	if len(a.table) > 0 {
+		out = append(out, statement("RolloutTable", a.table, []string{g.table}, nil))
+	}
+	if a.queryIndexes {
+		out = append(out, statement("RolloutTableIndexes", []string{"dynamodb:Query"}, []string{g.indexes}, nil))
+	}
+	if a.putEvents {
+		out = append(out, statement("PutRolloutEvents", []string{"events:PutEvents"}, []string{g.eventBus}, nil))
+	}
 	return out
 }
 

@@ -42,6 +42,9 @@ func (st *Stack) monitoring() {
 		"sfn-rollout: a controller execution failed (finalize could not finish: an alias lock may still be held); see the execution history",
 		st.Controller.MetricFailed(period))
 	for _, fn := range topology.Functions {
+		if !errorsAreFaults(fn) {
+			continue
+		}
 		alarm(exported(fn)+"ErrorsAlarm", topology.FunctionName(prefix, fn)+"-errors",
 			"sfn-rollout: the "+fn+" function returned errors; see its log group",
 			st.Functions[fn].MetricErrors(period))
@@ -66,6 +69,13 @@ func (st *Stack) monitoring() {
 	}
 	st.dashboard()
 }
+
+// errorsAreFaults tells the functions whose errors mean the controller is broken. deploystatus
+// fails the deploy custom resource by design whenever a rollout rolls back, fails or is
+// aborted: the rollout's own outcome (its event, its record, the stack's events) reports
+// that, and an alarm on it would page for every rolled-back deploy. The dashboard still
+// graphs its errors.
+func errorsAreFaults(fn string) bool { return fn != topology.DeployStatusFunction }
 
 // Logs Insights queries over the functions' JSON logs (wiring.Logger): every decision is
 // logged once, with its reason, by controller.commit.

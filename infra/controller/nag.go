@@ -61,6 +61,10 @@ var (
 	tickSchedules = finding{"AwsSolutions-IAM5",
 		"One tick schedule per rollout, named " + topology.SchedulePrefix + "<rolloutId> and created at run time, only in this stack's schedule group.",
 		[]string{`/^Resource::arn:<AWS::Partition>:scheduler:[^:]+:[^:]+:schedule\/[A-Za-z0-9-]+\/` + topology.SchedulePrefix + `\*$/g`}}
+	deployedDefinitions = finding{"AwsSolutions-IAM5",
+		"deploy uploads the definitions ManagedStateMachine hands it, and reads them back when a retried event finds one " +
+			"already uploaded: only keys <stateMachine>/<alias>/" + topology.DeployUploadPrefix + "<hash>" + topology.DefinitionSuffix + ", whose names are made at deploy time.",
+		[]string{`/^Resource::<Artifacts[0-9A-F]{8}\.Arn>\/\*\/` + topology.DeployUploadPrefix + `\*\.asl\.json$/g`}}
 	tableIndexes = finding{"AwsSolutions-IAM5",
 		"dynamodb:Query on the rollout table's two indexes (history and the sparse active index).",
 		[]string{`/^Resource::<Rollouts[0-9A-F]{8}\.Arn>\/index\/\*$/g`}}
@@ -94,9 +98,15 @@ func suppressNagFindings(st *Stack) {
 		if a.createSchedule || a.deleteSchedule {
 			fs = append(fs, tickSchedules)
 		}
-		fs = append(fs, tableIndexes)
+		if a.uploadDefinitions {
+			fs = append(fs, deployedDefinitions)
+		}
+		if a.queryIndexes {
+			fs = append(fs, tableIndexes)
+		}
 		suppress(role, fs...)
 	}
+	suppressProviderFindings(st)
 	suppress(st.Controller.Role().(awsiam.Role),
 		finding{"AwsSolutions-IAM5",
 			"Step Functions log delivery (logs:CreateLogDelivery and the rest, PutResourcePolicy, DescribeLogGroups) and " +
@@ -110,7 +120,32 @@ func suppressNagFindings(st *Stack) {
 				"startExecution.sync:2 watches their executions, whose names are made at run time.",
 			[]string{
 				`/^Resource::arn:<AWS::Partition>:states:[^:]+:[^:]+:stateMachine:<` + ManagedPrefixParameter + `>\*$/g`,
-				`/^Resource::arn:<AWS::Partition>:states:[^:]+:[^:]+:execution:<` + ManagedPrefixParameter + `>\*:` + topology.PreTrafficExecutionPrefix + `\*$/g`,
+				`/^Resource::arn:<AWS::Partition>:states:[^:]+:[^:]+:(execution|express):<` + ManagedPrefixParameter + `>\*:` + topology.PreTrafficExecutionPrefix + `\*$/g`,
 			}},
 	)
+}
+
+// suppressProviderFindings accepts what the CDK provider framework writes for its own three
+// Node.js functions (framework-onEvent, -isComplete, -onTimeout) and its waiter state
+// machine, none of which the framework lets the stack shape further.
+func suppressProviderFindings(st *Stack) {
+	suppress(st.DeployProvider,
+		finding{"AwsSolutions-IAM4",
+			"The provider framework gives its own three functions AWSLambdaBasicExecutionRole (logs:CreateLogGroup, CreateLogStream, " +
+				"PutLogEvents) and has no property to replace it; the functions only invoke deploy and deploystatus and start the waiter.",
+			[]string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}},
+		finding{"AwsSolutions-IAM5",
+			"The framework's grantInvoke on deploy, deploystatus and its own isComplete and onTimeout functions also covers their " +
+				"versions and aliases (<arn>:*); nothing else is invoked.",
+			[]string{`/^Resource::<(Deploy|Deploystatus|DeployProviderframework(isComplete|onTimeout))[0-9A-F]{8}\.Arn>:\*$/g`}},
+		finding{"AwsSolutions-SF2",
+			"The framework's waiter has no tracing option: it only calls deploystatus every 30 seconds until the rollout ends, and " +
+				"each call is in deploystatus's log and the waiter's execution history.",
+			nil},
+	)
+	waiterRole := st.DeployProvider.Node().FindChild(jsii.String("waiter-state-machine")).Node().FindChild(jsii.String("Role"))
+	suppress(waiterRole, finding{"AwsSolutions-IAM5",
+		"The waiter state machine's log delivery to its log group (logs:CreateLogDelivery and the rest, PutResourcePolicy, " +
+			"DescribeLogGroups) has no resource-level permissions; the framework writes these when the waiter's logging is on.",
+		[]string{"Resource::*"}})
 }

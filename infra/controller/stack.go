@@ -1,5 +1,5 @@
-// Package controller is sfn-rollout's controller stack: the artifacts bucket, the rollout
-// table, the six functions, the controller state machine, its triggers and its monitoring.
+// Package controller is sfn-rollout's controller stack: the artifacts bucket, the table, the
+// functions, the controller state machine, its triggers, the deploy provider, monitoring.
 package controller
 
 import (
@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -21,9 +22,11 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/sfn-rollout/sfn-rollout/infra/managed"
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 	"github.com/sfn-rollout/sfn-rollout/statemachines"
 )
@@ -51,8 +54,11 @@ type Stack struct {
 	// FunctionDLQ keeps the functions' failed asynchronous invocations (EventBridge,
 	// Scheduler); EventsDLQ keeps the events no rule target could take.
 	FunctionDLQ, EventsDLQ awssqs.Queue
-	Alarms                 []awscloudwatch.Alarm
-	Dashboard              awscloudwatch.Dashboard
+	// DeployProvider serves ManagedStateMachine's deploy custom resource: the deploy
+	// function answers its events, deploystatus its isComplete polls.
+	DeployProvider customresources.Provider
+	Alarms         []awscloudwatch.Alarm
+	Dashboard      awscloudwatch.Dashboard
 	// ManagedPrefix is the stack parameter of that name (its default the managedPrefix
 	// context): every IAM statement on managed state machines names
 	// arn:…:stateMachine:<ManagedPrefix>*, so `cdk deploy --parameters ManagedPrefix=team-`
@@ -140,6 +146,7 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		eventBus:      arn(st.Stack, "events", "event-bus", topology.DefaultEventBus, awscdk.ArnFormat_SLASH_RESOURCE_NAME),
 		schedules:     arn(st.Stack, "scheduler", "schedule", topology.ScheduleGroupName(prefix)+"/"+topology.SchedulePrefix+"*", awscdk.ArnFormat_SLASH_RESOURCE_NAME),
 		schedulerRole: *st.SchedulerRole.RoleArn(),
+		deployObjects: *st.Bucket.ArnForObjects(jsii.String("*/" + topology.DeployUploadPrefix + "*" + topology.DefinitionSuffix)),
 	}
 	env := map[string]*string{
 		topology.EnvTable:              st.Table.TableName(),
@@ -157,6 +164,7 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		st.function(fn, assetRoot, env, g)
 	}
 	st.controller()
+	st.deployProvider()
 	if err := st.rules(); err != nil {
 		return nil, err
 	}
@@ -240,7 +248,15 @@ func (st *Stack) schedulerRole(advanceArn string) {
 	st.SchedulerRole.AddToPolicy(statement("InvokeAdvance", []string{"lambda:InvokeFunction"}, []string{advanceArn}, nil))
 }
 
-// function is one of the six Lambdas with its own role, log group and environment.
+// asyncInvoked tells the functions that EventBridge, Scheduler or Lambda's event queue
+// invoke: they get the dead-letter queue and the retry policy of topology.FunctionAsyncInvoke.
+// The deploy custom resource's two are invoked synchronously by the provider framework,
+// which reports their errors to CloudFormation: a dead-letter queue would never fill.
+func asyncInvoked(fn string) bool {
+	return fn != topology.DeployFunction && fn != topology.DeployStatusFunction
+}
+
+// function is one of the Lambdas with its own role, log group and environment.
 func (st *Stack) function(fn, assetRoot string, env map[string]*string, g grants) {
 	id := exported(fn)
 	name := topology.FunctionName(st.Settings.StackName, fn)
@@ -259,20 +275,67 @@ func (st *Stack) function(fn, assetRoot string, env map[string]*string, g grants
 		role.AddToPolicy(s)
 	}
 	st.Roles[fn] = role
-	st.Functions[fn] = awslambda.NewFunction(st.Stack, jsii.String(id), &awslambda.FunctionProps{
-		FunctionName:    jsii.String(name),
-		Description:     jsii.String("sfn-rollout " + fn),
-		Runtime:         awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:    awslambda.Architecture_ARM_64(),
-		Handler:         jsii.String("bootstrap"),
-		Code:            awslambda.Code_FromAsset(jsii.String(filepath.Join(assetRoot, fn)), nil),
-		Role:            role,
-		LogGroup:        logs,
-		Environment:     &env,
-		Timeout:         awscdk.Duration_Seconds(jsii.Number(topology.FunctionTimeout(fn).Seconds())),
-		MemorySize:      jsii.Number(functionMemoryMB),
-		DeadLetterQueue: st.FunctionDLQ,
-		RetryAttempts:   jsii.Number(topology.FunctionAsyncInvoke.MaximumRetryAttempts),
+	props := &awslambda.FunctionProps{
+		FunctionName: jsii.String(name),
+		Description:  jsii.String("sfn-rollout " + fn),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(assetRoot, fn)), nil),
+		Role:         role,
+		LogGroup:     logs,
+		Environment:  &env,
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(topology.FunctionTimeout(fn).Seconds())),
+		MemorySize:   jsii.Number(functionMemoryMB),
+	}
+	if asyncInvoked(fn) {
+		props.DeadLetterQueue = st.FunctionDLQ
+		props.RetryAttempts = jsii.Number(topology.FunctionAsyncInvoke.MaximumRetryAttempts)
+	}
+	st.Functions[fn] = awslambda.NewFunction(st.Stack, jsii.String(id), props)
+}
+
+// The provider framework's polling of deploystatus: every 30 seconds, for at most the two
+// hours the framework allows (its waiter state machine's limit). A rollout that may run
+// longer is deployed with Wait false (docs/deploy.md).
+const (
+	deployQueryInterval = 30 * time.Second
+	deployTotalTimeout  = 2 * time.Hour
+)
+
+// deployProvider is the CDK provider framework over deploy (onEvent) and deploystatus
+// (isComplete), and the export of its service token that ManagedStateMachine imports.
+// The framework adds its own three Node.js functions and a waiter state machine; their
+// logs go to one log group with the stack's retention.
+func (st *Stack) deployProvider() {
+	logs := awslogs.NewLogGroup(st.Stack, jsii.String("DeployProviderLogs"), &awslogs.LogGroupProps{
+		Retention:     st.Settings.retention(),
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	waiterLogs := awslogs.NewLogGroup(st.Stack, jsii.String("DeployWaiterLogs"), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String(topology.StateMachineLogGroup(st.Settings.StackName + "-deploy-waiter")),
+		Retention:     st.Settings.retention(),
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	st.DeployProvider = customresources.NewProvider(st.Stack, jsii.String("DeployProvider"), &customresources.ProviderProps{
+		OnEventHandler:    st.Functions[topology.DeployFunction],
+		IsCompleteHandler: st.Functions[topology.DeployStatusFunction],
+		QueryInterval:     awscdk.Duration_Seconds(jsii.Number(deployQueryInterval.Seconds())),
+		TotalTimeout:      awscdk.Duration_Seconds(jsii.Number(deployTotalTimeout.Seconds())),
+		LogGroup:          logs,
+		// The framework leaves its waiter unlogged unless asked. Without execution data: each
+		// poll's input is the whole event, definition included.
+		DisableWaiterStateMachineLogging: jsii.Bool(false),
+		WaiterStateMachineLogOptions: &customresources.LogOptions{
+			Destination:          waiterLogs,
+			Level:                awsstepfunctions.LogLevel_ALL,
+			IncludeExecutionData: jsii.Bool(false),
+		},
+	})
+	awscdk.NewCfnOutput(st.Stack, jsii.String(topology.OutputDeployServiceToken), &awscdk.CfnOutputProps{
+		Value:       st.DeployProvider.ServiceToken(),
+		Description: jsii.String("service token of ManagedStateMachine's deploy custom resource"),
+		ExportName:  jsii.String(managed.ServiceTokenExportName(*st.Stack.StackName())),
 	})
 }
 
@@ -307,9 +370,15 @@ func (st *Stack) controller() {
 	st.Controller.AddToRolePolicy(statement("RunPreTrafficTests", []string{"states:StartExecution"},
 		[]string{arn(st.Stack, "states", "stateMachine", prefix+"*", awscdk.ArnFormat_COLON_RESOURCE_NAME)}, managedCondition()))
 	// Only the test executions: their names start with a fixed prefix, and IAM wildcards
-	// match inside the name segment (execution:<stateMachine>:<name>).
+	// match inside the name segment (execution:<stateMachine>:<name>). An Express
+	// candidate's test executions are express:<stateMachine>:<name>:<id>: AWS documents the
+	// .sync policy with execution: ARNs only, so both are named, and a grant that was not
+	// needed costs nothing.
 	st.Controller.AddToRolePolicy(statement("WatchPreTrafficTests", []string{"states:DescribeExecution", "states:StopExecution"},
-		[]string{arn(st.Stack, "states", "execution", prefix+"*:"+topology.PreTrafficExecutionPrefix+"*", awscdk.ArnFormat_COLON_RESOURCE_NAME)}, nil))
+		[]string{
+			arn(st.Stack, "states", "execution", prefix+"*:"+topology.PreTrafficExecutionPrefix+"*", awscdk.ArnFormat_COLON_RESOURCE_NAME),
+			arn(st.Stack, "states", "express", prefix+"*:"+topology.PreTrafficExecutionPrefix+"*", awscdk.ArnFormat_COLON_RESOURCE_NAME),
+		}, nil))
 	st.Controller.AddToRolePolicy(statement("SyncExecutionRule", []string{"events:PutTargets", "events:PutRule", "events:DescribeRule"},
 		[]string{arn(st.Stack, "events", "rule", "StepFunctionsGetEventsForStepFunctionsExecutionRule", awscdk.ArnFormat_SLASH_RESOURCE_NAME)}, nil))
 }

@@ -195,7 +195,8 @@ func TestArtifactsBucket(t *testing.T) {
 	})
 	check(t, "no notifications custom resource", func() {
 		synthed.template.ResourceCountIs(jsii.String("Custom::S3BucketNotifications"), jsii.Number(0))
-		synthed.template.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(topology.Functions)))
+		// The functions, and the deploy provider framework's onEvent, isComplete and onTimeout.
+		synthed.template.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(topology.Functions)+3))
 	})
 }
 
@@ -299,8 +300,12 @@ func TestFunctions(t *testing.T) {
 			}
 		})
 		check(t, fn+" dead-letter queue", func() {
-			if !reflect.DeepEqual(p["DeadLetterConfig"], map[string]any{"TargetArn": getAtt(dlqID, "Arn")}) {
-				panic(fmt.Sprintf("DeadLetterConfig %v", p["DeadLetterConfig"]))
+			var want any
+			if asyncInvoked(fn) {
+				want = map[string]any{"TargetArn": getAtt(dlqID, "Arn")}
+			}
+			if !reflect.DeepEqual(p["DeadLetterConfig"], want) {
+				panic(fmt.Sprintf("DeadLetterConfig %v, want %v", p["DeadLetterConfig"], want))
 			}
 		})
 		check(t, fn+" log group", func() {
@@ -320,6 +325,15 @@ func TestFunctions(t *testing.T) {
 		roles[role] = true
 	}
 	hasProps(t, "AWS::Lambda::EventInvokeConfig", map[string]any{"MaximumRetryAttempts": topology.FunctionAsyncInvoke.MaximumRetryAttempts})
+	asyncs := 0
+	for _, fn := range topology.Functions {
+		if asyncInvoked(fn) {
+			asyncs++
+		}
+	}
+	check(t, "event invoke configs", func() {
+		synthed.template.ResourceCountIs(jsii.String("AWS::Lambda::EventInvokeConfig"), jsii.Number(asyncs))
+	})
 }
 
 // policy is a topology retry policy as a target's RetryPolicy reads in the template.
@@ -581,8 +595,20 @@ func TestFunctionRoles(t *testing.T) {
 			}
 		}
 		a := accessOf[fn]
-		want := []string{"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage",
-			"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Query", "events:PutEvents"}
+		want := []string{"logs:CreateLogStream", "logs:PutLogEvents"}
+		if asyncInvoked(fn) {
+			want = append(want, "sqs:SendMessage")
+		}
+		want = append(want, a.table...)
+		if a.queryIndexes {
+			want = append(want, "dynamodb:Query")
+		}
+		if a.putEvents {
+			want = append(want, "events:PutEvents")
+		}
+		if a.uploadDefinitions {
+			want = append(want, "s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions")
+		}
 		want = append(want, a.stateMachineReads...)
 		want = append(want, a.managedActions...)
 		if a.validate {
@@ -631,8 +657,8 @@ func TestFunctionRoles(t *testing.T) {
 func TestMonitoring(t *testing.T) {
 	synth(t)
 	alarms := resources("AWS::CloudWatch::Alarm")
-	// The controller's failures, each function's errors, two dead-letter queues.
-	if want := 1 + len(topology.Functions) + 2; len(alarms) != want {
+	// The controller's failures, each function's errors but deploystatus's, two dead-letter queues.
+	if want := 1 + len(topology.Functions) - 1 + 2; len(alarms) != want {
 		t.Errorf("%d alarms, want %d", len(alarms), want)
 	}
 	names := map[string]bool{}
@@ -847,9 +873,11 @@ func TestControllerRole(t *testing.T) {
 		resources []string
 		condition any
 	}{
-		"RunPreTrafficTests":   {[]string{"states:StartExecution"}, []string{"arn:<intrinsic>" + account + "stateMachine:" + testSettings.ManagedPrefix + "*"}, tagged},
-		"WatchPreTrafficTests": {[]string{"states:DescribeExecution", "states:StopExecution"}, []string{"arn:<intrinsic>" + account + "execution:" + testSettings.ManagedPrefix + "*:" + topology.PreTrafficExecutionPrefix + "*"}, nil},
-		"SyncExecutionRule":    {[]string{"events:PutTargets", "events:PutRule", "events:DescribeRule"}, []string{"arn:<intrinsic>:events:eu-west-1:123456789012:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"}, nil},
+		"RunPreTrafficTests": {[]string{"states:StartExecution"}, []string{"arn:<intrinsic>" + account + "stateMachine:" + testSettings.ManagedPrefix + "*"}, tagged},
+		"WatchPreTrafficTests": {[]string{"states:DescribeExecution", "states:StopExecution"}, []string{
+			"arn:<intrinsic>" + account + "execution:" + testSettings.ManagedPrefix + "*:" + topology.PreTrafficExecutionPrefix + "*",
+			"arn:<intrinsic>" + account + "express:" + testSettings.ManagedPrefix + "*:" + topology.PreTrafficExecutionPrefix + "*"}, nil},
+		"SyncExecutionRule": {[]string{"events:PutTargets", "events:PutRule", "events:DescribeRule"}, []string{"arn:<intrinsic>:events:eu-west-1:123456789012:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"}, nil},
 	}
 	seen := map[string]bool{}
 	for path, sts := range statements() {

@@ -1,6 +1,5 @@
-// Package managed is the ManagedStateMachine construct: a state machine that the
-// sfn-rollout controller deploys to, with its alias, its rollout policy as tags and an alarm
-// on the alias's failed executions.
+// Package managed is the ManagedStateMachine construct: a state machine whose definitions
+// `cdk deploy` hands to the sfn-rollout controller, with its policy as tags and an alarm.
 package managed
 
 import (
@@ -53,25 +52,51 @@ type Props struct {
 	// (<stateMachineName>/<alias>/<name>.asl.json). It must start with the controller's
 	// managed prefix.
 	StateMachineName string
-	// DefinitionFile is the ASL file of the first version; Definition the ASL itself.
-	// Exactly one is set. Later versions arrive as uploads: see Construct's comment.
+	// The definition: exactly one of DefinitionBody (a file, a string or a chain of CDK
+	// states, as the L2 StateMachine takes it), DefinitionFile (an ASL file) and Definition
+	// (the ASL itself). A file is read at synth, so that the template holds its text.
+	DefinitionBody awsstepfunctions.DefinitionBody
 	DefinitionFile string
 	Definition     string
-	// DefinitionSubstitutions fill ${...} in the definition, as in the L2 StateMachine.
+	// DefinitionSubstitutions fill ${...} in the definition, as in the L2 StateMachine; the
+	// values may be tokens (a Lambda ARN, a table name). Keys are letters, digits and '_'.
 	DefinitionSubstitutions map[string]*string
 	// Role is the state machine's execution role; CDK creates one when nil.
 	Role awsiam.IRole
 	// AliasName is the alias the controller moves; topology.DefaultAlias when empty.
 	AliasName string
 	Policy    Policy
+	// Overrides are this deploy's policy overrides: the fields set here go with the
+	// definition as the upload's rollout-<field> metadata, the layer above the tags (Policy)
+	// and a rollout.json. They are checked at synth together with Policy.
+	Overrides Policy
+	// Wait keeps `cdk deploy` open until the rollout has ended (true when nil): the deploy
+	// fails, and the stack rolls back, when the rollout does not succeed. false ends the
+	// deploy once the rollout has started; a rollout that may outlast the provider
+	// framework's two hours needs false (docs/deploy.md).
+	Wait *bool
+	// ServiceToken is the deploy custom resource's service token; when nil, the controller
+	// stack's export <ControllerStackName>-DeployServiceToken is imported.
+	ServiceToken *string
+	// ControllerStackName names the controller stack whose export is imported;
+	// topology.DefaultPrefix when empty.
+	ControllerStackName string
+	// Migrate is the first of two deploys that move a stack deployed with the construct's
+	// earlier form (a CloudFormation version and alias) to the controller: it keeps that
+	// version and alias as they were, with the alias now retained when it leaves the
+	// template, and adds no custom resource. Deploy once with Migrate and the same
+	// definition, then without it (docs/deploy.md, Migration).
+	Migrate bool
 	// Express makes an EXPRESS state machine (STANDARD otherwise). The controller judges an
 	// Express candidate by its alarms and AWS/States metrics alone (Step Functions does not
 	// list Express executions), and refuses uploads with .sync or .waitForTaskToken tasks,
 	// which Express workflows cannot run.
 	Express bool
-	// Logs and TracingEnabled pass through to the state machine.
+	// Logs, TracingEnabled and RemovalPolicy pass through to the state machine. The
+	// removal policy alone decides what `cdk destroy` does to it (DESTROY when empty).
 	Logs           *awsstepfunctions.LogOptions
 	TracingEnabled *bool
+	RemovalPolicy  awscdk.RemovalPolicy
 	// AlarmThreshold is how many failed executions through the alias in one minute put
 	// the failures alarm in ALARM (1 when zero); AlarmEvaluationPeriods how many such
 	// minutes in a row (1 when zero).
@@ -79,28 +104,63 @@ type Props struct {
 	AlarmEvaluationPeriods int
 }
 
-// ManagedStateMachine is a state machine the controller may deploy to: tagged
-// rollout:managed=true with its policy as rollout:<field> tags, an initial version, an alias
-// routed 100% to it, and an alarm on the alias's failed executions.
+// ManagedStateMachine is a state machine the controller deploys to: tagged
+// rollout:managed=true with its policy as rollout:<field> tags, an alias, an alarm on the
+// alias's failed executions, and a deploy custom resource (topology.DeployResourceType)
+// served by the controller stack.
 //
-// The definition given here is only the first version's. Once deployed, new definitions go
-// through the artifacts bucket; the controller then publishes versions and moves the alias,
-// which CloudFormation does not see. Changing the definition (or the alias) in this
-// construct afterwards makes CloudFormation publish a version and route the alias to it all
-// at once, past the controller: leave them as they are after the first deploy.
+// CloudFormation creates and updates the state machine itself; it never publishes a
+// version or moves the alias. The custom resource hands each definition the app gives to
+// the controller: on the first deploy the controller publishes version 1 and creates the
+// alias at 100% on it; afterwards a changed definition is uploaded as
+// <stateMachine>/<alias>/cdk-<hash>.asl.json with Overrides as its metadata and rolled
+// out under the policy, and `cdk deploy` waits for the outcome (see Props.Wait). A
+// definition equal to the stable version's changes nothing. Deleting the construct
+// deletes no version and no alias (docs/deploy.md).
 type ManagedStateMachine struct {
 	constructs.Construct
 	StateMachine awsstepfunctions.StateMachine
-	Version      awsstepfunctions.CfnStateMachineVersion
-	Alias        awsstepfunctions.CfnStateMachineAlias
+	// Deployment is the deploy custom resource; nil with Props.Migrate.
+	Deployment awscdk.CustomResource
+	// LegacyVersion and LegacyAlias are the earlier form's resources, kept only with
+	// Props.Migrate.
+	LegacyVersion awsstepfunctions.CfnStateMachineVersion
+	LegacyAlias   awsstepfunctions.CfnStateMachineAlias
 	// AliasName and AliasArn are what callers should start executions with: the
 	// unqualified ARN always runs the latest revision, which may be an unapproved candidate.
 	AliasName string
 	AliasArn  *string
 	// FailuresAlarm watches AWS/States ExecutionsFailed of the alias.
 	FailuresAlarm awscloudwatch.Alarm
-	// Tags are the tags the state machine carries.
-	Tags map[string]string
+	// Tags are the tags the state machine carries; Metadata the overrides' upload metadata.
+	Tags     map[string]string
+	Metadata map[string]string
+}
+
+// RolloutID is the deploy's rollout id ("" when nothing was rolled out), VersionArn the
+// version the alias routes 100% to once the deploy is complete, and Outcome what the deploy
+// did (topology.DeployDataOutcome): Fn::GetAtt of the custom resource. Nil with Migrate.
+func (m *ManagedStateMachine) RolloutID() *string { return m.deployData(topology.DeployDataRolloutID) }
+
+// VersionArn: see RolloutID.
+func (m *ManagedStateMachine) VersionArn() *string {
+	return m.deployData(topology.DeployDataVersionArn)
+}
+
+// Outcome: see RolloutID.
+func (m *ManagedStateMachine) Outcome() *string { return m.deployData(topology.DeployDataOutcome) }
+
+func (m *ManagedStateMachine) deployData(key string) *string {
+	if m.Deployment == nil {
+		return nil
+	}
+	return m.Deployment.GetAttString(jsii.String(key))
+}
+
+// ServiceTokenExportName is the export of the deploy custom resource's service token by
+// the controller stack of that name.
+func ServiceTokenExportName(controllerStack string) string {
+	return controllerStack + "-" + topology.OutputDeployServiceToken
 }
 
 var (
@@ -109,13 +169,17 @@ var (
 	aliasHasNonDigit        = regexp.MustCompile(`[A-Za-z_.-]`)
 	// Step Functions tag values: letters, digits, spaces and _ . : / = + - @, at most 256.
 	tagValuePattern = regexp.MustCompile(`^[\p{L}\p{N} _.:/=+\-@]{0,256}$`)
+	// S3 user metadata travels as HTTP headers: printable US-ASCII.
+	metadataValuePattern = regexp.MustCompile(`^[ -~]*$`)
+	stackNamePattern     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
 )
 
 // minInterval is the shortest hold the controller accepts on AWS (topology.DefaultMinInterval).
 const minInterval = time.Minute
 
-// New builds the construct. The policy is resolved and validated as the controller will
-// resolve it, so that synth fails on a policy that every upload would be refused for.
+// New builds the construct. The policy and the overrides are resolved and validated as
+// the controller will resolve them, so that synth fails on a policy that every deploy
+// would be refused for.
 func New(scope constructs.Construct, id string, props Props) (*ManagedStateMachine, error) {
 	alias := props.AliasName
 	if alias == "" {
@@ -127,20 +191,34 @@ func New(scope constructs.Construct, id string, props Props) (*ManagedStateMachi
 	if !aliasNamePattern.MatchString(alias) || !aliasHasNonDigit.MatchString(alias) {
 		return nil, fmt.Errorf("alias name %q: want 1-80 letters, digits, '-', '_' or '.', not only digits", alias)
 	}
-	definition, err := loadDefinition(props)
+	controllerStack := props.ControllerStackName
+	if controllerStack == "" {
+		controllerStack = topology.DefaultPrefix
+	}
+	if props.ServiceToken == nil && !stackNamePattern.MatchString(controllerStack) {
+		return nil, fmt.Errorf("controller stack name %q: want a CloudFormation stack name", controllerStack)
+	}
+	body, err := definitionBody(props)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkSubstitutions(props.DefinitionSubstitutions); err != nil {
+		return nil, fmt.Errorf("managed state machine %s: %w", props.StateMachineName, err)
 	}
 	alarmName := topology.AliasFailuresAlarmName(props.StateMachineName, alias)
 	tags, err := PolicyTags(props.Policy, alarmName)
 	if err != nil {
 		return nil, fmt.Errorf("managed state machine %s: %w", props.StateMachineName, err)
 	}
+	metadata, err := PolicyMetadata(props.Overrides, tags)
+	if err != nil {
+		return nil, fmt.Errorf("managed state machine %s: overrides: %w", props.StateMachineName, err)
+	}
 
 	// Children are created under the construct's interface value: jsii cannot take a Go
 	// struct that embeds a construct as a scope.
 	node := constructs.NewConstruct(scope, jsii.String(id))
-	m := &ManagedStateMachine{Construct: node, AliasName: alias, Tags: tags}
+	m := &ManagedStateMachine{Construct: node, AliasName: alias, Tags: tags, Metadata: metadata}
 	var subs *map[string]*string
 	if len(props.DefinitionSubstitutions) > 0 {
 		subs = &props.DefinitionSubstitutions
@@ -152,11 +230,12 @@ func New(scope constructs.Construct, id string, props Props) (*ManagedStateMachi
 	m.StateMachine = awsstepfunctions.NewStateMachine(node, jsii.String("StateMachine"), &awsstepfunctions.StateMachineProps{
 		StateMachineName:        jsii.String(props.StateMachineName),
 		StateMachineType:        machineType,
-		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(definition)),
+		DefinitionBody:          body,
 		DefinitionSubstitutions: subs,
 		Role:                    props.Role,
 		Logs:                    props.Logs,
 		TracingEnabled:          props.TracingEnabled,
+		RemovalPolicy:           props.RemovalPolicy,
 	})
 	keys := make([]string, 0, len(tags))
 	for k := range tags {
@@ -170,22 +249,36 @@ func New(scope constructs.Construct, id string, props Props) (*ManagedStateMachi
 		})
 	}
 	cfnMachine := m.StateMachine.Node().DefaultChild().(awsstepfunctions.CfnStateMachine)
-	m.Version = awsstepfunctions.NewCfnStateMachineVersion(node, jsii.String("Version"), &awsstepfunctions.CfnStateMachineVersionProps{
-		StateMachineArn:        m.StateMachine.StateMachineArn(),
-		StateMachineRevisionId: cfnMachine.AttrStateMachineRevisionId(),
-		Description:            jsii.String("first version (ManagedStateMachine); later versions come from sfn-rollout"),
-	})
-	// A replaced version may still be routed to by the alias the controller moved.
-	m.Version.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN, nil)
-	m.Alias = awsstepfunctions.NewCfnStateMachineAlias(node, jsii.String("Alias"), &awsstepfunctions.CfnStateMachineAliasProps{
-		Name:        jsii.String(alias),
-		Description: jsii.String("moved by sfn-rollout"),
-		RoutingConfiguration: &[]any{&awsstepfunctions.CfnStateMachineAlias_RoutingConfigurationVersionProperty{
-			StateMachineVersionArn: m.Version.AttrArn(),
-			Weight:                 jsii.Number(100),
-		}},
-	})
-	m.AliasArn = m.Alias.AttrArn()
+	if props.Migrate {
+		m.legacy(node, cfnMachine, alias)
+	} else {
+		token := props.ServiceToken
+		if token == nil {
+			token = awscdk.Fn_ImportValue(jsii.String(ServiceTokenExportName(controllerStack)))
+		}
+		wait := props.Wait == nil || *props.Wait
+		properties := map[string]any{
+			topology.DeployPropStateMachineArn: m.StateMachine.StateMachineArn(),
+			topology.DeployPropAliasName:       alias,
+			topology.DeployPropDefinition: awscdk.Lazy_UncachedAny(&finalDefinition{
+				definition: cfnMachine.DefinitionString(), substitutions: props.DefinitionSubstitutions,
+			}, nil),
+			topology.DeployPropWait: strconv.FormatBool(wait),
+		}
+		if len(metadata) > 0 {
+			properties[topology.DeployPropMetadata] = metadata
+		}
+		m.Deployment = awscdk.NewCustomResource(node, jsii.String("Deployment"), &awscdk.CustomResourceProps{
+			ServiceToken: token,
+			ResourceType: jsii.String(topology.DeployResourceType),
+			Properties:   &properties,
+		})
+		// The state machine with its role and the role's policy: the first deploy publishes
+		// version 1 of the state machine as CloudFormation left it.
+		m.Deployment.Node().AddDependency(m.StateMachine)
+		// The alias is the handler's; its ARN is the state machine's and the alias name.
+		m.AliasArn = awscdk.Fn_Join(jsii.String(":"), jsii.Strings(*m.StateMachine.StateMachineArn(), alias))
+	}
 
 	threshold, periods := props.AlarmThreshold, props.AlarmEvaluationPeriods
 	if threshold <= 0 {
@@ -216,25 +309,73 @@ func New(scope constructs.Construct, id string, props Props) (*ManagedStateMachi
 		// No executions in a minute is no failure.
 		TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
+	if m.Deployment != nil {
+		// The controller refuses a rollout whose alarms do not exist: the alarm the policy
+		// names by default exists before a definition is handed over.
+		m.Deployment.Node().AddDependency(m.FailuresAlarm)
+	}
 	return m, nil
 }
 
-func loadDefinition(props Props) (string, error) {
-	if (props.DefinitionFile == "") == (props.Definition == "") {
-		return "", errors.New("set exactly one of DefinitionFile and Definition")
+// legacy is the earlier form's version and alias, with the logical IDs and properties it
+// deployed, so that a Migrate deploy changes neither; the alias is now retained, so that the
+// next deploy, which leaves both out of the template, deletes neither.
+func (m *ManagedStateMachine) legacy(node constructs.Construct, cfnMachine awsstepfunctions.CfnStateMachine, alias string) {
+	m.LegacyVersion = awsstepfunctions.NewCfnStateMachineVersion(node, jsii.String("Version"), &awsstepfunctions.CfnStateMachineVersionProps{
+		StateMachineArn:        m.StateMachine.StateMachineArn(),
+		StateMachineRevisionId: cfnMachine.AttrStateMachineRevisionId(),
+		Description:            jsii.String("first version (ManagedStateMachine); later versions come from sfn-rollout"),
+	})
+	m.LegacyVersion.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN, nil)
+	m.LegacyAlias = awsstepfunctions.NewCfnStateMachineAlias(node, jsii.String("Alias"), &awsstepfunctions.CfnStateMachineAliasProps{
+		Name:        jsii.String(alias),
+		Description: jsii.String("moved by sfn-rollout"),
+		RoutingConfiguration: &[]any{&awsstepfunctions.CfnStateMachineAlias_RoutingConfigurationVersionProperty{
+			StateMachineVersionArn: m.LegacyVersion.AttrArn(),
+			Weight:                 jsii.Number(100),
+		}},
+	})
+	m.LegacyAlias.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN, nil)
+	m.AliasArn = m.LegacyAlias.AttrArn()
+}
+
+// definitionBody is the body the state machine is given: a file is read here (the L2 would
+// upload it as an asset, and the template would hold only its S3 location).
+func definitionBody(props Props) (awsstepfunctions.DefinitionBody, error) {
+	set := 0
+	for _, ok := range []bool{props.DefinitionBody != nil, props.DefinitionFile != "", props.Definition != ""} {
+		if ok {
+			set++
+		}
 	}
-	definition := props.Definition
-	if props.DefinitionFile != "" {
-		b, err := os.ReadFile(props.DefinitionFile)
+	if set != 1 {
+		return nil, errors.New("set exactly one of DefinitionBody, DefinitionFile and Definition")
+	}
+	definition, file := props.Definition, props.DefinitionFile
+	switch b := props.DefinitionBody.(type) {
+	case nil:
+	case awsstepfunctions.FileDefinitionBody:
+		file = *b.Path()
+	case awsstepfunctions.StringDefinitionBody:
+		if *awscdk.Token_IsUnresolved(b.Body()) {
+			return b, nil
+		}
+		definition = *b.Body()
+	default:
+		// A chain of states: the L2 renders it, and grants its role what the states call.
+		return b, nil
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", fmt.Errorf("read definition: %w", err)
+			return nil, fmt.Errorf("read definition: %w", err)
 		}
 		definition = string(b)
 	}
 	if !json.Valid([]byte(definition)) {
-		return "", fmt.Errorf("definition of %s is not JSON", props.StateMachineName)
+		return nil, fmt.Errorf("definition of %s is not JSON", props.StateMachineName)
 	}
-	return definition, nil
+	return awsstepfunctions.DefinitionBody_FromString(jsii.String(definition)), nil
 }
 
 // PolicyTags are the tags of a managed state machine with this policy: rollout:managed=true
@@ -245,8 +386,80 @@ func PolicyTags(p Policy, defaultAlarm string) (map[string]string, error) {
 	if p.Alarms == nil && defaultAlarm != "" {
 		p.Alarms = []string{defaultAlarm}
 	}
+	fields, errs := policyFields(p)
 	tags := map[string]string{topology.ManagedTag: "true"}
-	set := func(field, value string) { tags[topology.TagPrefix+field] = value }
+	for f, v := range fields {
+		tags[topology.TagPrefix+f] = v
+	}
+	for k, v := range tags {
+		if !tagValuePattern.MatchString(v) {
+			errs = append(errs, fmt.Errorf("tag %s=%q: Step Functions tag values hold at most 256 letters, digits, spaces and _ . : / = + - @", k, v))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	layer, err := rollout.ParsePolicyTags(tags)
+	if err != nil {
+		return nil, fmt.Errorf("rollout policy: %w", err)
+	}
+	if err := checkPolicy(layer); err != nil {
+		return nil, err
+	}
+	return tags, nil
+}
+
+// PolicyMetadata is the upload metadata of per-deploy overrides (rollout-<field> for each
+// field set, lists space-separated), resolved and validated as the controller resolves
+// them over the state machine's tags. Nil alarms override nothing; no overrides is an
+// empty map.
+func PolicyMetadata(overrides Policy, tags map[string]string) (map[string]string, error) {
+	fields, errs := policyFields(overrides)
+	metadata := map[string]string{}
+	for f, v := range fields {
+		metadata[topology.MetadataPrefix+f] = v
+		if !metadataValuePattern.MatchString(v) {
+			errs = append(errs, fmt.Errorf("metadata %s%s=%q: S3 user metadata holds printable US-ASCII only", topology.MetadataPrefix, f, v))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(metadata) == 0 {
+		return metadata, nil
+	}
+	tagLayer, err := rollout.ParsePolicyTags(tags)
+	if err != nil {
+		return nil, fmt.Errorf("rollout policy: %w", err)
+	}
+	layer, err := rollout.ParsePolicyMetadata(metadata)
+	if err != nil {
+		return nil, fmt.Errorf("rollout policy: %w", err)
+	}
+	if err := checkPolicy(tagLayer, layer); err != nil {
+		return nil, err
+	}
+	return metadata, nil
+}
+
+// checkPolicy resolves the layers over the built-in default as the controller does, and
+// checks that the policy's holds suit the controller's tick on AWS.
+func checkPolicy(layers ...rollout.Layer) error {
+	policy, err := rollout.Resolve(layers...)
+	if err != nil {
+		return fmt.Errorf("rollout policy: %w", err)
+	}
+	if err := policy.CheckTick(minInterval); err != nil {
+		return fmt.Errorf("rollout %w", err)
+	}
+	return nil
+}
+
+// policyFields are the policy's fields that are set, by name, as tag and metadata values
+// write them.
+func policyFields(p Policy) (map[string]string, []error) {
+	fields := map[string]string{}
+	set := func(field, value string) { fields[field] = value }
 	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 	var errs []error
 	if p.Strategy != "" {
@@ -302,24 +515,5 @@ func PolicyTags(p Policy, defaultAlarm string) (map[string]string, error) {
 	if p.Approval != nil {
 		set("approval", strconv.FormatBool(*p.Approval))
 	}
-	for k, v := range tags {
-		if !tagValuePattern.MatchString(v) {
-			errs = append(errs, fmt.Errorf("tag %s=%q: Step Functions tag values hold at most 256 letters, digits, spaces and _ . : / = + - @", k, v))
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	layer, err := rollout.ParsePolicyTags(tags)
-	if err != nil {
-		return nil, fmt.Errorf("rollout policy: %w", err)
-	}
-	policy, err := rollout.Resolve(layer)
-	if err != nil {
-		return nil, fmt.Errorf("rollout policy: %w", err)
-	}
-	if err := policy.CheckTick(minInterval); err != nil {
-		return nil, fmt.Errorf("rollout %w", err)
-	}
-	return tags, nil
+	return fields, errs
 }

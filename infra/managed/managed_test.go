@@ -2,6 +2,7 @@ package managed
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
@@ -34,7 +36,8 @@ func check(t *testing.T, name string, f func()) {
 const definition = `{"StartAt":"Work","States":{"Work":{"Type":"Task","Resource":"${WorkArn}","End":true}}}`
 
 // TestConstruct synthesizes one stack with one ManagedStateMachine and checks what the
-// controller relies on: the tags, the version, the alias routed 100% to it, the alarm.
+// controller relies on: the tags, the deploy custom resource and its properties, the alarm,
+// and that CloudFormation holds no version or alias.
 func TestConstruct(t *testing.T) {
 	app := awscdk.NewApp(nil)
 	stack := awscdk.NewStack(app, jsii.String("Team"), nil)
@@ -64,7 +67,6 @@ func TestConstruct(t *testing.T) {
 		ids[r.(map[string]any)["Type"].(string)] = id
 	}
 	machine := ids["AWS::StepFunctions::StateMachine"]
-	version := ids["AWS::StepFunctions::StateMachineVersion"]
 
 	check(t, "state machine and tags", func() {
 		template.HasResourceProperties(jsii.String("AWS::StepFunctions::StateMachine"), map[string]any{
@@ -84,28 +86,41 @@ func TestConstruct(t *testing.T) {
 	check(t, "rollout tags stay on the state machine", func() {
 		for id, r := range raw["Resources"].(map[string]any) {
 			res := r.(map[string]any)
-			tags, _ := json.Marshal(res["Properties"].(map[string]any)["Tags"])
+			props, _ := res["Properties"].(map[string]any)
+			tags, _ := json.Marshal(props["Tags"])
 			if res["Type"] != "AWS::StepFunctions::StateMachine" && strings.Contains(string(tags), `"rollout:`) {
 				panic(id + " carries rollout tags")
 			}
 		}
 	})
-	check(t, "initial version", func() {
-		template.HasResourceProperties(jsii.String("AWS::StepFunctions::StateMachineVersion"), map[string]any{
-			"StateMachineArn":        map[string]any{"Ref": machine},
-			"StateMachineRevisionId": map[string]any{"Fn::GetAtt": []any{machine, "StateMachineRevisionId"}},
-		})
-		template.HasResource(jsii.String("AWS::StepFunctions::StateMachineVersion"), map[string]any{"UpdateReplacePolicy": "Retain"})
+	check(t, "no version or alias in CloudFormation", func() {
+		template.ResourceCountIs(jsii.String("AWS::StepFunctions::StateMachineVersion"), jsii.Number(0))
+		template.ResourceCountIs(jsii.String("AWS::StepFunctions::StateMachineAlias"), jsii.Number(0))
 	})
-	check(t, "alias routes 100% to the version", func() {
-		template.HasResourceProperties(jsii.String("AWS::StepFunctions::StateMachineAlias"), map[string]any{
-			"Name": "live",
-			"RoutingConfiguration": assertions.Match_ArrayEquals(&[]any{map[string]any{
-				"StateMachineVersionArn": map[string]any{"Fn::GetAtt": []any{version, "Arn"}},
-				"Weight":                 100,
-			}}),
-			"DeploymentPreference": assertions.Match_Absent(),
+	check(t, "deploy custom resource", func() {
+		template.HasResource(jsii.String(topology.DeployResourceType), map[string]any{
+			"Properties": map[string]any{
+				"ServiceToken":                     map[string]any{"Fn::ImportValue": topology.DefaultPrefix + "-" + topology.OutputDeployServiceToken},
+				topology.DeployPropStateMachineArn: map[string]any{"Ref": machine},
+				topology.DeployPropAliasName:       "live",
+				topology.DeployPropWait:            "true",
+				topology.DeployPropDefinition: map[string]any{"Fn::Sub": []any{definition, map[string]any{
+					"WorkArn": "arn:aws:lambda:eu-west-1:123456789012:function:work",
+				}}},
+				topology.DeployPropMetadata: assertions.Match_Absent(),
+			},
+			"DependsOn": assertions.Match_ArrayWith(&[]any{ids["AWS::CloudWatch::Alarm"], machine}),
 		})
+	})
+	check(t, "alias ARN", func() {
+		got := stack.Resolve(m.AliasArn)
+		want := map[string]any{"Fn::Join": []any{":", []any{map[string]any{"Ref": machine}, "live"}}}
+		if !reflect.DeepEqual(got, want) {
+			panic(fmt.Sprintf("AliasArn %v, want %v", got, want))
+		}
+		if got := stack.Resolve(m.RolloutID()); !reflect.DeepEqual(got, map[string]any{"Fn::GetAtt": []any{ids[topology.DeployResourceType], topology.DeployDataRolloutID}}) {
+			panic(fmt.Sprintf("RolloutID %v", got))
+		}
 	})
 	check(t, "failures alarm", func() {
 		template.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
@@ -120,8 +135,8 @@ func TestConstruct(t *testing.T) {
 			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
 		})
 	})
-	if m.AliasName != "live" || m.Tags[topology.ManagedTag] != "true" {
-		t.Errorf("construct fields: alias %q, tags %v", m.AliasName, m.Tags)
+	if m.AliasName != "live" || m.Tags[topology.ManagedTag] != "true" || m.Deployment == nil {
+		t.Errorf("construct fields: alias %q, tags %v, deployment %v", m.AliasName, m.Tags, m.Deployment)
 	}
 }
 
@@ -148,9 +163,10 @@ func TestConstructExpress(t *testing.T) {
 			})
 		})
 	}
-	check(t, "both have their version and alias", func() {
-		template.ResourceCountIs(jsii.String("AWS::StepFunctions::StateMachineVersion"), jsii.Number(2))
-		template.ResourceCountIs(jsii.String("AWS::StepFunctions::StateMachineAlias"), jsii.Number(2))
+	check(t, "both have their deploy custom resource", func() {
+		template.ResourceCountIs(jsii.String(topology.DeployResourceType), jsii.Number(2))
+		template.ResourceCountIs(jsii.String("AWS::StepFunctions::StateMachineVersion"), jsii.Number(0))
+		template.ResourceCountIs(jsii.String("AWS::StepFunctions::StateMachineAlias"), jsii.Number(0))
 	})
 }
 
@@ -224,6 +240,13 @@ func TestNewRefusesBadProps(t *testing.T) {
 	}{
 		{"no definition", Props{StateMachineName: "a"}, "exactly one"},
 		{"two definitions", Props{StateMachineName: "a", Definition: "{}", DefinitionFile: "x.json"}, "exactly one"},
+		{"a body and a definition", Props{StateMachineName: "a", Definition: "{}", DefinitionBody: awsstepfunctions.DefinitionBody_FromString(jsii.String("{}"))}, "exactly one"},
+		{"string body not JSON", Props{StateMachineName: "a", DefinitionBody: awsstepfunctions.DefinitionBody_FromString(jsii.String("{"))}, "not JSON"},
+		{"file body missing", Props{StateMachineName: "a", DefinitionBody: awsstepfunctions.DefinitionBody_FromFile(jsii.String("does-not-exist.asl.json"), nil)}, "read definition"},
+		{"substitution key", Props{StateMachineName: "a", Definition: "{}", DefinitionSubstitutions: map[string]*string{"AWS::Region": jsii.String("x")}}, "substitution"},
+		{"substitution within a substitution", Props{StateMachineName: "a", Definition: "{}", DefinitionSubstitutions: map[string]*string{"A": jsii.String("${B}"), "B": jsii.String("b")}}, "substitute it again"},
+		{"invalid overrides", Props{StateMachineName: "a", Definition: "{}", Overrides: Policy{Strategy: "LINEAR", Percentage: 10, Interval: "10s"}}, "overrides"},
+		{"overrides with a non-ASCII alarm", Props{StateMachineName: "a", Definition: "{}", Overrides: Policy{Alarms: []string{"café"}}}, "US-ASCII"},
 		{"not JSON", Props{StateMachineName: "a", Definition: "{"}, "not JSON"},
 		{"missing file", Props{StateMachineName: "a", DefinitionFile: "does-not-exist.asl.json"}, "read definition"},
 		{"bad name", Props{StateMachineName: "orders/prod", Definition: "{}"}, "name"},

@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// Functions are the six Lambda functions, by their folder under functions/.
-var Functions = []string{"prepare", "register", "advance", "rollback", "finalize", "control"}
+// Functions are the Lambda functions, by their folder under functions/: the rollout's six,
+// then the deploy custom resource's two (deploy.go).
+var Functions = []string{"prepare", "register", "advance", "rollback", "finalize", "control", DeployFunction, DeployStatusFunction}
 
 // The AWS clients a function may build besides DynamoDB's (the rollout table), which every
 // function uses.
@@ -272,6 +273,11 @@ var StateMachineActions = map[string][]string{
 	"finalize": {"states:ListTagsForResource", "states:ListExecutions", "states:DescribeStateMachineAlias", "states:UpdateStateMachineAlias",
 		"states:ListStateMachineAliases", "states:DeleteStateMachineAlias", "states:ListStateMachineVersions", "states:DeleteStateMachineVersion"},
 	"control": {"states:UpdateStateMachineAlias"},
+	// deploy: the alias and the stable version's definition (an unchanged definition is a
+	// no-op); on the first deploy, version 1 and the alias.
+	DeployFunction: {"states:DescribeStateMachineAlias", "states:DescribeStateMachine", "states:UpdateStateMachine", "states:PublishStateMachineVersion",
+		"states:CreateStateMachineAlias"},
+	DeployStatusFunction: {"states:DescribeStateMachineAlias"},
 }
 
 // ParameterManagedPrefix is the controller stack's parameter for the name prefix of the
