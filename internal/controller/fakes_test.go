@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -1281,6 +1282,14 @@ func (a *fakeArtifacts) Get(ctx context.Context, bucket, key, versionID string) 
 		}
 	}
 	return controller.Object{}, fmt.Errorf("get s3://%s/%s: NoSuchKey: %w", bucket, key, controller.ErrNotFound)
+}
+
+// Put stores a new version, as a PutObject into the versioned bucket.
+func (a *fakeArtifacts) Put(ctx context.Context, bucket, key string, body []byte, meta map[string]string) (string, error) {
+	if err := a.f.hit("Artifacts.Put", key); err != nil {
+		return "", err
+	}
+	return a.put(bucket, key, string(body), maps.Clone(meta)).VersionID, nil
 }
 
 func (a *fakeArtifacts) List(ctx context.Context, bucket, prefix string) ([]string, error) {
