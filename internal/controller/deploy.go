@@ -94,6 +94,16 @@ func DecodeDeployEvent(raw []byte) (DeployEvent, error) {
 	return ev, nil
 }
 
+// Check checks a Create or Update's properties as Deploy does before it touches anything; a
+// Delete's are not read.
+func (ev DeployEvent) Check() error {
+	if ev.RequestType == RequestDelete {
+		return nil
+	}
+	_, err := parseDeploy(ev)
+	return err
+}
+
 // deployRequest is a Create or Update with its properties checked.
 type deployRequest struct {
 	ev         DeployEvent
