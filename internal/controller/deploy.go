@@ -640,7 +640,7 @@ func complete(r rollout.Rollout, versionArn string) DeployStatusResponse {
 // deployFailure is the error that fails the custom resource when a rollout did not
 // succeed. Its message is CloudFormation's status reason, which `cdk deploy` prints:
 //
-//	rollout r-1a2b3c4d5e6f of orders/prod ended RolledBack (RolledBack): <reason>; the alias routes 100% to version 1
+//	rollout r-1a2b3c4d5e6f of orders/prod ended RolledBack (RolledBack): <reason>; the alias routes 100% to the stable version v1
 //
 // It is kept well under the 4 KB of a custom resource's response.
 func deployFailure(r rollout.Rollout) error {
@@ -650,7 +650,7 @@ func deployFailure(r rollout.Rollout) error {
 	case r.CandidateVersionArn == "":
 		msg += "; the alias is untouched"
 	case r.Phase == rollout.RolledBack || r.Phase == rollout.Aborted:
-		msg += "; the alias routes 100% to version " + rollout.VersionLabel(r.StableVersionArn)
+		msg += "; the alias routes 100% to the stable version " + rollout.VersionLabel(r.StableVersionArn)
 	}
 	return ByName(name, msg)
 }
