@@ -273,8 +273,9 @@ func (d *doctor) tableAndController(ctx context.Context) {
 	}
 }
 
-// checkFunctions: each function exists, is active, and (where it reports its environment)
-// names the stack's table and schedule group.
+// checkFunctions: each of topology.Functions (the rollout's six and the deploy custom
+// resource's two) exists, is active, and (where it reports its environment) names the
+// stack's table, schedule group and bucket.
 func (d *doctor) checkFunctions(ctx context.Context) {
 	for _, fn := range topology.Functions {
 		name := topology.FunctionName(d.stack, fn)
@@ -295,7 +296,8 @@ func (d *doctor) checkFunctions(ctx context.Context) {
 		if out.Environment != nil {
 			env = out.Environment.Variables
 		}
-		for key, want := range map[string]string{topology.EnvTable: d.table, topology.EnvScheduleGroup: d.scheduleGroup} {
+		// The deploy function also names the artifacts bucket it writes definitions to.
+		for key, want := range map[string]string{topology.EnvTable: d.table, topology.EnvScheduleGroup: d.scheduleGroup, topology.EnvBucket: d.bucket} {
 			if got, ok := env[key]; ok && got != want {
 				problems = append(problems, fmt.Sprintf("%s=%s, the stack's is %s", key, got, want))
 			}
