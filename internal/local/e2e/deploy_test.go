@@ -262,3 +262,33 @@ func TestDeployCustomResourceFailsOnARolledBackRollout(t *testing.T) {
 		t.Errorf("alias routes %q, want v1=100", r)
 	}
 }
+
+// A stack update that CloudFormation gave up on (cancelled, or the provider timed out) is
+// rolled back with the stable definition while its rollout still runs: the rollout is
+// aborted, and isComplete completes once the alias is back on stable.
+func TestDeployCustomResourceStackRollbackAbortsTheRunningRollout(t *testing.T) {
+	t.Parallel()
+	env, log := shared(t)
+	m := newMachine(t, env, log, "cfn-abort")
+	c := &cfn{t: t, env: env, name: m.Name}
+	slow := map[string]string{"strategy": "LINEAR", "percentage": "20", "interval": "30m"}
+	_, res := c.onEvent(c.request("cfn-deploy-update.json", release(t, "cfn-slow"), slow))
+	id := res.Data[topology.DeployDataRolloutID]
+	m.waitWeight(id, rollout.Progressing, 20)
+
+	back, res := c.onEvent(c.request("cfn-deploy-update-to-stable.json", example(t, "orders-v1.asl.json"), nil))
+	if res.Data[topology.DeployDataOutcome] != topology.DeployOutcomeAborting || res.Data[topology.DeployDataRolloutID] != id {
+		t.Fatalf("onEvent Data = %v, want Aborting %s", res.Data, id)
+	}
+	st, _, err := c.isComplete(back)
+	if err != nil || st.Data[topology.DeployDataOutcome] != string(rollout.Aborted) || st.Data[topology.DeployDataVersionArn] != m.version(1) {
+		t.Fatalf("isComplete = %+v, %v; want complete, Aborted, on version 1", st, err)
+	}
+	if r := m.routing(); r != "v1=100" {
+		t.Errorf("alias routes %q, want v1=100", r)
+	}
+	r := m.finalized(id)
+	if r.Phase != rollout.Aborted || !strings.Contains(r.Reason, "cloudformation:orders/OrdersDeployment") {
+		t.Errorf("rollout ended %s: %q; want Aborted by CloudFormation's resource", r.Phase, r.Reason)
+	}
+}
