@@ -76,7 +76,7 @@ must be, and prints a fix for everything that is not:
 
   stack         the stack's outputs (on a local endpoint, its /_sfn-rollout/config), the rollout
                 table, the controller state machine
-  functions     the six functions exist, are active, and name the stack's table and schedule group
+  functions     the eight functions exist, are active, and name the stack's table, schedule group and bucket
   rules         the uploads, alarms and control rules are enabled, with the right pattern, and
                 target the controller state machine, rollback and control
   bucket        the artifacts bucket sends its events to EventBridge
