@@ -505,4 +505,3 @@ func (c *Controller) uploadedBy(ctx context.Context, bucket, key, requestID stri
 	}
 	return "", nil
 }
-
