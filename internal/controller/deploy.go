@@ -276,7 +276,14 @@ func (c *Controller) deployOnce(ctx context.Context, req deployRequest) (DeployR
 	alias, err := retryCall(ctx, c, func() (Alias, error) { return c.Aliases.Describe(ctx, req.aliasArn) })
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return c.deployFirst(ctx, req)
+		res, err := c.deployFirst(ctx, req)
+		if errors.Is(err, ErrConflict) {
+			// The alias appeared since it was read (a retry of this Create ran beside it):
+			// this request goes on as an update of that alias.
+			c.Log.InfoContext(ctx, "deploy: the alias appeared meanwhile; going on as an update", "alias", req.aliasArn, "err", err)
+			return c.deployOnce(ctx, req)
+		}
+		return res, err
 	case err != nil:
 		return DeployResponse{}, transient(fmt.Errorf("describe alias %s: %w", req.aliasArn, err))
 	}
@@ -345,7 +352,7 @@ func (c *Controller) deployFirst(ctx context.Context, req deployRequest) (Deploy
 		return c.Aliases.Create(ctx, req.smArn, req.aliasName, deployFirstDescription, routing)
 	}); err != nil {
 		// ErrConflict: an alias of that name appeared since it was read, routed otherwise.
-		// Create never moves it; the next attempt reads it and goes on as an update.
+		// Create never moves it; deployOnce reads it and goes on as an update.
 		return DeployResponse{}, transient(fmt.Errorf("create alias %s: %w", req.aliasArn, err))
 	}
 	// The first deploy has no rollout record: the operator finds it in this log line (and

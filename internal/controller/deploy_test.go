@@ -293,6 +293,23 @@ func TestDeployCreate(t *testing.T) {
 	wantEqual(t, "alias after the retry", w.sfn.routing(aliasOf("orders")), "v1=100")
 }
 
+func TestDeployCreateRacingItsRetry(t *testing.T) {
+	w := newWorld(t)
+	w.sfn.create("orders", definition("orders v1"), managed(), "")
+	// A retry of the same Create creates the alias between this one's read and its create,
+	// with another description: Create answers a conflict, and never moves it.
+	w.faults.hook("Aliases.Create", func(any) error {
+		w.faults.hook("Aliases.Create", nil)
+		if _, err := (aliasPort{w.sfn}).Create(w.ctx, smArn("orders"), "prod", "by the other attempt", []rollout.Route{{VersionArn: versionOf("orders", 1), Weight: 100}}); err != nil {
+			t.Fatal(err)
+		}
+		return nil
+	})
+	res := w.deploy(w.cfnRequest("cfn-deploy-create.json", "orders", definition("orders v1"), "req-1"))
+	wantOutcome(t, res.Data, topology.DeployOutcomeUnchanged)
+	wantEqual(t, "alias", w.sfn.routing(aliasOf("orders")), "v1=100")
+}
+
 func TestDeployUpdateRollsOut(t *testing.T) {
 	w := newWorld(t)
 	w.machine("orders", managed())
