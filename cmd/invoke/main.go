@@ -1,6 +1,8 @@
 // Command invoke runs one of the controller's functions once on an event file, with the same
 // wiring as in Lambda (the environment of internal/topology, AWS_ENDPOINT_URL for a local
-// endpoint): `make invoke-advance EVENT=events/scheduler-tick.json`.
+// endpoint): `make invoke-advance EVENT=events/scheduler-tick.json`, or
+// `make invoke-deploy EVENT=events/cfn-deploy-update.json` (the deploy function also needs
+// SFN_ROLLOUT_BUCKET).
 package main
 
 import (
@@ -18,7 +20,7 @@ import (
 )
 
 func main() {
-	fn := flag.String("fn", "", "function: prepare, register, advance, rollback, finalize or control")
+	fn := flag.String("fn", "", "function: prepare, register, advance, rollback, finalize, control, deploy or deploystatus")
 	event := flag.String("event", "", "path of the event JSON")
 	flag.Parse()
 	if *fn == "" || *event == "" {

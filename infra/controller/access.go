@@ -41,10 +41,9 @@ type functionAccess struct {
 // The rollout table's actions. The rollout's functions write it with single-item
 // conditional writes and query it, no scans, no transactions; UpdateItem is also the write
 // budget's take (internal/budget): one conditional arithmetic update of a BUDGET#<api>
-// item. The deploy custom resource's functions only read it.
+// item. The deploy custom resource's isComplete only reads it.
 var (
 	storeActions = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"}
-	readRecords  = []string{"dynamodb:GetItem", "dynamodb:Query"}
 	readRecord   = []string{"dynamodb:GetItem"}
 )
 
@@ -86,12 +85,15 @@ const (
 //   - deploy (the custom resource's onEvent): the alias and the stable version's definition
 //     (an unchanged definition completes at once), on the first deploy version 1 and the
 //     alias; otherwise the upload of the definition with its metadata, after reading
-//     whether a retried event already made it; the rollout and lock records; an abort
-//     command (as an operator's) for a rollout that a stack rollback leaves running.
+//     whether a retried event already made it; the rollout and lock records; the tags (an
+//     unmanaged state machine is refused by name); an abort command, as an operator's
+//     (control's writes: the record, the alias back to stable, the wait's answer), for a
+//     rollout that a stack rollback leaves running.
 //   - deploystatus (its isComplete): the rollout record and the alias.
 //
-// The rollout's six share the table, its indexes and the event bus; the deploy custom
-// resource's two only read the table.
+// The rollout's six share the table, its indexes and the event bus; of the deploy custom
+// resource's two, deploy writes the table only as control does (an abort) and deploystatus
+// only reads it.
 var accessOf = map[string]functionAccess{
 	"prepare": {
 		table: storeActions, queryIndexes: true, putEvents: true,
@@ -129,9 +131,10 @@ var accessOf = map[string]functionAccess{
 		answerTasks:    true,
 	},
 	topology.DeployFunction: {
-		table: readRecords, putEvents: true,
-		managedActions:    []string{describeAlias, describeStateMachine, updateStateMachine, publishVersion, createAlias},
-		uploadDefinitions: true,
+		table: storeActions, putEvents: true,
+		stateMachineReads: []string{listTags},
+		managedActions:    []string{describeAlias, describeStateMachine, updateStateMachine, publishVersion, createAlias, updateAlias},
+		answerTasks:       true, uploadDefinitions: true,
 	},
 	topology.DeployStatusFunction: {
 		table:          readRecord,

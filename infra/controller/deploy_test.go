@@ -100,7 +100,7 @@ func TestDeployFunctionsAccess(t *testing.T) {
 		t.Errorf("deploy's listing: %s", mustJSON(s))
 	}
 	for fn, want := range map[string][]string{
-		topology.DeployFunction:       readRecords,
+		topology.DeployFunction:       storeActions, // an abort writes as control does
 		topology.DeployStatusFunction: readRecord,
 	} {
 		s := bySid(fn)["RolloutTable"]

@@ -76,7 +76,7 @@ must be, and prints a fix for everything that is not:
 
   stack         the stack's outputs (on a local endpoint, its /_sfn-rollout/config), the rollout
                 table, the controller state machine
-  functions     the six functions exist, are active, and name the stack's table and schedule group
+  functions     the eight functions exist, are active, and name the stack's table, schedule group and bucket
   rules         the uploads, alarms and control rules are enabled, with the right pattern, and
                 target the controller state machine, rollback and control
   bucket        the artifacts bucket sends its events to EventBridge
@@ -273,8 +273,9 @@ func (d *doctor) tableAndController(ctx context.Context) {
 	}
 }
 
-// checkFunctions: each function exists, is active, and (where it reports its environment)
-// names the stack's table and schedule group.
+// checkFunctions: each of topology.Functions (the rollout's six and the deploy custom
+// resource's two) exists, is active, and (where it reports its environment) names the
+// stack's table, schedule group and bucket.
 func (d *doctor) checkFunctions(ctx context.Context) {
 	for _, fn := range topology.Functions {
 		name := topology.FunctionName(d.stack, fn)
@@ -295,7 +296,8 @@ func (d *doctor) checkFunctions(ctx context.Context) {
 		if out.Environment != nil {
 			env = out.Environment.Variables
 		}
-		for key, want := range map[string]string{topology.EnvTable: d.table, topology.EnvScheduleGroup: d.scheduleGroup} {
+		// The deploy function also names the artifacts bucket it writes definitions to.
+		for key, want := range map[string]string{topology.EnvTable: d.table, topology.EnvScheduleGroup: d.scheduleGroup, topology.EnvBucket: d.bucket} {
 			if got, ok := env[key]; ok && got != want {
 				problems = append(problems, fmt.Sprintf("%s=%s, the stack's is %s", key, got, want))
 			}

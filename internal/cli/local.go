@@ -24,7 +24,7 @@ and DynamoDB (dynalite) on one loopback port, so that any AWS SDK or CLI pointed
 it with AWS_ENDPOINT_URL works unchanged (any credentials, region us-east-1, account 000000000000).
 
 The controller is deployed on it as cdk deploy puts it on AWS — the artifacts bucket, the rollout
-table, the six functions, the controller state machine, the rules and the scheduler group — so
+table, the eight functions, the controller state machine, the rules and the scheduler group — so
 that the other sfn-rollout commands work against it; --no-controller serves the bare AWS APIs.
 Its names, and the virtual clock, are served at /_sfn-rollout/config.
 

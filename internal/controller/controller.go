@@ -1,5 +1,6 @@
 // Package controller holds sfn-rollout's use cases — prepare, register, advance, rollback,
-// finalize and control — over small ports that internal/awsapi implements.
+// finalize, control, and deploy for CloudFormation — over small ports that internal/awsapi
+// implements.
 package controller
 
 import (
@@ -41,6 +42,9 @@ type Config struct {
 	// reads each rollout's alias at most every DriftEvery ticks even within the budget.
 	DriftReads int
 	DriftEvery int
+	// Bucket is the artifacts bucket, where Deploy puts the definitions CloudFormation
+	// hands over; only the deploy function needs it.
+	Bucket string
 }
 
 // DefaultDriftReads is the sweep's drift budget: 10 DescribeStateMachineAlias (and 10

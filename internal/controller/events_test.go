@@ -30,6 +30,7 @@ type decoded struct {
 	alarm   *controller.AlarmStateChange
 	tick    *controller.Tick
 	control *controller.ControlRequest
+	deploy  *controller.DeployEvent
 }
 
 // decodeSample picks the decoder by the file name's prefix, as each trigger has its own.
@@ -47,6 +48,18 @@ func decodeSample(name string, raw []byte) (decoded, error) {
 	case strings.HasPrefix(name, "scheduler-tick"):
 		d.tick = &controller.Tick{}
 		return d, strictUnmarshal(raw, d.tick)
+	case strings.HasPrefix(name, "cfn-deploy"):
+		// The samples carry no field DeployEvent lacks; the handler itself ignores such
+		// fields, as CloudFormation adds some.
+		d.deploy = &controller.DeployEvent{}
+		if err := strictUnmarshal(raw, d.deploy); err != nil {
+			return d, err
+		}
+		ev, err := controller.DecodeDeployEvent(raw)
+		if err != nil {
+			return d, err
+		}
+		return d, ev.Check()
 	case strings.HasPrefix(name, "control-request-event"):
 		if err := strictUnmarshal(raw, &d.env); err != nil {
 			return d, err
@@ -162,6 +175,41 @@ func TestEventSamples(t *testing.T) {
 				t.Errorf("account/region = %s/%s, want the example 000000000000/us-east-1", d.env.AccountID, d.env.Region)
 			}
 		}},
+		{"cfn-deploy-create.json", func(t *testing.T, d decoded) {
+			checkDeploy(t, d, controller.RequestCreate, "orders v1")
+			if d.deploy.PhysicalResourceID != "" || d.deploy.OldResourceProperties != nil {
+				t.Errorf("a Create has no physical id or old properties: %+v", d.deploy)
+			}
+		}},
+		{"cfn-deploy-update.json", func(t *testing.T, d decoded) {
+			checkDeploy(t, d, controller.RequestUpdate, "orders v2")
+			checkOldDefinition(t, d, "orders v1")
+		}},
+		{"cfn-deploy-update-to-stable.json", func(t *testing.T, d decoded) {
+			checkDeploy(t, d, controller.RequestUpdate, "orders v1")
+			checkOldDefinition(t, d, "orders v2")
+		}},
+		{"cfn-deploy-delete.json", func(t *testing.T, d decoded) {
+			checkDeploy(t, d, controller.RequestDelete, "orders v1")
+		}},
+		{"cfn-deploystatus-update.json", func(t *testing.T, d decoded) {
+			checkDeploy(t, d, controller.RequestUpdate, "orders v2")
+			data := d.deploy.Data
+			if data[topology.DeployDataOutcome] != topology.DeployOutcomeStarted {
+				t.Errorf("Data.Outcome = %q, want Started", data[topology.DeployDataOutcome])
+			}
+			// The upload is where Deploy puts this definition, and the rollout is the one
+			// the upload's event starts.
+			def := d.deploy.ResourceProperties[topology.DeployPropDefinition].(string)
+			upload := strings.TrimPrefix(data[topology.DeployDataUpload], "s3://")
+			wantKey := sampleBucket + "/orders/prod/" + topology.DeployUploadName(def) + "#"
+			if !strings.HasPrefix(upload, wantKey) {
+				t.Errorf("Data.Upload = %q, want %s<version>", upload, wantKey)
+			}
+			if got, want := data[topology.DeployDataRolloutID], controller.RolloutID(upload); got != want {
+				t.Errorf("Data.RolloutId = %q, want %q", got, want)
+			}
+		}},
 	}
 
 	entries, err := os.ReadDir(eventsDir)
@@ -250,6 +298,33 @@ func checkControl(t *testing.T, d decoded, command rollout.Command) {
 	}
 }
 
+func checkDeploy(t *testing.T, d decoded, requestType, comment string) {
+	t.Helper()
+	ev := d.deploy
+	if ev.RequestType != requestType || ev.ResourceType != topology.DeployResourceType {
+		t.Errorf("request %s of %s, want %s of %s", ev.RequestType, ev.ResourceType, requestType, topology.DeployResourceType)
+	}
+	if !strings.Contains(ev.StackID, ":000000000000:stack/") {
+		t.Errorf("StackId %q: samples use 000000000000, never a real account", ev.StackID)
+	}
+	if got := ev.ResourceProperties[topology.DeployPropStateMachineArn]; got != smArn("orders") {
+		t.Errorf("StateMachineArn = %v, want %s", got, smArn("orders"))
+	}
+	if requestType != controller.RequestCreate && ev.PhysicalResourceID != aliasOf("orders") {
+		t.Errorf("PhysicalResourceId = %q, want the alias ARN %s", ev.PhysicalResourceID, aliasOf("orders"))
+	}
+	if def, _ := ev.ResourceProperties[topology.DeployPropDefinition].(string); !strings.Contains(def, `"Comment":"`+comment+`"`) {
+		t.Errorf("Definition %q, want %q's", def, comment)
+	}
+}
+
+func checkOldDefinition(t *testing.T, d decoded, comment string) {
+	t.Helper()
+	if def, _ := d.deploy.OldResourceProperties[topology.DeployPropDefinition].(string); !strings.Contains(def, `"Comment":"`+comment+`"`) {
+		t.Errorf("old Definition %q, want %q's", def, comment)
+	}
+}
+
 // addEventSeeds seeds a fuzz target with every sample, whatever its kind: the decoders
 // must refuse the other kinds cleanly too.
 func addEventSeeds(f *testing.F) {
@@ -290,6 +365,25 @@ func FuzzDecodeObjectCreated(f *testing.F) {
 		}
 		if d.Bucket.Name == "" || d.Object.Key == "" {
 			t.Fatalf("nil error without bucket and key: %+v", d)
+		}
+	})
+}
+
+func FuzzDecodeDeployEvent(f *testing.F) {
+	addEventSeeds(f)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		ev, err := controller.DecodeDeployEvent(raw)
+		if err != nil {
+			checkDecodeError(t, err)
+			return
+		}
+		if ev.RequestID == "" || ev.RequestType == "" {
+			t.Fatalf("nil error without RequestType and RequestId: %+v", ev)
+		}
+		if err := ev.Check(); err != nil {
+			if name := controller.ErrorName(err); name != "InvalidEvent" && name != "InvalidDefinition" {
+				t.Fatalf("Check error %q is named %s", err, name)
+			}
 		}
 	})
 }

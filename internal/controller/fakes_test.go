@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -1283,6 +1284,14 @@ func (a *fakeArtifacts) Get(ctx context.Context, bucket, key, versionID string) 
 	return controller.Object{}, fmt.Errorf("get s3://%s/%s: NoSuchKey: %w", bucket, key, controller.ErrNotFound)
 }
 
+// Put stores a new version, as a PutObject into the versioned bucket.
+func (a *fakeArtifacts) Put(ctx context.Context, bucket, key string, body []byte, meta map[string]string) (string, error) {
+	if err := a.f.hit("Artifacts.Put", key); err != nil {
+		return "", err
+	}
+	return a.put(bucket, key, string(body), maps.Clone(meta)).VersionID, nil
+}
+
 func (a *fakeArtifacts) List(ctx context.Context, bucket, prefix string) ([]string, error) {
 	if err := a.f.hit("Artifacts.List", prefix); err != nil {
 		return nil, err
@@ -1517,7 +1526,7 @@ func newWorld(t testing.TB) *world {
 		tasks:   &fakeTasks{f: f, open: map[string]bool{}, outcomes: map[string]taskOutcome{}, answers: map[string]int{}},
 		events:  &fakeEvents{f: f},
 	}
-	ctl, err := controller.New(controller.Config{TickRate: topology.DefaultTickRate, MinInterval: time.Minute, DedupeTTL: 24 * time.Hour, SweepWorkers: 1}, controller.Ports{
+	ctl, err := controller.New(controller.Config{TickRate: topology.DefaultTickRate, MinInterval: time.Minute, DedupeTTL: 24 * time.Hour, SweepWorkers: 1, Bucket: testBucket}, controller.Ports{
 		StateMachines: smPort{w.sfn}, Aliases: aliasPort{w.sfn}, Alarms: w.alarms, Metrics: w.metrics,
 		Store: w.store, Artifacts: w.s3, Schedules: w.sched, Tasks: w.tasks, Events: w.events, Clock: clock,
 		Sleep: func(ctx context.Context, d time.Duration) error { clock.Advance(d); return ctx.Err() },
@@ -1563,7 +1572,12 @@ func (w *world) policy(name, body string) {
 // on the sample in events/.
 func (w *world) upload(key, body string, meta map[string]string) json.RawMessage {
 	w.t.Helper()
-	o := w.s3.put(testBucket, key, body, meta)
+	return w.objectCreated(key, len(body), w.s3.put(testBucket, key, body, meta))
+}
+
+// objectCreated is the "Object Created" event S3 sends for a stored version of key.
+func (w *world) objectCreated(key string, size int, o storedObject) json.RawMessage {
+	w.t.Helper()
 	raw, err := os.ReadFile(filepath.Join(eventsDir, "s3-object-created-versioned.json"))
 	if err != nil {
 		w.t.Fatal(err)
@@ -1578,7 +1592,7 @@ func (w *world) upload(key, body string, meta map[string]string) json.RawMessage
 	detail["bucket"] = map[string]any{"name": testBucket}
 	obj := detail["object"].(map[string]any)
 	obj["key"] = key
-	obj["size"] = len(body)
+	obj["size"] = size
 	obj["etag"] = o.ETag
 	obj["version-id"] = o.VersionID
 	obj["sequencer"] = o.sequencer

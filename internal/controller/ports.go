@@ -163,12 +163,16 @@ type Object struct {
 	ETag      string
 }
 
-// Artifacts reads the artifacts bucket.
+// Artifacts reads the artifacts bucket, and writes it for the deploy custom resource.
 type Artifacts interface {
 	// Get reads an object (the given version when versionID is set). ErrNotFound if absent.
 	Get(ctx context.Context, bucket, key, versionID string) (Object, error)
 	// List returns the keys under prefix.
 	List(ctx context.Context, bucket, prefix string) ([]string, error)
+	// Put stores body at key with the user metadata (lower-case keys, without
+	// x-amz-meta-) and returns the new version's id ("" in an unversioned bucket). S3
+	// announces it as any upload ("Object Created").
+	Put(ctx context.Context, bucket, key string, body []byte, metadata map[string]string) (versionID string, err error)
 }
 
 // Schedule is the periodic tick of one rollout.

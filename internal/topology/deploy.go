@@ -64,3 +64,31 @@ func DeployUploadName(definition string) string {
 	sum := sha256.Sum256(b)
 	return DeployUploadPrefix + hex.EncodeToString(sum[:8]) + DefinitionSuffix
 }
+
+// More Data the deploy custom resource answers: where onEvent put the definition, and when,
+// so that isComplete can tell an upload that never started a rollout from one that has not
+// started it yet.
+const (
+	DeployDataUpload     = "Upload"     // s3://<bucket>/<key>#<versionId>; "" when nothing was uploaded
+	DeployDataUploadedAt = "UploadedAt" // RFC 3339
+)
+
+// Outcomes (DeployDataOutcome) onEvent answers; once complete, Outcome is the rollout's end
+// phase (Succeeded, or Aborted after DeployOutcomeAborting).
+const (
+	DeployOutcomeCreated   = "Created"
+	DeployOutcomeUnchanged = "Unchanged"
+	DeployOutcomeStarted   = "Started"
+	// DeployOutcomeAborting: the definition is the stable version's while a rollout runs on
+	// the alias (CloudFormation's stack rollback after a cancelled or timed-out update):
+	// the rollout is aborted, and isComplete waits until the alias is back on stable.
+	DeployOutcomeAborting = "Aborting"
+)
+
+// Object metadata the custom resource adds to each upload besides the Metadata property's
+// entries. Keys without the rollout- prefix are not policy fields.
+const (
+	DeployMetaRequestID = "cfn-request-id" // the CloudFormation request that uploaded it: a retry reuses the upload
+	DeployMetaStack     = "cfn-stack-id"
+	DeployMetaLogicalID = "cfn-logical-id"
+)

@@ -33,6 +33,10 @@ var FunctionClients = map[string][]string{
 	"rollback": {ClientStepFunctions, ClientCloudWatch, ClientEventBridge},
 	"finalize": {ClientStepFunctions, ClientCloudWatch, ClientEventBridge},
 	"control":  {ClientStepFunctions, ClientEventBridge},
+	// The deploy custom resource: onEvent uploads and publishes (and aborts as control
+	// does); isComplete reads the record and the alias.
+	DeployFunction:       {ClientStepFunctions, ClientS3, ClientEventBridge},
+	DeployStatusFunction: {ClientStepFunctions},
 }
 
 // Environment variables the functions read.
@@ -273,10 +277,13 @@ var StateMachineActions = map[string][]string{
 	"finalize": {"states:ListTagsForResource", "states:ListExecutions", "states:DescribeStateMachineAlias", "states:UpdateStateMachineAlias",
 		"states:ListStateMachineAliases", "states:DeleteStateMachineAlias", "states:ListStateMachineVersions", "states:DeleteStateMachineVersion"},
 	"control": {"states:UpdateStateMachineAlias"},
-	// deploy: the alias and the stable version's definition (an unchanged definition is a
-	// no-op); on the first deploy, version 1 and the alias.
-	DeployFunction: {"states:DescribeStateMachineAlias", "states:DescribeStateMachine", "states:UpdateStateMachine", "states:PublishStateMachineVersion",
-		"states:CreateStateMachineAlias"},
+	// deploy: the managed tag, the alias and the stable version's definition (an unchanged
+	// definition is a no-op); on the first deploy, version 1 and the alias; on a stack
+	// rollback while a rollout runs, the operator's abort, which puts the alias back on
+	// stable (UpdateStateMachineAlias).
+	DeployFunction: {"states:ListTagsForResource", "states:DescribeStateMachineAlias", "states:DescribeStateMachine", "states:UpdateStateMachine",
+		"states:PublishStateMachineVersion", "states:CreateStateMachineAlias", "states:UpdateStateMachineAlias"},
+	// deploystatus reads the alias only while a stack rollback waits for an abort to land.
 	DeployStatusFunction: {"states:DescribeStateMachineAlias"},
 }
 

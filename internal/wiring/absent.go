@@ -114,6 +114,9 @@ func (a absentArtifacts) Get(context.Context, string, string, string) (controlle
 func (a absentArtifacts) List(context.Context, string, string) ([]string, error) {
 	return nil, a.err()
 }
+func (a absentArtifacts) Put(context.Context, string, string, []byte, map[string]string) (string, error) {
+	return "", a.err()
+}
 
 type absentSchedules struct{ absent }
 

@@ -57,6 +57,9 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		return s, fmt.Errorf("missing environment: %s", strings.Join(missing, ", "))
 	}
 	s.EventBus = orDefault(getenv(topology.EnvEventBus), topology.DefaultEventBus)
+	// The artifacts bucket: the deploy function writes definitions to it (FromEnv requires it
+	// there); the others read it from their events.
+	s.Controller.Bucket = strings.TrimSpace(getenv(topology.EnvBucket))
 	s.Controller.TickRate = orDefault(getenv(topology.EnvTickRate), topology.DefaultTickRate)
 	minInterval, err := rollout.ParseDuration(orDefault(getenv(topology.EnvMinInterval), topology.DefaultMinInterval))
 	if err != nil {
@@ -189,6 +192,9 @@ func FromEnv(function string, clients ...Client) (*controller.Controller, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", function, err)
 	}
+	if function == topology.DeployFunction && s.Controller.Bucket == "" {
+		return nil, fmt.Errorf("%s: missing environment: %s", function, topology.EnvBucket)
+	}
 	cfg, err := awsapi.EnvConfig(os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", function, err)
@@ -266,6 +272,20 @@ var handlers = map[string]func(context.Context, *controller.Controller, json.Raw
 	},
 	"control": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
 		return c.Control(ctx, p)
+	},
+	topology.DeployFunction: func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
+		ev, err := controller.DecodeDeployEvent(p)
+		if err != nil {
+			return nil, err
+		}
+		return c.Deploy(ctx, ev)
+	},
+	topology.DeployStatusFunction: func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
+		ev, err := controller.DecodeDeployEvent(p)
+		if err != nil {
+			return nil, err
+		}
+		return c.DeployStatus(ctx, ev)
 	},
 }
 

@@ -23,6 +23,7 @@ func fullEnv() map[string]string {
 		topology.EnvScheduleGroup:      "sfn-rollout",
 		topology.EnvSchedulerRoleArn:   "arn:aws:iam::000000000000:role/scheduler",
 		topology.EnvAdvanceFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:advance",
+		topology.EnvBucket:             "artifacts",
 	}
 }
 
@@ -97,7 +98,7 @@ func TestDispatchNamesErrors(t *testing.T) {
 		{name: "advance on a sweep of a shard that does not exist", function: "advance", payload: `{"sweep":{"shard":3,"shards":2}}`, wantType: "InvalidEvent"},
 		{name: "prepare on an event that is not an upload", function: "prepare", payload: `{"event":{"source":"aws.ec2","detail-type":"x","detail":{}}}`, wantType: "InvalidEvent"},
 		{name: "rollback on an event that is not an alarm", function: "rollback", payload: `{"source":"aws.s3"}`, wantType: "InvalidEvent"},
-		{name: "unknown function", function: "deploy", payload: `{}`, wantType: "Internal"},
+		{name: "unknown function", function: "nosuch", payload: `{}`, wantType: "Internal"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,7 +114,7 @@ func TestDispatchNamesErrors(t *testing.T) {
 }
 
 func TestHandlerRefusesUnknownFunction(t *testing.T) {
-	if _, err := Handler(nil, "deploy"); err == nil {
+	if _, err := Handler(nil, "nosuch"); err == nil {
 		t.Fatal("Handler accepted an unknown function")
 	}
 	for _, fn := range topology.Functions {

@@ -1,8 +1,10 @@
 // Package s3api implements the controller's Artifacts port over aws-sdk-go-v2's S3 client:
-// reading definitions, policies and test inputs from the artifacts bucket.
+// reading definitions, policies and test inputs from the artifacts bucket, and writing the
+// definitions the deploy custom resource hands over.
 package s3api
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -18,6 +20,7 @@ import (
 type API interface {
 	GetObject(ctx context.Context, params *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	ListObjectsV2(ctx context.Context, params *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	PutObject(ctx context.Context, params *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 }
 
 var _ API = (*s3.Client)(nil)
@@ -87,4 +90,17 @@ func ClientOptions(o *s3.Options) {
 	if o.BaseEndpoint != nil {
 		o.UsePathStyle = true
 	}
+}
+
+// Put stores an object with user metadata and returns its version id. The body is sent
+// from memory (seekable), which S3 needs to sign and size it.
+func (a *Artifacts) Put(ctx context.Context, bucket, key string, body []byte, metadata map[string]string) (string, error) {
+	out, err := a.api.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+		ContentType: aws.String("application/json"), Metadata: metadata,
+	})
+	if err != nil {
+		return "", awsapi.Classify(fmt.Sprintf("put s3://%s/%s", bucket, key), err)
+	}
+	return aws.ToString(out.VersionId), nil
 }

@@ -21,8 +21,16 @@ type fakeS3 struct {
 	gets  []s3.GetObjectInput
 	lists []s3.ListObjectsV2Input
 
+	puts []s3.PutObjectInput
+
 	GetFn  func(*s3.GetObjectInput) (*s3.GetObjectOutput, error)
 	ListFn func(*s3.ListObjectsV2Input) (*s3.ListObjectsV2Output, error)
+	PutFn  func(*s3.PutObjectInput) (*s3.PutObjectOutput, error)
+}
+
+func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	f.puts = append(f.puts, *in)
+	return f.PutFn(in)
 }
 
 func (f *fakeS3) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
@@ -122,5 +130,31 @@ func TestListPaginates(t *testing.T) {
 	}
 	if len(fake.lists) != 2 || aws.ToString(fake.lists[0].Prefix) != "orders/prod/tests/" || aws.ToString(fake.lists[1].ContinuationToken) != "next" {
 		t.Errorf("requests %+v", fake.lists)
+	}
+}
+
+func TestPut(t *testing.T) {
+	fake := &fakeS3{PutFn: func(in *s3.PutObjectInput) (*s3.PutObjectOutput, error) {
+		body, _ := io.ReadAll(in.Body)
+		if string(body) != `{"StartAt":"a"}` {
+			t.Errorf("body %q", body)
+		}
+		return &s3.PutObjectOutput{VersionId: aws.String("v3")}, nil
+	}}
+	meta := map[string]string{"rollout-strategy": "LINEAR", "cfn-request-id": "req-1"}
+	v, err := s3api.New(fake).Put(context.Background(), "artifacts", "orders/prod/cdk-1.asl.json", []byte(`{"StartAt":"a"}`), meta)
+	if err != nil || v != "v3" {
+		t.Fatalf("Put = %q, %v; want v3", v, err)
+	}
+	in := fake.puts[0]
+	if aws.ToString(in.Bucket) != "artifacts" || aws.ToString(in.Key) != "orders/prod/cdk-1.asl.json" || !reflect.DeepEqual(in.Metadata, meta) {
+		t.Errorf("request %+v", in)
+	}
+
+	fake.PutFn = func(*s3.PutObjectInput) (*s3.PutObjectOutput, error) {
+		return nil, &smithy.GenericAPIError{Code: "SlowDown"}
+	}
+	if _, err := s3api.New(fake).Put(context.Background(), "artifacts", "k", nil, nil); !errors.Is(err, controller.ErrThrottled) {
+		t.Errorf("SlowDown: %v, want ErrThrottled", err)
 	}
 }

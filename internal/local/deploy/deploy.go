@@ -1,7 +1,7 @@
 // Package deploy puts the controller on a local endpoint the way `cdk deploy` puts it on
 // AWS, through the real SDK clients and from the same sources (internal/topology and
 // statemachines/): the artifacts bucket with EventBridge notifications, the table in
-// dynalite, the six functions in-process over the same handler code as functions/, the
+// dynalite, the functions in-process over the same handler code as functions/, the
 // controller state machine with its substitutions filled, the EventBridge rules and the
 // scheduler group.
 package deploy
@@ -125,7 +125,7 @@ func Controller(ctx context.Context, st *stack.Stack, opts Options) (*Deployment
 		AdvanceFunctionArn: fnArn("advance"),
 		EventBus:           topology.DefaultEventBus,
 	}
-	env := map[string]string{topology.EnvTable: settings.Table, topology.EnvScheduleGroup: settings.ScheduleGroup,
+	env := map[string]string{topology.EnvTable: settings.Table, topology.EnvBucket: Bucket, topology.EnvScheduleGroup: settings.ScheduleGroup,
 		topology.EnvSchedulerRoleArn: settings.SchedulerRoleArn, topology.EnvAdvanceFunctionArn: settings.AdvanceFunctionArn,
 		topology.EnvTickRate: localTickRate, topology.EnvMinInterval: localMinPeriod, topology.EnvAliasWriteWindow: localAliasWriteWindow}
 	settings, err := wiring.SettingsFromEnv(func(k string) string { return env[k] })

@@ -1,0 +1,30 @@
+// Command deploy is the sfn-rollout deploy Lambda function, the deploy custom resource's
+// onEvent handler: it wires the controller from
+// the environment, with the AWS clients it uses alone, and hands its use case to the Lambda runtime.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring/withevents"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring/withs3"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring/withsfn"
+)
+
+func main() {
+	c, err := wiring.FromEnv("deploy", withsfn.Client, withs3.Client, withevents.Client)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	h, err := wiring.Handler(c, "deploy")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}

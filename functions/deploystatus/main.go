@@ -1,0 +1,28 @@
+// Command deploystatus is the sfn-rollout deploystatus Lambda function, the deploy custom resource's
+// isComplete handler: it wires the controller from
+// the environment, with the AWS clients it uses alone, and hands its use case to the Lambda runtime.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring/withsfn"
+)
+
+func main() {
+	c, err := wiring.FromEnv("deploystatus", withsfn.Client)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	h, err := wiring.Handler(c, "deploystatus")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}
