@@ -200,6 +200,15 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 	overtaken, confirmed := false, false
 	if d.SetAlias {
 		applied, err := c.setAlias(ctx, saved, saved.Rev)
+		if errors.Is(err, errHandedOver) {
+			// The write is a continuation's, at the turn this writer kept: the decision is
+			// done, and owes its events; the alias is confirmed when the continuation writes.
+			c.announce(ctx, prev, saved, d)
+			if saved.Phase.Terminal() && !prev.Phase.Terminal() {
+				c.sendOutcome(ctx, saved)
+			}
+			return saved, nil
+		}
 		if err != nil && !saved.WriterUntil.IsZero() {
 			// This writer gives up: the repairers need not wait for it.
 			c.releaseWriter(ctx, saved)
@@ -279,6 +288,12 @@ func (c *Controller) writerBusy(r rollout.Rollout) bool {
 // the newest record read.
 func (c *Controller) awaitWriter(ctx context.Context, r rollout.Rollout) rollout.Rollout {
 	patience := retryBudget(ctx) / 2
+	if r.WriterUntil.Sub(c.now()) > patience {
+		// A writer that holds the alias longer than this invocation would wait (a
+		// continuation holding a turn far down a storm's line): waiting would only hold a
+		// slot of the account's concurrency; the caller comes back later.
+		return r
+	}
 	// The reads back off (1 s, 2 s, … 15 s) and come right after the writer's time ends:
 	// after a storm, a thousand Finalizes wait at once, and a read a second each would be
 	// a thousand reads a second of the table for nothing (the writers are waiting for
@@ -393,6 +408,15 @@ func (c *Controller) updateAlias(ctx context.Context, r rollout.Rollout, audited
 			return written, nil
 		}
 		r = written
+		var late *budget.LateTurn
+		if errors.As(err, &late) {
+			// The turn lies beyond what this writer waits: it keeps the turn and hands it
+			// to a continuation of itself (handOver), or gives it back when it cannot.
+			if err := c.handOver(ctx, r, late.At); !errors.Is(err, errHandedOver) {
+				return r, transient(fmt.Errorf("set alias %s to %s: %w", r.AliasArn, rollout.DescribeRouting(r.Routing()), err))
+			}
+			return r, errHandedOver
+		}
 		if !errors.Is(err, ErrThrottled) || errors.Is(err, budget.ErrExhausted) {
 			// A turn beyond this invocation's time was given back: the line only grows
 			// later, so another try would only reserve and give back again (in a storm,
@@ -698,6 +722,15 @@ func (c *Controller) decideWith(ctx context.Context, id, actor, firing string, l
 			// second) go to the repairs that can write next, none to one that would then
 			// wait past its invocation.
 			if err := c.takeTurn(ctx); err != nil {
+				var late *budget.LateTurn
+				if errors.As(err, &late) {
+					// A rollback's own writer (the event's retry, a continuation) hands a
+					// far turn over, as its first attempt would have.
+					if err := c.handOver(ctx, r, late.At); !errors.Is(err, errHandedOver) {
+						return rollout.Decision{}, false, transient(fmt.Errorf("repair alias %s: %w", r.AliasArn, err))
+					}
+					return rollout.Decision{Action: rollout.ActionNone, Next: r, Reason: "the rollback's turn is handed to a continuation"}, false, nil
+				}
 				return rollout.Decision{}, false, transient(fmt.Errorf("repair alias %s: %w", r.AliasArn, err))
 			}
 		}

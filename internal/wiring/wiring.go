@@ -41,9 +41,11 @@ type Settings struct {
 	ScheduleGroup      string
 	SchedulerRoleArn   string
 	AdvanceFunctionArn string
-	EventBus           string
-	LogLevel           slog.Level
-	Controller         controller.Config
+	// RollbackFunctionArn is the target of a rollback's continuation schedules.
+	RollbackFunctionArn string
+	EventBus            string
+	LogLevel            slog.Level
+	Controller          controller.Config
 }
 
 // SettingsFromEnv reads the topology's environment variables. A missing required variable
@@ -62,6 +64,7 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	s.ScheduleGroup = required(topology.EnvScheduleGroup)
 	s.SchedulerRoleArn = required(topology.EnvSchedulerRoleArn)
 	s.AdvanceFunctionArn = required(topology.EnvAdvanceFunctionArn)
+	s.RollbackFunctionArn = required(topology.EnvRollbackFunctionArn)
 	if len(missing) > 0 {
 		return s, fmt.Errorf("missing environment: %s", strings.Join(missing, ", "))
 	}
@@ -132,7 +135,7 @@ func New(cfg aws.Config, s Settings, clock controller.Clock, log *slog.Logger) (
 		Metrics:       cloudwatchapi.NewMetrics(cw).WithExecutions(sfnClient),
 		Store:         store,
 		Artifacts:     s3api.New(s3.NewFromConfig(cfg, awsapi.S3Options)),
-		Schedules:     schedulerapi.New(scheduler.NewFromConfig(cfg), s.ScheduleGroup, s.AdvanceFunctionArn, s.SchedulerRoleArn),
+		Schedules:     schedulerapi.New(scheduler.NewFromConfig(cfg), s.ScheduleGroup, s.AdvanceFunctionArn, s.SchedulerRoleArn).WithRollback(s.RollbackFunctionArn),
 		Events:        eventsapi.New(eventbridge.NewFromConfig(cfg), s.EventBus),
 		Clock:         clock,
 		Log:           log,

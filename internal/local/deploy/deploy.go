@@ -117,15 +117,17 @@ func Controller(ctx context.Context, st *stack.Stack, opts Options) (*Deployment
 	fnArn := func(fn string) string { return lambda.FunctionArn(topology.FunctionName(Prefix, fn)) }
 
 	settings := wiring.Settings{
-		Table:              Table,
-		ScheduleGroup:      topology.ScheduleGroupName(Prefix),
-		SchedulerRoleArn:   SchedulerRole,
-		AdvanceFunctionArn: fnArn("advance"),
-		EventBus:           topology.DefaultEventBus,
+		Table:               Table,
+		ScheduleGroup:       topology.ScheduleGroupName(Prefix),
+		SchedulerRoleArn:    SchedulerRole,
+		AdvanceFunctionArn:  fnArn("advance"),
+		RollbackFunctionArn: fnArn("rollback"),
+		EventBus:            topology.DefaultEventBus,
 	}
 	env := map[string]string{topology.EnvTable: settings.Table, topology.EnvScheduleGroup: settings.ScheduleGroup,
 		topology.EnvSchedulerRoleArn: settings.SchedulerRoleArn, topology.EnvAdvanceFunctionArn: settings.AdvanceFunctionArn,
-		topology.EnvTickRate: localTickRate, topology.EnvMinInterval: localMinPeriod, topology.EnvAliasWriteWindow: localAliasWriteWindow}
+		topology.EnvRollbackFunctionArn: settings.RollbackFunctionArn,
+		topology.EnvTickRate:            localTickRate, topology.EnvMinInterval: localMinPeriod, topology.EnvAliasWriteWindow: localAliasWriteWindow}
 	settings, err := wiring.SettingsFromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		return nil, err
