@@ -41,8 +41,8 @@ const continuationLead = 70 * time.Second
 // Finalize repair the rollback as for any writer that died.
 const continuationGrace = 2 * time.Minute
 
-// errHandedOver says that a rollback's alias write was handed to a continuation: the write
-// is to come, and the writer that handed it over is done.
+// errHandedOver says that a rollback's alias write was handed to a continuation (or that,
+// when it was to be handed over, nothing was left to write): the writer is done.
 var errHandedOver = errors.New("the alias write is handed to a continuation")
 
 // Continuation is the rollback function's input from a continuation schedule: the rollout
@@ -95,6 +95,12 @@ func (c *Controller) handOver(ctx context.Context, r rollout.Rollout, turn time.
 	if _, err := c.recordHandOver(ctx, r.ID, turn); err != nil {
 		// The schedule fires and finds no turn of its own: it does nothing.
 		c.giveTurnBack(ctx)
+		if errors.Is(err, errNoLongerNeeded) {
+			// Written or confirmed meanwhile (another writer, a read that found the
+			// intent), or the alias is being given up: nothing is left to hand over.
+			log.InfoContext(ctx, "rollback's turn given back: nothing left to write", "turn_at", turn)
+			return errHandedOver
+		}
 		log.WarnContext(ctx, "record the rollback's handed turn", "turn_at", turn, "err", err)
 		return handOverFailed(turn, err)
 	}
