@@ -155,6 +155,12 @@ func Controller(ctx context.Context, st *stack.Stack, opts Options) (*Deployment
 		if err := st.Lambda.PutFunctionEventInvokeConfig(topology.FunctionName(Prefix, fn), asyncInvoke); err != nil {
 			return nil, fmt.Errorf("event invoke config of %s: %w", fn, err)
 		}
+		if n := topology.ReservedConcurrency(fn); n > 0 {
+			// As the stack reserves it (ReservedConcurrentExecutions).
+			if err := st.Lambda.PutFunctionConcurrency(topology.FunctionName(Prefix, fn), n); err != nil {
+				return nil, fmt.Errorf("reserved concurrency of %s: %w", fn, err)
+			}
+		}
 	}
 
 	if err := dynamostore.CreateTable(ctx, dynamodb.NewFromConfig(cfg), Table); err != nil {
