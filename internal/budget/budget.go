@@ -291,9 +291,16 @@ func WithHandOver(ctx context.Context, beyond time.Duration) context.Context {
 	return context.WithValue(ctx, handOverKey{}, beyond)
 }
 
+// WithoutHandOver returns ctx for a writer that cannot hand a turn over (a repair, which
+// reads the alias once its turn has come): Reserve gives a turn it would not live to use
+// back, as without WithHandOver.
+func WithoutHandOver(ctx context.Context) context.Context {
+	return context.WithValue(ctx, handOverKey{}, time.Duration(0))
+}
+
 func handOverBeyond(ctx context.Context) (time.Duration, bool) {
 	d, ok := ctx.Value(handOverKey{}).(time.Duration)
-	return d, ok
+	return d, ok && d > 0
 }
 
 // LateTurn is Reserve's answer to a writer that hands far turns over (WithHandOver): its

@@ -163,6 +163,12 @@ const maxAttempts = 5
 // first: it is the intent, and a crash before the alias update is repaired by the next
 // tick. It returns ErrConflict when another writer came first.
 func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout.Decision, actor string) (rollout.Rollout, error) {
+	if prev.Phase.Terminal() {
+		// Only the writer of the decision itself hands a far turn to a continuation, which
+		// writes without reading as that writer does; a repair of an ended rollout read the
+		// alias when its turn came, and a continuation would write long after that read.
+		ctx = budget.WithoutHandOver(ctx)
+	}
 	d.Next = rollout.WithIntent(prev, d.Next, c.now())
 	d.Next.Decided = &rollout.Decided{Rev: d.Next.Rev + 1, At: d.Next.UpdatedAt, Actor: actor, Action: d.Action, Reason: d.Reason}
 	if d.SetAlias && d.Next.CandidateWeight == 0 {
@@ -721,16 +727,10 @@ func (c *Controller) decideWith(ctx context.Context, id, actor, firing string, l
 			// turn to write has come: after a storm, the account's alias reads (one a
 			// second) go to the repairs that can write next, none to one that would then
 			// wait past its invocation.
-			if err := c.takeTurn(ctx); err != nil {
-				var late *budget.LateTurn
-				if errors.As(err, &late) {
-					// A rollback's own writer (the event's retry, a continuation) hands a
-					// far turn over, as its first attempt would have.
-					if err := c.handOver(ctx, r, late.At); !errors.Is(err, errHandedOver) {
-						return rollout.Decision{}, false, transient(fmt.Errorf("repair alias %s: %w", r.AliasArn, err))
-					}
-					return rollout.Decision{Action: rollout.ActionNone, Next: r, Reason: "the rollback's turn is handed to a continuation"}, false, nil
-				}
+			// A repair is not handed to a continuation: a continuation writes without
+			// reading, as the rollback's own writer does, and a hand change made after the
+			// rollout ended must not be overwritten.
+			if err := c.takeTurn(budget.WithoutHandOver(ctx)); err != nil {
 				return rollout.Decision{}, false, transient(fmt.Errorf("repair alias %s: %w", r.AliasArn, err))
 			}
 		}
