@@ -20,7 +20,7 @@ import (
 // before it. Faults first: the schedule made twice, never fired, fired late, fired twice,
 // fired after the sweep repaired, CreateSchedule throttled, the rollout superseded.
 
-var throttledUpdate = fmt.Errorf("update alias: %w", controller.ErrThrottled)
+var errThrottledUpdate = fmt.Errorf("update alias: %w", controller.ErrThrottled)
 
 // handedOver is a storm's rollback in a world with a write budget: ahead turns are held by
 // the storm's other writers, the rollback's first try is throttled, and its turn (the one
@@ -45,7 +45,7 @@ func handOverARollback(t *testing.T, w *world, ahead int) handedOver {
 			t.Fatal(err)
 		}
 	}
-	w.faults.fail("Aliases.Update", throttledUpdate)
+	w.faults.fail("Aliases.Update", errThrottledUpdate)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	w.ctx = ctx
