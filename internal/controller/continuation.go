@@ -201,6 +201,7 @@ func (c *Controller) Continue(ctx context.Context, in Continuation) (Outcome, er
 	log := c.logFor(r)
 	if !needsRollbackWrite(r) {
 		c.giveTurnBack(ctx)
+		c.releaseWriter(ctx, r)
 		log.InfoContext(ctx, "continuation: the rollout moved on, turn given back", "turn_at", in.TurnAt, "phase", r.Phase, "confirmed", r.Confirmed())
 		return Outcome{RolloutID: r.ID, Phase: r.Phase, Reason: errNoLongerNeeded.Error()}, nil
 	}
@@ -214,6 +215,7 @@ func (c *Controller) Continue(ctx context.Context, in Continuation) (Outcome, er
 	case errors.Is(err, errHandedOver):
 		return Outcome{RolloutID: r.ID, Phase: r.Phase, Reason: "throttled at its turn: handed over again"}, nil
 	case errors.As(err, new(*LockLost)):
+		c.releaseWriter(ctx, r)
 		log.InfoContext(ctx, "continuation: fenced off, turn given back", "err", err)
 		return Outcome{RolloutID: r.ID, Phase: r.Phase, Reason: err.Error()}, nil
 	case err != nil:
@@ -227,14 +229,16 @@ func (c *Controller) Continue(ctx context.Context, in Continuation) (Outcome, er
 	return Outcome{RolloutID: r.ID, Phase: applied.Phase, Reason: applied.Reason}, nil
 }
 
-// claimTurn clears in's turn from its rollout's record, and answers the record as saved;
-// errNotThisTurn when the record holds another turn, or none.
+// claimTurn marks in's turn claimed on its rollout's record (ClaimedTurn), and answers the
+// record as saved; errNotThisTurn when the record holds another turn, none, or this one
+// claimed already. The turn stays handed (HandedTurn) while the continuation waits for it,
+// so that repairers and a repeated event still leave the write to it.
 func (c *Controller) claimTurn(ctx context.Context, in Continuation) (rollout.Rollout, error) {
 	return c.editRollout(ctx, in.RolloutID, func(r *rollout.Rollout) error {
-		if !r.HandedTurn.Equal(in.TurnAt) {
+		if !r.HandedTurn.Equal(in.TurnAt) || r.ClaimedTurn.Equal(in.TurnAt) {
 			return errNotThisTurn
 		}
-		r.HandedTurn = time.Time{}
+		r.ClaimedTurn = in.TurnAt
 		return nil
 	})
 }

@@ -134,8 +134,8 @@ func TestAFarTurnIsHandedToAContinuation(t *testing.T) {
 	}
 	wantEqual(t, "alias reads and updates of the continuation", []int{w.faults.count("Aliases.Describe") - reads, w.faults.count("Aliases.Update") - updates}, []int{0, 1})
 	wantEqual(t, "alias", w.sfn.routing(aliasOf("orders")), "v1=100")
-	if r := w.record(h.e.id()); !r.Confirmed() || !r.HandedTurn.IsZero() {
-		t.Errorf("record confirmed=%v handedTurn=%s, want confirmed, the turn used", r.Confirmed(), r.HandedTurn)
+	if r := w.record(h.e.id()); !r.Confirmed() || !r.ClaimedTurn.Equal(turn) {
+		t.Errorf("record confirmed=%v claimedTurn=%s, want confirmed, the turn claimed", r.Confirmed(), r.ClaimedTurn)
 	}
 	if w.sched.exists(h.sched.Name) {
 		t.Error("the continuation's schedule outlived its firing")
@@ -226,8 +226,8 @@ func TestAContinuationAfterTheSweepsRepairGivesItsTurnBack(t *testing.T) {
 	}
 	wantEqual(t, "alias updates of a late continuation", w.faults.count("Aliases.Update")-updates, 0)
 	wantEqual(t, "takes of the budget: the turn given back", h.store.takes.Load()-takes, int64(1))
-	if r := w.record(h.e.id()); !r.HandedTurn.IsZero() {
-		t.Errorf("the turn %s is still on the record", r.HandedTurn)
+	if r := w.record(h.e.id()); !r.ClaimedTurn.Equal(h.in.TurnAt) {
+		t.Errorf("the turn %s is not claimed", r.HandedTurn)
 	}
 }
 

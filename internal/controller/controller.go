@@ -288,16 +288,22 @@ func (c *Controller) writerBusy(r rollout.Rollout) bool {
 	return !r.Confirmed() && c.now().Before(r.WriterUntil)
 }
 
+// continuationHolds reports whether a continuation holds r's rollback turn (HandedTurn)
+// and is still its writer (writerBusy).
+func (c *Controller) continuationHolds(r rollout.Rollout) bool {
+	return !r.HandedTurn.IsZero() && c.writerBusy(r)
+}
+
 // awaitWriter waits, reading only the record, while r's own writer is busy (writerBusy),
 // for at most half of what is left of ctx's time: after a storm of rollbacks, Finalize
 // repairs only the writes that did not land, and reads no alias for the others. It returns
 // the newest record read.
 func (c *Controller) awaitWriter(ctx context.Context, r rollout.Rollout) rollout.Rollout {
 	patience := retryBudget(ctx) / 2
-	if r.WriterUntil.Sub(c.now()) > patience {
-		// A writer that holds the alias longer than this invocation would wait (a
-		// continuation holding a turn far down a storm's line): waiting would only hold a
-		// slot of the account's concurrency; the caller comes back later.
+	if c.continuationHolds(r) && r.WriterUntil.Sub(c.now()) > patience {
+		// A continuation holds a turn further away than this invocation would wait:
+		// waiting would only hold a slot of the account's concurrency; the caller comes
+		// back later.
 		return r
 	}
 	// The reads back off (1 s, 2 s, … 15 s) and come right after the writer's time ends:

@@ -548,10 +548,11 @@ func (c *Controller) rollbackStep(ctx context.Context, id, alarm string) (rollou
 		// rollouts whose write did not land).
 		return r, rollout.Decision{Action: rollout.ActionNone, Next: r, Reason: "rollout has ended " + string(r.Phase)}, nil
 	}
-	if r.Phase.Terminal() && c.writerBusy(r) {
-		// Ended, and its rollback's writer (another delivery of the event, a continuation
-		// holding its turn) is still at it: a second writer would only take a second turn.
-		return r, rollout.Decision{Action: rollout.ActionNone, Next: r, Reason: "its rollback's writer is at it"}, nil
+	if r.Phase.Terminal() && c.continuationHolds(r) {
+		// Ended, and a continuation holds its rollback's turn: a second writer would only
+		// take a second turn. (An invocation's own writer is not waited for here: Lambda
+		// retries an event only once its invocation has ended, so that writer is gone.)
+		return r, rollout.Decision{Action: rollout.ActionNone, Next: r, Reason: "a continuation holds its rollback's turn"}, nil
 	}
 	if r.Phase != rollout.Pending {
 		return c.decideAndCommit(ctx, id, "alarm:"+alarm, alarm)

@@ -74,7 +74,7 @@ func TestAFarRollbackIsWrittenByItsContinuation(t *testing.T) {
 	if now := env.Now(); now.Before(handed.HandedTurn) {
 		t.Errorf("the alias was written at %s, before the turn at %s", now, handed.HandedTurn)
 	}
-	done := m.waitFor(id, "the rollback confirmed", func(r rollout.Rollout) bool { return r.Confirmed() && r.HandedTurn.IsZero() })
+	done := m.waitFor(id, "the rollback confirmed", func(r rollout.Rollout) bool { return r.Confirmed() && r.ClaimedTurn.Equal(handed.HandedTurn) })
 	if done.Phase != rollout.RolledBack {
 		t.Errorf("phase %s", done.Phase)
 	}
