@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/awsconfig"
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring/withall"
 )
 
 func main() {
@@ -38,7 +40,7 @@ func run(fn, event string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), topology.FunctionTimeout(fn))
 	defer cancel()
-	c, err := wiring.FromEnv(ctx, fn)
+	c, err := controllerFromEnv(ctx, fn)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -58,4 +60,18 @@ func run(fn, event string) int {
 	b, _ := json.MarshalIndent(out, "", "  ")
 	fmt.Println(string(b))
 	return 0
+}
+
+// controllerFromEnv wires every client, from the settings in the environment and the SDK's
+// default configuration chain (a profile, or AWS_ENDPOINT_URL for a local endpoint).
+func controllerFromEnv(ctx context.Context, fn string) (*controller.Controller, error) {
+	s, err := wiring.SettingsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := awsconfig.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return withall.Build(cfg, s, nil, wiring.Logger(os.Stderr, s.LogLevel, fn))
 }

@@ -1,20 +1,20 @@
-// Command control is the sfn-rollout control Lambda function: it only wires the controller from
-// the environment and hands its use case to the Lambda runtime.
+// Command control is the sfn-rollout control Lambda function: it wires the controller from the
+// environment, with the AWS clients it uses alone, and hands its use case to the Lambda runtime.
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring/withevents"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring/withsfn"
 )
 
 func main() {
-	ctx := context.Background()
-	c, err := wiring.FromEnv(ctx, "control")
+	c, err := wiring.FromEnv("control", withsfn.Client, withevents.Client)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

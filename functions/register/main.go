@@ -1,20 +1,22 @@
-// Command register is the sfn-rollout register Lambda function: it only wires the controller from
-// the environment and hands its use case to the Lambda runtime.
+// Command register is the sfn-rollout register Lambda function: it wires the controller from the
+// environment, with the AWS clients it uses alone, and hands its use case to the Lambda runtime.
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring/withcloudwatch"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring/withevents"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring/withscheduler"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring/withsfn"
 )
 
 func main() {
-	ctx := context.Background()
-	c, err := wiring.FromEnv(ctx, "register")
+	c, err := wiring.FromEnv("register", withsfn.Client, withcloudwatch.Client, withscheduler.Client, withevents.Client)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

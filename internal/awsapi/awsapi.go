@@ -1,5 +1,6 @@
 // Package awsapi holds what the AWS adapters below it share: the one mapping of AWS errors
-// onto the controller's sentinel errors, and the loading of the SDK configuration.
+// onto the controller's sentinel errors, the retryer, and a Lambda function's SDK
+// configuration.
 package awsapi
 
 import (
@@ -11,12 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
 )
@@ -140,36 +137,24 @@ func RetryerOptions(o *retry.StandardOptions) {
 // NewRetryer is the retryer of every client the controller builds (aws.Config.Retryer).
 func NewRetryer() aws.Retryer { return retry.NewStandard(RetryerOptions) }
 
-// LoadConfig loads the SDK configuration once per process, with NewRetryer. It honours
-// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>, which is how local mode points every
-// client at its endpoint.
-func LoadConfig(ctx context.Context, optFns ...func(*config.LoadOptions) error) (aws.Config, error) {
-	optFns = append([]func(*config.LoadOptions) error{config.WithRetryer(NewRetryer)}, optFns...)
-	cfg, err := config.LoadDefaultConfig(ctx, optFns...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+// EnvConfig is the SDK configuration of a Lambda function, from its environment alone:
+// AWS_REGION, the execution role's credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+// AWS_SESSION_TOKEN, which Lambda sets for the life of the execution environment),
+// AWS_ENDPOINT_URL when set, and NewRetryer. It reads no shared config or credentials file
+// and links none of the SSO, STS or IMDS providers the default chain would: the bootstraps
+// stay small (README, "Measured").
+func EnvConfig(getenv func(string) string) (aws.Config, error) {
+	region, key, secret := getenv("AWS_REGION"), getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+	if region == "" || key == "" || secret == "" {
+		return aws.Config{}, errors.New("AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set, as Lambda sets them")
+	}
+	cfg := aws.Config{
+		Region:      region,
+		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(key, secret, getenv("AWS_SESSION_TOKEN"))),
+		Retryer:     NewRetryer,
+	}
+	if e := getenv("AWS_ENDPOINT_URL"); e != "" {
+		cfg.BaseEndpoint = aws.String(e)
 	}
 	return cfg, nil
-}
-
-// SFNOptions is an option of sfn.NewFromConfig. The SDK sends StartSyncExecution (and
-// TestState) to the host "sync-<endpoint host>", as AWS serves them; a configured endpoint
-// (a local one) serves them on its own host, and names like sync-127.0.0.1 do not resolve.
-func SFNOptions(o *sfn.Options) {
-	if o.BaseEndpoint != nil {
-		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
-			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("DisableEndpointHostPrefix",
-				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-					return next.HandleInitialize(smithyhttp.DisableEndpointHostPrefix(ctx, true), in)
-				}), middleware.Before)
-		})
-	}
-}
-
-// S3Options is an option of s3.NewFromConfig. A configured endpoint (a local one) serves
-// buckets by path: virtual-host names like bucket.127.0.0.1 do not resolve.
-func S3Options(o *s3.Options) {
-	if o.BaseEndpoint != nil {
-		o.UsePathStyle = true
-	}
 }

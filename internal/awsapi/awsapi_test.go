@@ -22,6 +22,9 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/awsapi"
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/awsconfig"
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/s3api"
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/sfnapi"
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
 )
 
@@ -101,7 +104,7 @@ func TestS3Options(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			client := s3.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: tt.endpoint}, awsapi.S3Options)
+			client := s3.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: tt.endpoint}, s3api.ClientOptions)
 			if got := client.Options().UsePathStyle; got != tt.want {
 				t.Errorf("UsePathStyle = %v, want %v", got, tt.want)
 			}
@@ -131,7 +134,7 @@ func TestSFNOptions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &hostRecorder{}
 			cfg := aws.Config{Region: "us-east-1", BaseEndpoint: tt.endpoint, HTTPClient: rec, Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")}
-			client := sfn.NewFromConfig(cfg, awsapi.SFNOptions, func(o *sfn.Options) { o.RetryMaxAttempts = 1 })
+			client := sfn.NewFromConfig(cfg, sfnapi.ClientOptions, func(o *sfn.Options) { o.RetryMaxAttempts = 1 })
 			_, _ = client.StartSyncExecution(context.Background(), &sfn.StartSyncExecutionInput{StateMachineArn: aws.String("arn:aws:states:us-east-1:000000000000:stateMachine:x")})
 			if len(rec.hosts) != 1 || rec.hosts[0] != tt.want {
 				t.Errorf("StartSyncExecution went to %v, want %s", rec.hosts, tt.want)
@@ -145,11 +148,36 @@ func TestLoadConfigHonoursTheEndpointVariable(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
-	cfg, err := awsapi.LoadConfig(context.Background())
+	cfg, err := awsconfig.Load(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if aws.ToString(cfg.BaseEndpoint) != "http://127.0.0.1:4566" || cfg.Region != "us-east-1" {
 		t.Errorf("endpoint %q region %q", aws.ToString(cfg.BaseEndpoint), cfg.Region)
+	}
+}
+
+// A Lambda's configuration comes from its environment alone: region, the role's
+// credentials, AWS_ENDPOINT_URL, the controller's retryer; without them, a named error.
+func TestEnvConfig(t *testing.T) {
+	env := map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "token", "AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}
+	cfg, err := awsapi.EnvConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := cfg.Credentials.Retrieve(context.Background())
+	if err != nil || creds.AccessKeyID != "AKID" || creds.SecretAccessKey != "secret" || creds.SessionToken != "token" {
+		t.Errorf("credentials %+v (%v)", creds, err)
+	}
+	if cfg.Region != "eu-west-1" || aws.ToString(cfg.BaseEndpoint) != "http://127.0.0.1:4566" || cfg.Retryer == nil || cfg.Retryer().MaxAttempts() != awsapi.RetryMaxAttempts {
+		t.Errorf("config region %q endpoint %q", cfg.Region, aws.ToString(cfg.BaseEndpoint))
+	}
+	delete(env, "AWS_ENDPOINT_URL")
+	if cfg, _ := awsapi.EnvConfig(func(k string) string { return env[k] }); cfg.BaseEndpoint != nil {
+		t.Errorf("endpoint %q without AWS_ENDPOINT_URL", aws.ToString(cfg.BaseEndpoint))
+	}
+	delete(env, "AWS_SECRET_ACCESS_KEY")
+	if _, err := awsapi.EnvConfig(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "AWS_SECRET_ACCESS_KEY") {
+		t.Errorf("without a secret key: %v", err)
 	}
 }

@@ -24,8 +24,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/awsapi"
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/awsconfig"
 	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/cloudwatchapi"
 	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/dynamostore"
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/s3api"
 	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/sfnapi"
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
@@ -114,7 +116,7 @@ func (a *app) connect(ctx context.Context) error {
 		// end at the instance metadata service.
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
 	}
-	cfg, err := awsapi.LoadConfig(ctx, opts...)
+	cfg, err := awsconfig.Load(ctx, opts...)
 	if err != nil {
 		return err
 	}
@@ -130,7 +132,7 @@ func (a *app) connect(ctx context.Context) error {
 		return usagef("no AWS region: set --region or AWS_REGION")
 	}
 	res.Region = cfg.Region
-	res.Partition = partition(cfg.Region)
+	res.Partition = topology.Partition(cfg.Region)
 	res.Bucket = firstOf(a.g.bucket, a.env(topology.EnvBucket), local["bucket"])
 	res.Table = firstOf(a.g.table, a.env(topology.EnvTable), local["table"])
 	res.ControllerArn = local["controllerStateMachineArn"]
@@ -172,16 +174,6 @@ func firstOf(values ...string) string {
 	return ""
 }
 
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
-}
-
 // now is the time the records are written in: local mode's virtual clock, else the wall clock.
 func (a *app) now() time.Time {
 	wall := time.Now()
@@ -211,7 +203,7 @@ func (a *app) followEvery() time.Duration {
 
 func (a *app) sfn() *sfn.Client {
 	if a.sfnClient == nil {
-		a.sfnClient = sfn.NewFromConfig(a.cfg, awsapi.SFNOptions)
+		a.sfnClient = sfn.NewFromConfig(a.cfg, sfnapi.ClientOptions)
 	}
 	return a.sfnClient
 }
@@ -221,7 +213,7 @@ func (a *app) s3() (*s3.Client, error) {
 		return nil, a.missing("artifacts bucket", "--bucket", topology.EnvBucket, "ArtifactsBucketName")
 	}
 	if a.s3Client == nil {
-		a.s3Client = s3.NewFromConfig(a.cfg, awsapi.S3Options)
+		a.s3Client = s3.NewFromConfig(a.cfg, s3api.ClientOptions)
 	}
 	return a.s3Client, nil
 }

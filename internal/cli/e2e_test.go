@@ -163,6 +163,25 @@ func exampleFile(name string) string {
 	return filepath.Join("..", "..", "statemachines", "examples", name)
 }
 
+// runs counts how often each test name base has been handed out in this process.
+var runs = struct {
+	sync.Mutex
+	n map[string]int
+}{n: map[string]int{}}
+
+// fresh answers base on its first use in this process and base-<n> on its n-th, so that
+// every run of a test makes state machines of its own on the one local endpoint TestMain
+// starts: the package passes under -count=N and -shuffle=on.
+func fresh(base string) string {
+	runs.Lock()
+	defer runs.Unlock()
+	runs.n[base]++
+	if n := runs.n[base]; n > 1 {
+		return fmt.Sprintf("%s-%d", base, n)
+	}
+	return base
+}
+
 // managed creates a managed state machine with alias prod at 100% on v1.
 func managed(t *testing.T, name, definition string) localenv.Managed {
 	t.Helper()
@@ -206,14 +225,15 @@ func deployedID(t *testing.T, args ...string) string {
 }
 
 func TestDeployWaitHealthy(t *testing.T) {
+	smHealthy := fresh("cli-healthy")
 	e := localEnv(t)
-	m := managed(t, "cli-healthy", example(t, "orders-v1.asl.json"))
+	m := managed(t, smHealthy, example(t, "orders-v1.asl.json"))
 	traffic := e.StartTraffic(context.Background(), m.AliasArn, 50)
 	defer traffic.Stop()
 
-	out := ok(t, "deploy", "cli-healthy", "--file", exampleFile("orders-v2.asl.json"), "--name", "release-2",
+	out := ok(t, "deploy", smHealthy, "--file", exampleFile("orders-v2.asl.json"), "--name", "release-2",
 		"--strategy", "LINEAR", "--percentage", "50", "--interval", "1m", "--bake-time", "1m", "--wait")
-	for _, want := range []string{"uploaded s3://", "cli-healthy/prod/release-2.asl.json", "as tester: LINEAR 50% every 1m, bake 1m",
+	for _, want := range []string{"uploaded s3://", smHealthy + "/prod/release-2.asl.json", "as tester: LINEAR 50% every 1m, bake 1m",
 		"Progressing  step 2/3", "Phase:         Succeeded", "Alias routes:  v2 100%", "by tester"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("deploy --wait printed no %q", want)
@@ -229,10 +249,10 @@ func TestDeployWaitHealthy(t *testing.T) {
 	if exec, _ := status["candidateExecutions"].(map[string]any); exec == nil || exec["started"].(float64) == 0 {
 		t.Errorf("status counts no executions of the candidate under traffic: %v", status["candidateExecutions"])
 	}
-	if out := ok(t, "status", "cli-healthy:prod"); !strings.Contains(out, id) {
-		t.Errorf("status cli-healthy:prod does not show %s", id)
+	if out := ok(t, "status", smHealthy+":prod"); !strings.Contains(out, id) {
+		t.Errorf("status "+smHealthy+":prod does not show %s", id)
 	}
-	hist := ok(t, "history", "cli-healthy", "--alias", "prod")
+	hist := ok(t, "history", smHealthy, "--alias", "prod")
 	if !strings.Contains(hist, id) || !strings.Contains(hist, "Succeeded") || !strings.Contains(hist, "v1→v2") {
 		t.Errorf("history:\n%s", hist)
 	}
@@ -250,9 +270,10 @@ func TestDeployWaitHealthy(t *testing.T) {
 }
 
 func TestDeployWaitFailingRollsBack(t *testing.T) {
+	smFlaky := fresh("cli-flaky")
 	e := localEnv(t)
 	ctx := context.Background()
-	m := managed(t, "cli-flaky", example(t, "orders-v1.asl.json"))
+	m := managed(t, smFlaky, example(t, "orders-v1.asl.json"))
 	alarm, err := e.AliasFailuresAlarm(ctx, m, "prod")
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +285,7 @@ func TestDeployWaitFailingRollsBack(t *testing.T) {
 	traffic := e.StartTraffic(ctx, m.AliasArn, 100)
 	defer traffic.Stop()
 
-	r := fails(t, 1, "RolledBack", "deploy", "cli-flaky", "--file", exampleFile("orders-v3-flaky.asl.json"),
+	r := fails(t, 1, "RolledBack", "deploy", smFlaky, "--file", exampleFile("orders-v3-flaky.asl.json"),
 		"--strategy", "CANARY", "--percentage", "50", "--interval", "30m", "--alarms", alarm, "--wait")
 	oneLine(t, r.stderr, `alarm "`+alarm+`" is in ALARM`)
 	if !strings.Contains(r.stdout, "Phase:         RolledBack") || !strings.Contains(r.stdout, alarm+" ALARM") && !strings.Contains(r.stdout, alarm+" OK") {
@@ -274,7 +295,7 @@ func TestDeployWaitFailingRollsBack(t *testing.T) {
 	if routing, _ := e.Routing(ctx, m.AliasArn); routing != "v1=100" {
 		t.Errorf("alias routes %s after the rollback, want v1=100", routing)
 	}
-	status := sfnRollout(t, "status", "cli-flaky:prod", "-o", "json")
+	status := sfnRollout(t, "status", smFlaky+":prod", "-o", "json")
 	if status.code != 1 || wantRolloutFields(t, status.stdout)["phase"] != "RolledBack" {
 		t.Errorf("status of a rolled-back rollout: exit %d, %s", status.code, status.stdout)
 	}
@@ -282,11 +303,12 @@ func TestDeployWaitFailingRollsBack(t *testing.T) {
 }
 
 func TestOperatorCommands(t *testing.T) {
+	smOps := fresh("cli-ops")
 	e := localEnv(t)
 	ctx := context.Background()
-	managed(t, "cli-ops", example(t, "orders-v1.asl.json"))
+	managed(t, smOps, example(t, "orders-v1.asl.json"))
 
-	id := deployedID(t, "deploy", "cli-ops", "--file", release(t, "ops-1"), "--strategy", "CUSTOM", "--steps", "weight:10,pause:24h,weight:50,approval")
+	id := deployedID(t, "deploy", smOps, "--file", release(t, "ops-1"), "--strategy", "CUSTOM", "--steps", "weight:10,pause:24h,weight:50,approval")
 	if _, err := e.Wait(ctx, id, 30*time.Second, func(r rollout.Rollout) bool { return r.Phase == rollout.Progressing && r.CandidateWeight == 10 }); err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +350,7 @@ func TestOperatorCommands(t *testing.T) {
 	fails(t, 1, "has ended Succeeded", "abort", id)
 
 	// abort: the alias goes back to the stable version at once.
-	id = deployedID(t, "deploy", "cli-ops", "--file", release(t, "ops-2"), "--strategy", "CUSTOM", "--steps", "weight:20 pause:24h")
+	id = deployedID(t, "deploy", smOps, "--file", release(t, "ops-2"), "--strategy", "CUSTOM", "--steps", "weight:20 pause:24h")
 	if _, err := e.Wait(ctx, id, 30*time.Second, func(r rollout.Rollout) bool { return r.CandidateWeight == 20 }); err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +362,7 @@ func TestOperatorCommands(t *testing.T) {
 	fails(t, 1, "Aborted", "status", id)
 
 	// promote --full: 100% at once.
-	id = deployedID(t, "deploy", "cli-ops", "--file", release(t, "ops-3"), "--strategy", "CUSTOM", "--steps", "weight:20 pause:24h")
+	id = deployedID(t, "deploy", smOps, "--file", release(t, "ops-3"), "--strategy", "CUSTOM", "--steps", "weight:20 pause:24h")
 	if _, err := e.Wait(ctx, id, 30*time.Second, func(r rollout.Rollout) bool { return r.CandidateWeight == 20 }); err != nil {
 		t.Fatal(err)
 	}
@@ -350,43 +372,44 @@ func TestOperatorCommands(t *testing.T) {
 	finalized(t, id)
 
 	// versions and gc: v1 (the first), v2 (ops-1), v3 (aborted ops-2), v4 (ops-3, on prod).
-	versions := decode[[]map[string]any](t, ok(t, "versions", "cli-ops", "-o", "json"))
+	versions := decode[[]map[string]any](t, ok(t, "versions", smOps, "-o", "json"))
 	if len(versions) != 4 || versions[0]["number"] != float64(4) || len(versions[0]["aliases"].([]any)) != 1 {
 		t.Fatalf("versions %v", versions)
 	}
-	if table := ok(t, "versions", "cli-ops"); !strings.Contains(table, "v4       ") || !strings.Contains(table, "prod 100%") {
+	if table := ok(t, "versions", smOps); !strings.Contains(table, "v4       ") || !strings.Contains(table, "prod 100%") {
 		t.Errorf("versions:\n%s", table)
 	}
-	dry := decode[map[string]any](t, ok(t, "gc", "cli-ops", "--keep", "1", "--dry-run", "-o", "json"))
-	if fmt.Sprint(dry["inUse"]) != "[arn:aws:states:us-east-1:000000000000:stateMachine:cli-ops:4]" || len(dry["kept"].([]any)) != 1 || len(dry["deleted"].([]any)) != 2 {
+	dry := decode[map[string]any](t, ok(t, "gc", smOps, "--keep", "1", "--dry-run", "-o", "json"))
+	if fmt.Sprint(dry["inUse"]) != "[arn:aws:states:us-east-1:000000000000:stateMachine:"+smOps+":4]" || len(dry["kept"].([]any)) != 1 || len(dry["deleted"].([]any)) != 2 {
 		t.Errorf("gc --dry-run %v", dry)
 	}
-	if n := len(decode[[]any](t, ok(t, "versions", "cli-ops", "-o", "json"))); n != 4 {
+	if n := len(decode[[]any](t, ok(t, "versions", smOps, "-o", "json"))); n != 4 {
 		t.Errorf("gc --dry-run deleted versions: %d left", n)
 	}
-	if out := ok(t, "gc", "cli-ops", "--keep", "1"); !strings.Contains(out, "cli-ops: deleted 2 of 4 versions") {
+	if out := ok(t, "gc", smOps, "--keep", "1"); !strings.Contains(out, smOps+": deleted 2 of 4 versions") {
 		t.Errorf("gc printed:\n%s", out)
 	}
-	if n := len(decode[[]any](t, ok(t, "versions", "cli-ops", "-o", "json"))); n != 2 {
+	if n := len(decode[[]any](t, ok(t, "versions", smOps, "-o", "json"))); n != 2 {
 		t.Errorf("after gc --keep 1: %d versions, want 2", n)
 	}
 
 	list := decode[[]map[string]any](t, ok(t, "list", "-o", "json", "--limit", "0"))
 	seen := 0
 	for _, r := range list {
-		if r["stateMachine"] == "cli-ops" {
+		if r["stateMachine"] == smOps {
 			seen++
 		}
 	}
 	if seen != 3 {
-		t.Errorf("list shows %d rollouts of cli-ops, want 3", seen)
+		t.Errorf("list shows %d rollouts of "+smOps+", want 3", seen)
 	}
 }
 
 func TestStatusWatchFollowsToTheEnd(t *testing.T) {
-	managed(t, "cli-watch", example(t, "orders-v1.asl.json"))
+	smWatch := fresh("cli-watch")
+	managed(t, smWatch, example(t, "orders-v1.asl.json"))
 	// A hold of ten virtual minutes is a second: time for several frames.
-	id := deployedID(t, "deploy", "cli-watch", "--file", release(t, "watch-1"), "--strategy", "LINEAR", "--percentage", "50", "--interval", "10m")
+	id := deployedID(t, "deploy", smWatch, "--file", release(t, "watch-1"), "--strategy", "LINEAR", "--percentage", "50", "--interval", "10m")
 	out := ok(t, "status", id, "--watch")
 	frames := strings.Count(out, "Rollout:")
 	if frames < 2 || !strings.Contains(out, "Phase:         Succeeded") || !strings.Contains(out, "[██████████░░░░░░░░░░]  50%") {
@@ -396,8 +419,10 @@ func TestStatusWatchFollowsToTheEnd(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	managed(t, "cli-bad", example(t, "orders-v1.asl.json"))
-	unmanaged(t, "cli-unmanaged", example(t, "orders-v1.asl.json"))
+	smBad := fresh("cli-bad")
+	smUnmanaged := fresh("cli-unmanaged")
+	managed(t, smBad, example(t, "orders-v1.asl.json"))
+	unmanaged(t, smUnmanaged, example(t, "orders-v1.asl.json"))
 	v2 := exampleFile("orders-v2.asl.json")
 	policy := filepath.Join(t.TempDir(), "rollout.json")
 	if err := os.WriteFile(policy, []byte(`{"strategy":"LINEAR","percentage":150}`), 0o644); err != nil {
@@ -410,15 +435,15 @@ func TestBadInput(t *testing.T) {
 		want string
 	}{
 		{"unknown state machine", []string{"deploy", "nope", "--file", v2}, 2, `state machine "nope" does not exist`},
-		{"unmanaged state machine", []string{"deploy", "cli-unmanaged", "--file", v2}, 2, "is not managed: it lacks the tag rollout:managed=true"},
-		{"unknown alias", []string{"deploy", "cli-bad", "--alias", "staging", "--file", v2}, 2, `has no alias "staging"`},
-		{"missing file", []string{"deploy", "cli-bad", "--file", "/nonexistent/def.asl.json"}, 2, "cannot read the definition"},
-		{"not JSON", []string{"deploy", "cli-bad", "--file", exampleFile("malformed.asl.json")}, 2, "is not JSON"},
-		{"invalid ASL", []string{"deploy", "cli-bad", "--file", exampleFile("invalid-missing-next.asl.json")}, 2, "MISSING_TRANSITION_TARGET"},
-		{"invalid policy flags", []string{"deploy", "cli-bad", "--file", v2, "--strategy", "LINEAR", "--percentage", "150"}, 2, `invalid policy: policy field "percentage"`},
-		{"interval below the tick", []string{"deploy", "cli-bad", "--file", v2, "--interval", "30s"}, 2, "shorter than the controller's tick"},
-		{"missing alarm", []string{"deploy", "cli-bad", "--file", v2, "--alarms", "no-such-alarm"}, 2, "alarms that do not exist: no-such-alarm"},
-		{"no file flag", []string{"deploy", "cli-bad"}, 2, `required flag(s) "file" not set`},
+		{"unmanaged state machine", []string{"deploy", smUnmanaged, "--file", v2}, 2, "is not managed: it lacks the tag rollout:managed=true"},
+		{"unknown alias", []string{"deploy", smBad, "--alias", "staging", "--file", v2}, 2, `has no alias "staging"`},
+		{"missing file", []string{"deploy", smBad, "--file", "/nonexistent/def.asl.json"}, 2, "cannot read the definition"},
+		{"not JSON", []string{"deploy", smBad, "--file", exampleFile("malformed.asl.json")}, 2, "is not JSON"},
+		{"invalid ASL", []string{"deploy", smBad, "--file", exampleFile("invalid-missing-next.asl.json")}, 2, "MISSING_TRANSITION_TARGET"},
+		{"invalid policy flags", []string{"deploy", smBad, "--file", v2, "--strategy", "LINEAR", "--percentage", "150"}, 2, `invalid policy: policy field "percentage"`},
+		{"interval below the tick", []string{"deploy", smBad, "--file", v2, "--interval", "30s"}, 2, "shorter than the controller's tick"},
+		{"missing alarm", []string{"deploy", smBad, "--file", v2, "--alarms", "no-such-alarm"}, 2, "alarms that do not exist: no-such-alarm"},
+		{"no file flag", []string{"deploy", smBad}, 2, `required flag(s) "file" not set`},
 		{"unknown rollout id", []string{"show", "r-000000000000"}, 2, "no rollout r-000000000000"},
 		{"not a rollout id", []string{"status", "r-nope"}, 2, `state machine "r-nope" does not exist`},
 		{"command on an unknown rollout", []string{"approve", "r-000000000000"}, 2, "no rollout r-000000000000"},
@@ -426,8 +451,8 @@ func TestBadInput(t *testing.T) {
 		{"history of an unknown state machine", []string{"history", "nope"}, 2, `state machine "nope" does not exist`},
 		{"versions of an unknown state machine", []string{"versions", "nope"}, 2, `state machine "nope" does not exist`},
 		{"gc of an unknown state machine", []string{"gc", "nope", "--keep", "2"}, 2, `state machine "nope" does not exist`},
-		{"gc keeping less than nothing", []string{"gc", "cli-bad", "--keep", "-1"}, 2, "--keep -1"},
-		{"a state machine without rollouts", []string{"status", "cli-bad"}, 1, "cli-bad has no rollouts"},
+		{"gc keeping less than nothing", []string{"gc", smBad, "--keep", "-1"}, 2, "--keep -1"},
+		{"a state machine without rollouts", []string{"status", smBad}, 1, smBad + " has no rollouts"},
 		{"invalid policy file", []string{"policy", "validate", policy}, 2, `policy field "percentage"`},
 		{"missing policy file", []string{"policy", "explain", "/nonexistent/rollout.json"}, 2, "cannot read the policy"},
 		{"unknown command", []string{"rollback"}, 2, `unknown command "rollback"`},
@@ -445,8 +470,9 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestNothingToDeployIsRefused(t *testing.T) {
-	managed(t, "cli-same", example(t, "orders-v1.asl.json"))
-	r := fails(t, 1, "Failed (NothingToDeploy)", "deploy", "cli-same", "--file", exampleFile("orders-v1.asl.json"))
+	smSame := fresh("cli-same")
+	managed(t, smSame, example(t, "orders-v1.asl.json"))
+	r := fails(t, 1, "Failed (NothingToDeploy)", "deploy", smSame, "--file", exampleFile("orders-v1.asl.json"))
 	if !strings.Contains(r.stdout, "Failed (NothingToDeploy)") {
 		t.Errorf("deploy printed %q", r.stdout)
 	}

@@ -16,9 +16,10 @@ import (
 // Step Functions does not list Express executions: versions counts them from the
 // version's AWS/States metrics, and deploy refuses what an Express state machine cannot run.
 func TestExpressVersionsAndDeploy(t *testing.T) {
+	smExpress := fresh("cli-express")
 	e := localEnv(t)
 	ctx := context.Background()
-	m, err := e.CreateManagedOfType(ctx, "cli-express", "prod", example(t, "orders-v1.asl.json"), sfntypes.StateMachineTypeExpress, nil)
+	m, err := e.CreateManagedOfType(ctx, smExpress, "prod", example(t, "orders-v1.asl.json"), sfntypes.StateMachineTypeExpress, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,7 @@ func TestExpressVersionsAndDeploy(t *testing.T) {
 		t.Fatalf("executions ended %v, want 2 SUCCEEDED and the one without items FAILED", want)
 	}
 
-	views := decode[[]cli.VersionView](t, ok(t, "versions", "cli-express", "-o", "json"))
+	views := decode[[]cli.VersionView](t, ok(t, "versions", smExpress, "-o", "json"))
 	if len(views) != 1 || views[0].Source != cli.SourceMetrics {
 		t.Fatalf("versions %+v, want v1 counted from metrics", views)
 	}
@@ -50,5 +51,5 @@ func TestExpressVersionsAndDeploy(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(def), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fails(t, 2, "Express state machine does not support '.waitForTaskToken' service integration", "deploy", "cli-express", "--file", bad)
+	fails(t, 2, "Express state machine does not support '.waitForTaskToken' service integration", "deploy", smExpress, "--file", bad)
 }

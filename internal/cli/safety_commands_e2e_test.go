@@ -12,9 +12,10 @@ import (
 // A command retried with its --command-id is answered with its first result and moves the
 // rollout once.
 func TestCommandIDRetry(t *testing.T) {
+	smCmdid := fresh("cli-cmdid")
 	e := localEnv(t)
-	managed(t, "cli-cmdid", example(t, "orders-v1.asl.json"))
-	id := deployedID(t, "deploy", "cli-cmdid", "--file", release(t, "cmdid-1"), "--strategy", "CUSTOM", "--steps", "weight:10 pause:24h weight:20 pause:24h weight:30 pause:24h")
+	managed(t, smCmdid, example(t, "orders-v1.asl.json"))
+	id := deployedID(t, "deploy", smCmdid, "--file", release(t, "cmdid-1"), "--strategy", "CUSTOM", "--steps", "weight:10 pause:24h weight:20 pause:24h weight:30 pause:24h")
 	if _, err := e.Wait(context.Background(), id, 30*time.Second, func(r rollout.Rollout) bool { return r.CandidateWeight == 10 }); err != nil {
 		t.Fatal(err)
 	}
@@ -41,13 +42,14 @@ func TestCommandIDRetry(t *testing.T) {
 // status shows an upload queued for a busy alias, with whom it waits behind; abort takes
 // its id and drops it.
 func TestQueuedUploadInStatusAndAbort(t *testing.T) {
+	smQueued := fresh("cli-queued")
 	e := localEnv(t)
-	managed(t, "cli-queued", example(t, "orders-v1.asl.json"))
-	first := deployedID(t, "deploy", "cli-queued", "--file", release(t, "queued-1"), "--strategy", "CUSTOM", "--steps", "weight:10 pause:24h")
+	managed(t, smQueued, example(t, "orders-v1.asl.json"))
+	first := deployedID(t, "deploy", smQueued, "--file", release(t, "queued-1"), "--strategy", "CUSTOM", "--steps", "weight:10 pause:24h")
 	if _, err := e.Wait(context.Background(), first, 30*time.Second, func(r rollout.Rollout) bool { return r.CandidateWeight == 10 }); err != nil {
 		t.Fatal(err)
 	}
-	second := deployedID(t, "deploy", "cli-queued", "--file", release(t, "queued-2"), "--strategy", "CUSTOM", "--steps", "weight:50 pause:24h", "--on-busy", "queue")
+	second := deployedID(t, "deploy", smQueued, "--file", release(t, "queued-2"), "--strategy", "CUSTOM", "--steps", "weight:50 pause:24h", "--on-busy", "queue")
 	if _, err := e.Wait(context.Background(), second, 30*time.Second, func(r rollout.Rollout) bool { return r.QueuedBehind == first }); err != nil {
 		t.Fatal(err)
 	}

@@ -168,8 +168,8 @@ func TestEventSamples(t *testing.T) {
 		{"control-approve.json", func(t *testing.T, d decoded) { checkControl(t, d, rollout.CommandApprove) }},
 		{"control-request-event.json", func(t *testing.T, d decoded) {
 			checkControl(t, d, rollout.CommandAbort)
-			if d.env.Account != "000000000000" || d.env.Region != "us-east-1" {
-				t.Errorf("account/region = %s/%s, want the example 000000000000/us-east-1", d.env.Account, d.env.Region)
+			if d.env.AccountID != "000000000000" || d.env.Region != "us-east-1" {
+				t.Errorf("account/region = %s/%s, want the example 000000000000/us-east-1", d.env.AccountID, d.env.Region)
 			}
 		}},
 	}
@@ -198,8 +198,8 @@ func TestEventSamples(t *testing.T) {
 			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
-			if d.env.Version != "" && d.env.Account != "000000000000" {
-				t.Errorf("account = %q: samples use 000000000000, never a real account", d.env.Account)
+			if d.env.Version != "" && d.env.AccountID != "000000000000" {
+				t.Errorf("account = %q: samples use 000000000000, never a real account", d.env.AccountID)
 			}
 			tt.check(t, d)
 		})

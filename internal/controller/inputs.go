@@ -2,42 +2,18 @@ package controller
 
 import (
 	"encoding/json"
-	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
 
 // Envelope is an EventBridge event as targets receive it.
-type Envelope struct {
-	Version    string          `json:"version"`
-	ID         string          `json:"id"`
-	DetailType string          `json:"detail-type"`
-	Source     string          `json:"source"`
-	Account    string          `json:"account"`
-	Time       time.Time       `json:"time"`
-	Region     string          `json:"region"`
-	Resources  []string        `json:"resources"`
-	Detail     json.RawMessage `json:"detail"`
-}
+type Envelope = events.EventBridgeEvent
 
 // ObjectCreated is the detail of an S3 "Object Created" event.
-type ObjectCreated struct {
-	Version string `json:"version"`
-	Bucket  struct {
-		Name string `json:"name"`
-	} `json:"bucket"`
-	Object struct {
-		Key       string `json:"key"`
-		Size      int64  `json:"size"`
-		ETag      string `json:"etag"`
-		VersionID string `json:"version-id,omitempty"`
-		Sequencer string `json:"sequencer"`
-	} `json:"object"`
-	RequestID       string `json:"request-id"`
-	Requester       string `json:"requester"`
-	SourceIPAddress string `json:"source-ip-address"`
-	Reason          string `json:"reason"`
-}
+type ObjectCreated = topology.ObjectCreatedDetail
 
 // AlarmStateChange is the detail of a "CloudWatch Alarm State Change" event.
 type AlarmStateChange struct {

@@ -42,7 +42,7 @@ func parseUpload(raw json.RawMessage) (upload, error) {
 	if err != nil {
 		return upload{}, &InvalidEvent{newCause(err, "upload is not a definition")}
 	}
-	if env.Region == "" || env.Account == "" {
+	if env.Region == "" || env.AccountID == "" {
 		return upload{}, &InvalidEvent{newCause(nil, "event %s has no region or account", env.ID)}
 	}
 	version := obj.Object.VersionID
@@ -54,7 +54,7 @@ func parseUpload(raw json.RawMessage) (upload, error) {
 	}
 	u := upload{env: env, obj: obj, key: key}
 	u.id = obj.Bucket.Name + "/" + key.Key() + "#" + version
-	u.smArn = topology.StateMachineArn(partition(env.Region), env.Region, env.Account, key.StateMachine)
+	u.smArn = topology.StateMachineArn(topology.Partition(env.Region), env.Region, env.AccountID, key.StateMachine)
 	u.alias = topology.AliasArn(u.smArn, key.Alias)
 	u.rollID = RolloutID(u.id)
 	return u, nil
@@ -65,16 +65,6 @@ func parseUpload(raw json.RawMessage) (upload, error) {
 func RolloutID(uploadID string) string {
 	sum := sha256.Sum256([]byte(uploadID))
 	return "r-" + hex.EncodeToString(sum[:6])
-}
-
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
 }
 
 // Prepare turns an upload into a rollout ready for traffic: it drops duplicate deliveries,

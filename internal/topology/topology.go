@@ -12,6 +12,28 @@ import (
 // Functions are the six Lambda functions, by their folder under functions/.
 var Functions = []string{"prepare", "register", "advance", "rollback", "finalize", "control"}
 
+// The AWS clients a function may build besides DynamoDB's (the rollout table), which every
+// function uses.
+const (
+	ClientStepFunctions = "states"
+	ClientCloudWatch    = "cloudwatch"
+	ClientS3            = "s3"
+	ClientScheduler     = "scheduler"
+	ClientEventBridge   = "events"
+)
+
+// FunctionClients are the clients each function's main builds: its bootstrap links these
+// alone, and its role is granted calls of these services alone (infra/controller's test
+// keeps the two equal). Every function announces on the event bus.
+var FunctionClients = map[string][]string{
+	"prepare":  {ClientStepFunctions, ClientCloudWatch, ClientS3, ClientEventBridge},
+	"register": {ClientStepFunctions, ClientCloudWatch, ClientScheduler, ClientEventBridge},
+	"advance":  {ClientStepFunctions, ClientCloudWatch, ClientScheduler, ClientEventBridge},
+	"rollback": {ClientStepFunctions, ClientCloudWatch, ClientScheduler, ClientEventBridge}, // Scheduler: continuations
+	"finalize": {ClientStepFunctions, ClientCloudWatch, ClientEventBridge},
+	"control":  {ClientStepFunctions, ClientEventBridge},
+}
+
 // Environment variables the functions read.
 const (
 	EnvTable              = "SFN_ROLLOUT_TABLE"

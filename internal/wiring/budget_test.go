@@ -2,33 +2,13 @@ package wiring
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/budget"
 	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
-
-// The controller's Step Functions ports go through the budget.
-func TestStepFunctionsCallsAreBudgeted(t *testing.T) {
-	s, err := SettingsFromEnv(env(fullEnv()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(aws.Config{Region: "us-east-1"}, s, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, port := range map[string]any{"StateMachines": c.StateMachines, "Aliases": c.Aliases} {
-		if got := fmt.Sprintf("%T", port); got != "*controller.budgeted"+name {
-			t.Errorf("%s port is %s, want the budgeted one", name, got)
-		}
-	}
-}
 
 type nowOnly struct{}
 

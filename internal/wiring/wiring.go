@@ -9,26 +9,17 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/scheduler"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/awsapi"
-	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/cloudwatchapi"
 	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/dynamostore"
-	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/eventsapi"
-	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/s3api"
-	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/schedulerapi"
-	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/sfnapi"
 	"github.com/sfn-rollout/sfn-rollout/internal/budget"
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
@@ -110,36 +101,68 @@ func orDefault(v, def string) string {
 	return v
 }
 
-// New builds the controller over real SDK clients, each with awsapi.NewRetryer (whatever
-// retryer cfg had). It does no I/O.
+// Base is what every function is built on: the SDK configuration, the settings and the
+// write budget, which the Step Functions client's calls go through.
+type Base struct {
+	Config   aws.Config
+	Settings Settings
+	Writes   *budget.Budget
+}
+
+// A Client adds the ports of one AWS client to the controller's. Each lives in a package of
+// its own (internal/wiring/with*), so that a function's bootstrap links only the clients
+// its main names (topology.FunctionClients), and local mode takes them all (withall).
+type Client struct {
+	Name string // a topology.Client*
+	Add  func(b Base, p *controller.Ports)
+}
+
+// Build builds function's controller over real SDK clients, each with awsapi.NewRetryer
+// (whatever retryer cfg had): the rollout table, which every function uses, and clients. It
+// refuses clients that are not the ones topology.FunctionClients names for the function
+// ("" takes any: local mode's one controller serves every function). It does no I/O.
 //
 // Its Step Functions calls go through the write budget (internal/budget), kept in the
 // rollout table so that every invocation, in any sandbox, draws from the same view of the
 // account's token buckets, and timed by the controller's clock.
-func New(cfg aws.Config, s Settings, clock controller.Clock, log *slog.Logger) (*controller.Controller, error) {
+func Build(function string, cfg aws.Config, s Settings, clock controller.Clock, log *slog.Logger, clients ...Client) (*controller.Controller, error) {
+	if err := checkClients(function, clients); err != nil {
+		return nil, err
+	}
 	cfg.Retryer = awsapi.NewRetryer
-	sfnClient := sfn.NewFromConfig(cfg, awsapi.SFNOptions)
-	cw := cloudwatch.NewFromConfig(cfg)
 	ddb := dynamodb.NewFromConfig(cfg)
 	store := dynamostore.New(ddb, s.Table)
 	if clock != nil {
 		store = store.WithClock(clock)
 	}
-	writes := budget.New(dynamostore.NewBudgetStore(ddb, s.Table), budgetClock(clock), log)
-	machines, aliases := controller.Budgeted(sfnapi.NewStateMachines(sfnClient), sfnapi.NewAliases(sfnClient), writes)
-	return controller.New(s.Controller, controller.Ports{
-		StateMachines: machines,
-		Aliases:       aliases,
-		Tasks:         sfnapi.NewTasks(sfnClient),
-		Alarms:        cloudwatchapi.NewAlarms(cw),
-		Metrics:       cloudwatchapi.NewMetrics(cw).WithExecutions(sfnClient),
-		Store:         store,
-		Artifacts:     s3api.New(s3.NewFromConfig(cfg, awsapi.S3Options)),
-		Schedules:     schedulerapi.New(scheduler.NewFromConfig(cfg), s.ScheduleGroup, s.AdvanceFunctionArn, s.SchedulerRoleArn).WithRollback(s.RollbackFunctionArn),
-		Events:        eventsapi.New(eventbridge.NewFromConfig(cfg), s.EventBus),
-		Clock:         clock,
-		Log:           log,
-	})
+	b := Base{Config: cfg, Settings: s, Writes: budget.New(dynamostore.NewBudgetStore(ddb, s.Table), budgetClock(clock), log)}
+	p := controller.Ports{Store: store, Clock: clock, Log: log}
+	for _, c := range clients {
+		c.Add(b, &p)
+	}
+	fillAbsent(&p)
+	return controller.New(s.Controller, p)
+}
+
+// checkClients compares the clients a main passes with topology.FunctionClients.
+func checkClients(function string, clients []Client) error {
+	if function == "" {
+		return nil
+	}
+	want, ok := topology.FunctionClients[function]
+	if !ok {
+		return fmt.Errorf("unknown function %q (want one of %s)", function, strings.Join(topology.Functions, ", "))
+	}
+	got := make([]string, len(clients))
+	for i, c := range clients {
+		got[i] = c.Name
+	}
+	slices.Sort(got)
+	want = slices.Sorted(slices.Values(want))
+	if !slices.Equal(got, want) {
+		return fmt.Errorf("%s is built with the clients %v, but topology.FunctionClients names %v", function, got, want)
+	}
+	return nil
 }
 
 // budgetClock is the controller's clock for the budget: with its own Sleep when it has one
@@ -162,17 +185,18 @@ func (wallSleep) Sleep(ctx context.Context, d time.Duration) error {
 	return budget.WallClock{}.Sleep(ctx, d)
 }
 
-// FromEnv is what a Lambda's main does once per cold start.
-func FromEnv(ctx context.Context, function string) (*controller.Controller, error) {
+// FromEnv is what a Lambda's main does once per cold start: the settings and the SDK
+// configuration from the environment (awsapi.EnvConfig), and the clients the main names.
+func FromEnv(function string, clients ...Client) (*controller.Controller, error) {
 	s, err := SettingsFromEnv(os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", function, err)
 	}
-	cfg, err := awsapi.LoadConfig(ctx)
+	cfg, err := awsapi.EnvConfig(os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", function, err)
 	}
-	return New(cfg, s, nil, Logger(os.Stderr, s.LogLevel, function))
+	return Build(function, cfg, s, nil, Logger(os.Stderr, s.LogLevel, function), clients...)
 }
 
 // Logger is the JSON logger of the functions: every line names the function and, inside an

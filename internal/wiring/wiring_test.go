@@ -86,7 +86,7 @@ func TestDispatchNamesErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(aws.Config{Region: "us-east-1"}, s, nil, nil)
+	c, err := Build("", aws.Config{Region: "us-east-1"}, s, nil, nil) // decoding needs no client
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,3 +80,11 @@ func (a *Artifacts) List(ctx context.Context, bucket, prefix string) ([]string, 
 		in.ContinuationToken = out.NextContinuationToken
 	}
 }
+
+// ClientOptions is an option of s3.NewFromConfig. A configured endpoint (a local one)
+// serves buckets by path: virtual-host names like bucket.127.0.0.1 do not resolve.
+func ClientOptions(o *s3.Options) {
+	if o.BaseEndpoint != nil {
+		o.UsePathStyle = true
+	}
+}

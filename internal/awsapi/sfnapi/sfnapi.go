@@ -3,6 +3,7 @@
 package sfnapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"unicode/utf8"
@@ -10,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/awsapi"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
@@ -64,3 +67,17 @@ var (
 	_ AliasesAPI       = (*sfn.Client)(nil)
 	_ TasksAPI         = (*sfn.Client)(nil)
 )
+
+// ClientOptions is an option of sfn.NewFromConfig. The SDK sends StartSyncExecution (and
+// TestState) to the host "sync-<endpoint host>", as AWS serves them; a configured endpoint
+// (a local one) serves them on its own host, and names like sync-127.0.0.1 do not resolve.
+func ClientOptions(o *sfn.Options) {
+	if o.BaseEndpoint != nil {
+		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("DisableEndpointHostPrefix",
+				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+					return next.HandleInitialize(smithyhttp.DisableEndpointHostPrefix(ctx, true), in)
+				}), middleware.Before)
+		})
+	}
+}

@@ -113,6 +113,7 @@ type Context struct {
 //	  MapRunFailed | MapRunAborted, MapStateExited; the items run as child workflow
 //	  executions with histories of their own (see MapRunner)
 //	Task, Wait, Parallel, Map states stopped by cancellation: <Type>StateAborted
+//	a JSONata expression that failed and was not caught: EvaluationFailed (Error, Cause)
 //
 // The callback is called from one goroutine at a time, in order, even when Parallel
 // branches and Map iterations run concurrently. The causes of States.Runtime failures name
@@ -129,19 +130,8 @@ type HistoryEvent struct {
 	Index     int    // for MapIteration*: the item's index
 	Length    int    // for MapStateStarted: the number of items
 	MapRunArn string // for MapRunStarted
+	// Assigned are the variables a state assigned (Assign), each as serialized JSON: for
+	// *StateExited of a state that assigned any.
+	Assigned  map[string]json.RawMessage
 	Timestamp time.Time
 }
-
-// The entry points, implemented in this package:
-//
-//	func Validate(definition []byte) []Diagnostic
-//	    every problem: JSON, schema, transitions, reachability, unsupported features.
-//	func FormatInvalid(diags []Diagnostic) string
-//	    CreateStateMachine's InvalidDefinition message.
-//	func Parse(definition []byte) (*Definition, error)
-//	    a *DefinitionError (with the diagnostics) when Validate reports an ERROR.
-//	func (d *Definition) Run(ctx, input json.RawMessage, cx Context, rt Runtime, history func(HistoryEvent)) (json.RawMessage, *Failure)
-//	    runs an execution to its end. ctx cancelled (StopExecution): a Failure with
-//	    Aborted() (Name States.Aborted), the caller records ABORTED; the definition's
-//	    TimeoutSeconds elapsed: a Failure with TimedOut(), the caller records TIMED_OUT;
-//	    any other Failure: FAILED.

@@ -125,8 +125,9 @@ func (s MapRunSettings) exceeded(failed, total int) bool {
 type distributed struct {
 	express bool
 	label   string
-	child   *Definition // the ItemProcessor, run as a workflow of its own
-	reader  *itemReader // ItemReader (itemreader.go); nil: the items are inline
+	child   *Definition   // the ItemProcessor, run as a workflow of its own
+	reader  *itemReader   // ItemReader (itemreader.go); nil: the items are inline
+	writer  *resultWriter // ResultWriter (resultwriter.go); nil: the outputs, as COMPACT
 
 	batching                   bool
 	maxItems, maxBytes         int64
@@ -144,7 +145,7 @@ type distributed struct {
 // them is refused.
 func (c *checker) distributedFields(st *state, get getter, loc string) {
 	d := st.dist
-	for _, k := range []string{"ItemReader", "ItemBatcher", "Label", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "ToleratedFailureCount", "ToleratedFailureCountPath"} {
+	for _, k := range []string{"ItemReader", "ResultWriter", "ItemBatcher", "Label", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "ToleratedFailureCount", "ToleratedFailureCountPath"} {
 		if _, ok := get(k); ok && d == nil {
 			c.schema(loc+"/"+k, "The field '%s' is only supported in a Map state whose ItemProcessor's ProcessorConfig has 'Mode' 'DISTRIBUTED'", k) // (unconfirmed)
 		}
@@ -185,6 +186,9 @@ func (c *checker) distributedFields(st *state, get getter, loc string) {
 				c.schema(loc+"/"+k, "The fields '%s' and 'ItemReader' are mutually exclusive", k) // (unconfirmed)
 			}
 		}
+	}
+	if v, ok := get("ResultWriter"); ok {
+		c.resultWriter(st, v, loc+"/ResultWriter")
 	}
 	if v, ok := get("ToleratedFailurePercentage"); ok {
 		if st.jx != nil && c.jsonataString(fmt.Sprint(v), loc+"/ToleratedFailurePercentage") {
@@ -401,8 +405,9 @@ func (d *distributed) batches(inputs []any, p batchPlan) ([]any, []int, *Failure
 }
 
 // runDistributed runs a Distributed Map state's items as child workflow executions under a
-// Map Run, and answers the outputs of the children that succeeded, in item order.
-func (e *execution) runDistributed(ctx context.Context, st *state, items []any, p batchPlan, selector func(i int, item any) (any, *Failure)) ([]any, *Failure) {
+// Map Run, and answers its result: the outputs of the children that succeeded, in item
+// order, unless a ResultWriter reshapes or exports them (to, when it exports).
+func (e *execution) runDistributed(ctx context.Context, st *state, items []any, p batchPlan, selector func(i int, item any) (any, *Failure), to *writerTarget) (any, *Failure) {
 	d := st.dist
 	inputs := items
 	if selector != nil {
@@ -435,8 +440,7 @@ func (e *execution) runDistributed(ctx context.Context, st *state, items []any, 
 
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	results := make([]any, len(children))
-	succeeded := make([]bool, len(children))
+	records := make([]childRecord, len(children))
 	var (
 		mu          sync.Mutex
 		running     int64
@@ -485,13 +489,15 @@ func (e *execution) runDistributed(ctx context.Context, st *state, items []any, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			rec := childRecord{started: true, arn: child.Context.ExecutionID, name: child.Context.ExecutionName, machine: child.Context.StateMachineID,
+				input: raw, start: child.Context.StartTime}
 			out, f := d.child.Run(child.Ctx, raw, child.Context, child.Runtime, child.History)
 			child.Done(out, f)
+			rec.output, rec.failure, rec.stop = out, f, child.Runtime.Now()
 			mu.Lock()
 			running--
-			if f == nil {
-				results[i], succeeded[i] = decodeRaw(out), true
-			} else if !f.Aborted() || ictx.Err() == nil {
+			records[i] = rec
+			if f != nil && (!f.Aborted() || ictx.Err() == nil) {
 				failedItems += counts[i]
 				if !exceeded && control.Settings().exceeded(failedItems, len(items)) {
 					exceeded = true
@@ -514,19 +520,53 @@ func (e *execution) runDistributed(ctx context.Context, st *state, items []any, 
 	}
 	if exceeded {
 		f := &Failure{Name: ErrExceedToleratedFailureThreshold, Cause: causeToleratedFailureThreshold}
+		if to != nil {
+			// The results are exported before the Map Run fails (unconfirmed): they are
+			// what tells which items failed.
+			if _, wf := d.writer.results(ctx, e.rt, run.ARN(), records, to); wf != nil {
+				f = wf
+			} else {
+				countWritten(run, records, counts)
+			}
+		}
 		run.Finish(f)
 		e.emit(HistoryEvent{Type: "MapRunFailed", State: st.name, Error: f.Name, Cause: f.Cause})
 		return nil, f
 	}
-	run.Finish(nil)
+	out, f := d.writer.results(ctx, e.rt, run.ARN(), records, to)
+	if f == nil && to != nil {
+		countWritten(run, records, counts)
+	}
+	run.Finish(f)
+	if f != nil {
+		e.emit(HistoryEvent{Type: "MapRunFailed", State: st.name, Error: f.Name, Cause: f.Cause})
+		return nil, f
+	}
 	e.emit(HistoryEvent{Type: "MapRunSucceeded", State: st.name})
-	out := make([]any, 0, len(children))
-	for i, ok := range succeeded {
-		if ok {
-			out = append(out, results[i])
+	return out, nil
+}
+
+// ResultsRecorder is implemented by a MapRun that counts what a ResultWriter exported:
+// DescribeMapRun's resultsWritten of items and of executions.
+type ResultsRecorder interface {
+	ResultsWritten(items, executions int64)
+}
+
+// countWritten tells run how many items and children the exported files hold: every child
+// that ran, succeeded or not.
+func countWritten(run MapRun, records []childRecord, counts []int) {
+	rec, ok := run.(ResultsRecorder)
+	if !ok {
+		return
+	}
+	var items, executions int64
+	for i, r := range records {
+		if r.started {
+			items += int64(counts[i])
+			executions++
 		}
 	}
-	return out, nil
+	rec.ResultsWritten(items, executions)
 }
 
 // decodeRaw turns a child's JSON output back into a value.
@@ -557,7 +597,7 @@ func (r *unrecordedRun) StartChild(ctx context.Context, _ int, _ json.RawMessage
 	cx.ExecutionName = name
 	cx.ExecutionID = strings.Replace(cx.StateMachineID, ":stateMachine:", ":execution:", 1) + "/" + r.label + ":" + name
 	cx.StateMachineID += "/" + r.label
-	cx.StartTime = time.Time{}
+	cx.StartTime = r.e.rt.Now()
 	cx.RedriveCount, cx.RedriveTime = 0, time.Time{}
 	return MapChild{Ctx: ctx, Context: cx, Runtime: r.e.rt, Done: func(json.RawMessage, *Failure) {}}, nil
 }

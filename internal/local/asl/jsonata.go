@@ -41,7 +41,7 @@ var jsonataStateFields = map[string][]string{
 	typeSucceed:  {"Output"},
 	typeFail:     {"Error", "Cause"},
 	typeParallel: {"Next", "End", "Branches", "Arguments", "Output", "Assign", "Retry", "Catch"},
-	typeMap:      {"Next", "End", "Items", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "Output", "Assign", "Retry", "Catch", "ItemReader", "ItemBatcher", "Label", "ToleratedFailurePercentage", "ToleratedFailureCount"},
+	typeMap:      {"Next", "End", "Items", "ItemSelector", "ItemProcessor", "Iterator", "MaxConcurrency", "Output", "Assign", "Retry", "Catch", "ItemReader", "ResultWriter", "ItemBatcher", "Label", "ToleratedFailurePercentage", "ToleratedFailureCount"},
 }
 
 var (
@@ -855,13 +855,17 @@ func (e *execution) jsonataMap(ctx context.Context, st *state, raw any, sr *stat
 			return jx.itemSelector.eval(e.jenv(raw, isr))
 		}
 	}
-	var results []any
+	var results any
 	if st.dist != nil {
 		p, f := st.dist.plan(limit, nil, env, nil)
 		if f != nil {
 			return nil, f
 		}
-		results, f = e.runDistributed(ctx, st, items, p, selector)
+		to, f := st.dist.writer.target(nil, env)
+		if f != nil {
+			return nil, f
+		}
+		results, f = e.runDistributed(ctx, st, items, p, selector, to)
 		if f != nil {
 			return nil, f
 		}

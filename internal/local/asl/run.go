@@ -44,8 +44,11 @@ func runtimeFailure(format string, a ...any) *Failure {
 
 var errExecutionTimeout = errors.New("execution timed out")
 
-// Run runs an execution of the definition to its end. See HistoryEvent for what it
-// reports to history (which may be nil) and the package's entry points for how it ends.
+// Run runs an execution of the definition to its end; see HistoryEvent for what it reports
+// to history (which may be nil). It ends with the execution's output, or a Failure: with
+// Aborted() (Name States.Aborted) when ctx is cancelled (StopExecution), the caller
+// records ABORTED; with TimedOut() once the definition's TimeoutSeconds elapsed, the
+// caller records TIMED_OUT; any other Failure is FAILED.
 func (d *Definition) Run(ctx context.Context, input json.RawMessage, cx Context, rt Runtime, history func(HistoryEvent)) (json.RawMessage, *Failure) {
 	if len(input) == 0 {
 		input = json.RawMessage("{}")
@@ -258,7 +261,16 @@ func (e *execution) runState(ctx context.Context, st *state, raw any, vars *varS
 		out, next, f = e.withRetry(ctx, st, raw, sr, func() (any, *Failure) { return e.mapAttempt(ctx, st, raw, sr) })
 	}
 	if f != nil {
-		return nil, "", locate(f, st.name, enteredID)
+		fresh := f.Name == ErrQueryEvaluation && !f.located // not a branch's, passed on
+		f = locate(f, st.name, enteredID)
+		if fresh {
+			// A JSONata expression that failed and was not caught: AWS's history has an
+			// EvaluationFailed event for it ("only present in state machines that have
+			// QueryLanguage set to JSONata"), here just before the execution fails; its
+			// place and the optional location field are unconfirmed.
+			e.emit(HistoryEvent{Type: "EvaluationFailed", State: st.name, Error: f.Name, Cause: f.Cause})
+		}
+		return nil, "", f
 	}
 	if st.end && next == st.next {
 		next = "" // but a Catcher's Next still leads on from an End state
@@ -267,12 +279,13 @@ func (e *execution) runState(ctx context.Context, st *state, raw any, vars *varS
 	if len(encoded) > MaxPayloadSize {
 		return nil, "", dataLimit(st.name)
 	}
+	var assigned map[string]json.RawMessage
 	if sr.vars != nil && sr.vars.pending != nil {
-		if f := e.commitAssign(sr); f != nil {
+		if assigned, f = e.commitAssign(sr); f != nil {
 			return nil, "", locate(f, st.name, enteredID)
 		}
 	}
-	e.emit(HistoryEvent{Type: st.typ + "StateExited", State: st.name, Output: encoded})
+	e.emit(HistoryEvent{Type: st.typ + "StateExited", State: st.name, Output: encoded, Assigned: assigned})
 	return out, next, nil
 }
 
@@ -891,13 +904,17 @@ func (e *execution) mapAttempt(ctx context.Context, st *state, raw any, sr *stat
 			return st.itemSelector.eval(e.env(eff, isr))
 		}
 	}
-	var results []any
+	var results any
 	if st.dist != nil {
 		p, f := st.dist.plan(limit, env.lookup, nil, env)
 		if f != nil {
 			return nil, f
 		}
-		results, f = e.runDistributed(ctx, st, items, p, selector)
+		to, f := st.dist.writer.target(env, nil)
+		if f != nil {
+			return nil, f
+		}
+		results, f = e.runDistributed(ctx, st, items, p, selector, to)
 		if f != nil {
 			return nil, f
 		}

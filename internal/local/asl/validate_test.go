@@ -168,7 +168,6 @@ func TestValidateUnsupported(t *testing.T) {
 		{"an SQS callback", task(`"Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken"`), "/States/T/Resource", "arn:aws:states:::sqs:sendMessage.waitForTaskToken"},
 		{"an EventBridge callback", task(`"Resource":"arn:aws:states:::events:putEvents.waitForTaskToken"`), "/States/T/Resource", "events:putEvents.waitForTaskToken"},
 		{"startExecution.sync:3", task(`"Resource":"arn:aws:states:::states:startExecution.sync:3"`), "/States/T/Resource", "startExecution.sync:3"},
-		{"ResultWriter", mapState(proc + `,"ResultWriter":{}`), "/States/M/ResultWriter", "ResultWriter"},
 		{"an ItemReader of JSONL", mapState(distProc + `,"ItemReader":{"Resource":"arn:aws:states:::s3:getObject","Parameters":{"Bucket":"b","Key":"k"},"ReaderConfig":{"InputType":"JSONL"}}`), "/States/M/ItemReader/ReaderConfig/InputType", "JSONL"},
 		{"an ItemReader of a DynamoDB export", mapState(distProc + `,"ItemReader":{"Resource":"arn:aws:states:::dynamodb:scan","Parameters":{}}`), "/States/M/ItemReader/Resource", "dynamodb:scan"},
 		{"an unknown intrinsic", `{"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"a.$":"States.StringReverse($.s)"},"End":true}}}`, "/States/A/Parameters/a.$", "States.StringReverse"},

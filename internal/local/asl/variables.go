@@ -1,6 +1,7 @@
 package asl
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -273,11 +274,13 @@ func (s *varScope) dropPending() {
 	}
 }
 
-// commitAssign stores a state's staged assignments in its scope when the state ends.
-func (e *execution) commitAssign(sr *stateRun) *Failure {
+// commitAssign stores a state's staged assignments in its scope when the state ends, and
+// answers them as the StateExited event's assignedVariables shows them: each value as
+// serialized JSON.
+func (e *execution) commitAssign(sr *stateRun) (map[string]json.RawMessage, *Failure) {
 	s := sr.vars
 	if s == nil || s.pending == nil {
-		return nil
+		return nil, nil
 	}
 	p := s.pending
 	s.pending = nil
@@ -289,7 +292,7 @@ func (e *execution) commitAssign(sr *stateRun) *Failure {
 	if s.budget.total+delta > maxVariablesTotal {
 		total := s.budget.total + delta
 		s.budget.mu.Unlock()
-		return &Failure{Name: ErrDataLimitExceeded, Cause: fmt.Sprintf("The variables of the execution would have a size of %d bytes, exceeding the maximum of %d bytes", total, maxVariablesTotal)} // (unconfirmed)
+		return nil, &Failure{Name: ErrDataLimitExceeded, Cause: fmt.Sprintf("The variables of the execution would have a size of %d bytes, exceeding the maximum of %d bytes", total, maxVariablesTotal)} // (unconfirmed)
 	}
 	s.budget.total += delta
 	s.budget.mu.Unlock()
@@ -297,11 +300,13 @@ func (e *execution) commitAssign(sr *stateRun) *Failure {
 		s.vals = make(map[string]any, len(p.vals))
 		s.sizes = make(map[string]int, len(p.vals))
 	}
+	assigned := make(map[string]json.RawMessage, len(p.vals))
 	for name, v := range p.vals {
 		s.vals[name] = v
 		s.sizes[name] = p.sizes[name]
+		assigned[name] = encode(v)
 	}
-	return nil
+	return assigned, nil
 }
 
 // resolveVariable reads a path that starts with a variable ("$order.items[0]").

@@ -126,61 +126,89 @@ func checkAlarmPeriod(p int32) *core.APIError {
 	return nil
 }
 
+// putMetricAlarm checks the request, builds the alarm and stores it: a new alarm starts in
+// INSUFFICIENT_DATA, an updated one keeps its state.
 func (s *Service) putMetricAlarm(ctx context.Context, in *putMetricAlarmInput) (any, *core.APIError) {
-	if err := checkAlarmName(in.AlarmName); err != nil {
+	n, m, err := checkMetricAlarm(in)
+	if err != nil {
 		return nil, err
+	}
+	a := newMetricAlarm(in, n, m)
+	if len(in.Metrics) > 0 {
+		err = s.setMetricMath(a, in)
+	} else {
+		err = setSingleMetric(a, in)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.storeMetricAlarm(a); err != nil {
+		return nil, err
+	}
+	return empty{}, nil
+}
+
+// checkMetricAlarm refuses what PutMetricAlarm refuses of the fields every metric alarm has,
+// and answers its EvaluationPeriods (n) and DatapointsToAlarm (m, n when absent).
+func checkMetricAlarm(in *putMetricAlarmInput) (n, m int, err *core.APIError) {
+	if err := checkAlarmName(in.AlarmName); err != nil {
+		return 0, 0, err
 	}
 	switch {
 	case in.EvaluationCriteria != nil, in.EvaluationWindow != nil, in.EvaluationInterval != nil:
-		return nil, unsupported("PromQL alarms (EvaluationCriteria, EvaluationWindow, EvaluationInterval)")
+		return 0, 0, unsupported("PromQL alarms (EvaluationCriteria, EvaluationWindow, EvaluationInterval)")
 	case in.ThresholdMetricId != "":
-		return nil, unsupported("anomaly detection alarms (ThresholdMetricId)")
+		return 0, 0, unsupported("anomaly detection alarms (ThresholdMetricId)")
 	case in.ActionConfiguration != nil, in.WarmUpConfiguration != nil:
-		return nil, unsupported("ActionConfiguration or WarmUpConfiguration")
+		return 0, 0, unsupported("ActionConfiguration or WarmUpConfiguration")
 	case in.ExtendedStatistic != "":
-		return nil, unsupported("ExtendedStatistic (percentiles and other extended statistics); use Statistic: %s", strings.Join(statistics, ", "))
+		return 0, 0, unsupported("ExtendedStatistic (percentiles and other extended statistics); use Statistic: %s", strings.Join(statistics, ", "))
 	}
 	if in.AlarmDescription != nil && len(*in.AlarmDescription) > 1024 {
-		return nil, lengthError(*in.AlarmDescription, "alarmDescription", 1024)
+		return 0, 0, lengthError(*in.AlarmDescription, "alarmDescription", 1024)
 	}
 	if in.ComparisonOperator == "" {
-		return nil, apiError("ValidationError", "1 validation error detected: Value null at 'comparisonOperator' failed to satisfy constraint: Member must not be null")
+		return 0, 0, apiError("ValidationError", "1 validation error detected: Value null at 'comparisonOperator' failed to satisfy constraint: Member must not be null")
 	}
 	if !slices.Contains(comparisonOperators, in.ComparisonOperator) {
-		return nil, enumError(in.ComparisonOperator, "comparisonOperator", comparisonOperators)
+		return 0, 0, enumError(in.ComparisonOperator, "comparisonOperator", comparisonOperators)
 	}
 	if strings.Contains(in.ComparisonOperator, "Lower") || strings.Contains(in.ComparisonOperator, "Upper") {
-		return nil, unsupported("the ComparisonOperator %s (anomaly detection bands)", in.ComparisonOperator)
+		return 0, 0, unsupported("the ComparisonOperator %s (anomaly detection bands)", in.ComparisonOperator)
 	}
 	if in.EvaluationPeriods == nil {
-		return nil, apiError("ValidationError", "1 validation error detected: Value null at 'evaluationPeriods' failed to satisfy constraint: Member must not be null")
+		return 0, 0, apiError("ValidationError", "1 validation error detected: Value null at 'evaluationPeriods' failed to satisfy constraint: Member must not be null")
 	}
-	n := int(*in.EvaluationPeriods)
+	n = int(*in.EvaluationPeriods)
 	if n < 1 {
-		return nil, apiError("ValidationError", "1 validation error detected: Value '%d' at 'evaluationPeriods' failed to satisfy constraint: Member must have value greater than or equal to 1", n)
+		return 0, 0, apiError("ValidationError", "1 validation error detected: Value '%d' at 'evaluationPeriods' failed to satisfy constraint: Member must have value greater than or equal to 1", n)
 	}
-	m := n
+	m = n
 	if in.DatapointsToAlarm != nil {
 		m = int(*in.DatapointsToAlarm)
 		if m < 1 {
-			return nil, apiError("ValidationError", "1 validation error detected: Value '%d' at 'datapointsToAlarm' failed to satisfy constraint: Member must have value greater than or equal to 1", m)
+			return 0, 0, apiError("ValidationError", "1 validation error detected: Value '%d' at 'datapointsToAlarm' failed to satisfy constraint: Member must have value greater than or equal to 1", m)
 		}
 		// hashicorp/terraform#24070 quotes AWS's answer.
 		if m > n {
-			return nil, apiError("ValidationError", "DatapointsToAlarm must be less than or equal to EvaluationPeriods")
+			return 0, 0, apiError("ValidationError", "DatapointsToAlarm must be less than or equal to EvaluationPeriods")
 		}
 	}
 	if in.Threshold == nil {
-		return nil, apiError("ValidationError", "Comparisons with a static threshold require a Threshold") // (unconfirmed)
+		return 0, 0, apiError("ValidationError", "Comparisons with a static threshold require a Threshold") // (unconfirmed)
 	}
 	if in.TreatMissingData != "" && !slices.Contains(treatments, in.TreatMissingData) {
 		// LocalStack's message (its test of AWS's answer is not recorded): unconfirmed.
-		return nil, apiError("ValidationError", "The value %s is not supported for TreatMissingData parameter. Supported values are [breaching, notBreaching, ignore, missing].", in.TreatMissingData)
+		return 0, 0, apiError("ValidationError", "The value %s is not supported for TreatMissingData parameter. Supported values are [breaching, notBreaching, ignore, missing].", in.TreatMissingData)
 	}
 	if in.Unit != "" && !standardUnits[in.Unit] {
-		return nil, apiError("InvalidParameterValue", "The parameter Unit must be a value in the set [%s].", unitList())
+		return 0, 0, apiError("InvalidParameterValue", "The parameter Unit must be a value in the set [%s].", unitList())
 	}
+	return n, m, nil
+}
 
+// newMetricAlarm is the alarm of a checked request, before its metric is set.
+func newMetricAlarm(in *putMetricAlarmInput, n, m int) *alarm {
 	a := &alarm{
 		name: in.AlarmName, arn: alarmArnPrefix + in.AlarmName,
 		actionsEnabled: in.ActionsEnabled == nil || *in.ActionsEnabled,
@@ -193,86 +221,96 @@ func (s *Service) putMetricAlarm(ctx context.Context, in *putMetricAlarmInput) (
 	if in.AlarmDescription != nil {
 		a.description = *in.AlarmDescription
 	}
-	if len(in.Metrics) > 0 {
-		if in.MetricName != "" || in.Namespace != "" || in.Statistic != "" || len(in.Dimensions) > 0 || in.Period != nil || in.Unit != "" {
-			// (unconfirmed) AWS refuses the mix; the message follows its pattern.
-			return nil, apiError("InvalidParameterCombination", "The parameters Metrics and MetricName, Namespace, Statistic, Dimensions, Period and Unit are mutually exclusive and you have specified both.")
-		}
-		parsed, err := checkQueries(in.Metrics, "Metrics")
-		if err != nil {
-			return nil, err
-		}
-		returning := 0
-		for _, q := range in.Metrics {
-			if returnsData(q) {
-				returning++
-			}
-			if q.MetricStat == nil {
-				continue
-			}
-			if err := checkAlarmPeriod(*q.MetricStat.Period); err != nil {
-				return nil, err
-			}
-			p := int64(*q.MetricStat.Period)
-			if a.period != 0 && a.period != p {
-				return nil, unsupported("metric math alarms whose metrics have different periods")
-			}
-			a.period = p
-		}
-		if returning != 1 {
-			return nil, apiError("ValidationError", "Exactly one element of the metrics list should return data.")
-		}
-		if a.period == 0 {
-			return nil, apiError("ValidationError", "Metrics list must contain at least one metric")
-		}
-		// An expression naming an unknown id, or mixing periods, is refused now, not at
-		// evaluation.
-		now := s.clock.Now()
-		run := s.runQueries(in.Metrics, parsed, now.Add(-time.Duration(a.period)*time.Second), now)
-		s.metrics.mu.RLock()
-		for _, q := range in.Metrics {
-			if _, err := run.series(q.Id); err != nil {
-				s.metrics.mu.RUnlock()
-				return nil, apiError("ValidationError", "Error in expression '%s': %v", q.Id, err)
-			}
-		}
-		s.metrics.mu.RUnlock()
-		a.metrics, a.parsed = slices.Clone(in.Metrics), parsed
-	} else {
-		if in.MetricName == "" || in.Namespace == "" {
-			return nil, apiError("ValidationError", "Metric alarms must specify MetricName and Namespace, or Metrics") // (unconfirmed)
-		}
-		if in.Statistic == "" {
-			return nil, apiError("ValidationError", "Metric alarms must specify Statistic or ExtendedStatistic") // (unconfirmed)
-		}
-		if !slices.Contains(statistics, in.Statistic) {
-			return nil, enumError(in.Statistic, "statistic", []string{"SampleCount", "Average", "Sum", "Minimum", "Maximum"})
-		}
-		if in.Period == nil {
-			return nil, apiError("ValidationError", "1 validation error detected: Value null at 'period' failed to satisfy constraint: Member must not be null")
-		}
-		if err := checkAlarmPeriod(*in.Period); err != nil {
-			return nil, err
-		}
-		if len(in.Dimensions) > maxDimensions {
-			return nil, apiError("InvalidParameterValue", "The collection Dimensions must not have a size greater than %d.", maxDimensions)
-		}
-		a.namespace, a.metricName, a.statistic = in.Namespace, in.MetricName, in.Statistic
-		a.dims, a.period = slices.Clone(in.Dimensions), int64(*in.Period)
-		a.configID = configID(in.AlarmName)
-		a.seriesKey = seriesKey(a.namespace, a.metricName, sortedDims(a.dims))
-	}
+	return a
+}
 
+// setMetricMath sets a metric math alarm's queries: exactly one returns data, all of one
+// period, and every expression evaluates now (an unknown id is refused here, not at
+// evaluation).
+func (s *Service) setMetricMath(a *alarm, in *putMetricAlarmInput) *core.APIError {
+	if in.MetricName != "" || in.Namespace != "" || in.Statistic != "" || len(in.Dimensions) > 0 || in.Period != nil || in.Unit != "" {
+		// (unconfirmed) AWS refuses the mix; the message follows its pattern.
+		return apiError("InvalidParameterCombination", "The parameters Metrics and MetricName, Namespace, Statistic, Dimensions, Period and Unit are mutually exclusive and you have specified both.")
+	}
+	parsed, err := checkQueries(in.Metrics, "Metrics")
+	if err != nil {
+		return err
+	}
+	returning := 0
+	for _, q := range in.Metrics {
+		if returnsData(q) {
+			returning++
+		}
+		if q.MetricStat == nil {
+			continue
+		}
+		if err := checkAlarmPeriod(*q.MetricStat.Period); err != nil {
+			return err
+		}
+		p := int64(*q.MetricStat.Period)
+		if a.period != 0 && a.period != p {
+			return unsupported("metric math alarms whose metrics have different periods")
+		}
+		a.period = p
+	}
+	if returning != 1 {
+		return apiError("ValidationError", "Exactly one element of the metrics list should return data.")
+	}
+	if a.period == 0 {
+		return apiError("ValidationError", "Metrics list must contain at least one metric")
+	}
+	now := s.clock.Now()
+	run := s.runQueries(in.Metrics, parsed, now.Add(-time.Duration(a.period)*time.Second), now)
+	s.metrics.mu.RLock()
+	for _, q := range in.Metrics {
+		if _, err := run.series(q.Id); err != nil {
+			s.metrics.mu.RUnlock()
+			return apiError("ValidationError", "Error in expression '%s': %v", q.Id, err)
+		}
+	}
+	s.metrics.mu.RUnlock()
+	a.metrics, a.parsed = slices.Clone(in.Metrics), parsed
+	return nil
+}
+
+// setSingleMetric sets a single-metric alarm's metric, statistic and period.
+func setSingleMetric(a *alarm, in *putMetricAlarmInput) *core.APIError {
+	if in.MetricName == "" || in.Namespace == "" {
+		return apiError("ValidationError", "Metric alarms must specify MetricName and Namespace, or Metrics") // (unconfirmed)
+	}
+	if in.Statistic == "" {
+		return apiError("ValidationError", "Metric alarms must specify Statistic or ExtendedStatistic") // (unconfirmed)
+	}
+	if !slices.Contains(statistics, in.Statistic) {
+		return enumError(in.Statistic, "statistic", []string{"SampleCount", "Average", "Sum", "Minimum", "Maximum"})
+	}
+	if in.Period == nil {
+		return apiError("ValidationError", "1 validation error detected: Value null at 'period' failed to satisfy constraint: Member must not be null")
+	}
+	if err := checkAlarmPeriod(*in.Period); err != nil {
+		return err
+	}
+	if len(in.Dimensions) > maxDimensions {
+		return apiError("InvalidParameterValue", "The collection Dimensions must not have a size greater than %d.", maxDimensions)
+	}
+	a.namespace, a.metricName, a.statistic = in.Namespace, in.MetricName, in.Statistic
+	a.dims, a.period = slices.Clone(in.Dimensions), int64(*in.Period)
+	a.configID = configID(in.AlarmName)
+	a.seriesKey = seriesKey(a.namespace, a.metricName, sortedDims(a.dims))
+	return nil
+}
+
+// storeMetricAlarm stores a, in place of the metric alarm of that name: "when you update an
+// existing alarm, its state is left unchanged" (PutMetricAlarm API reference).
+func (s *Service) storeMetricAlarm(a *alarm) *core.APIError {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	now := s.clock.Now()
 	a.configUpdated = now
 	if old, ok := s.alarms[a.name]; ok {
 		if old.composite {
-			s.mu.Unlock()
-			return nil, apiError("ValidationError", "The alarm %s already exists as a composite alarm", a.name) // (unconfirmed)
+			return apiError("ValidationError", "The alarm %s already exists as a composite alarm", a.name) // (unconfirmed)
 		}
-		// "When you update an existing alarm, its state is left unchanged" (PutMetricAlarm API
-		// reference).
 		a.state, a.reason, a.reasonData = old.state, old.reason, old.reasonData
 		a.stateUpdated, a.stateTransitioned, a.history = old.stateUpdated, old.stateTransitioned, old.history
 		a.record(now, "ConfigurationUpdate", fmt.Sprintf("Alarm %q updated", a.name), "")
@@ -282,8 +320,7 @@ func (s *Service) putMetricAlarm(ctx context.Context, in *putMetricAlarmInput) (
 		a.record(now, "ConfigurationUpdate", fmt.Sprintf("Alarm %q created", a.name), "")
 	}
 	s.alarms[a.name] = a
-	s.mu.Unlock()
-	return empty{}, nil
+	return nil
 }
 
 // configID is the stable id the event's configuration gives a single-metric alarm's metric

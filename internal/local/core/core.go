@@ -90,6 +90,8 @@ type Objects interface {
 	GetObject(ctx context.Context, bucket, key string) ([]byte, error)
 	// ListObjects answers every object of a bucket whose key starts with prefix, in key order.
 	ListObjects(ctx context.Context, bucket, prefix string) ([]ObjectInfo, error)
+	// PutObject stores an object (a Distributed Map's ResultWriter).
+	PutObject(ctx context.Context, bucket, key string, body []byte) error
 }
 
 // ObjectInfo is one object of a listing.

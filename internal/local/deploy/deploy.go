@@ -25,14 +25,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"github.com/sfn-rollout/sfn-rollout/internal/awsapi"
 	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/dynamostore"
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/s3api"
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/sfnapi"
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
 	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
 	"github.com/sfn-rollout/sfn-rollout/internal/local/lambda"
 	"github.com/sfn-rollout/sfn-rollout/internal/local/stack"
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring/withall"
 	"github.com/sfn-rollout/sfn-rollout/statemachines"
 )
 
@@ -139,7 +141,7 @@ func Controller(ctx context.Context, st *stack.Stack, opts Options) (*Deployment
 	log := slog.New(ReportingHandler(st.Reporter, next))
 	ctlCfg := cfg.Copy()
 	ctlCfg.AppID = AppID
-	ctl, err := wiring.New(ctlCfg, settings, st.Clock, log)
+	ctl, err := withall.Build(ctlCfg, settings, st.Clock, log)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +168,7 @@ func Controller(ctx context.Context, st *stack.Stack, opts Options) (*Deployment
 	if err := dynamostore.CreateTable(ctx, dynamodb.NewFromConfig(cfg), Table); err != nil {
 		return nil, fmt.Errorf("create table: %w", err)
 	}
-	s3c := s3.NewFromConfig(cfg, awsapi.S3Options)
+	s3c := s3.NewFromConfig(cfg, s3api.ClientOptions)
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(Bucket)}); err != nil {
 		return nil, fmt.Errorf("create bucket: %w", err)
 	}
@@ -184,7 +186,7 @@ func Controller(ctx context.Context, st *stack.Stack, opts Options) (*Deployment
 		"${RegisterFunctionArn}", fnArn("register"),
 		"${FinalizeFunctionArn}", fnArn("finalize"),
 	).Replace(statemachines.Controller)
-	sfnc := sfn.NewFromConfig(cfg, awsapi.SFNOptions)
+	sfnc := sfn.NewFromConfig(cfg, sfnapi.ClientOptions)
 	created, err := sfnc.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
 		Name: aws.String(topology.ControllerName(Prefix)), Definition: aws.String(definition), RoleArn: aws.String(RoleArn),
 	})

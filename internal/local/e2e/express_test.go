@@ -208,7 +208,7 @@ func TestExpressRefusesCallbackTasks(t *testing.T) {
 }
 
 // StartSyncExecution reaches the endpoint through its router with the project's SDK client
-// (awsapi.SFNOptions keeps the endpoint's host for the SDK's sync- host prefix).
+// (sfnapi.ClientOptions keeps the endpoint's host for the SDK's sync- host prefix).
 func TestExpressStartSyncExecutionThroughTheEndpoint(t *testing.T) {
 	t.Parallel()
 	env, log := shared(t)

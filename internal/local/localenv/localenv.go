@@ -25,8 +25,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"github.com/sfn-rollout/sfn-rollout/internal/awsapi"
 	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/dynamostore"
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/s3api"
+	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/sfnapi"
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
 	"github.com/sfn-rollout/sfn-rollout/internal/local/deploy"
 	"github.com/sfn-rollout/sfn-rollout/internal/local/stack"
@@ -83,8 +84,8 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	cfg := d.AWS
 	return &Env{
 		Stack: st, Deployment: d,
-		SFN:         sfn.NewFromConfig(cfg, awsapi.SFNOptions),
-		S3:          s3.NewFromConfig(cfg, awsapi.S3Options),
+		SFN:         sfn.NewFromConfig(cfg, sfnapi.ClientOptions),
+		S3:          s3.NewFromConfig(cfg, s3api.ClientOptions),
 		CloudWatch:  cloudwatch.NewFromConfig(cfg),
 		Lambda:      lambdasdk.NewFromConfig(cfg),
 		EventBridge: eventbridge.NewFromConfig(cfg),

@@ -1,7 +1,10 @@
 package s3
 
 import (
+	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
 	"io"
 
@@ -50,4 +53,27 @@ func (s *Service) ListObjects(_ context.Context, bucket, prefix string) ([]core.
 		}
 		page = gofakes3.ListBucketPage{Marker: list.NextMarker, HasMarker: true, MaxKeys: 1000}
 	}
+}
+
+// PutObject stores an object, for a Distributed Map's ResultWriter, and announces it as the
+// PutObject API does when the bucket sends events to EventBridge.
+func (s *Service) PutObject(ctx context.Context, bucket, key string, body []byte) error {
+	unlock := s.objects.lock(bucket + "/" + key)
+	meta := map[string]string{"Content-Type": "application/json"}
+	if _, err := s.store.PutObject(bucket, key, meta, bytes.NewReader(body), int64(len(body)), nil); err != nil {
+		unlock()
+		return fmt.Errorf("put s3://%s/%s: %w", bucket, key, err)
+	}
+	obj, err := s.store.latest(bucket, key)
+	if err != nil {
+		unlock()
+		return fmt.Errorf("put s3://%s/%s: read back: %w", bucket, key, err)
+	}
+	sum := md5.Sum(body)
+	ev, emit := s.objectCreated(bucket, key, "PutObject", `"`+hex.EncodeToString(sum[:])+`"`, obj, newRequestID())
+	unlock()
+	if emit {
+		s.emit(ctx, ev)
+	}
+	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
 
 // Options configure the service. Every field may be left zero.
@@ -524,25 +525,6 @@ func (s *Service) notifying(bucket string) bool {
 	return s.eventsOn[bucket]
 }
 
-// objectCreatedDetail is the detail of EventBridge's "Object Created", field for field.
-type objectCreatedDetail struct {
-	Version string `json:"version"`
-	Bucket  struct {
-		Name string `json:"name"`
-	} `json:"bucket"`
-	Object struct {
-		Key       string `json:"key"`
-		Size      int64  `json:"size"`
-		ETag      string `json:"etag"`
-		VersionID string `json:"version-id,omitempty"`
-		Sequencer string `json:"sequencer"`
-	} `json:"object"`
-	RequestID       string `json:"request-id"`
-	Requester       string `json:"requester"`
-	SourceIPAddress string `json:"source-ip-address"`
-	Reason          string `json:"reason"`
-}
-
 // objectCreated makes the event of a new object, if its bucket sends events. obj is the
 // stored version, with s3mem's version id. The caller holds the key's lock, so that
 // sequencers follow the order of the writes.
@@ -559,7 +541,7 @@ func (s *Service) objectCreated(bucket, key, reason, etag string, obj *gofakes3.
 	}
 	s.sequencers[bucket] = seq
 
-	var d objectCreatedDetail
+	var d topology.ObjectCreatedDetail
 	d.Version = "0"
 	d.Bucket.Name = bucket
 	d.Object.Key = eventKey(key)

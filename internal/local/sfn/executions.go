@@ -115,34 +115,52 @@ func (s *Service) startExecutionAs(in startExecutionInput, sync bool) (x *execut
 		return nil, false, apiError(codeInvalidInput, "Invalid State Machine Execution Input: '%v'", err)
 	}
 
+	x, old, seed, e := s.admit(in, ref, input, sync)
+	if e != nil {
+		return nil, false, e
+	}
+	if old != nil {
+		if old.snapshot().status == statusRunning && old.input == input {
+			return old, true, nil
+		}
+		return nil, false, apiError(codeExecutionExists, msgExecutionExists, old.arn)
+	}
+
+	// RUNNING is announced before the execution can end, so events keep their order.
+	s.announce(x, snapshot{status: statusRunning})
+	s.metric(x, "ExecutionsStarted", 1, unitCount)
+	go s.run(x, seed)
+	return x, false, nil
+}
+
+// admit makes the execution StartExecution asked for, under s.mu: the state machine, version
+// or alias it names, its name and ARN, its place among the executions. old is the Standard
+// execution that already holds the name, which the caller compares outside s.mu.
+func (s *Service) admit(in startExecutionInput, ref machineRef, input string, sync bool) (x *execution, old *execution, seed uint64, e *core.APIError) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
-		s.mu.Unlock()
-		return nil, false, &core.APIError{Code: "ServiceUnavailable", Message: errClosed.Error(), Status: 503}
+		return nil, nil, 0, &core.APIError{Code: "ServiceUnavailable", Message: errClosed.Error(), Status: 503}
 	}
 	m := s.machineLocked(ref)
 	if m == nil {
-		s.mu.Unlock()
-		return nil, false, machineMissing(ref.arn)
+		return nil, nil, 0, machineMissing(ref.arn)
 	}
 	if sync && m.typ != typeExpress {
-		s.mu.Unlock()
-		return nil, false, apiError(codeTypeNotSupported, msgTypeNotSupported)
+		return nil, nil, 0, apiError(codeTypeNotSupported, msgTypeNotSupported)
 	}
 	x = &execution{machine: m.arn, machineNm: m.name, rev: m.rev, clock: s.clock, input: input, status: statusRunning, closed: make(chan struct{}), express: m.typ == typeExpress}
 	switch {
 	case ref.isVersion():
 		ver := m.versions[ref.version]
 		if ver == nil {
-			s.mu.Unlock()
-			return nil, false, machineMissing(ref.arn)
+			return nil, nil, 0, machineMissing(ref.arn)
 		}
 		x.rev, x.versionArn, x.version = ver.rev, ver.arn, ver.number
 	case ref.isAlias():
 		a := m.aliases[ref.qualifier]
 		if a == nil {
-			s.mu.Unlock()
-			return nil, false, machineMissing(ref.arn)
+			return nil, nil, 0, machineMissing(ref.arn)
 		}
 		r := a.draw(s.routing.IntN(100))
 		ver := m.versions[r.number]
@@ -158,12 +176,8 @@ func (s *Service) startExecutionAs(in startExecutionInput, sync bool) (x *execut
 	if x.express {
 		// At-least-once: a name may run any number of times, each its own execution.
 		x.arn = expressExecutionArn(m.name, x.name, s.newIDLocked())
-	} else if old := s.executions[x.arn]; old != nil {
-		s.mu.Unlock()
-		if old.snapshot().status == statusRunning && old.input == input {
-			return old, true, nil
-		}
-		return nil, false, apiError(codeExecutionExists, msgExecutionExists, x.arn)
+	} else if held := s.executions[x.arn]; held != nil {
+		return nil, held, 0, nil // the caller compares it, outside s.mu
 	}
 	s.seq++
 	x.seq = s.seq
@@ -175,15 +189,8 @@ func (s *Service) startExecutionAs(in startExecutionInput, sync bool) (x *execut
 		s.executions[x.arn] = x
 		s.byMachine[m.name] = append(s.byMachine[m.name], x)
 	}
-	seed := s.rng.Uint64()
 	s.wg.Add(1)
-	s.mu.Unlock()
-
-	// RUNNING is announced before the execution can end, so events keep their order.
-	s.announce(x, snapshot{status: statusRunning})
-	s.metric(x, "ExecutionsStarted", 1, unitCount)
-	go s.run(x, seed)
-	return x, false, nil
+	return x, nil, s.rng.Uint64(), nil
 }
 
 func checkJSON(s string) error {
@@ -286,12 +293,33 @@ func (s *Service) finishQuietly(x *execution) {
 }
 
 func (s *Service) close(x *execution, status string, output, errName, cause *string) bool {
-	x.mu.Lock()
-	if x.status != statusRunning {
-		x.mu.Unlock()
+	tokens, ok := x.end(s.clock.Now(), status, output, errName, cause)
+	if !ok {
 		return false
 	}
-	ev := historyEvent{typ: terminalEvent[status], at: s.clock.Now()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range tokens {
+		if tok := s.tokens[t]; tok != nil {
+			tok.state = tokenClosed
+		}
+	}
+	if !x.express {
+		s.finished = append(s.finished, x)
+		s.forgetLocked()
+	}
+	return true
+}
+
+// end records a running execution's terminal status and event, and answers its task
+// tokens; false when it had already ended.
+func (x *execution) end(at time.Time, status string, output, errName, cause *string) (tokens []string, ok bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.status != statusRunning {
+		return nil, false
+	}
+	ev := historyEvent{typ: terminalEvent[status], at: at}
 	if output != nil {
 		ev.output = *output
 	}
@@ -306,20 +334,14 @@ func (s *Service) close(x *execution, status string, output, errName, cause *str
 	}
 	x.status, x.stop, x.output, x.errName, x.cause = status, ev.at, output, errName, cause
 	x.history = append(x.history, ev)
-	tokens := x.tokens
-	x.mu.Unlock()
-	s.mu.Lock()
-	for _, t := range tokens {
-		if tok := s.tokens[t]; tok != nil {
-			tok.state = tokenClosed
-		}
-	}
-	if !x.express {
-		s.finished = append(s.finished, x)
-		s.forgetLocked()
-	}
-	s.mu.Unlock()
-	return true
+	return slices.Clone(x.tokens), true
+}
+
+// taskTokens are the task tokens the execution handed out.
+func (x *execution) taskTokens() []string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return slices.Clone(x.tokens)
 }
 
 func nonEmpty(s *string) *string {
@@ -739,11 +761,9 @@ func (s *Service) forgetLocked() {
 			delete(s.mapRuns, run.arn)
 		}
 		delete(s.mapRunsByExecution, x.arn)
-		x.mu.Lock()
-		for _, t := range x.tokens {
+		for _, t := range x.taskTokens() {
 			delete(s.tokens, t)
 		}
-		x.mu.Unlock()
 	}
 	s.finished = append([]*execution(nil), s.finished[len(drop):]...)
 	for name, list := range s.byMachine {

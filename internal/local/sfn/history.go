@@ -20,6 +20,7 @@ type historyEvent struct {
 	resource string
 	index    int
 	length   int
+	assigned map[string]string // StateExited: the variables the state assigned, as JSON
 	at       time.Time
 }
 
@@ -39,6 +40,13 @@ func (x *execution) record(e asl.HistoryEvent) {
 	if e.MapRunArn != "" {
 		resource = e.MapRunArn // MapRunStarted has no resource: its field holds the Map Run
 	}
+	var assigned map[string]string
+	if len(e.Assigned) > 0 {
+		assigned = make(map[string]string, len(e.Assigned))
+		for name, v := range e.Assigned {
+			assigned[name] = string(v)
+		}
+	}
 	x.history = append(x.history, historyEvent{
 		typ:      e.Type,
 		state:    e.State,
@@ -49,6 +57,7 @@ func (x *execution) record(e asl.HistoryEvent) {
 		resource: resource,
 		index:    e.Index,
 		length:   e.Length,
+		assigned: assigned,
 		at:       at,
 	})
 }
@@ -142,7 +151,16 @@ func (x *execution) render(id int, h historyEvent, withData bool) map[string]any
 	case strings.HasSuffix(t, "StateEntered"):
 		ev["stateEnteredEventDetails"] = data(map[string]any{"name": h.state}, "input", h.input)
 	case strings.HasSuffix(t, "StateExited"):
-		ev["stateExitedEventDetails"] = data(map[string]any{"name": h.state}, "output", h.output)
+		d := data(map[string]any{"name": h.state}, "output", h.output)
+		if len(h.assigned) > 0 {
+			// Sensitive like the output: left out when the caller asks for no data. The
+			// details' truncated is "always false for API calls".
+			if withData {
+				d["assignedVariables"] = h.assigned
+			}
+			d["assignedVariablesDetails"] = map[string]any{"truncated": false}
+		}
+		ev["stateExitedEventDetails"] = d
 	case t == "TaskScheduled":
 		d := task(map[string]any{"region": core.Region})
 		if withData {

@@ -1,6 +1,7 @@
 package sfn
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -101,4 +102,66 @@ func TestItemReaderOverLocalS3(t *testing.T) {
 			t.Fatalf("status %s, error %q", d.Status, aws.ToString(d.Error))
 		}
 	})
+}
+
+// A Distributed Map's ResultWriter exports the Map Run's results to the local S3: the
+// manifest names the Map Run the API lists, SUCCEEDED_0.json holds one record per child,
+// each naming a child execution the API lists under that Map Run.
+func TestResultWriterOverLocalS3(t *testing.T) {
+	clock := core.NewClock(3600)
+	objects := localS3(t, clock, "results", nil)
+	h := newHarness(t, func(o *Options) { o.Clock, o.Objects = clock, objects })
+	def := `{"StartAt":"M","States":{"M":{"Type":"Map","End":true,"ItemsPath":"$.items",
+		"ResultWriter":{"Resource":"arn:aws:states:::s3:putObject","Parameters":{"Bucket":"results","Prefix":"orders"}},
+		"ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}}}}`
+	parent := h.start(t, h.machine(t, "writer", def), "", `{"items":[{"id":1},{"id":2}]}`)
+	d := h.wait(t, parent)
+	if d.Status != sfntypes.ExecutionStatusSucceeded {
+		t.Fatalf("status %s: %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+	run := aws.ToString(h.mapRuns(t, parent)[0].MapRunArn)
+	var out struct {
+		MapRunArn           string
+		ResultWriterDetails struct{ Bucket, Key string }
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(d.Output)), &out); err != nil {
+		t.Fatal(err)
+	}
+	dir := "orders/" + run[strings.LastIndex(run, ":")+1:] + "/"
+	if out.MapRunArn != run || out.ResultWriterDetails.Bucket != "results" || out.ResultWriterDetails.Key != dir+"manifest.json" {
+		t.Fatalf("output %s, Map Run %s", aws.ToString(d.Output), run)
+	}
+	body, err := objects.GetObject(ctx(), "results", dir+"manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest struct {
+		MapRunArn   string
+		ResultFiles map[string][]struct{ Key string }
+	}
+	if err := json.Unmarshal(body, &manifest); err != nil || manifest.MapRunArn != run || len(manifest.ResultFiles["SUCCEEDED"]) != 1 {
+		t.Fatalf("manifest %s (%v)", body, err)
+	}
+	body, err = objects.GetObject(ctx(), "results", manifest.ResultFiles["SUCCEEDED"][0].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var records []struct{ ExecutionArn, Status, Input, Output string }
+	if err := json.Unmarshal(body, &records); err != nil || len(records) != 2 {
+		t.Fatalf("SUCCEEDED_0.json %s (%v)", body, err)
+	}
+	dm := must[*awssfn.DescribeMapRunOutput](t)(h.client.DescribeMapRun(ctx(), &awssfn.DescribeMapRunInput{MapRunArn: aws.String(run)}))
+	if dm.ItemCounts.ResultsWritten != 2 || dm.ExecutionCounts.ResultsWritten != 2 {
+		t.Errorf("resultsWritten %d items, %d executions, want 2 and 2", dm.ItemCounts.ResultsWritten, dm.ExecutionCounts.ResultsWritten)
+	}
+	children := must[*awssfn.ListExecutionsOutput](t)(h.client.ListExecutions(ctx(), &awssfn.ListExecutionsInput{MapRunArn: aws.String(run)}))
+	listed := map[string]bool{}
+	for _, c := range children.Executions {
+		listed[aws.ToString(c.ExecutionArn)] = true
+	}
+	for _, r := range records {
+		if !listed[r.ExecutionArn] || r.Status != "SUCCEEDED" || r.Input != r.Output || !strings.HasPrefix(r.Input, `{"id":`) {
+			t.Errorf("record %+v (children %v)", r, listed)
+		}
+	}
 }

@@ -96,6 +96,15 @@ func (rt *execRuntime) StartMapRun(_ context.Context, start asl.MapRunStart) (as
 
 func (r *mapRun) ARN() string { return r.arn }
 
+var _ asl.ResultsRecorder = (*mapRun)(nil)
+
+// ResultsWritten records what the Map Run's ResultWriter exported.
+func (r *mapRun) ResultsWritten(items, executions int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.items.ResultsWritten, r.executions.ResultsWritten = items, executions
+}
+
 // StartChild starts a child workflow execution: named by an id, under the parent's state
 // machine and the Map's label, with a history of its own. STANDARD children are described,
 // listed by mapRunArn and kept like other executions; EXPRESS ones, like any Express
@@ -354,9 +363,12 @@ func (s *Service) updateMapRun(_ context.Context, in *updateMapRunInput) (any, *
 	return struct{}{}, nil
 }
 
-var _ asl.ObjectReader = (*execRuntime)(nil)
+var (
+	_ asl.ObjectReader = (*execRuntime)(nil)
+	_ asl.ObjectWriter = (*execRuntime)(nil)
+)
 
-var errNoObjects = errors.New("this endpoint has no S3 for an ItemReader to read")
+var errNoObjects = errors.New("this endpoint has no S3 for an ItemReader or a ResultWriter")
 
 // GetObject reads an object of the local S3 for a Distributed Map's ItemReader.
 func (rt *execRuntime) GetObject(ctx context.Context, bucket, key string) ([]byte, error) {
@@ -380,4 +392,12 @@ func (rt *execRuntime) ListObjects(ctx context.Context, bucket, prefix string) (
 		out[i] = asl.ObjectInfo{Key: o.Key, ETag: o.ETag, StorageClass: o.StorageClass, Size: o.Size, LastModified: o.LastModified}
 	}
 	return out, nil
+}
+
+// PutObject writes an object to the local S3 for a Distributed Map's ResultWriter.
+func (rt *execRuntime) PutObject(ctx context.Context, bucket, key string, body []byte) error {
+	if rt.s.opts.Objects == nil {
+		return errNoObjects
+	}
+	return rt.s.opts.Objects.PutObject(ctx, bucket, key, body)
 }

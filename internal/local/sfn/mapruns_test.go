@@ -334,8 +334,8 @@ func TestDistributedMapDefinitions(t *testing.T) {
 	for _, tc := range []struct{ name, def, want string }{
 		{"an ItemReader of Parquet is refused by name", `{"StartAt":"M","States":{"M":{"Type":"Map","End":true,"ItemReader":{"Resource":"arn:aws:states:::s3:getObject","Parameters":{"Bucket":"b","Key":"k"},"ReaderConfig":{"InputType":"PARQUET"}},
 			"ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}}}}`, "PARQUET"},
-		{"ResultWriter is refused by name", `{"StartAt":"M","States":{"M":{"Type":"Map","End":true,"ResultWriter":{"Resource":"arn:aws:states:::s3:putObject","Parameters":{"Bucket":"b","Prefix":"p"}},
-			"ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}}}}`, "ResultWriter"},
+		{"a ResultWriter that writes elsewhere than S3", `{"StartAt":"M","States":{"M":{"Type":"Map","End":true,"ResultWriter":{"Resource":"arn:aws:states:::dynamodb:putItem","Parameters":{"Bucket":"b","Prefix":"p"}},
+			"ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}}}}`, "s3:putObject"},
 		{"DISTRIBUTED needs an ExecutionType", `{"StartAt":"M","States":{"M":{"Type":"Map","End":true,
 			"ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED"},"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}}}}`, "ExecutionType"},
 	} {

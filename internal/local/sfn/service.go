@@ -23,7 +23,7 @@ type Options struct {
 	Clock     *core.Clock
 	Bus       core.Bus
 	Functions core.Functions
-	Objects   core.Objects // S3, which a Distributed Map's ItemReader reads
+	Objects   core.Objects // S3, which a Distributed Map's ItemReader reads and ResultWriter writes
 	Metrics   core.Metrics
 	Faults    *core.Faults
 	Quotas    *core.Quotas
