@@ -11,11 +11,12 @@ import (
 	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
 	"github.com/sfn-rollout/sfn-rollout/internal/wiring/withcloudwatch"
 	"github.com/sfn-rollout/sfn-rollout/internal/wiring/withevents"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring/withscheduler"
 	"github.com/sfn-rollout/sfn-rollout/internal/wiring/withsfn"
 )
 
 func main() {
-	c, err := wiring.FromEnv("rollback", withsfn.Client, withcloudwatch.Client, withevents.Client)
+	c, err := wiring.FromEnv("rollback", withsfn.Client, withcloudwatch.Client, withscheduler.Client, withevents.Client)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

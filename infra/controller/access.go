@@ -77,7 +77,8 @@ const (
 //     update), the sweep schedule's deletion when nothing runs (and its creation again when
 //     a Register came meanwhile), a leftover per-rollout schedule's deletion.
 //   - rollback: a tick on an alarm's event (it reads no alarm; an ended rollout's retry reads
-//     the alias).
+//     the alias); in a storm, a turn of the alias-update bucket too far away is handed to a
+//     one-time continuation schedule (CreateSchedule, deleted by Scheduler after it fires).
 //   - finalize: a last tick, the test alias's deletion, garbage collection of versions
 //     (ListStateMachineVersions, ListStateMachineAliases + Describe, DeleteStateMachineVersion),
 //     waking a queued upload.
@@ -117,7 +118,7 @@ var accessOf = map[string]functionAccess{
 		table: storeActions, queryIndexes: true, putEvents: true,
 		stateMachineReads: []string{listTags, listExecutions},
 		managedActions:    []string{describeAlias, updateAlias},
-		answerTasks:       true, describeAlarms: true, metricData: true,
+		answerTasks:       true, describeAlarms: true, metricData: true, createSchedule: true,
 	},
 	"finalize": {
 		table: storeActions, queryIndexes: true, putEvents: true,

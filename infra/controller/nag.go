@@ -59,7 +59,8 @@ var (
 			"cloudwatch:DescribeAlarmHistory answers a composite alarm's history only to a permission scoped to \"*\"; it reads state changes of the policy's alarms.",
 		[]string{"Resource::*"}}
 	tickSchedules = finding{"AwsSolutions-IAM5",
-		"One tick schedule per rollout, named " + topology.SchedulePrefix + "<rolloutId> and created at run time, only in this stack's schedule group.",
+		"Schedules created at run time, only in this stack's schedule group and only named " + topology.SchedulePrefix + "*: the sweep's (" +
+			topology.SchedulePrefix + "sweep-<shard>) and, in a storm of rollbacks, one-time continuations (" + topology.SchedulePrefix + "turn-<unix>-<rolloutId>).",
 		[]string{`/^Resource::arn:<AWS::Partition>:scheduler:[^:]+:[^:]+:schedule\/[A-Za-z0-9-]+\/` + topology.SchedulePrefix + `\*$/g`}}
 	deployedDefinitions = finding{"AwsSolutions-IAM5",
 		"deploy uploads the definitions ManagedStateMachine hands it, and reads them back when a retried event finds one " +

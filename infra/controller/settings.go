@@ -21,6 +21,7 @@ const (
 	ContextLogRetentionDays      = "logRetentionDays"
 	ContextNotificationTopicArn  = "notificationTopicArn"
 	ContextNoncurrentVersionDays = "noncurrentVersionExpiryDays"
+	ContextRollbackConcurrency   = "rollbackReservedConcurrency"
 	defaultLogRetentionDays      = 30
 	defaultNoncurrentVersionDays = 30
 	maxStackNameForFunctionNames = 40 // "<stack>-finalize" must stay within Lambda's 64 characters
@@ -40,6 +41,10 @@ type Settings struct {
 	NotificationTopicArn string
 	// NoncurrentVersionExpiryDays is how long overwritten artifacts are kept.
 	NoncurrentVersionExpiryDays int
+	// RollbackReservedConcurrency is the rollback function's reserved concurrency
+	// (topology.ReservedConcurrency says why 200); 0 reserves none, for an account whose
+	// concurrency quota is too low to set 200 aside (Lambda keeps 100 unreserved).
+	RollbackReservedConcurrency int
 }
 
 // DefaultSettings are the values cdk.json also holds.
@@ -48,6 +53,7 @@ func DefaultSettings() Settings {
 		StackName:                   topology.DefaultPrefix,
 		LogRetentionDays:            defaultLogRetentionDays,
 		NoncurrentVersionExpiryDays: defaultNoncurrentVersionDays,
+		RollbackReservedConcurrency: topology.ReservedConcurrency("rollback"),
 	}
 }
 
@@ -87,6 +93,9 @@ func (s Settings) Validate() error {
 	}
 	if s.NoncurrentVersionExpiryDays < 1 {
 		errs = append(errs, fmt.Sprintf("%s %d: want a whole number of days, at least 1", ContextNoncurrentVersionDays, s.NoncurrentVersionExpiryDays))
+	}
+	if s.RollbackReservedConcurrency < 0 {
+		errs = append(errs, fmt.Sprintf("%s %d: want 0 (none) or a number of concurrent executions", ContextRollbackConcurrency, s.RollbackReservedConcurrency))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("controller settings: %s", strings.Join(errs, "; "))
@@ -140,6 +149,7 @@ func SettingsFromContext(app awscdk.App) (Settings, error) {
 	str(ContextNotificationTopicArn, &s.NotificationTopicArn)
 	num(ContextLogRetentionDays, &s.LogRetentionDays)
 	num(ContextNoncurrentVersionDays, &s.NoncurrentVersionExpiryDays)
+	num(ContextRollbackConcurrency, &s.RollbackReservedConcurrency)
 	if len(errs) > 0 {
 		return s, fmt.Errorf("controller context: %s", strings.Join(errs, "; "))
 	}

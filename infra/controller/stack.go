@@ -130,7 +130,8 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		Name: jsii.String(topology.ScheduleGroupName(prefix)),
 	})
 	advanceArn := arn(st.Stack, "lambda", "function", topology.FunctionName(prefix, "advance"), awscdk.ArnFormat_COLON_RESOURCE_NAME)
-	st.schedulerRole(advanceArn)
+	rollbackArn := arn(st.Stack, "lambda", "function", topology.FunctionName(prefix, "rollback"), awscdk.ArnFormat_COLON_RESOURCE_NAME)
+	st.schedulerRole(advanceArn, rollbackArn)
 
 	g := grants{
 		managedStateMachines: arn(st.Stack, "states", "stateMachine", managedPrefix+"*", awscdk.ArnFormat_COLON_RESOURCE_NAME),
@@ -149,16 +150,17 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) (*Stack,
 		deployObjects: *st.Bucket.ArnForObjects(jsii.String("*/" + topology.DeployUploadPrefix + "*" + topology.DefinitionSuffix)),
 	}
 	env := map[string]*string{
-		topology.EnvTable:              st.Table.TableName(),
-		topology.EnvBucket:             st.Bucket.BucketName(),
-		topology.EnvScheduleGroup:      jsii.String(topology.ScheduleGroupName(prefix)),
-		topology.EnvSchedulerRoleArn:   st.SchedulerRole.RoleArn(),
-		topology.EnvAdvanceFunctionArn: jsii.String(advanceArn),
-		topology.EnvEventBus:           jsii.String(topology.DefaultEventBus),
-		topology.EnvTickRate:           jsii.String(topology.DefaultTickRate),
-		topology.EnvMinInterval:        jsii.String(topology.DefaultMinInterval),
-		topology.EnvDedupeTTL:          jsii.String(topology.DefaultDedupeTTL),
-		topology.EnvLogLevel:           jsii.String("INFO"),
+		topology.EnvTable:               st.Table.TableName(),
+		topology.EnvBucket:              st.Bucket.BucketName(),
+		topology.EnvScheduleGroup:       jsii.String(topology.ScheduleGroupName(prefix)),
+		topology.EnvSchedulerRoleArn:    st.SchedulerRole.RoleArn(),
+		topology.EnvAdvanceFunctionArn:  jsii.String(advanceArn),
+		topology.EnvRollbackFunctionArn: jsii.String(rollbackArn),
+		topology.EnvEventBus:            jsii.String(topology.DefaultEventBus),
+		topology.EnvTickRate:            jsii.String(topology.DefaultTickRate),
+		topology.EnvMinInterval:         jsii.String(topology.DefaultMinInterval),
+		topology.EnvDedupeTTL:           jsii.String(topology.DefaultDedupeTTL),
+		topology.EnvLogLevel:            jsii.String("INFO"),
 	}
 	for _, fn := range topology.Functions {
 		st.function(fn, assetRoot, env, g)
@@ -233,9 +235,10 @@ func (st *Stack) deadLetterQueue(id string) awssqs.Queue {
 	})
 }
 
-// schedulerRole lets the rollouts' tick schedules invoke advance, and only schedules of
-// this account's schedule group may assume it.
-func (st *Stack) schedulerRole(advanceArn string) {
+// schedulerRole lets the rollouts' tick schedules invoke advance and a rollback storm's
+// continuation schedules invoke rollback, and only schedules of this account's schedule
+// group may assume it.
+func (st *Stack) schedulerRole(advanceArn, rollbackArn string) {
 	groupArn := arn(st.Stack, "scheduler", "schedule-group", topology.ScheduleGroupName(st.Settings.StackName), awscdk.ArnFormat_SLASH_RESOURCE_NAME)
 	principal := awsiam.NewPrincipalWithConditions(awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), nil), &map[string]any{
 		"StringEquals": map[string]any{"aws:SourceAccount": st.Account()},
@@ -243,9 +246,10 @@ func (st *Stack) schedulerRole(advanceArn string) {
 	})
 	st.SchedulerRole = awsiam.NewRole(st.Stack, jsii.String("SchedulerRole"), &awsiam.RoleProps{
 		AssumedBy:   principal,
-		Description: jsii.String("sfn-rollout: lets the rollouts' tick schedules invoke advance"),
+		Description: jsii.String("sfn-rollout: lets the rollouts' schedules invoke advance and rollback"),
 	})
 	st.SchedulerRole.AddToPolicy(statement("InvokeAdvance", []string{"lambda:InvokeFunction"}, []string{advanceArn}, nil))
+	st.SchedulerRole.AddToPolicy(statement("InvokeRollback", []string{"lambda:InvokeFunction"}, []string{rollbackArn}, nil))
 }
 
 // asyncInvoked tells the functions that EventBridge, Scheduler or Lambda's event queue
@@ -287,6 +291,9 @@ func (st *Stack) function(fn, assetRoot string, env map[string]*string, g grants
 		Environment:  &env,
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(topology.FunctionTimeout(fn).Seconds())),
 		MemorySize:   jsii.Number(functionMemoryMB),
+	}
+	if fn == "rollback" && st.Settings.RollbackReservedConcurrency > 0 {
+		props.ReservedConcurrentExecutions = jsii.Number(float64(st.Settings.RollbackReservedConcurrency))
 	}
 	if asyncInvoked(fn) {
 		props.DeadLetterQueue = st.FunctionDLQ

@@ -40,6 +40,7 @@ var (
 		LogRetentionDays:            14,
 		NotificationTopicArn:        "arn:aws:sns:eu-west-1:123456789012:oncall",
 		NoncurrentVersionExpiryDays: 45,
+		RollbackReservedConcurrency: 150,
 	}
 )
 
@@ -245,19 +246,23 @@ func TestFunctions(t *testing.T) {
 	advanceArn := map[string]any{"Fn::Join": []any{"", []any{
 		"arn:", ref("AWS::Partition"), ":lambda:eu-west-1:123456789012:function:" + topology.FunctionName(prefix, "advance"),
 	}}}
+	rollbackArn := map[string]any{"Fn::Join": []any{"", []any{
+		"arn:", ref("AWS::Partition"), ":lambda:eu-west-1:123456789012:function:" + topology.FunctionName(prefix, "rollback"),
+	}}}
 	// The stack has a concrete environment, so FormatArn keeps the region and account
 	// as literals; the partition stays a pseudo parameter.
 	wantEnv := map[string]any{
-		topology.EnvTable:              ref(tableID),
-		topology.EnvBucket:             ref(bucketID),
-		topology.EnvScheduleGroup:      topology.ScheduleGroupName(prefix),
-		topology.EnvSchedulerRoleArn:   getAtt(roleID, "Arn"),
-		topology.EnvAdvanceFunctionArn: advanceArn,
-		topology.EnvEventBus:           topology.DefaultEventBus,
-		topology.EnvTickRate:           topology.DefaultTickRate,
-		topology.EnvMinInterval:        topology.DefaultMinInterval,
-		topology.EnvDedupeTTL:          topology.DefaultDedupeTTL,
-		topology.EnvLogLevel:           "INFO",
+		topology.EnvRollbackFunctionArn: rollbackArn,
+		topology.EnvTable:               ref(tableID),
+		topology.EnvBucket:              ref(bucketID),
+		topology.EnvScheduleGroup:       topology.ScheduleGroupName(prefix),
+		topology.EnvSchedulerRoleArn:    getAtt(roleID, "Arn"),
+		topology.EnvAdvanceFunctionArn:  advanceArn,
+		topology.EnvEventBus:            topology.DefaultEventBus,
+		topology.EnvTickRate:            topology.DefaultTickRate,
+		topology.EnvMinInterval:         topology.DefaultMinInterval,
+		topology.EnvDedupeTTL:           topology.DefaultDedupeTTL,
+		topology.EnvLogLevel:            "INFO",
 	}
 	dlqID := ""
 	for id := range resources("AWS::SQS::Queue") {
@@ -297,6 +302,15 @@ func TestFunctions(t *testing.T) {
 			}
 			if _, err := wiring.SettingsFromEnv(getenv); err != nil {
 				panic(err)
+			}
+		})
+		check(t, fn+" reserved concurrency", func() {
+			var want any
+			if fn == "rollback" {
+				want = float64(testSettings.RollbackReservedConcurrency)
+			}
+			if !reflect.DeepEqual(p["ReservedConcurrentExecutions"], want) {
+				panic(fmt.Sprintf("ReservedConcurrentExecutions %v, want %v", p["ReservedConcurrentExecutions"], want))
 			}
 		})
 		check(t, fn+" dead-letter queue", func() {
@@ -498,6 +512,11 @@ func TestSchedules(t *testing.T) {
 		"Sid": "InvokeAdvance", "Action": "lambda:InvokeFunction", "Effect": "Allow",
 		"Resource": map[string]any{"Fn::Join": []any{"", []any{
 			"arn:", ref("AWS::Partition"), ":lambda:eu-west-1:123456789012:function:" + topology.FunctionName(testSettings.StackName, "advance"),
+		}}},
+	}, map[string]any{
+		"Sid": "InvokeRollback", "Action": "lambda:InvokeFunction", "Effect": "Allow",
+		"Resource": map[string]any{"Fn::Join": []any{"", []any{
+			"arn:", ref("AWS::Partition"), ":lambda:eu-west-1:123456789012:function:" + topology.FunctionName(testSettings.StackName, "rollback"),
 		}}},
 	}}}})
 }
@@ -725,6 +744,7 @@ func TestSettings(t *testing.T) {
 		{"retention", func(s *Settings) { s.LogRetentionDays = 31 }, ContextLogRetentionDays},
 		{"topic", func(s *Settings) { s.NotificationTopicArn = "oncall" }, ContextNotificationTopicArn},
 		{"expiry", func(s *Settings) { s.NoncurrentVersionExpiryDays = 0 }, ContextNoncurrentVersionDays},
+		{"rollback concurrency", func(s *Settings) { s.RollbackReservedConcurrency = -1 }, ContextRollbackConcurrency},
 	} {
 		s := DefaultSettings()
 		c.edit(&s)
@@ -742,6 +762,7 @@ func TestSettingsFromContext(t *testing.T) {
 		ContextLogRetentionDays:      "90", // as -c passes it
 		ContextNotificationTopicArn:  "arn:aws:sns:us-east-1:123456789012:pager",
 		ContextNoncurrentVersionDays: 7.0, // as cdk.json holds it
+		ContextRollbackConcurrency:   "0", // an account whose quota cannot set 200 aside
 	}})
 	s, err := SettingsFromContext(app)
 	if err != nil {
@@ -951,5 +972,36 @@ func TestManagedPrefixIsAStackParameter(t *testing.T) {
 	refs := strings.Count(string(body), `{"Ref":"`+ManagedPrefixParameter+`"}`)
 	if refs < len(topology.Functions)+2 {
 		t.Errorf("%d references to %s: want one per function role and the controller's two", refs, ManagedPrefixParameter)
+	}
+}
+
+// A role is granted calls of the services whose clients the function's main builds
+// (topology.FunctionClients), no more and no fewer: a client without a grant fails at run
+// time with AccessDenied, and a grant without a client is access nothing uses.
+func TestRolesGrantTheServicesOfTheFunctionsClients(t *testing.T) {
+	for _, fn := range topology.Functions {
+		a := accessOf[fn]
+		var granted []string
+		if len(a.stateMachineReads)+len(a.managedActions) > 0 || a.validate || a.answerTasks {
+			granted = append(granted, topology.ClientStepFunctions)
+		}
+		if a.describeAlarms || a.metricData || a.alarmHistory {
+			granted = append(granted, topology.ClientCloudWatch)
+		}
+		if a.readArtifacts || a.uploadDefinitions {
+			granted = append(granted, topology.ClientS3)
+		}
+		if a.createSchedule || a.deleteSchedule {
+			granted = append(granted, topology.ClientScheduler)
+		}
+		if a.putEvents {
+			granted = append(granted, topology.ClientEventBridge)
+		}
+		want := slices.Clone(topology.FunctionClients[fn])
+		sort.Strings(granted)
+		sort.Strings(want)
+		if !slices.Equal(granted, want) {
+			t.Errorf("%s: its role grants calls of %v, its main builds clients of %v", fn, granted, want)
+		}
 	}
 }

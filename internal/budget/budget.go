@@ -257,6 +257,11 @@ func (b *Budget) Reserve(ctx context.Context, api API) (time.Time, error) {
 		switch {
 		case err == nil && taken:
 			b.line(api).saw(emptyAt)
+			if beyond, ok := handOverBeyond(ctx); ok && emptyAt.Sub(now) > beyond {
+				// The caller hands turns this far to a continuation of itself: the turn is
+				// kept, and it is the caller's to use or give back (Refund).
+				return emptyAt, &LateTurn{API: api, At: emptyAt}
+			}
 			if err := b.reachable(ctx, emptyAt.Sub(now)); err != nil {
 				// A turn the caller would not live to use is given back at once: kept, it
 				// would hold every turn behind it back for nothing. The rollback is left to
@@ -275,6 +280,42 @@ func (b *Budget) Reserve(ctx context.Context, api API) (time.Time, error) {
 			return time.Time{}, b.exhausted(err, api, Rollback, err)
 		}
 	}
+}
+
+type handOverKey struct{}
+
+// WithHandOver returns ctx for a rollback writer that can hand a far turn to a continuation
+// of itself (a one-time schedule shortly before the turn): Reserve keeps a turn more than
+// beyond away and answers it with a *LateTurn, instead of giving it back.
+func WithHandOver(ctx context.Context, beyond time.Duration) context.Context {
+	return context.WithValue(ctx, handOverKey{}, beyond)
+}
+
+// WithoutHandOver returns ctx for a writer that cannot hand a turn over (a repair, which
+// reads the alias once its turn has come): Reserve gives a turn it would not live to use
+// back, as without WithHandOver.
+func WithoutHandOver(ctx context.Context) context.Context {
+	return context.WithValue(ctx, handOverKey{}, time.Duration(0))
+}
+
+func handOverBeyond(ctx context.Context) (time.Duration, bool) {
+	d, ok := ctx.Value(handOverKey{}).(time.Duration)
+	return d, ok && d > 0
+}
+
+// LateTurn is Reserve's answer to a writer that hands far turns over (WithHandOver): its
+// turn, at At, is further away than it waits. The turn is kept for it: it must hand it to a
+// continuation or give it back (Refund). A turn that nobody uses is not lost for good: the
+// view counts one token more than AWS spent until the bucket has refilled to its burst
+// (the view holds min(burst, refill·(t − emptyAt)) tokens), so it costs whoever comes after
+// it one refill period, once.
+type LateTurn struct {
+	API API
+	At  time.Time
+}
+
+func (e *LateTurn) Error() string {
+	return fmt.Sprintf("%s: the turn at %s is to be handed over", e.API, e.At.UTC().Format(time.RFC3339Nano))
 }
 
 // realWait is a wait on the budget's clock in wall time (local mode's clock runs faster),

@@ -331,3 +331,34 @@ func TestAnUnreachableTurnIsGivenBack(t *testing.T) {
 		t.Errorf("the next turn is at %s, want %s: the refused one was given back", at.Sub(t0), want.Sub(t0))
 	}
 }
+
+// A writer that hands far turns over (WithHandOver) keeps a turn beyond its threshold,
+// answered as a *LateTurn, even one past its deadline; a turn within the threshold is served
+// as always, and WithoutHandOver restores giving an unreachable turn back.
+func TestAFarTurnIsKeptForAHandOver(t *testing.T) {
+	clock := budgettest.NewManualClock(t0)
+	b := budget.New(budget.NewMemory(), clock, nil)
+	rollback := budget.WithPriority(context.Background(), budget.Rollback)
+	for range budget.Quotas[api].Burst + 60 { // a minute of turns ahead
+		if _, err := b.Reserve(rollback, api); err != nil {
+			t.Fatal(err)
+		}
+	}
+	near := budget.WithHandOver(rollback, 2*time.Minute)
+	if at, err := b.Reserve(near, api); err != nil || !at.Equal(t0.Add(61*time.Second)) {
+		t.Fatalf("a turn within the threshold = %s, %v; want at 61s", at.Sub(t0), err)
+	}
+	short, cancel := context.WithTimeout(budget.WithHandOver(rollback, 30*time.Second), 10*time.Second)
+	defer cancel()
+	at, err := b.Reserve(short, api)
+	var late *budget.LateTurn
+	if !errors.As(err, &late) || !late.At.Equal(t0.Add(62*time.Second)) || !at.Equal(late.At) || errors.Is(err, budget.ErrExhausted) {
+		t.Fatalf("a turn beyond the threshold = %s, %v; want a LateTurn at 62s, kept", at.Sub(t0), err)
+	}
+	if _, err := b.Reserve(budget.WithoutHandOver(short), api); !errors.Is(err, budget.ErrExhausted) {
+		t.Fatalf("without hand-over, a turn past the deadline: err = %v, want ErrExhausted", err)
+	}
+	if next, err := b.Reserve(rollback, api); err != nil || !next.Equal(t0.Add(63*time.Second)) {
+		t.Errorf("the next turn = %s, %v; want 63s: the late turn is kept, the unreachable one given back", next.Sub(t0), err)
+	}
+}

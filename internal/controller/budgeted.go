@@ -240,6 +240,29 @@ func (a *budgetedAliases) TakeAhead(ctx context.Context, api budget.API) error {
 	return nil
 }
 
+// UseTurn waits for a turn of api reserved earlier (a continuation's, budget.LateTurn) and
+// holds it in ctx's slot, as TakeAhead holds a rollback's turn: the next call of api made
+// with ctx uses it, and gives it back if AWS throttles it all the same.
+func (a *budgetedAliases) UseTurn(ctx context.Context, api budget.API, at time.Time) error {
+	s, ok := ctx.Value(tokenSlotKey{}).(*tokenSlot)
+	if !ok {
+		return fmt.Errorf("use the turn of %s: no slot to hold it", api)
+	}
+	if err := a.budget.SleepUntil(ctx, at); err != nil {
+		return fmt.Errorf("%w: wait for the turn of a continuation's alias update: %w", ErrThrottled, err)
+	}
+	s.mu.Lock()
+	s.api, s.held, s.throttled = api, true, false
+	s.mu.Unlock()
+	return nil
+}
+
+// GiveTurnBack gives back a turn of api reserved earlier and kept out of any slot (a
+// continuation's, budget.LateTurn), which no call will use.
+func (a *budgetedAliases) GiveTurnBack(ctx context.Context, api budget.API) {
+	a.budget.Refund(ctx, api)
+}
+
 // Update takes its token first, as every call does, but for a rollback: a rollback calls
 // at once (its turn comes after a throttled try, TakeAhead), records the token once AWS
 // took one, and marks a throttled try so that the next one waits for its turn.

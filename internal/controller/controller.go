@@ -167,6 +167,12 @@ const maxAttempts = 5
 // first: it is the intent, and a crash before the alias update is repaired by the next
 // tick. It returns ErrConflict when another writer came first.
 func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout.Decision, actor string) (rollout.Rollout, error) {
+	if prev.Phase.Terminal() {
+		// Only the writer of the decision itself hands a far turn to a continuation, which
+		// writes without reading as that writer does; a repair of an ended rollout read the
+		// alias when its turn came, and a continuation would write long after that read.
+		ctx = budget.WithoutHandOver(ctx)
+	}
 	d.Next = rollout.WithIntent(prev, d.Next, c.now())
 	d.Next.Decided = &rollout.Decided{Rev: d.Next.Rev + 1, At: d.Next.UpdatedAt, Actor: actor, Action: d.Action, Reason: d.Reason}
 	if d.SetAlias && d.Next.CandidateWeight == 0 {
@@ -204,6 +210,15 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 	overtaken, confirmed := false, false
 	if d.SetAlias {
 		applied, err := c.setAlias(ctx, saved, saved.Rev)
+		if errors.Is(err, errHandedOver) {
+			// The write is a continuation's, at the turn this writer kept: the decision is
+			// done, and owes its events; the alias is confirmed when the continuation writes.
+			c.announce(ctx, prev, saved, d)
+			if saved.Phase.Terminal() && !prev.Phase.Terminal() {
+				c.sendOutcome(ctx, saved)
+			}
+			return saved, nil
+		}
 		if err != nil && !saved.WriterUntil.IsZero() {
 			// This writer gives up: the repairers need not wait for it.
 			c.releaseWriter(ctx, saved)
@@ -277,12 +292,24 @@ func (c *Controller) writerBusy(r rollout.Rollout) bool {
 	return !r.Confirmed() && c.now().Before(r.WriterUntil)
 }
 
+// continuationHolds reports whether a continuation holds r's rollback turn (HandedTurn)
+// and is still its writer (writerBusy).
+func (c *Controller) continuationHolds(r rollout.Rollout) bool {
+	return !r.HandedTurn.IsZero() && c.writerBusy(r)
+}
+
 // awaitWriter waits, reading only the record, while r's own writer is busy (writerBusy),
 // for at most half of what is left of ctx's time: after a storm of rollbacks, Finalize
 // repairs only the writes that did not land, and reads no alias for the others. It returns
 // the newest record read.
 func (c *Controller) awaitWriter(ctx context.Context, r rollout.Rollout) rollout.Rollout {
 	patience := retryBudget(ctx) / 2
+	if c.continuationHolds(r) && r.WriterUntil.Sub(c.now()) > patience {
+		// A continuation holds a turn further away than this invocation would wait:
+		// waiting would only hold a slot of the account's concurrency; the caller comes
+		// back later.
+		return r
+	}
 	// The reads back off (1 s, 2 s, … 15 s) and come right after the writer's time ends:
 	// after a storm, a thousand Finalizes wait at once, and a read a second each would be
 	// a thousand reads a second of the table for nothing (the writers are waiting for
@@ -397,6 +424,15 @@ func (c *Controller) updateAlias(ctx context.Context, r rollout.Rollout, audited
 			return written, nil
 		}
 		r = written
+		var late *budget.LateTurn
+		if errors.As(err, &late) {
+			// The turn lies beyond what this writer waits: it keeps the turn and hands it
+			// to a continuation of itself (handOver), or gives it back when it cannot.
+			if err := c.handOver(ctx, r, late.At); !errors.Is(err, errHandedOver) {
+				return r, transient(fmt.Errorf("set alias %s to %s: %w", r.AliasArn, rollout.DescribeRouting(r.Routing()), err))
+			}
+			return r, errHandedOver
+		}
 		if !errors.Is(err, ErrThrottled) || errors.Is(err, budget.ErrExhausted) {
 			// A turn beyond this invocation's time was given back: the line only grows
 			// later, so another try would only reserve and give back again (in a storm,
@@ -701,7 +737,10 @@ func (c *Controller) decideWith(ctx context.Context, id, actor, firing string, l
 			// turn to write has come: after a storm, the account's alias reads (one a
 			// second) go to the repairs that can write next, none to one that would then
 			// wait past its invocation.
-			if err := c.takeTurn(ctx); err != nil {
+			// A repair is not handed to a continuation: a continuation writes without
+			// reading, as the rollback's own writer does, and a hand change made after the
+			// rollout ended must not be overwritten.
+			if err := c.takeTurn(budget.WithoutHandOver(ctx)); err != nil {
 				return rollout.Decision{}, false, transient(fmt.Errorf("repair alias %s: %w", r.AliasArn, err))
 			}
 		}

@@ -31,6 +31,7 @@ type decoded struct {
 	tick    *controller.Tick
 	control *controller.ControlRequest
 	deploy  *controller.DeployEvent
+	cont    *controller.Continuation
 }
 
 // decodeSample picks the decoder by the file name's prefix, as each trigger has its own.
@@ -44,6 +45,10 @@ func decodeSample(name string, raw []byte) (decoded, error) {
 	case strings.HasPrefix(name, "alarm-"):
 		env, alarm, err := controller.DecodeAlarmStateChange(raw)
 		d.env, d.alarm = env, &alarm
+		return d, err
+	case strings.HasPrefix(name, "rollback-continuation"):
+		in, err := controller.DecodeContinuation(raw)
+		d.cont = &in
 		return d, err
 	case strings.HasPrefix(name, "scheduler-tick"):
 		d.tick = &controller.Tick{}
@@ -163,6 +168,11 @@ func TestEventSamples(t *testing.T) {
 		{"scheduler-tick.json", func(t *testing.T, d decoded) {
 			if d.tick.RolloutID != sampleRolloutID {
 				t.Errorf("rolloutId = %q, want %q", d.tick.RolloutID, sampleRolloutID)
+			}
+		}},
+		{"rollback-continuation.json", func(t *testing.T, d decoded) {
+			if d.cont.RolloutID != sampleRolloutID || d.cont.TurnAt.IsZero() {
+				t.Errorf("continuation %+v, want rollout %s and a turn", *d.cont, sampleRolloutID)
 			}
 		}},
 		{"control-pause.json", func(t *testing.T, d decoded) { checkControl(t, d, rollout.CommandPause) }},

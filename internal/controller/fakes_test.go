@@ -1324,16 +1324,54 @@ func (s *fakeSchedules) Create(ctx context.Context, sc controller.Schedule) erro
 	if err := s.f.hit("Schedules.Create", sc); err != nil {
 		return err
 	}
-	if !strings.HasPrefix(sc.Expression, "rate(") {
-		return fmt.Errorf("create schedule %s: ValidationException: expression %q", sc.Name, sc.Expression)
+	if _, err := scheduleTime(sc); err != nil {
+		return fmt.Errorf("create schedule %s: ValidationException: %w", sc.Name, err)
+	}
+	if len(sc.Name) > 64 {
+		return fmt.Errorf("create schedule %s: ValidationException: name longer than 64", sc.Name)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// A name that exists is Scheduler's ConflictException, which the adapter answers as
+	// success: the same schedule, made again by a retry.
 	if _, ok := s.live[sc.Name]; !ok {
 		s.live[sc.Name] = sc
 		s.created = append(s.created, sc.Name)
 	}
 	return nil
+}
+
+// scheduleTime is when a one-time schedule fires (zero for a rate()): at() names a UTC
+// second, and Scheduler fires within the minute after it.
+func scheduleTime(sc controller.Schedule) (time.Time, error) {
+	switch {
+	case strings.HasPrefix(sc.Expression, "rate("):
+		return time.Time{}, nil
+	case strings.HasPrefix(sc.Expression, "at(") && strings.HasSuffix(sc.Expression, ")"):
+		return time.Parse("2006-01-02T15:04:05", strings.TrimSuffix(strings.TrimPrefix(sc.Expression, "at("), ")"))
+	}
+	return time.Time{}, fmt.Errorf("expression %q", sc.Expression)
+}
+
+// dueOnce takes the one-time schedules due at now: deleted as they fire when they say so
+// (ActionAfterCompletion DELETE), kept otherwise (and then fired again by the next call,
+// which a test may use as a second delivery).
+func (s *fakeSchedules) dueOnce(now time.Time) []controller.Schedule {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []controller.Schedule
+	for name, sc := range s.live {
+		at, _ := scheduleTime(sc)
+		if at.IsZero() || at.After(now) {
+			continue
+		}
+		out = append(out, sc)
+		if sc.DeleteAfterCompletion {
+			delete(s.live, name)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 func (s *fakeSchedules) Delete(ctx context.Context, name string) error {
@@ -1609,6 +1647,9 @@ func (w *world) tick() map[string]error {
 	w.clock.Advance(tickEvery)
 	errs := map[string]error{}
 	for _, sc := range w.sched.due() {
+		if sc.Target != controller.TargetAdvance {
+			continue // a continuation fires at its time (w.continueDue)
+		}
 		var t controller.Tick
 		if err := json.Unmarshal([]byte(sc.Input), &t); err != nil {
 			w.t.Fatalf("schedule %s input %q: %v", sc.Name, sc.Input, err)
@@ -1622,6 +1663,21 @@ func (w *world) tick() map[string]error {
 		}
 		if _, err := w.ctl.Advance(w.ctx, t); err != nil {
 			errs[t.RolloutID] = err
+		}
+	}
+	return errs
+}
+
+// continueDue fires the continuation schedules due by now, as EventBridge Scheduler would
+// (at the start of the minute they name), and returns each one's Rollback error.
+func (w *world) continueDue() map[string]error {
+	errs := map[string]error{}
+	for _, sc := range w.sched.dueOnce(w.clock.Now()) {
+		if sc.Target != controller.TargetRollback {
+			w.t.Fatalf("one-time schedule %s targets %d", sc.Name, sc.Target)
+		}
+		if _, err := w.ctl.Rollback(w.ctx, json.RawMessage(sc.Input)); err != nil {
+			errs[sc.Name] = err
 		}
 	}
 	return errs

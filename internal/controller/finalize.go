@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
@@ -73,6 +74,13 @@ func (c *Controller) finalizeOnce(ctx context.Context, s State) (Outcome, error)
 		// the account's alias reads are for those. A rollback's repair is a rollback.
 		// A rollback whose own writer is still trying is left to it first (WriterUntil).
 		r = c.awaitWriter(ctx, r)
+		if c.continuationHolds(r) {
+			// A continuation holds its turn far down a storm's line: the controller state
+			// machine comes back after its delay, instead of this invocation reserving a
+			// second turn, or waiting minutes in a slot of the account's concurrency.
+			return Outcome{}, fmt.Errorf("%w: %w: rollout %s: its rollback's writer holds the alias until %s",
+				ErrThrottled, budget.ErrExhausted, id, r.WriterUntil.Format(time.RFC3339))
+		}
 		pctx := budget.WithPriority(ctx, budget.Repair)
 		if r.CandidateWeight == 0 {
 			pctx = budget.WithPriority(ctx, budget.Rollback)

@@ -175,12 +175,27 @@ type Artifacts interface {
 	Put(ctx context.Context, bucket, key string, body []byte, metadata map[string]string) (versionID string, err error)
 }
 
-// Schedule is the periodic tick of one rollout.
+// Schedule is a sweep's periodic tick, or a rollback's one-time continuation.
 type Schedule struct {
 	Name       string
-	Expression string // rate(1 minute)
-	Input      string // JSON given to the advance function
+	Expression string // rate(1 minute), or at(yyyy-mm-ddThh:mm:ss) in UTC
+	Input      string // JSON given to the target
+	// Target is the function the schedule invokes: the advance function (the zero value),
+	// or the rollback function (a continuation).
+	Target ScheduleTarget
+	// DeleteAfterCompletion deletes a one-time schedule once it has fired
+	// (ActionAfterCompletion DELETE).
+	DeleteAfterCompletion bool
 }
+
+// ScheduleTarget names the function a schedule invokes.
+type ScheduleTarget int
+
+// The schedules' targets.
+const (
+	TargetAdvance ScheduleTarget = iota
+	TargetRollback
+)
 
 // Schedules is EventBridge Scheduler.
 type Schedules interface {

@@ -468,8 +468,17 @@ type RollbackResult struct {
 // Rollback reacts to an alarm entering ALARM: every active rollout the alarm guards is
 // rolled back (or paused, with onFailure=pause) at once, without waiting for a tick.
 func (c *Controller) Rollback(ctx context.Context, raw json.RawMessage) (RollbackResult, error) {
-	// First call on the write budget: a rollback never waits behind forward steps.
-	ctx = budget.WithPriority(ctx, budget.Rollback)
+	if isContinuation(raw) {
+		in, err := DecodeContinuation(raw)
+		if err != nil {
+			return RollbackResult{}, err
+		}
+		out, err := c.Continue(ctx, in)
+		return RollbackResult{Rollouts: []Outcome{out}}, err
+	}
+	// First call on the write budget: a rollback never waits behind forward steps, and
+	// hands a turn further than HandOverBeyond to a continuation of itself.
+	ctx = budget.WithHandOver(budget.WithPriority(ctx, budget.Rollback), HandOverBeyond)
 	_, ev, err := DecodeAlarmStateChange(raw)
 	if err != nil {
 		return RollbackResult{}, err
@@ -538,6 +547,12 @@ func (c *Controller) rollbackStep(ctx context.Context, id, alarm string) (rollou
 		// do, and reads nothing (after a storm, the account's alias reads are for the
 		// rollouts whose write did not land).
 		return r, rollout.Decision{Action: rollout.ActionNone, Next: r, Reason: "rollout has ended " + string(r.Phase)}, nil
+	}
+	if r.Phase.Terminal() && c.continuationHolds(r) {
+		// Ended, and a continuation holds its rollback's turn: a second writer would only
+		// take a second turn. (An invocation's own writer is not waited for here: Lambda
+		// retries an event only once its invocation has ended, so that writer is gone.)
+		return r, rollout.Decision{Action: rollout.ActionNone, Next: r, Reason: "a continuation holds its rollback's turn"}, nil
 	}
 	if r.Phase != rollout.Pending {
 		return c.decideAndCommit(ctx, id, "alarm:"+alarm, alarm)

@@ -33,6 +33,7 @@ var simInvariants = []struct {
 	{"abortIsFinal", (*sim).checkAbortIsFinal},
 	{"testAliasDuringWindow", (*sim).checkTestAliasDuringWindow},
 	{"rollbackCompletes", nil}, // checked as each ALARM event's Rollback returns (checkRollbackCompletes)
+	{"turnsNotLeaked", nil},    // checked once every execution has ended (checkTurnsNotLeaked)
 }
 
 func simInvariantNames() []string {
@@ -302,9 +303,12 @@ func (s *sim) checkEnd() {
 			s.violate("locksReleased", "every execution has ended, but %s is not settled: the sweep still looks at it", s.name(id))
 		}
 	}
-	if live := s.w.sched.due(); len(live) > 0 {
-		s.violate("locksReleased", "every execution has ended, but the schedule %s still ticks", live[0].Name)
+	for _, sc := range s.w.sched.due() {
+		if sc.Target == controller.TargetAdvance {
+			s.violate("locksReleased", "every execution has ended, but the schedule %s still ticks", sc.Name)
+		}
 	}
+	s.checkTurnsNotLeaked()
 }
 
 // 8. A rollout pauses or rolls back on drift only when someone else changed the alias:

@@ -34,6 +34,7 @@ var simOps = []simOp{
 	{"upload", 5, true, (*sim).opUpload, func(s *sim) bool { return s.uploads < 6 }},
 	{"metrics", 3, true, (*sim).opMetrics, (*sim).hasRollouts},
 	{"storm", 2, true, (*sim).opStorm, nil},
+	{"turns", 6, true, (*sim).opTurns, func(s *sim) bool { return s.budgeted }},
 }
 
 func (s *sim) hasRollouts() bool { return len(s.rollouts) > 0 }
@@ -67,6 +68,9 @@ func (s *sim) opTick() {
 	s.w.clock.Advance(d)
 	s.logf("▶ tick +%s (%s)", d, s.w.clock.Now().Format("15:04:05"))
 	for _, sc := range s.w.sched.due() {
+		if sc.Target != controller.TargetAdvance {
+			continue // a continuation fires at its own time (fireContinuations)
+		}
 		var tk controller.Tick
 		if err := json.Unmarshal([]byte(sc.Input), &tk); err != nil {
 			s.t.Fatalf("schedule %s input %q: %v", sc.Name, sc.Input, err)
@@ -88,6 +92,7 @@ func (s *sim) opTick() {
 		}
 		s.advance(tk.RolloutID)
 	}
+	s.fireContinuations()
 }
 
 // sweep is one sweep of the running rollouts, as its schedule fires it.
@@ -769,6 +774,7 @@ func (s *sim) drain() {
 		s.fired, s.writes, s.depth = nil, nil, 0
 		s.calls = map[string]uint64{}
 		restore := s.use("drain")
+		s.fireContinuations()
 		switch {
 		case len(s.pending) > 0:
 			d := s.pending[0]
@@ -785,6 +791,10 @@ func (s *sim) drain() {
 			// up by its own tick a quarter of an hour later (orphaned), so let that time pass.
 			grace++
 			s.opTick()
+		case s.allDone() && s.nextContinuation().After(s.w.clock.Now()):
+			// A continuation is still to fire (its rollout ended meanwhile): let its time come.
+			s.w.clock.Advance(s.nextContinuation().Sub(s.w.clock.Now()))
+			s.fireContinuations()
 		case s.allDone():
 			restore()
 			s.checkStep()

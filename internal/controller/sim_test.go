@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sfn-rollout/sfn-rollout/internal/budget"
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
@@ -186,6 +187,13 @@ type sim struct {
 	failingSince map[string]int // rollout id → its advancedOK when its candidate was first seen failing
 	advancedOK   map[string]int // rollout id → Advance calls that returned no error
 	aborted      map[string]*simAbort
+
+	// the write budget of half the seeds (sim_turns_test.go)
+	budgeted      bool
+	budget        *budget.Budget
+	turnStore     *budget.Memory
+	awsEmptyUntil time.Time       // AWS throttles alias updates until then: a storm's writers hold the turns
+	lostTurns     map[string]bool // continuation schedules that never fired
 }
 
 type simMachine struct {
@@ -247,6 +255,7 @@ func runSim(t testing.TB, seed uint64, off map[string]bool) *sim {
 		hand: map[string]*simHand{}, handSteps: map[string][]int{}, commandStep: map[string]int{},
 		effects: map[string]int{}, alarmed: map[string]*simAlarmed{}, finalized: map[string]bool{},
 		lastSummary: map[string]string{}, decoded: map[string]simDecoded{}, failingSince: map[string]int{}, advancedOK: map[string]int{}, aborted: map[string]*simAbort{},
+		lostTurns: map[string]bool{},
 	}
 	s.w = newWorld(t)
 	// Records are stored as copies rather than JSON, as the benchmark does: decoding was most
@@ -284,8 +293,9 @@ func runSim(t testing.TB, seed uint64, off map[string]bool) *sim {
 // simulation watches wrapped.
 func (s *sim) controller() *controller.Controller {
 	w := s.w
+	sm, al := s.budgetedPorts(smPort{w.sfn}, simAliases{aliasPort{w.sfn}, s})
 	ctl, err := controller.New(controller.Config{TickRate: topology.DefaultTickRate, MinInterval: time.Minute, DedupeTTL: 24 * time.Hour, SweepWorkers: 1, DriftEvery: 3}, controller.Ports{
-		StateMachines: smPort{w.sfn}, Aliases: simAliases{aliasPort{w.sfn}, s}, Alarms: w.alarms, Metrics: w.metrics,
+		StateMachines: sm, Aliases: al, Alarms: w.alarms, Metrics: w.metrics,
 		Store: simStore{w.store, s}, Artifacts: w.s3, Schedules: w.sched, Tasks: w.tasks, Events: w.events, Clock: w.clock,
 		Sleep: func(ctx context.Context, d time.Duration) error { w.clock.Advance(d); return ctx.Err() },
 		Jitter: func(d time.Duration) time.Duration {
@@ -318,6 +328,8 @@ func (s *sim) topLevel() {
 	s.fired, s.writes = nil, nil
 	s.calls = map[string]uint64{}
 	defer s.use("step")()
+	// Scheduler fires a continuation at its time, whatever else happens meanwhile.
+	s.fireContinuations()
 	op := s.pickOp(false)
 	if s.step == 1 {
 		op = simOps[slices.IndexFunc(simOps, func(op simOp) bool { return op.name == "upload" })]
@@ -428,6 +440,10 @@ func (a simAliases) Update(ctx context.Context, arn string, routing []rollout.Ro
 	s := a.s
 	if err := s.interfere("Aliases.Update"); err != nil {
 		return err
+	}
+	if s.awsThrottlesAliasUpdates() {
+		s.logf("Aliases.Update is throttled: a storm's writers hold the turns")
+		return throttled("Aliases.Update")
 	}
 	if !s.calm && s.crashes() {
 		s.logf("Aliases.Update to %s: the function crashes", routingString(routing))
@@ -634,8 +650,8 @@ func errText(err error) string {
 		return "ok"
 	}
 	msg := err.Error()
-	if len(msg) > 160 {
-		msg = msg[:160] + "…"
+	if len(msg) > 400 {
+		msg = msg[:400] + "…"
 	}
 	if errors.Is(err, errCrash) {
 		return "crashed: " + msg

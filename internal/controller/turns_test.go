@@ -210,8 +210,9 @@ func (s *countingStore) Take(ctx context.Context, api budget.API, full, limit ti
 	return s.Store.Take(ctx, api, full, limit, step)
 }
 
-// A rollback whose turn lies beyond its invocation's time gives up at once: its turn is
-// given back and the rollback is left to its next attempt (the event's retry, Finalize,
+// A rollback whose turn lies beyond its invocation's time, and which cannot hand it to a
+// continuation (CreateSchedule throttled), gives up at once: its turn is given back and the
+// rollback is left to its next attempt (the event's retry, Finalize,
 // the sweep). It does not reserve again and again with backoff: in a storm of 1,000,
 // hundreds of writers doing so hammered the budget's one item until its refunds timed out,
 // and the refunds lost left the view in debt to turns nobody took (a storm of 1,000 stood
@@ -229,6 +230,8 @@ func TestAnUnreachableTurnEndsTheRollbacksTries(t *testing.T) {
 		}
 	}
 	w.faults.fail("Aliases.Update", fmt.Errorf("update alias: %w", controller.ErrThrottled))
+	// Nor can it hand the turn to a continuation: Scheduler throttles the schedule.
+	w.faults.fail("Schedules.Create", fmt.Errorf("create schedule: %w", controller.ErrThrottled))
 	updates, takes := w.faults.count("Aliases.Update"), store.takes.Load()
 	start := w.clock.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

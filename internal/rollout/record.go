@@ -155,6 +155,14 @@ type Rollout struct {
 	// second time: after a storm of rollbacks, each alias update and alias read of the
 	// account's buckets goes to a rollout that needs it.
 	WriterUntil time.Time `json:"writerUntil,omitzero"`
+	// HandedTurn is the turn of the alias-update bucket that a rollback's writer, whose turn
+	// lay beyond its invocation's wait, handed to a continuation of itself (a one-time
+	// schedule shortly before it); WriterUntil then runs a little past it, and until then
+	// (or until the intent is confirmed) the continuation is the rollback's writer. The
+	// continuation that finds its own turn here claims it (ClaimedTurn) before it writes or
+	// gives the turn back, so that a second firing of the schedule does neither.
+	HandedTurn  time.Time `json:"handedTurn,omitzero"`
+	ClaimedTurn time.Time `json:"claimedTurn,omitzero"`
 	// Settled is set once the rollout is over and its Finalize (or an orphan's clean-up)
 	// has given everything back: from then on it leaves the index of running rollouts that
 	// the sweep reads. An ended rollout that is not settled yet is still swept (its outcome

@@ -30,7 +30,7 @@ var FunctionClients = map[string][]string{
 	"prepare":  {ClientStepFunctions, ClientCloudWatch, ClientS3, ClientEventBridge},
 	"register": {ClientStepFunctions, ClientCloudWatch, ClientScheduler, ClientEventBridge},
 	"advance":  {ClientStepFunctions, ClientCloudWatch, ClientScheduler, ClientEventBridge},
-	"rollback": {ClientStepFunctions, ClientCloudWatch, ClientEventBridge},
+	"rollback": {ClientStepFunctions, ClientCloudWatch, ClientScheduler, ClientEventBridge}, // Scheduler: continuations
 	"finalize": {ClientStepFunctions, ClientCloudWatch, ClientEventBridge},
 	"control":  {ClientStepFunctions, ClientEventBridge},
 	// The deploy custom resource: onEvent uploads and publishes (and aborts as control
@@ -46,14 +46,17 @@ const (
 	EnvScheduleGroup      = "SFN_ROLLOUT_SCHEDULE_GROUP"
 	EnvSchedulerRoleArn   = "SFN_ROLLOUT_SCHEDULER_ROLE_ARN"
 	EnvAdvanceFunctionArn = "SFN_ROLLOUT_ADVANCE_FUNCTION_ARN"
-	EnvEventBus           = "SFN_ROLLOUT_EVENT_BUS"
-	EnvTickRate           = "SFN_ROLLOUT_TICK_RATE"          // a schedule expression, rate(1 minute) on AWS
-	EnvMinInterval        = "SFN_ROLLOUT_MIN_INTERVAL"       // the shortest policy interval accepted, 1m on AWS
-	EnvDedupeTTL          = "SFN_ROLLOUT_DEDUPE_TTL"         // how long an upload is remembered, DefaultDedupeTTL by default
-	EnvAliasWriteWindow   = "SFN_ROLLOUT_ALIAS_WRITE_WINDOW" // the bound of one alias write, DefaultAliasWriteWindow by default
-	EnvLogLevel           = "SFN_ROLLOUT_LOG_LEVEL"
-	EnvSweepShards        = "SFN_ROLLOUT_SWEEP_SHARDS" // how many sweep schedules split the running rollouts, 1 by default
-	EnvDriftReads         = "SFN_ROLLOUT_DRIFT_READS"  // alias reads a sweep makes to find hand changes, 10 by default
+	// EnvRollbackFunctionArn is the rollback function, which a rollback's continuation
+	// schedule invokes (ContinuationScheduleName).
+	EnvRollbackFunctionArn = "SFN_ROLLOUT_ROLLBACK_FUNCTION_ARN"
+	EnvEventBus            = "SFN_ROLLOUT_EVENT_BUS"
+	EnvTickRate            = "SFN_ROLLOUT_TICK_RATE"          // a schedule expression, rate(1 minute) on AWS
+	EnvMinInterval         = "SFN_ROLLOUT_MIN_INTERVAL"       // the shortest policy interval accepted, 1m on AWS
+	EnvDedupeTTL           = "SFN_ROLLOUT_DEDUPE_TTL"         // how long an upload is remembered, DefaultDedupeTTL by default
+	EnvAliasWriteWindow    = "SFN_ROLLOUT_ALIAS_WRITE_WINDOW" // the bound of one alias write, DefaultAliasWriteWindow by default
+	EnvLogLevel            = "SFN_ROLLOUT_LOG_LEVEL"
+	EnvSweepShards         = "SFN_ROLLOUT_SWEEP_SHARDS" // how many sweep schedules split the running rollouts, 1 by default
+	EnvDriftReads          = "SFN_ROLLOUT_DRIFT_READS"  // alias reads a sweep makes to find hand changes, 10 by default
 )
 
 // Environment variables the CLI reads besides EnvBucket and EnvTable: the control function
@@ -202,6 +205,10 @@ var (
 	// is due, so Scheduler retries it briefly: a missed tick is only a later decision. 60
 	// seconds is the least Scheduler accepts.
 	TickDelivery = RetryPolicy{MaximumRetryAttempts: 2, MaximumEventAge: time.Minute}
+	// ContinuationDelivery is a rollback's continuation schedule (ContinuationScheduleName).
+	// It holds a turn of the alias-update bucket, and no later firing comes in its place:
+	// retried for five minutes; past that the sweep and Finalize repair the rollback.
+	ContinuationDelivery = RetryPolicy{MaximumRetryAttempts: 10, MaximumEventAge: 5 * time.Minute}
 	// FunctionAsyncInvoke is every function's EventInvokeConfig: Lambda's two retries, and its
 	// default event age of six hours, which the stack leaves as it is.
 	FunctionAsyncInvoke = RetryPolicy{MaximumRetryAttempts: 2, MaximumEventAge: 6 * time.Hour}
@@ -220,6 +227,38 @@ func FunctionTimeout(function string) time.Duration {
 		return time.Minute
 	}
 	return 5 * time.Minute
+}
+
+// ReservedConcurrency is the reserved concurrency (ReservedConcurrentExecutions) of a
+// function, 0 for none: it both guarantees and caps the invocations running at once.
+//
+// rollback has 200, so that a storm of alarms cannot take the account's concurrency (1,000
+// by default, shared with Finalize and every other function of the account). A rollback
+// writer waits in its invocation only for a turn of the alias-update bucket (refill one a
+// second) that is at most controller.HandOverBeyond (150 s) away; a farther turn is handed
+// to a continuation schedule, which fires at most 130 s before it. So at any time the
+// writers waiting hold at most the next 150 turns, one invocation each: 150 slots, and 50
+// for the storm's intake (each handing-over invocation runs for about a second), which
+// queues in Lambda's asynchronous queue beyond that rather than failing. Without
+// continuations a storm of 1,000 held up to 1,000 invocations for five minutes each.
+func ReservedConcurrency(function string) int {
+	if function == "rollback" {
+		return 200
+	}
+	return 0
+}
+
+// ContinuationScheduleName is the one-time schedule (at(), deleted after it fires) that
+// hands a rollback's turn of the alias-update bucket, at turn (unix seconds), to a
+// continuation of the rollback function: derived from the rollout and the turn, so that a
+// retried invocation that hands the same turn over makes the same schedule (Scheduler's
+// ConflictException: it is there already). Scheduler names are at most 64 characters.
+func ContinuationScheduleName(rolloutID string, turn time.Time) string {
+	name := fmt.Sprintf("%sturn-%d-%s", SchedulePrefix, turn.Unix(), rolloutID)
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return name
 }
 
 // SchedulePrefix starts the name of every rollout's tick schedule.

@@ -32,9 +32,11 @@ type Settings struct {
 	ScheduleGroup      string
 	SchedulerRoleArn   string
 	AdvanceFunctionArn string
-	EventBus           string
-	LogLevel           slog.Level
-	Controller         controller.Config
+	// RollbackFunctionArn is the target of a rollback's continuation schedules.
+	RollbackFunctionArn string
+	EventBus            string
+	LogLevel            slog.Level
+	Controller          controller.Config
 }
 
 // SettingsFromEnv reads the topology's environment variables. A missing required variable
@@ -53,6 +55,7 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	s.ScheduleGroup = required(topology.EnvScheduleGroup)
 	s.SchedulerRoleArn = required(topology.EnvSchedulerRoleArn)
 	s.AdvanceFunctionArn = required(topology.EnvAdvanceFunctionArn)
+	s.RollbackFunctionArn = required(topology.EnvRollbackFunctionArn)
 	if len(missing) > 0 {
 		return s, fmt.Errorf("missing environment: %s", strings.Join(missing, ", "))
 	}

@@ -19,11 +19,12 @@ func env(m map[string]string) func(string) string {
 
 func fullEnv() map[string]string {
 	return map[string]string{
-		topology.EnvTable:              "rollouts",
-		topology.EnvScheduleGroup:      "sfn-rollout",
-		topology.EnvSchedulerRoleArn:   "arn:aws:iam::000000000000:role/scheduler",
-		topology.EnvAdvanceFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:advance",
-		topology.EnvBucket:             "artifacts",
+		topology.EnvTable:               "rollouts",
+		topology.EnvScheduleGroup:       "sfn-rollout",
+		topology.EnvSchedulerRoleArn:    "arn:aws:iam::000000000000:role/scheduler",
+		topology.EnvAdvanceFunctionArn:  "arn:aws:lambda:us-east-1:000000000000:function:advance",
+		topology.EnvRollbackFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:rollback",
+		topology.EnvBucket:              "artifacts",
 	}
 }
 
@@ -45,6 +46,7 @@ func TestSettingsFromEnv(t *testing.T) {
 				t.Errorf("MinInterval = %s", s.Controller.MinInterval)
 			}
 		}},
+		{name: "missing rollback function", unset: []string{topology.EnvRollbackFunctionArn}, wantErr: "missing environment: " + topology.EnvRollbackFunctionArn},
 		{name: "missing table and role", unset: []string{topology.EnvTable, topology.EnvSchedulerRoleArn}, wantErr: "missing environment: SFN_ROLLOUT_TABLE, SFN_ROLLOUT_SCHEDULER_ROLE_ARN"},
 		{name: "bad duration", set: map[string]string{topology.EnvMinInterval: "soon"}, wantErr: topology.EnvMinInterval},
 		{name: "bad log level", set: map[string]string{topology.EnvLogLevel: "LOUD"}, wantErr: topology.EnvLogLevel},

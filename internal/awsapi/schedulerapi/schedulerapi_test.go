@@ -12,6 +12,7 @@ import (
 
 	"github.com/sfn-rollout/sfn-rollout/internal/awsapi/schedulerapi"
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
 
 const (
@@ -95,5 +96,27 @@ func TestDelete(t *testing.T) {
 				t.Errorf("request %+v", in)
 			}
 		})
+	}
+}
+
+// A continuation targets the rollback function, is deleted after it fired, and carries the
+// continuations' retry policy; an adapter not given the rollback function refuses it by name.
+func TestCreateContinuation(t *testing.T) {
+	const rollbackArn = "arn:aws:lambda:us-east-1:123456789012:function:sfn-rollout-rollback"
+	sc := controller.Schedule{Name: "sfn-rollout-turn-1-r1", Expression: "at(2026-12-05T19:00:00)", Input: `{"rolloutId":"r1","turnAt":"2026-12-05T19:01:10Z"}`,
+		Target: controller.TargetRollback, DeleteAfterCompletion: true}
+	fake := &fakeScheduler{}
+	if err := schedulerapi.New(fake, "sfn-rollout", advanceArn, roleArn).Create(context.Background(), sc); !errors.Is(err, schedulerapi.ErrNoTarget) || len(fake.creates) != 0 {
+		t.Errorf("without a rollback function: %v, %d calls; want ErrNoTarget and no call", err, len(fake.creates))
+	}
+	if err := schedulerapi.New(fake, "sfn-rollout", advanceArn, roleArn).WithRollback(rollbackArn).Create(context.Background(), sc); err != nil {
+		t.Fatal(err)
+	}
+	in := fake.creates[0]
+	if aws.ToString(in.Target.Arn) != rollbackArn || in.ActionAfterCompletion != types.ActionAfterCompletionDelete || aws.ToString(in.Target.Input) != sc.Input {
+		t.Errorf("target %s action %q input %s", aws.ToString(in.Target.Arn), in.ActionAfterCompletion, aws.ToString(in.Target.Input))
+	}
+	if p := in.Target.RetryPolicy; p == nil || aws.ToInt32(p.MaximumRetryAttempts) != int32(topology.ContinuationDelivery.MaximumRetryAttempts) {
+		t.Errorf("retry policy %+v", p)
 	}
 }

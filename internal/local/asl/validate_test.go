@@ -155,7 +155,6 @@ func TestValidateUnsupported(t *testing.T) {
 	mapState := func(fields string) string {
 		return `{"StartAt":"M","States":{"M":{"Type":"Map",` + fields + `,"End":true}}}`
 	}
-	const proc = `"ItemProcessor":{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}`
 	const distProc = `"ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}`
 	tests := []struct {
 		name, def, loc, names string

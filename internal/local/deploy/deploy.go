@@ -119,15 +119,17 @@ func Controller(ctx context.Context, st *stack.Stack, opts Options) (*Deployment
 	fnArn := func(fn string) string { return lambda.FunctionArn(topology.FunctionName(Prefix, fn)) }
 
 	settings := wiring.Settings{
-		Table:              Table,
-		ScheduleGroup:      topology.ScheduleGroupName(Prefix),
-		SchedulerRoleArn:   SchedulerRole,
-		AdvanceFunctionArn: fnArn("advance"),
-		EventBus:           topology.DefaultEventBus,
+		Table:               Table,
+		ScheduleGroup:       topology.ScheduleGroupName(Prefix),
+		SchedulerRoleArn:    SchedulerRole,
+		AdvanceFunctionArn:  fnArn("advance"),
+		RollbackFunctionArn: fnArn("rollback"),
+		EventBus:            topology.DefaultEventBus,
 	}
 	env := map[string]string{topology.EnvTable: settings.Table, topology.EnvBucket: Bucket, topology.EnvScheduleGroup: settings.ScheduleGroup,
 		topology.EnvSchedulerRoleArn: settings.SchedulerRoleArn, topology.EnvAdvanceFunctionArn: settings.AdvanceFunctionArn,
-		topology.EnvTickRate: localTickRate, topology.EnvMinInterval: localMinPeriod, topology.EnvAliasWriteWindow: localAliasWriteWindow}
+		topology.EnvRollbackFunctionArn: settings.RollbackFunctionArn,
+		topology.EnvTickRate:            localTickRate, topology.EnvMinInterval: localMinPeriod, topology.EnvAliasWriteWindow: localAliasWriteWindow}
 	settings, err := wiring.SettingsFromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		return nil, err
@@ -154,6 +156,12 @@ func Controller(ctx context.Context, st *stack.Stack, opts Options) (*Deployment
 		}
 		if err := st.Lambda.PutFunctionEventInvokeConfig(topology.FunctionName(Prefix, fn), asyncInvoke); err != nil {
 			return nil, fmt.Errorf("event invoke config of %s: %w", fn, err)
+		}
+		if n := topology.ReservedConcurrency(fn); n > 0 {
+			// As the stack reserves it (ReservedConcurrentExecutions).
+			if err := st.Lambda.PutFunctionConcurrency(topology.FunctionName(Prefix, fn), n); err != nil {
+				return nil, fmt.Errorf("reserved concurrency of %s: %w", fn, err)
+			}
 		}
 	}
 

@@ -299,3 +299,63 @@ func TestCloseReportsWhatIsDropped(t *testing.T) {
 		t.Error("an invocation accepted after Close")
 	}
 }
+
+// A function with reserved concurrency runs at most that many invocations at once, and its
+// queued invocations do not hold up another function's: a storm of alarms cannot take the
+// slots Finalize needs, nor Finalize's wait behind the storm.
+func TestReservedConcurrencyBoundsOneFunctionAndHoldsUpNoOther(t *testing.T) {
+	const storm, reserved = 50, 3
+	svc := New(Options{Concurrency: 10})
+	defer svc.Close()
+	if err := svc.PutFunctionConcurrency("rollback", reserved); err != nil {
+		t.Fatal(err)
+	}
+	var g gauge
+	release := make(chan struct{})
+	var ran sync.WaitGroup
+	ran.Add(storm)
+	svc.Register("rollback", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+		g.enter()
+		defer g.leave()
+		<-release
+		ran.Done()
+		return nil, nil
+	})
+	finalized := make(chan struct{})
+	svc.Register("finalize", func(context.Context, json.RawMessage) (json.RawMessage, error) {
+		close(finalized)
+		return nil, nil
+	})
+	for range storm {
+		if err := svc.InvokeAsync(context.Background(), "rollback", json.RawMessage(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := svc.InvokeAsync(context.Background(), "finalize", json.RawMessage(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-finalized:
+	case <-time.After(guard):
+		t.Fatal("finalize waited behind the rollback storm")
+	}
+	for deadline := time.Now().Add(guard); g.now.Load() < reserved; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d rollbacks run, want the reserved %d", g.now.Load(), reserved)
+		}
+	}
+	if _, _, err := svc.Invoke(context.Background(), "rollback", json.RawMessage(`{}`)); !errors.Is(err, errConcurrency) {
+		t.Errorf("a synchronous invocation beyond the reserved concurrency = %v, want TooManyRequestsException", err)
+	}
+	close(release)
+	done := make(chan struct{})
+	go func() { ran.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(guard):
+		t.Fatal("not every rollback ran")
+	}
+	if most := g.most.Load(); most > reserved {
+		t.Errorf("%d rollbacks ran at once, over the reserved %d", most, reserved)
+	}
+}

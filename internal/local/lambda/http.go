@@ -96,12 +96,13 @@ func (s *Service) serveInvoke(w http.ResponseWriter, r *http.Request, name, requ
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	if !s.acquire() {
+	pool := s.slotsOf(fn)
+	if !acquire(pool) {
 		writeError(w, errConcurrency)
 		return
 	}
 	out, err := s.run(r.Context(), fn, invoked, payload, requestID)
-	s.release()
+	<-pool
 	if err != nil {
 		writeErr(w, err)
 		return

@@ -92,6 +92,9 @@ type Service struct {
 
 	// slots holds a token for each invocation running: its capacity is the concurrency limit.
 	slots chan struct{}
+	// reserved holds, for a function with reserved concurrency, a token for each of its
+	// invocations running: they take a slot there instead of in slots.
+	reserved map[string]chan struct{}
 
 	queueMu sync.Mutex
 	queue   []*asyncInvocation // waiting for a slot, oldest first; unbounded, as Lambda's is
@@ -143,6 +146,7 @@ func New(opts Options) *Service {
 		functions: map[string]*function{},
 		configs:   map[string]EventInvokeConfig{},
 		slots:     make(chan struct{}, opts.Concurrency),
+		reserved:  map[string]chan struct{}{},
 		queued:    make(chan struct{}, 1),
 		ctx:       ctx,
 		cancel:    cancel,
@@ -216,6 +220,34 @@ func (s *Service) GetFunctionEventInvokeConfig(name string) EventInvokeConfig {
 	return DefaultEventInvokeConfig
 }
 
+// PutFunctionConcurrency reserves n concurrent executions for the function name
+// (ReservedConcurrentExecutions), as the API call of that name does on AWS: at most n of its
+// invocations run at once, synchronous and asynchronous together, and they always have n;
+// a synchronous invocation beyond n is answered TooManyRequestsException, an asynchronous
+// one waits in the queue without holding up other functions' invocations. Unlike AWS, the
+// n are not taken out of the account's limit (local mode's limit is a flag, not a pool
+// shared with other accounts' functions). Set it before the function is invoked.
+func (s *Service) PutFunctionConcurrency(name string, n int) error {
+	if n < 0 {
+		return core.Errorf("InvalidParameterValueException", "ReservedConcurrentExecutions %d: want 0 or more", n)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reserved[name] = make(chan struct{}, n)
+	return nil
+}
+
+// slotsOf is the pool of concurrency slots fn's invocations take: its own when it has
+// reserved concurrency, the account's otherwise.
+func (s *Service) slotsOf(fn *function) chan struct{} {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if c, ok := s.reserved[fn.name]; ok {
+		return c
+	}
+	return s.slots
+}
+
 // FunctionArn is the ARN of the function name.
 func FunctionArn(name string) string {
 	return fmt.Sprintf("arn:%s:lambda:%s:%s:function:%s", core.Partition, core.Region, core.Account, name)
@@ -225,17 +257,15 @@ func FunctionArn(name string) string {
 // concurrency (429, Reason ConcurrentInvocationLimitExceeded).
 var errConcurrency = &core.APIError{Code: "TooManyRequestsException", Message: "Rate Exceeded.", Status: http.StatusTooManyRequests}
 
-// acquire takes a concurrency slot for a synchronous invocation, or says there is none.
-func (s *Service) acquire() bool {
+// acquire takes a concurrency slot of pool for a synchronous invocation, or says there is none.
+func acquire(pool chan struct{}) bool {
 	select {
-	case s.slots <- struct{}{}:
+	case pool <- struct{}{}:
 		return true
 	default:
 		return false
 	}
 }
-
-func (s *Service) release() { <-s.slots }
 
 // Invoke runs the function synchronously (InvocationType RequestResponse). name is a name, a
 // partial ARN or an ARN, with or without a qualifier (which is accepted and ignored: every
@@ -249,10 +279,11 @@ func (s *Service) Invoke(ctx context.Context, name string, payload json.RawMessa
 	if apiErr != nil {
 		return nil, nil, apiErr
 	}
-	if !s.acquire() {
+	pool := s.slotsOf(fn)
+	if !acquire(pool) {
 		return nil, nil, errConcurrency
 	}
-	defer s.release()
+	defer func() { <-pool }()
 	out, err := s.run(ctx, fn, invoked, payload, newRequestID())
 	if err != nil {
 		return nil, nil, err
@@ -330,6 +361,10 @@ func (s *Service) dispatch() {
 		if !ok {
 			return
 		}
+		if pool := s.slotsOf(inv.fn); pool != s.slots {
+			s.startReserved(inv, pool)
+			continue
+		}
 		select {
 		case s.slots <- struct{}{}:
 		case <-s.ctx.Done():
@@ -341,10 +376,29 @@ func (s *Service) dispatch() {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer s.release()
+			defer func() { <-s.slots }()
 			s.attempt(inv)
 		}()
 	}
+}
+
+// startReserved runs an asynchronous invocation of a function with reserved concurrency
+// once a slot of its own pool is free: it waits apart, so that the queue's other functions
+// are not held up behind it. Waiters of one pool take its slots oldest first (a channel's
+// senders are served in order).
+func (s *Service) startReserved(inv *asyncInvocation, pool chan struct{}) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		select {
+		case pool <- struct{}{}:
+		case <-s.ctx.Done():
+			s.drop("lambda: %s: asynchronous invocation %s dropped at shutdown", inv.fn.name, inv.requestID)
+			return
+		}
+		defer func() { <-pool }()
+		s.attempt(inv)
+	}()
 }
 
 // attempt runs one attempt of an asynchronous invocation, and queues the next after its

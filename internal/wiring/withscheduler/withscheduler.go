@@ -1,5 +1,5 @@
 // Package withscheduler adds the EventBridge Scheduler client's port to a function's
-// controller: the sweep's schedules.
+// controller: the sweep's schedules, and a rollback's continuations.
 package withscheduler
 
 import (
@@ -14,5 +14,5 @@ import (
 // Client is the Scheduler client.
 var Client = wiring.Client{Name: topology.ClientScheduler, Add: func(b wiring.Base, p *controller.Ports) {
 	s := b.Settings
-	p.Schedules = schedulerapi.New(scheduler.NewFromConfig(b.Config), s.ScheduleGroup, s.AdvanceFunctionArn, s.SchedulerRoleArn)
+	p.Schedules = schedulerapi.New(scheduler.NewFromConfig(b.Config), s.ScheduleGroup, s.AdvanceFunctionArn, s.SchedulerRoleArn).WithRollback(s.RollbackFunctionArn)
 }}
