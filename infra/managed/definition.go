@@ -3,8 +3,9 @@ package managed
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -44,7 +45,7 @@ const (
 
 func checkSubstitutions(subs map[string]*string) error {
 	var errs []error
-	for _, k := range sortedKeys(subs) {
+	for _, k := range slices.Sorted(maps.Keys(subs)) {
 		if !substitutionKey.MatchString(k) {
 			errs = append(errs, fmt.Errorf("definition substitution %q: want 1-255 letters, digits or '_'", k))
 			continue
@@ -60,22 +61,13 @@ func checkSubstitutions(subs map[string]*string) error {
 		if *awscdk.Token_IsUnresolved(v) {
 			continue
 		}
-		for _, other := range sortedKeys(subs) {
+		for _, other := range slices.Sorted(maps.Keys(subs)) {
 			if strings.Contains(*v, "${"+other+"}") {
 				errs = append(errs, fmt.Errorf("definition substitution %q holds ${%s}: CloudFormation would substitute it again in the state machine but not in the deployed definition", k, other))
 			}
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // finalDefinition produces the custom resource's Definition when the template is written,

@@ -156,8 +156,7 @@ func TestChainDefinition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var template assertions.Template
-	check(t, "synth", func() { template = assertions.Template_FromStack(stack, nil) })
+	template := synthesize(t, stack)
 	if template == nil {
 		return
 	}
@@ -228,8 +227,7 @@ func TestFileDefinitionBody(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	var template assertions.Template
-	check(t, "synth", func() { template = assertions.Template_FromStack(stack, nil) })
+	template := synthesize(t, stack)
 	if template == nil {
 		return
 	}
@@ -268,16 +266,12 @@ func TestServiceTokenAndMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var template assertions.Template
-	check(t, "synth", func() { template = assertions.Template_FromStack(stack, nil) })
+	template := synthesize(t, stack)
 	if template == nil {
 		return
 	}
 	raw := *template.ToJSON()
-	ids := map[string]string{}
-	for id, r := range raw["Resources"].(map[string]any) {
-		ids[r.(map[string]any)["Type"].(string)] = id
-	}
+	ids := idsByType(raw)
 	check(t, "given token", func() {
 		template.ResourceCountIs(jsii.String(topology.DeployResourceType), jsii.Number(1))
 		template.HasResourceProperties(jsii.String(topology.DeployResourceType), map[string]any{"ServiceToken": token})

@@ -56,16 +56,12 @@ func TestConstruct(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var template assertions.Template
-	check(t, "synth", func() { template = assertions.Template_FromStack(stack, nil) })
+	template := synthesize(t, stack)
 	if template == nil {
 		return
 	}
 	raw := *template.ToJSON()
-	ids := map[string]string{}
-	for id, r := range raw["Resources"].(map[string]any) {
-		ids[r.(map[string]any)["Type"].(string)] = id
-	}
+	ids := idsByType(raw)
 	machine := ids["AWS::StepFunctions::StateMachine"]
 
 	check(t, "state machine and tags", func() {
@@ -150,8 +146,7 @@ func TestConstructExpress(t *testing.T) {
 	if _, err := New(stack, "Orders", Props{StateMachineName: "team-orders", Definition: `{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`}); err != nil {
 		t.Fatal(err)
 	}
-	var template assertions.Template
-	check(t, "synth", func() { template = assertions.Template_FromStack(stack, nil) })
+	template := synthesize(t, stack)
 	if template == nil {
 		return
 	}
@@ -265,4 +260,21 @@ func TestNewRefusesBadProps(t *testing.T) {
 	if !json.Valid([]byte(definition)) {
 		t.Fatal("test definition is not JSON")
 	}
+}
+
+// synthesize is the stack's template, or nil after reporting why it did not synthesize.
+func synthesize(t *testing.T, stack awscdk.Stack) assertions.Template {
+	t.Helper()
+	var template assertions.Template
+	check(t, "synth", func() { template = assertions.Template_FromStack(stack, nil) })
+	return template
+}
+
+// idsByType maps each resource type of a template to the logical id of (one of) its resources.
+func idsByType(raw map[string]any) map[string]string {
+	ids := map[string]string{}
+	for id, r := range raw["Resources"].(map[string]any) {
+		ids[r.(map[string]any)["Type"].(string)] = id
+	}
+	return ids
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -135,7 +137,7 @@ func ParsePolicyJSON(source string, data []byte) (Layer, error) {
 	if len(errs) > 0 {
 		return l, errors.Join(errs...)
 	}
-	for _, name := range sortedKeys(raw) {
+	for _, name := range slices.Sorted(maps.Keys(raw)) {
 		if _, ok := fields[name]; !ok {
 			errs = append(errs, &FieldError{Field: name, Source: source, Msg: "unknown field (known: " + strings.Join(FieldNames(), ", ") + ")"})
 			continue
@@ -242,7 +244,7 @@ func ParsePolicyMetadata(meta map[string]string) (Layer, error) {
 	const actor = MetadataPrefix + "actor"
 	lower := make(map[string]string, len(meta))
 	var errs []error
-	for _, k := range sortedKeys(meta) {
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
 		lk := strings.TrimPrefix(strings.ToLower(k), "x-amz-meta-")
 		if _, dup := lower[lk]; dup && strings.HasPrefix(lk, MetadataPrefix) && lk != actor {
 			// Keys that differ only in case: which one a map range hands over last is chance.
@@ -261,7 +263,7 @@ func parseStrings(source, prefix string, values map[string]string, skip func(str
 	l := Layer{Source: source, Fields: map[string]json.RawMessage{}}
 	keyOf := map[string]string{}
 	var errs []error
-	for _, key := range sortedKeys(values) {
+	for _, key := range slices.Sorted(maps.Keys(values)) {
 		if !strings.HasPrefix(key, prefix) || skip(key) {
 			continue
 		}
@@ -389,7 +391,7 @@ func Resolve(layers ...Layer) (Policy, error) {
 	}
 	var p Policy
 	var errs []error
-	for _, name := range sortedKeys(merged) {
+	for _, name := range slices.Sorted(maps.Keys(merged)) {
 		one, _ := json.Marshal(map[string]json.RawMessage{name: merged[name]})
 		if err := json.Unmarshal(one, &p); err != nil {
 			errs = append(errs, &FieldError{Field: name, Source: origin[name], Msg: err.Error()})
@@ -423,13 +425,4 @@ func (p Policy) normalized() Policy {
 	p.OnFailure = OnFailure(strings.ToLower(strings.TrimSpace(string(p.OnFailure))))
 	p.PreexistingAlarms = PreexistingAlarms(strings.ToLower(strings.TrimSpace(string(p.PreexistingAlarms))))
 	return p
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
