@@ -94,8 +94,15 @@ type Store interface {
 	Take(ctx context.Context, api API, full, limit time.Time, step time.Duration) (emptyAt time.Time, taken bool, err error)
 }
 
-// spendTimeout bounds the write that records a take that does not wait (a rollback's).
+// spendTimeout bounds the write that records a take that does not wait (a rollback's),
+// from when it starts.
 const spendTimeout = 2 * time.Second
+
+// spendWriters is how many of those writes one process makes at once. They are
+// conditional updates of one item per API: a storm's spends all at once would mostly fail
+// each other's conditions (and a Lambda sandbox runs one invocation at a time anyway), so
+// the rest wait for a writer, recorded in the order they came.
+const spendWriters = 4
 
 // refundTimeout bounds the write that gives a turn back.
 const refundTimeout = 10 * time.Second
@@ -113,7 +120,8 @@ type Budget struct {
 	mu    sync.Mutex
 	lines map[API]*line
 
-	spends sync.WaitGroup
+	spends     sync.WaitGroup
+	spendSlots chan struct{}
 }
 
 // New returns a budget of Quotas over store; it makes no call. A nil clock is the wall
@@ -125,7 +133,7 @@ func New(store Store, clock Clock, log *slog.Logger) *Budget {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Budget{store: store, clock: clock, log: log, buckets: Quotas, lines: map[API]*line{}}
+	return &Budget{store: store, clock: clock, log: log, buckets: Quotas, lines: map[API]*line{}, spendSlots: make(chan struct{}, spendWriters)}
 }
 
 // Take takes one token of api's bucket at the priority ctx carries (PriorityOf).
@@ -219,6 +227,8 @@ func (b *Budget) Spend(ctx context.Context, api API, n int) {
 	b.spends.Add(1)
 	go func() {
 		defer b.spends.Done()
+		b.spendSlots <- struct{}{}
+		defer func() { <-b.spendSlots }()
 		ctx, cancel := context.WithTimeout(ctx, spendTimeout)
 		defer cancel()
 		emptyAt, taken, err := b.store.Take(ctx, api, full, limit, step)
