@@ -108,7 +108,7 @@ func TestDispatchNamesErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if got := controller.ErrorName(err); got != tt.wantType {
+			if got := controller.ErrorCode(err); got != tt.wantType {
 				t.Errorf("errorType = %s (%v), want %s", got, err, tt.wantType)
 			}
 		})
