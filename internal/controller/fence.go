@@ -59,7 +59,7 @@ func (c *Controller) writeAlias(ctx context.Context, r rollout.Rollout, audited 
 
 // fence is the check before an alias write of r: the lock must name r, and r's newest
 // record must not have begun to give the alias up (FenceClosedAt). It returns that newest
-// record, whose routing is the one to write, or *LockLost.
+// record, whose routing is the one to write, or a LockLost Error.
 func (c *Controller) fence(ctx context.Context, r rollout.Rollout) (rollout.Rollout, error) {
 	latest, err := c.Store.GetRollout(ctx, r.ID)
 	if err != nil {

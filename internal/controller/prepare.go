@@ -649,8 +649,8 @@ func (c *Controller) release(ctx context.Context, r rollout.Rollout, err error) 
 	return refused
 }
 
-// refuse records a refused upload as Failed with its error name and reason, announces it,
-// and returns the named error. The alias is never touched.
+// refuse records a refused upload as Failed with its error code and reason, announces it,
+// and returns the coded error. The alias is never touched.
 func (c *Controller) refuse(ctx context.Context, r rollout.Rollout, cause error) error {
 	if !errors.As(cause, new(*Error)) {
 		return transient(cause)
@@ -704,7 +704,7 @@ func actorOr(a string) string {
 // ResolvePolicy resolves an upload's policy as prepare does: the state machine's tags, the
 // rollout.json beside the definition (absent is fine), the upload's metadata, later wins;
 // then the checks that need the key and the controller's tick. It returns the layers other
-// than the tags, which the record keeps. Policy problems are *InvalidPolicy errors; the CLI
+// than the tags, which the record keeps. Policy problems are InvalidPolicy Errors; the CLI
 // runs the same function before it uploads.
 func ResolvePolicy(ctx context.Context, artifacts Artifacts, bucket string, key topology.ArtifactKey, tags, metadata map[string]string, tick time.Duration) (rollout.Policy, []rollout.Layer, error) {
 	tagLayer, err := rollout.ParsePolicyTags(tags)
