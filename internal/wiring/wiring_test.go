@@ -141,10 +141,13 @@ func TestHandlerReportsTheCodeAsErrorType(t *testing.T) {
 	if !ok || got.Type != controller.EInvalidEvent || !strings.Contains(got.Message, "without rolloutId") {
 		t.Errorf("handler error %T %+v, want a messages.InvokeResponse_Error of type InvalidEvent", err, err)
 	}
-	// What aws-lambda-go itself reports for it.
+	// What aws-lambda-go itself reports for it: Function is deprecated for use outside the
+	// go1.x runtime, but it is the one exported way into the error reporting that the
+	// runtime's invoke loop uses too.
 	var resp messages.InvokeResponse
 	req := &messages.InvokeRequest{Payload: payload, Deadline: messages.InvokeRequest_Timestamp{Seconds: time.Now().Add(time.Minute).Unix()}}
-	if err := lambda.NewFunction(lambda.NewHandler(h)).Invoke(req, &resp); err != nil {
+	fn := lambda.NewFunction(lambda.NewHandler(h)) //lint:ignore SA1019 see above
+	if err := fn.Invoke(req, &resp); err != nil {
 		t.Fatal(err)
 	}
 	if resp.Error == nil || resp.Error.Type != controller.EInvalidEvent || resp.Error.Message != got.Message {
