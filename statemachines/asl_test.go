@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,8 +21,6 @@ import (
 const (
 	controllerFile = "rollout-controller.asl.json"
 	examplesDir    = "examples"
-	// errorsFile declares the errors the controller's ASL may name in ErrorEquals.
-	errorsFile = "../internal/controller/errors.go"
 	// validatorBin is asl-validator's bin, installed by `make tools`.
 	validatorBin = "../.tools/node_modules/asl-validator/dist/bin/asl-validator.js"
 )
@@ -92,13 +87,16 @@ func TestASLControllerStructure(t *testing.T) {
 	}
 }
 
-// TestASLErrorNames keeps ErrorEquals and the Go error types together: aws-lambda-go reports
-// the type name as errorType, so a renamed type silently stops matching.
+// TestASLErrorNames keeps ErrorEquals and the controller's error codes together: the
+// functions report the code as errorType, so a renamed code silently stops matching.
 func TestASLErrorNames(t *testing.T) {
-	goTypes := errorTypeNames(t)
-	for _, want := range []string{"Transient", "InvalidDefinition", "RolledBack"} {
-		if !goTypes[want] {
-			t.Fatalf("parsed %s and found no type %s: the parse is wrong", errorsFile, want)
+	codes := map[string]bool{}
+	for _, code := range controller.Codes {
+		codes[code] = true
+	}
+	for _, want := range []string{controller.ETransient, controller.EInvalidDefinition, controller.ERolledBack} {
+		if !codes[want] {
+			t.Fatalf("controller.Codes lacks %s", want)
 		}
 	}
 	def := parseDefinition(t, substitute(t, readFile(t, controllerFile)))
@@ -115,9 +113,9 @@ func TestASLErrorNames(t *testing.T) {
 						t.Errorf("%s: %s is not an error Step Functions raises", path, name)
 					}
 				case strings.HasPrefix(name, "Lambda."):
-				case goTypes[name]:
+				case codes[name]:
 				default:
-					t.Errorf("%s: ErrorEquals %q is neither States.*, Lambda.* nor a type of %s", path, name, errorsFile)
+					t.Errorf("%s: ErrorEquals %q is neither States.*, Lambda.* nor a code of controller.Codes", path, name)
 				}
 			}
 		}
@@ -624,28 +622,6 @@ func walkStates(def definition, scope string, visit func(path string, s state)) 
 			walkStates(child, path, visit)
 		}
 	}
-}
-
-// errorTypeNames reads the exported type names of errors.go without compiling it.
-func errorTypeNames(t *testing.T) map[string]bool {
-	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), errorsFile, nil, parser.SkipObjectResolution)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := map[string]bool{}
-	for _, decl := range f.Decls {
-		gen, ok := decl.(*ast.GenDecl)
-		if !ok || gen.Tok != token.TYPE {
-			continue
-		}
-		for _, spec := range gen.Specs {
-			if ts := spec.(*ast.TypeSpec); ts.Name.IsExported() {
-				names[ts.Name.Name] = true
-			}
-		}
-	}
-	return names
 }
 
 func readFile(t *testing.T, path string) []byte {

@@ -54,8 +54,9 @@ func run(fn, event string) int {
 	}
 	out, err := h(ctx, payload)
 	if err != nil {
-		// As the Lambda runtime would report it.
-		b, _ := json.MarshalIndent(map[string]string{"errorType": controller.ErrorName(err), "errorMessage": err.Error()}, "", "  ")
+		// As the Lambda runtime would report it: Handler's error is the runtime's own
+		// messages.InvokeResponse_Error, with errorType and errorMessage.
+		b, _ := json.MarshalIndent(err, "", "  ")
 		fmt.Println(string(b))
 		return 1
 	}

@@ -128,11 +128,11 @@ func (a *app) control(ctx context.Context, id string, command rollout.Command, r
 		}
 		_ = json.Unmarshal(out.Payload, &fe)
 		switch fe.Type {
-		case "RolloutNotFound":
+		case controller.ERolloutNotFound:
 			return ControlView{}, usagef("no rollout %s", id)
-		case "InvalidEvent":
+		case controller.EInvalidEvent:
 			return ControlView{}, usagef("%s", fe.Message)
-		case "CommandRejected":
+		case controller.ECommandRejected:
 			return ControlView{}, errors.New(fe.Message)
 		case "":
 			return ControlView{}, retry(fmt.Errorf("%s failed: %s", a.res.ControlFunction, out.Payload))

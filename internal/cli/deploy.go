@@ -234,9 +234,8 @@ func (a *app) checkUpload(ctx context.Context, key topology.ArtifactKey, definit
 
 	client, _ := a.s3()
 	policy, _, err := controller.ResolvePolicy(ctx, s3api.New(client), a.res.Bucket, key, tags, meta, minInterval)
-	var invalid *controller.InvalidPolicy
 	switch {
-	case errors.As(err, &invalid):
+	case controller.ErrorCode(err) == controller.EInvalidPolicy:
 		return rollout.Policy{}, usagef("invalid policy: %v", err)
 	case err != nil:
 		return rollout.Policy{}, err

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -574,9 +573,8 @@ func (d *doctor) machine(ctx context.Context, ref machineRef) {
 		}
 		key := topology.ArtifactKey{StateMachine: ref.name, Alias: alias, Name: "doctor.asl.json"}
 		policy, _, err := controller.ResolvePolicy(ctx, s3api.New(client), d.bucket, key, tags, nil, minInterval)
-		var invalid *controller.InvalidPolicy
 		switch {
-		case errors.As(err, &invalid):
+		case controller.ErrorCode(err) == controller.EInvalidPolicy:
 			d.fail(group, "policy "+alias, OneLine(err), fmt.Sprintf("fix the %s* tags of %s or s3://%s/%s (README, Policy reference)", topology.TagPrefix, ref.name, d.bucket, key.PolicyKey()))
 		case err != nil:
 			d.fail(group, "policy "+alias, OneLine(err), "check that the caller may read the bucket and the state machine's tags")

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
@@ -16,7 +15,7 @@ func (c *Controller) Advance(ctx context.Context, t Tick) (Outcome, error) {
 		return Outcome{}, err
 	}
 	if t.RolloutID == "" {
-		return Outcome{}, &InvalidEvent{newCause(nil, "tick without rolloutId or sweep")}
+		return Outcome{}, Errorf(EInvalidEvent, "tick without rolloutId or sweep")
 	}
 	return c.tickOne(ctx, t.RolloutID, nil)
 }
@@ -24,8 +23,7 @@ func (c *Controller) Advance(ctx context.Context, t Tick) (Outcome, error) {
 // tickOne is one tick of one rollout, on what a sweep read (lk; nil reads everything).
 func (c *Controller) tickOne(ctx context.Context, id string, lk *look) (Outcome, error) {
 	r, d, err := c.decideWith(ctx, id, "controller", "", lk)
-	var missing *RolloutNotFound
-	if errors.As(err, &missing) {
+	if ErrorCode(err) == ERolloutNotFound {
 		// A schedule of the first version that outlived its record: stop it.
 		return Outcome{RolloutID: id}, c.Schedules.Delete(ctx, topology.ScheduleName(id))
 	}

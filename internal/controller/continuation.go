@@ -70,10 +70,10 @@ func DecodeContinuation(raw []byte) (Continuation, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return in, &InvalidEvent{newCause(err, "decode continuation")}
+		return in, wrapf(EInvalidEvent, err, "decode continuation")
 	}
 	if in.RolloutID == "" || in.TurnAt.IsZero() {
-		return in, &InvalidEvent{newCause(nil, "continuation without rolloutId or turnAt")}
+		return in, Errorf(EInvalidEvent, "continuation without rolloutId or turnAt")
 	}
 	return in, nil
 }
@@ -120,7 +120,7 @@ func handOverFailed(turn time.Time, err error) error {
 func (c *Controller) scheduleContinuation(ctx context.Context, id string, turn time.Time) error {
 	input, err := json.Marshal(Continuation{RolloutID: id, TurnAt: turn.UTC()})
 	if err != nil {
-		return &Internal{newCause(err, "encode continuation")}
+		return wrapf(EInternal, err, "encode continuation")
 	}
 	fireAt := turn.Add(-continuationLead).UTC().Truncate(time.Minute)
 	return c.Schedules.Create(ctx, Schedule{
@@ -171,7 +171,7 @@ func (c *Controller) editRollout(ctx context.Context, id string, edit func(*roll
 		}
 		return saved, nil
 	}
-	return rollout.Rollout{}, &Transient{newCause(nil, "rollout %s: the record kept moving", id)}
+	return rollout.Rollout{}, Errorf(ETransient, "rollout %s: the record kept moving", id)
 }
 
 // errNotThisTurn says that a continuation found another turn than its own on the record:
@@ -189,9 +189,8 @@ func (c *Controller) Continue(ctx context.Context, in Continuation) (Outcome, er
 	ctx = withTokenSlot(ctx)
 	defer c.giveBack(ctx) // a turn held and not used (a fence refused the write)
 	r, err := c.claimTurn(ctx, in)
-	var missing *RolloutNotFound
 	switch {
-	case errors.Is(err, errNotThisTurn), errors.As(err, &missing):
+	case errors.Is(err, errNotThisTurn), ErrorCode(err) == ERolloutNotFound:
 		c.Log.InfoContext(ctx, "continuation: nothing to do", "rollout_id", in.RolloutID, "turn_at", in.TurnAt, "reason", err)
 		return Outcome{RolloutID: in.RolloutID, Reason: err.Error()}, nil
 	case err != nil:
@@ -214,7 +213,7 @@ func (c *Controller) Continue(ctx context.Context, in Continuation) (Outcome, er
 	switch {
 	case errors.Is(err, errHandedOver):
 		return Outcome{RolloutID: r.ID, Phase: r.Phase, Reason: "throttled at its turn: handed over again"}, nil
-	case errors.As(err, new(*LockLost)):
+	case ErrorCode(err) == ELockLost:
 		c.releaseWriter(ctx, r)
 		log.InfoContext(ctx, "continuation: fenced off, turn given back", "err", err)
 		return Outcome{RolloutID: r.ID, Phase: r.Phase, Reason: err.Error()}, nil

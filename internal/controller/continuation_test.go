@@ -317,8 +317,7 @@ func TestDecodeContinuation(t *testing.T) {
 				}
 				return
 			}
-			var invalid *controller.InvalidEvent
-			if !errors.As(err, &invalid) || !strings.Contains(err.Error(), tt.wantErr) {
+			if controller.ErrorCode(err) != controller.EInvalidEvent || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("Rollback = %v, want InvalidEvent saying %q", err, tt.wantErr)
 			}
 		})

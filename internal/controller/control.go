@@ -34,7 +34,7 @@ func (c *Controller) Control(ctx context.Context, raw json.RawMessage) (ControlR
 		}
 	}
 	if req.CommandID == "" {
-		return ControlResult{}, &InvalidEvent{newCause(nil, "control request without commandId, event id or Lambda request id: a command without an id is never applied")}
+		return ControlResult{}, Errorf(EInvalidEvent, "control request without commandId, event id or Lambda request id: a command without an id is never applied")
 	}
 	var first *rollout.AppliedCommand
 	if req.Command == rollout.CommandAbort {
@@ -54,9 +54,9 @@ func (c *Controller) Control(ctx context.Context, raw json.RawMessage) (ControlR
 		if err != nil {
 			var ce *rollout.CommandError
 			if errors.As(err, &ce) {
-				return d, false, &CommandRejected{newCause(err, "")}
+				return d, false, wrapf(ECommandRejected, err, "")
 			}
-			return d, false, &Internal{newCause(err, "apply %s", req.Command)}
+			return d, false, wrapf(EInternal, err, "apply %s", req.Command)
 		}
 		if req.Reason != "" {
 			d.Reason += ": " + req.Reason
@@ -69,9 +69,8 @@ func (c *Controller) Control(ctx context.Context, raw json.RawMessage) (ControlR
 		})
 		return d, true, nil
 	})
-	var rejected *CommandRejected
 	switch {
-	case errors.As(err, &rejected):
+	case ErrorCode(err) == ECommandRejected:
 		return ControlResult{RolloutID: saved.ID, Phase: saved.Phase, Weights: saved.IntendedWeights(), CommandID: req.CommandID}, err
 	case err != nil:
 		return ControlResult{}, err
@@ -172,17 +171,17 @@ func decodeControl(raw json.RawMessage) (ControlRequest, error) {
 		Detail     json.RawMessage `json:"detail"`
 	}
 	if err := json.Unmarshal(raw, &probe); err != nil {
-		return ControlRequest{}, &InvalidEvent{newCause(err, "decode control request")}
+		return ControlRequest{}, wrapf(EInvalidEvent, err, "decode control request")
 	}
 	if probe.DetailType != "" {
 		if probe.DetailType != topology.DetailControlRequest {
-			return ControlRequest{}, &InvalidEvent{newCause(nil, "event %q is not a %q", probe.DetailType, topology.DetailControlRequest)}
+			return ControlRequest{}, Errorf(EInvalidEvent, "event %q is not a %q", probe.DetailType, topology.DetailControlRequest)
 		}
 		raw = probe.Detail
 	}
 	var req ControlRequest
 	if err := json.Unmarshal(raw, &req); err != nil {
-		return req, &InvalidEvent{newCause(err, "decode control request")}
+		return req, wrapf(EInvalidEvent, err, "decode control request")
 	}
 	if req.CommandID == "" && probe.DetailType != "" {
 		// EventBridge keeps an event's id across its retries of the delivery.

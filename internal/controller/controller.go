@@ -224,7 +224,7 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 			c.releaseWriter(ctx, saved)
 		}
 		if err != nil {
-			if errors.As(err, new(*LockLost)) && saved.Phase.Terminal() && !prev.Phase.Terminal() {
+			if ErrorCode(err) == ELockLost && saved.Phase.Terminal() && !prev.Phase.Terminal() {
 				// The alias is another rollout's: this one ends without writing it, and
 				// its progress wait must still hear so.
 				c.sendOutcome(ctx, saved)
@@ -405,7 +405,7 @@ func (c *Controller) setAlias(ctx context.Context, r rollout.Rollout, audited in
 		}
 		r = latest
 	}
-	return r, &Transient{newCause(nil, "rollout %s: the record kept moving while the alias was updated", r.ID)}
+	return r, Errorf(ETransient, "rollout %s: the record kept moving while the alias was updated", r.ID)
 }
 
 // updateAlias sets the routing of the newest record of r, fenced (writeAlias). A rollback
@@ -449,7 +449,7 @@ func (c *Controller) updateAlias(ctx context.Context, r rollout.Rollout, audited
 			return r, err
 		}
 	}
-	if errors.As(err, new(*LockLost)) {
+	if ErrorCode(err) == ELockLost {
 		c.logFor(r).WarnContext(ctx, "alias write fenced off: not written", "err", err)
 		return r, err
 	}
@@ -591,11 +591,11 @@ func outcomeErrorName(r rollout.Rollout) string {
 	case r.ErrorName != "":
 		return r.ErrorName
 	case r.Phase == rollout.RolledBack:
-		return "RolledBack"
+		return ERolledBack
 	case r.Phase == rollout.Aborted:
-		return "Aborted"
+		return EAborted
 	}
-	return "RolloutFailed"
+	return ERolloutFailed
 }
 
 // sendOutcome ends the controller state machine's progress wait. A token that is gone
@@ -609,11 +609,11 @@ func (c *Controller) sendOutcome(ctx context.Context, r rollout.Rollout) {
 	case rollout.Succeeded:
 		err = c.Tasks.Succeed(ctx, r.TaskToken, mustJSON(Outcome{RolloutID: r.ID, Phase: r.Phase, Reason: r.Reason}))
 	case rollout.RolledBack:
-		err = c.Tasks.Fail(ctx, r.TaskToken, "RolledBack", r.Reason)
+		err = c.Tasks.Fail(ctx, r.TaskToken, ERolledBack, r.Reason)
 	case rollout.Aborted:
-		err = c.Tasks.Fail(ctx, r.TaskToken, "Aborted", r.Reason)
+		err = c.Tasks.Fail(ctx, r.TaskToken, EAborted, r.Reason)
 	default:
-		err = c.Tasks.Fail(ctx, r.TaskToken, "RolloutFailed", r.Reason)
+		err = c.Tasks.Fail(ctx, r.TaskToken, ERolloutFailed, r.Reason)
 	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		// The next tick sees the ended rollout and sends it again.
@@ -754,7 +754,7 @@ func (c *Controller) decideWith(ctx context.Context, id, actor, firing string, l
 		}
 		d, err := rollout.Decide(r, obs, c.now())
 		if err != nil {
-			return d, false, &Internal{newCause(err, "decide")}
+			return d, false, wrapf(EInternal, err, "decide")
 		}
 		if firing == "" && !read && d.SetAlias && !isRollback(d) {
 			// The write's token first, then the read: the read stays right before the
@@ -767,7 +767,7 @@ func (c *Controller) decideWith(ctx context.Context, id, actor, firing string, l
 					return rollout.Decision{}, false, err
 				}
 				if d, err = rollout.Decide(r, obs, c.now()); err != nil {
-					return d, false, &Internal{newCause(err, "decide")}
+					return d, false, wrapf(EInternal, err, "decide")
 				}
 			}
 		}
@@ -864,7 +864,7 @@ func (c *Controller) update(ctx context.Context, id, actor string, decide func(r
 		}
 		return saved, d, transient(err)
 	}
-	return rollout.Rollout{}, rollout.Decision{}, &Transient{newCause(nil, "rollout %s: gave up after %d concurrent writes", id, maxAttempts)}
+	return rollout.Rollout{}, rollout.Decision{}, Errorf(ETransient, "rollout %s: gave up after %d concurrent writes", id, maxAttempts)
 }
 
 // changed reports whether a decision needs a write: anything but the clock moved.
@@ -879,7 +879,7 @@ func changed(r rollout.Rollout, d rollout.Decision) bool {
 
 func (c *Controller) notFound(id string, err error) error {
 	if errors.Is(err, ErrNotFound) {
-		return &RolloutNotFound{newCause(nil, "rollout %s does not exist", id)}
+		return Errorf(ERolloutNotFound, "rollout %s does not exist", id)
 	}
 	return transient(fmt.Errorf("read rollout %s: %w", id, err))
 }

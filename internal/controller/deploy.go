@@ -70,7 +70,7 @@ type DeployStatusResponse struct {
 func DecodeDeployEvent(raw []byte) (DeployEvent, error) {
 	var ev DeployEvent
 	if err := json.Unmarshal(raw, &ev); err != nil {
-		return ev, &InvalidEvent{newCause(err, "decode the custom resource request")}
+		return ev, wrapf(EInvalidEvent, err, "decode the custom resource request")
 	}
 	var missing []string
 	for _, f := range []struct{ name, value string }{
@@ -81,15 +81,15 @@ func DecodeDeployEvent(raw []byte) (DeployEvent, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return ev, &InvalidEvent{newCause(nil, "custom resource request without %s", strings.Join(missing, ", "))}
+		return ev, Errorf(EInvalidEvent, "custom resource request without %s", strings.Join(missing, ", "))
 	}
 	switch ev.RequestType {
 	case RequestCreate, RequestUpdate, RequestDelete:
 	default:
-		return ev, &InvalidEvent{newCause(nil, "custom resource request type %q (want Create, Update or Delete)", ev.RequestType)}
+		return ev, Errorf(EInvalidEvent, "custom resource request type %q (want Create, Update or Delete)", ev.RequestType)
 	}
 	if ev.RequestType != RequestCreate && ev.PhysicalResourceID == "" {
-		return ev, &InvalidEvent{newCause(nil, "%s request without PhysicalResourceId", ev.RequestType)}
+		return ev, Errorf(EInvalidEvent, "%s request without PhysicalResourceId", ev.RequestType)
 	}
 	return ev, nil
 }
@@ -130,7 +130,7 @@ func parseDeploy(ev DeployEvent) (deployRequest, error) {
 		case string:
 			return v, nil
 		default:
-			return "", &InvalidEvent{newCause(nil, "property %s is a %T, want a string", name, v)}
+			return "", Errorf(EInvalidEvent, "property %s is a %T, want a string", name, v)
 		}
 	}
 	req := deployRequest{ev: ev, wait: true}
@@ -153,23 +153,23 @@ func parseDeploy(ev DeployEvent) (deployRequest, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return req, &InvalidEvent{newCause(nil, "%s %s without the properties %s", ev.ResourceType, ev.LogicalResourceID, strings.Join(missing, ", "))}
+		return req, Errorf(EInvalidEvent, "%s %s without the properties %s", ev.ResourceType, ev.LogicalResourceID, strings.Join(missing, ", "))
 	}
 	parts := strings.Split(req.smArn, ":")
 	if len(parts) != 7 || parts[0] != "arn" || parts[2] != "states" || parts[5] != "stateMachine" || parts[6] == "" {
-		return req, &InvalidEvent{newCause(nil, "property %s %q is not a state machine ARN (arn:<partition>:states:<region>:<account>:stateMachine:<name>)", topology.DeployPropStateMachineArn, req.smArn)}
+		return req, Errorf(EInvalidEvent, "property %s %q is not a state machine ARN (arn:<partition>:states:<region>:<account>:stateMachine:<name>)", topology.DeployPropStateMachineArn, req.smArn)
 	}
 	req.smName = parts[6]
 	if len(req.aliasName) > 80 || !aliasNamePattern.MatchString(req.aliasName) {
-		return req, &InvalidEvent{newCause(nil, "property %s %q is not an alias name (1-80 of letters, digits, _ - ., not all digits)", topology.DeployPropAliasName, req.aliasName)}
+		return req, Errorf(EInvalidEvent, "property %s %q is not an alias name (1-80 of letters, digits, _ - ., not all digits)", topology.DeployPropAliasName, req.aliasName)
 	}
 	req.aliasArn = topology.AliasArn(req.smArn, req.aliasName)
 	var def any
 	if err := json.Unmarshal([]byte(req.definition), &def); err != nil {
-		return req, &InvalidDefinition{newCause(err, "property %s of %s is not JSON", topology.DeployPropDefinition, ev.LogicalResourceID)}
+		return req, wrapf(EInvalidDefinition, err, "property %s of %s is not JSON", topology.DeployPropDefinition, ev.LogicalResourceID)
 	}
 	if _, ok := def.(map[string]any); !ok {
-		return req, &InvalidDefinition{newCause(nil, "property %s of %s is JSON but not an object", topology.DeployPropDefinition, ev.LogicalResourceID)}
+		return req, Errorf(EInvalidDefinition, "property %s of %s is JSON but not an object", topology.DeployPropDefinition, ev.LogicalResourceID)
 	}
 	wait, err := str(topology.DeployPropWait)
 	if err != nil {
@@ -180,7 +180,7 @@ func parseDeploy(ev DeployEvent) (deployRequest, error) {
 	case "false":
 		req.wait = false
 	default:
-		return req, &InvalidEvent{newCause(nil, "property %s %q: want \"true\" or \"false\"", topology.DeployPropWait, wait)}
+		return req, Errorf(EInvalidEvent, "property %s %q: want \"true\" or \"false\"", topology.DeployPropWait, wait)
 	}
 	req.metadata, err = deployMetadata(p[topology.DeployPropMetadata])
 	return req, err
@@ -190,7 +190,7 @@ func parseDeploy(ev DeployEvent) (deployRequest, error) {
 // a JSON string (CloudFormation hands a value built with Fn::ToJsonString that way).
 func deployMetadata(v any) (map[string]string, error) {
 	bad := func(err error) error {
-		return &InvalidEvent{newCause(err, "property %s: want an object of strings (rollout-<field>: value)", topology.DeployPropMetadata)}
+		return wrapf(EInvalidEvent, err, "property %s: want an object of strings (rollout-<field>: value)", topology.DeployPropMetadata)
 	}
 	if s, ok := v.(string); ok {
 		if strings.TrimSpace(s) == "" {
@@ -261,7 +261,7 @@ func (c *Controller) Deploy(ctx context.Context, ev DeployEvent) (DeployResponse
 		return DeployResponse{}, err
 	}
 	if c.cfg.Bucket == "" {
-		return DeployResponse{}, &Internal{newCause(nil, "the deploy function has no artifacts bucket (%s)", topology.EnvBucket)}
+		return DeployResponse{}, Errorf(EInternal, "the deploy function has no artifacts bucket (%s)", topology.EnvBucket)
 	}
 	return whileThrottled(ctx, c, func() string { return "" }, func(ctx context.Context) (DeployResponse, error) {
 		return c.deployOnce(ctx, req)
@@ -322,11 +322,11 @@ func (c *Controller) checkManaged(ctx context.Context, req deployRequest) error 
 	tags, err := retryCall(ctx, c, func() (map[string]string, error) { return c.StateMachines.Tags(ctx, req.smArn) })
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return &StateMachineNotFound{newCause(nil, "state machine %s does not exist", req.smArn)}
+		return Errorf(EStateMachineNotFound, "state machine %s does not exist", req.smArn)
 	case err != nil:
 		return transient(fmt.Errorf("tags of %s: %w", req.smArn, err))
 	case !rollout.IsManaged(tags):
-		return &NotManaged{newCause(nil, "state machine %s lacks the tag %s=true, so the controller may not touch it", req.smName, topology.ManagedTag)}
+		return Errorf(ENotManaged, "state machine %s lacks the tag %s=true, so the controller may not touch it", req.smName, topology.ManagedTag)
 	}
 	return nil
 }
@@ -341,9 +341,9 @@ func (c *Controller) deployFirst(ctx context.Context, req deployRequest) (Deploy
 	version, err := retryCall(ctx, c, func() (string, error) { return c.StateMachines.Publish(ctx, req.smArn, req.definition, desc) })
 	switch {
 	case errors.Is(err, ErrInvalidDefinition):
-		return DeployResponse{}, &InvalidDefinition{newCause(err, "definition of %s", req.ev.LogicalResourceID)}
+		return DeployResponse{}, wrapf(EInvalidDefinition, err, "definition of %s", req.ev.LogicalResourceID)
 	case errors.Is(err, ErrNotFound):
-		return DeployResponse{}, &StateMachineNotFound{newCause(nil, "state machine %s does not exist", req.smArn)}
+		return DeployResponse{}, Errorf(EStateMachineNotFound, "state machine %s does not exist", req.smArn)
 	case err != nil:
 		return DeployResponse{}, transient(fmt.Errorf("publish %s: %w", req.smArn, err))
 	}
@@ -424,7 +424,7 @@ func (c *Controller) abortForDeploy(ctx context.Context, req deployRequest, r ro
 		CommandID: "cloudformation-" + req.ev.RequestID,
 	})
 	_, err := c.Control(ctx, raw)
-	if errors.As(err, new(*CommandRejected)) {
+	if ErrorCode(err) == ECommandRejected {
 		// It ended meanwhile (an alarm, an operator): isComplete reads how.
 		c.logFor(r).InfoContext(ctx, "deploy: the rollout to abort has ended", "err", err)
 		return nil
@@ -487,7 +487,7 @@ func (c *Controller) deployUpload(ctx context.Context, req deployRequest) (Deplo
 			return DeployResponse{}, transient(fmt.Errorf("put s3://%s/%s: %w", bucket, key, err))
 		}
 		if version == "" {
-			return DeployResponse{}, &Internal{newCause(nil, "bucket %s is not versioned: an upload has no version id to name its rollout by", bucket)}
+			return DeployResponse{}, Errorf(EInternal, "bucket %s is not versioned: an upload has no version id to name its rollout by", bucket)
 		}
 	}
 	upload := bucket + "/" + key + "#" + version

@@ -145,7 +145,7 @@ func TestDeployStatusBeforeTheRecordExists(t *testing.T) {
 	// No record long after the upload: its event never reached the controller.
 	w.clock.Advance(controller.UploadNeverStarted)
 	_, err = w.ctl.DeployStatus(w.ctx, poll(ev, res))
-	if controller.ErrorName(err) != "RolloutNotFound" || !strings.Contains(err.Error(), topology.DeployUploadName(definition("orders v2"))) {
+	if controller.ErrorCode(err) != "RolloutNotFound" || !strings.Contains(err.Error(), topology.DeployUploadName(definition("orders v2"))) {
 		t.Fatalf("DeployStatus after %s = %v; want RolloutNotFound naming the upload", controller.UploadNeverStarted, err)
 	}
 }
@@ -160,7 +160,7 @@ func TestDeployRefusedUpload(t *testing.T) {
 		e := w.execute(w.uploadEvent(res)).run(5)
 		wantPhase(t, w, e.id(), rollout.Failed, "InvalidDefinition")
 		_, err := w.ctl.DeployStatus(w.ctx, poll(ev, res))
-		if controller.ErrorName(err) != "InvalidDefinition" {
+		if controller.ErrorCode(err) != "InvalidDefinition" {
 			t.Fatalf("DeployStatus = %v, want InvalidDefinition", err)
 		}
 		for _, want := range []string{"rollout " + e.id(), "ended Failed (InvalidDefinition)", "MISSING_TRANSITION_TARGET", "the alias is untouched"} {
@@ -244,8 +244,8 @@ func TestDeployBadInput(t *testing.T) {
 			ev := w.update("orders", definition("orders v2"), "req-1")
 			tt.edit(w, &ev)
 			_, err := w.ctl.Deploy(w.ctx, ev)
-			if controller.ErrorName(err) != tt.wantName || !strings.Contains(err.Error(), tt.wantText) {
-				t.Fatalf("Deploy = %v (%s); want %s saying %q", err, controller.ErrorName(err), tt.wantName, tt.wantText)
+			if controller.ErrorCode(err) != tt.wantName || !strings.Contains(err.Error(), tt.wantText) {
+				t.Fatalf("Deploy = %v (%s); want %s saying %q", err, controller.ErrorCode(err), tt.wantName, tt.wantText)
 			}
 			wantEqual(t, "alias", w.sfn.routing(aliasOf("orders")), "v1=100")
 			wantEqual(t, "puts", w.faults.count("Artifacts.Put"), 0)
@@ -255,7 +255,7 @@ func TestDeployBadInput(t *testing.T) {
 
 	t.Run("a request without ids", func(t *testing.T) {
 		_, err := controller.DecodeDeployEvent([]byte(`{"RequestType":"Update","ResourceProperties":{},"SomethingNew":1}`))
-		if controller.ErrorName(err) != "InvalidEvent" || !strings.Contains(err.Error(), "RequestId, StackId, LogicalResourceId") {
+		if controller.ErrorCode(err) != "InvalidEvent" || !strings.Contains(err.Error(), "RequestId, StackId, LogicalResourceId") {
 			t.Fatalf("DecodeDeployEvent = %v", err)
 		}
 	})
@@ -356,7 +356,7 @@ func TestDeployUpdateRolledBack(t *testing.T) {
 	e.finalize()
 	wantPhase(t, w, e.id(), rollout.RolledBack, "")
 	_, err := w.ctl.DeployStatus(w.ctx, poll(ev, res))
-	if controller.ErrorName(err) != "RolledBack" {
+	if controller.ErrorCode(err) != "RolledBack" {
 		t.Fatalf("DeployStatus = %v, want RolledBack", err)
 	}
 	for _, want := range []string{"rollout " + e.id() + " of orders/prod ended RolledBack (RolledBack)", "orders-failures", "routes 100% to the stable version v1"} {
@@ -456,10 +456,10 @@ func TestDeployDeleteDeletesNothing(t *testing.T) {
 func TestDeployStatusNeedsOnEventsData(t *testing.T) {
 	w := newWorld(t)
 	_, err := w.ctl.DeployStatus(w.ctx, w.update("orders", definition("orders v2"), "req-1"))
-	if controller.ErrorName(err) != "InvalidEvent" {
+	if controller.ErrorCode(err) != "InvalidEvent" {
 		t.Fatalf("DeployStatus without Data = %v, want InvalidEvent", err)
 	}
-	if !errors.As(err, new(*controller.InvalidEvent)) {
+	if e := new(*controller.Error); !errors.As(err, e) || (*e).Code != controller.EInvalidEvent {
 		t.Errorf("%T", err)
 	}
 }

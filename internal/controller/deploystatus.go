@@ -42,7 +42,7 @@ func (c *Controller) DeployStatus(ctx context.Context, ev DeployEvent) (DeploySt
 	case topology.DeployOutcomeAborting:
 		return c.abortStatus(ctx, ev)
 	default:
-		return DeployStatusResponse{}, &InvalidEvent{newCause(nil, "isComplete request with Data.%s %q (want onEvent's Created, Unchanged, Started or Aborting)", topology.DeployDataOutcome, outcome)}
+		return DeployStatusResponse{}, Errorf(EInvalidEvent, "isComplete request with Data.%s %q (want onEvent's Created, Unchanged, Started or Aborting)", topology.DeployDataOutcome, outcome)
 	}
 }
 
@@ -54,7 +54,7 @@ var notComplete = DeployStatusResponse{}
 // that is not throttling. Throttling is "not found yet".
 func (c *Controller) readForStatus(ctx context.Context, id string) (rollout.Rollout, bool, error) {
 	if id == "" {
-		return rollout.Rollout{}, false, &InvalidEvent{newCause(nil, "isComplete request without Data.%s", topology.DeployDataRolloutID)}
+		return rollout.Rollout{}, false, Errorf(EInvalidEvent, "isComplete request without Data.%s", topology.DeployDataRolloutID)
 	}
 	r, err := c.Store.GetRollout(ctx, id)
 	switch {
@@ -66,7 +66,7 @@ func (c *Controller) readForStatus(ctx context.Context, id string) (rollout.Roll
 		c.Log.WarnContext(ctx, "deploy status: throttled reading the rollout; polled again", "rollout_id", id, "err", err)
 		return r, false, nil
 	}
-	return r, false, &Internal{newCause(err, "read rollout %s", id)}
+	return r, false, wrapf(EInternal, err, "read rollout %s", id)
 }
 
 // rolloutStatus is a poll of an uploaded definition's rollout.
@@ -82,7 +82,7 @@ func (c *Controller) rolloutStatus(ctx context.Context, ev DeployEvent, wait boo
 	switch {
 	case r.Phase == rollout.Succeeded:
 		return complete(r, r.CandidateVersionArn), nil
-	case r.Phase == rollout.Failed && r.ErrorName == "NothingToDeploy":
+	case r.Phase == rollout.Failed && r.ErrorName == ENothingToDeploy:
 		c.logFor(r).InfoContext(ctx, "deploy status: nothing to deploy", "reason", r.Reason)
 		res := complete(r, r.StableVersionArn)
 		res.Data[topology.DeployDataOutcome] = topology.DeployOutcomeUnchanged
@@ -104,8 +104,8 @@ func (c *Controller) neverStarted(ev DeployEvent, id string) error {
 	if err != nil || c.now().Sub(at) < UploadNeverStarted {
 		return nil
 	}
-	return &RolloutNotFound{newCause(nil, "%s never started a rollout: no record of %s %s after the upload (is the bucket's EventBridge rule to the controller in place?)",
-		ev.Data[topology.DeployDataUpload], id, UploadNeverStarted)}
+	return Errorf(ERolloutNotFound, "%s never started a rollout: no record of %s %s after the upload (is the bucket's EventBridge rule to the controller in place?)",
+		ev.Data[topology.DeployDataUpload], id, UploadNeverStarted)
 }
 
 // abortStatus is a poll of a stack rollback that aborted a running rollout: complete once
@@ -116,16 +116,16 @@ func (c *Controller) abortStatus(ctx context.Context, ev DeployEvent) (DeploySta
 		return notComplete, err
 	}
 	if r.Phase == rollout.Succeeded {
-		return DeployStatusResponse{}, &RolloutFailed{newCause(nil,
+		return DeployStatusResponse{}, Errorf(ERolloutFailed,
 			"rollout %s of %s/%s succeeded before the stack rollback could abort it: the alias routes 100%% to %s, not to the stable definition; deploy again",
-			r.ID, r.StateMachineName, r.AliasName, rollout.VersionLabel(r.CandidateVersionArn))}
+			r.ID, r.StateMachineName, r.AliasName, rollout.VersionLabel(r.CandidateVersionArn))
 	}
 	alias, err := c.Aliases.Describe(ctx, r.AliasArn)
 	if err != nil {
 		if errors.Is(err, ErrThrottled) {
 			return notComplete, nil
 		}
-		return DeployStatusResponse{}, &Internal{newCause(err, "describe alias %s", r.AliasArn)}
+		return DeployStatusResponse{}, wrapf(EInternal, err, "describe alias %s", r.AliasArn)
 	}
 	if v, ok := soleVersion(alias.Routing); !ok || v != r.StableVersionArn {
 		return notComplete, nil
@@ -157,5 +157,5 @@ func deployFailure(r rollout.Rollout) error {
 	case r.Phase == rollout.RolledBack || r.Phase == rollout.Aborted:
 		msg += "; the alias routes 100% to the stable version " + rollout.VersionLabel(r.StableVersionArn)
 	}
-	return ByName(name, msg)
+	return FromCode(name, msg)
 }

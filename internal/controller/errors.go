@@ -3,163 +3,154 @@ package controller
 import (
 	"errors"
 	"fmt"
-	"reflect"
+	"slices"
 )
 
-// The errors below are the ones the controller state machine branches on. aws-lambda-go
-// reports the Go type name of a returned error as errorType, which ASL ErrorEquals matches,
-// so each is its own type and Named hands the outermost one to the Lambda runtime.
+// The codes below are the errors the controller state machine branches on. The Lambda
+// boundary (wiring.Handler) reports an error's code as its errorType, which ASL ErrorEquals
+// matches, and rollout records keep it as ErrorName: a code is a name, never renamed.
+const (
+	// ETransient is worth retrying a few times: a lost optimistic-lock race, or, from the
+	// functions that no controller state machine retries (advance, rollback, control),
+	// throttling and 5xx.
+	ETransient = "Transient"
 
-// Transient is worth retrying a few times: a lost optimistic-lock race, or, from the
-// functions that no controller state machine retries (advance, rollback, control),
-// throttling and 5xx.
-type Transient struct{ cause }
+	// EThrottled is what Prepare, Register and Finalize answer when AWS kept throttling a
+	// call (or could not answer it: ErrThrottled) for as long as the invocation could wait.
+	// The controller state machine retries it apart from Transient, for as long as the
+	// longest rollout deadline: throttling delays a rollout and never fails it.
+	EThrottled = "Throttled"
 
-// Throttled is what Prepare, Register and Finalize answer when AWS kept throttling a call
-// (or could not answer it: ErrThrottled) for as long as the invocation could wait. The
-// controller state machine retries it apart from Transient, for as long as the longest
-// rollout deadline: throttling delays a rollout and never fails it.
-type Throttled struct{ cause }
+	// EInvalidEvent is an event the handler cannot read.
+	EInvalidEvent = "InvalidEvent"
 
-// InvalidEvent is an event the handler cannot read.
-type InvalidEvent struct{ cause }
+	// EInvalidDefinition is ASL that is not JSON or that Step Functions refuses.
+	EInvalidDefinition = "InvalidDefinition"
 
-// InvalidDefinition is ASL that is not JSON or that Step Functions refuses.
-type InvalidDefinition struct{ cause }
+	// EInvalidPolicy is a policy that does not parse or validate.
+	EInvalidPolicy = "InvalidPolicy"
 
-// InvalidPolicy is a policy that does not parse or validate.
-type InvalidPolicy struct{ cause }
+	// EStateMachineNotFound is an upload for a state machine or alias that does not exist.
+	EStateMachineNotFound = "StateMachineNotFound"
 
-// StateMachineNotFound is an upload for a state machine or alias that does not exist.
-type StateMachineNotFound struct{ cause }
+	// ENotManaged is a state machine without the tag rollout:managed=true.
+	ENotManaged = "NotManaged"
 
-// NotManaged is a state machine without the tag rollout:managed=true.
-type NotManaged struct{ cause }
+	// EAlarmNotFound is a policy naming an alarm that does not exist.
+	EAlarmNotFound = "AlarmNotFound"
 
-// AlarmNotFound is a policy naming an alarm that does not exist.
-type AlarmNotFound struct{ cause }
+	// EAlarmFiring is an alarm in ALARM before the rollout, with preexistingAlarms=block.
+	EAlarmFiring = "AlarmFiring"
 
-// AlarmFiring is an alarm in ALARM before the rollout, with preexistingAlarms=block.
-type AlarmFiring struct{ cause }
+	// ERolloutInProgress is an upload for an alias that another rollout holds, with
+	// onBusy=reject.
+	ERolloutInProgress = "RolloutInProgress"
 
-// RolloutInProgress is an upload for an alias that another rollout holds, with onBusy=reject.
-type RolloutInProgress struct{ cause }
+	// ENothingToDeploy is an upload whose definition is already the stable version's.
+	ENothingToDeploy = "NothingToDeploy"
 
-// NothingToDeploy is an upload whose definition is already the stable version's.
-type NothingToDeploy struct{ cause }
+	// ETestAliasExists is a BLUE_GREEN testAlias that names an alias that exists: the
+	// controller moves and deletes only a test alias it created.
+	ETestAliasExists = "TestAliasExists"
 
-// TestAliasExists is a BLUE_GREEN testAlias that names an alias that exists: the
-// controller moves and deletes only a test alias it created.
-type TestAliasExists struct{ cause }
+	// EPreTrafficFailed is a pre-traffic test that did not end as expected.
+	EPreTrafficFailed = "PreTrafficFailed"
 
-// PreTrafficFailed is a pre-traffic test that did not end as expected.
-type PreTrafficFailed struct{ cause }
+	// ERolledBack ends the progress wait of a rollout that was rolled back.
+	ERolledBack = "RolledBack"
 
-// RolledBack ends the progress wait of a rollout that was rolled back.
-type RolledBack struct{ cause }
+	// EAborted ends the progress wait of a rollout aborted by an operator or a newer upload.
+	EAborted = "Aborted"
 
-// Aborted ends the progress wait of a rollout aborted by an operator or a newer upload.
-type Aborted struct{ cause }
+	// ERolloutFailed ends the progress wait of a rollout that failed (timed out, refused).
+	ERolloutFailed = "RolloutFailed"
 
-// RolloutFailed ends the progress wait of a rollout that failed (timed out, refused).
-type RolloutFailed struct{ cause }
+	// ERolloutNotFound is a rollout id with no record.
+	ERolloutNotFound = "RolloutNotFound"
 
-// RolloutNotFound is a rollout id with no record.
-type RolloutNotFound struct{ cause }
+	// ECommandRejected is an operator command that does not fit the rollout's phase.
+	ECommandRejected = "CommandRejected"
 
-// CommandRejected is an operator command that does not fit the rollout's phase.
-type CommandRejected struct{ cause }
+	// ELockLost is an alias write refused by its fence: the rollout no longer holds the
+	// alias's lock, or has begun to give it up. Nothing was written; retrying cannot help.
+	ELockLost = "LockLost"
 
-// LockLost is an alias write refused by its fence: the rollout no longer holds the alias's
-// lock, or has begun to give it up. Nothing was written; retrying cannot help.
-type LockLost struct{ cause }
+	// EInternal is anything else: a bug or a permanent AWS error. Not retried.
+	EInternal = "Internal"
+)
 
-// Internal is anything else: a bug or a permanent AWS error. Not retried.
-type Internal struct{ cause }
-
-type cause struct {
-	msg string
-	err error
+// Codes are all the error codes, for the check that the controller's ASL names no other.
+var Codes = []string{
+	ETransient, EThrottled, EInvalidEvent, EInvalidDefinition, EInvalidPolicy,
+	EStateMachineNotFound, ENotManaged, EAlarmNotFound, EAlarmFiring, ERolloutInProgress,
+	ENothingToDeploy, ETestAliasExists, EPreTrafficFailed, ERolledBack, EAborted,
+	ERolloutFailed, ERolloutNotFound, ECommandRejected, ELockLost, EInternal,
 }
 
-func (c cause) Error() string {
+// Error is an error the controller state machine can branch on: Code says which, Message
+// and Err say what happened.
+type Error struct {
+	Code    string
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string {
 	switch {
-	case c.err == nil:
-		return c.msg
-	case c.msg == "":
-		return c.err.Error()
+	case e.Err == nil:
+		return e.Message
+	case e.Message == "":
+		return e.Err.Error()
 	}
-	return c.msg + ": " + c.err.Error()
+	return e.Message + ": " + e.Err.Error()
 }
 
-func (c cause) Unwrap() error { return c.err }
+func (e *Error) Unwrap() error { return e.Err }
 
-func (c cause) named() {}
-
-type named interface {
-	error
-	named()
+// Errorf returns an Error with the code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-func newCause(err error, format string, args ...any) cause {
-	return cause{msg: fmt.Sprintf(format, args...), err: err}
+// wrapf returns an Error with the code that wraps err, with a formatted message ("" for
+// none).
+func wrapf(code string, err error, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
 }
 
-// Named returns the outermost named error in err's chain, or err as an Internal error when
-// it holds none, so that a wrapping fmt error never reaches Step Functions as "wrapError".
-func Named(err error) error {
-	if err == nil {
-		return nil
-	}
-	var n named
-	if errors.As(err, &n) {
-		return n
-	}
-	return &Internal{cause{err: err}}
-}
-
-// ErrorName is the errorType the Lambda runtime reports for err, and "" for no error.
-func ErrorName(err error) string {
+// ErrorCode is the code of the outermost Error in err's chain, Internal when it holds none,
+// and "" for no error.
+func ErrorCode(err error) string {
 	if err == nil {
 		return ""
 	}
-	t := reflect.TypeOf(Named(err))
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
 	}
-	return t.Name()
+	return EInternal
 }
 
-// errorsByName rebuilds a named error from its name, for outcomes read back from a record.
-var errorsByName = map[string]func(cause) error{
-	"Transient":            func(c cause) error { return &Transient{c} },
-	"Throttled":            func(c cause) error { return &Throttled{c} },
-	"InvalidEvent":         func(c cause) error { return &InvalidEvent{c} },
-	"InvalidDefinition":    func(c cause) error { return &InvalidDefinition{c} },
-	"InvalidPolicy":        func(c cause) error { return &InvalidPolicy{c} },
-	"StateMachineNotFound": func(c cause) error { return &StateMachineNotFound{c} },
-	"NotManaged":           func(c cause) error { return &NotManaged{c} },
-	"AlarmNotFound":        func(c cause) error { return &AlarmNotFound{c} },
-	"AlarmFiring":          func(c cause) error { return &AlarmFiring{c} },
-	"RolloutInProgress":    func(c cause) error { return &RolloutInProgress{c} },
-	"NothingToDeploy":      func(c cause) error { return &NothingToDeploy{c} },
-	"TestAliasExists":      func(c cause) error { return &TestAliasExists{c} },
-	"PreTrafficFailed":     func(c cause) error { return &PreTrafficFailed{c} },
-	"RolledBack":           func(c cause) error { return &RolledBack{c} },
-	"Aborted":              func(c cause) error { return &Aborted{c} },
-	"RolloutFailed":        func(c cause) error { return &RolloutFailed{c} },
-	"RolloutNotFound":      func(c cause) error { return &RolloutNotFound{c} },
-	"CommandRejected":      func(c cause) error { return &CommandRejected{c} },
-	"LockLost":             func(c cause) error { return &LockLost{c} },
-	"Internal":             func(c cause) error { return &Internal{c} },
+// ErrorMessage is the text of the outermost Error in err's chain (its message and cause,
+// without what wraps it), err's text when it holds none, and "" for no error.
+func ErrorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Error()
+	}
+	return err.Error()
 }
 
-// ByName returns a named error of the given name and message; an unknown name is Internal.
-func ByName(name, msg string) error {
-	if f, ok := errorsByName[name]; ok {
-		return f(cause{msg: msg})
+// FromCode rebuilds an Error from a code and a message, for outcomes read back from a
+// record; an unknown code is Internal, with the code in the message.
+func FromCode(code, msg string) *Error {
+	if slices.Contains(Codes, code) {
+		return &Error{Code: code, Message: msg}
 	}
-	return &Internal{cause{msg: name + ": " + msg}}
+	return &Error{Code: EInternal, Message: code + ": " + msg}
 }
 
 // transient wraps err as Transient when an adapter marked it retryable or a conditional
@@ -168,12 +159,11 @@ func transient(err error) error {
 	if err == nil {
 		return nil
 	}
-	var n named
-	if errors.As(err, &n) {
+	if errors.As(err, new(*Error)) {
 		return err
 	}
 	if errors.Is(err, ErrThrottled) || errors.Is(err, ErrConflict) {
-		return &Transient{cause{err: err}}
+		return &Error{Code: ETransient, Err: err}
 	}
 	return err
 }
@@ -181,5 +171,6 @@ func transient(err error) error {
 // retryable reports whether err holds a Transient or Throttled error: worth trying again,
 // never a refusal.
 func retryable(err error) bool {
-	return errors.As(err, new(*Transient)) || errors.As(err, new(*Throttled))
+	code := ErrorCode(err)
+	return code == ETransient || code == EThrottled
 }

@@ -360,7 +360,7 @@ func checkDecodeError(t *testing.T, err error) {
 	if err.Error() == "" {
 		t.Fatal("error with an empty message")
 	}
-	if name := controller.ErrorName(err); name != "InvalidEvent" {
+	if name := controller.ErrorCode(err); name != "InvalidEvent" {
 		t.Fatalf("error %q is named %s, want InvalidEvent", err, name)
 	}
 }
@@ -391,7 +391,7 @@ func FuzzDecodeDeployEvent(f *testing.F) {
 			t.Fatalf("nil error without RequestType and RequestId: %+v", ev)
 		}
 		if err := ev.Check(); err != nil {
-			if name := controller.ErrorName(err); name != "InvalidEvent" && name != "InvalidDefinition" {
+			if name := controller.ErrorCode(err); name != "InvalidEvent" && name != "InvalidDefinition" {
 				t.Fatalf("Check error %q is named %s", err, name)
 			}
 		}

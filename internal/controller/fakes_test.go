@@ -1783,7 +1783,7 @@ func (e *execution) id() string {
 
 // catch records a task's error as a Catch with ResultPath $.error does.
 func (e *execution) catch(err error) {
-	e.state.Error = &controller.TaskError{Error: controller.ErrorName(err), Cause: err.Error()}
+	e.state.Error = &controller.TaskError{Error: controller.ErrorCode(err), Cause: err.Error()}
 }
 
 // aslRetried reports whether the state machine retries a task's error: Transient a few
@@ -1791,7 +1791,7 @@ func (e *execution) catch(err error) {
 // test that throttles for ever ends). attempts counts each retrier's failed attempts.
 func aslRetried(err error, attempts *[2]int, transient int) bool {
 	i, limit := 0, transient
-	switch controller.ErrorName(err) {
+	switch controller.ErrorCode(err) {
 	case "Throttled":
 		i, limit = 1, 1000
 	case "Transient":

@@ -59,7 +59,7 @@ func (c *Controller) writeAlias(ctx context.Context, r rollout.Rollout, audited 
 
 // fence is the check before an alias write of r: the lock must name r, and r's newest
 // record must not have begun to give the alias up (FenceClosedAt). It returns that newest
-// record, whose routing is the one to write, or *LockLost.
+// record, whose routing is the one to write, or a LockLost Error.
 func (c *Controller) fence(ctx context.Context, r rollout.Rollout) (rollout.Rollout, error) {
 	latest, err := c.Store.GetRollout(ctx, r.ID)
 	if err != nil {
@@ -71,9 +71,9 @@ func (c *Controller) fence(ctx context.Context, r rollout.Rollout) (rollout.Roll
 	}
 	switch {
 	case holder != r.ID:
-		return latest, &LockLost{newCause(nil, "rollout %s (%s) may not write alias %s: its lock is held by %q", r.ID, latest.Phase, latest.AliasArn, holder)}
+		return latest, Errorf(ELockLost, "rollout %s (%s) may not write alias %s: its lock is held by %q", r.ID, latest.Phase, latest.AliasArn, holder)
 	case !latest.FenceClosedAt.IsZero():
-		return latest, &LockLost{newCause(nil, "rollout %s (%s) may not write alias %s: it is giving the alias up since %s", r.ID, latest.Phase, latest.AliasArn, latest.FenceClosedAt.Format(time.RFC3339Nano))}
+		return latest, Errorf(ELockLost, "rollout %s (%s) may not write alias %s: it is giving the alias up since %s", r.ID, latest.Phase, latest.AliasArn, latest.FenceClosedAt.Format(time.RFC3339Nano))
 	}
 	return latest, nil
 }
@@ -87,9 +87,8 @@ func (c *Controller) fence(ctx context.Context, r rollout.Rollout) (rollout.Roll
 // a write of this rollout. Any failure leaves the lock held: a retry starts over.
 func (c *Controller) releaseAlias(ctx context.Context, id, aliasArn string) error {
 	closed, err := c.closeFence(ctx, id)
-	var missing *RolloutNotFound
 	switch {
-	case errors.As(err, &missing):
+	case ErrorCode(err) == ERolloutNotFound:
 		// No record: no write of it can be made (every write reads it first).
 	case err != nil:
 		return err
@@ -116,7 +115,7 @@ func (c *Controller) closeFence(ctx context.Context, id string) (rollout.Rollout
 			return r, c.notFound(id, err)
 		}
 		if !r.Phase.Terminal() {
-			return r, &Internal{newCause(nil, "rollout %s is %s: only an ended rollout gives its alias up", id, r.Phase)}
+			return r, Errorf(EInternal, "rollout %s is %s: only an ended rollout gives its alias up", id, r.Phase)
 		}
 		r.FenceClosedAt = c.now()
 		saved, err := c.Store.SaveRollout(ctx, r)
@@ -128,7 +127,7 @@ func (c *Controller) closeFence(ctx context.Context, id string) (rollout.Rollout
 		}
 		return saved, nil
 	}
-	return rollout.Rollout{}, &Transient{newCause(nil, "fence rollout %s: the record kept moving", id)}
+	return rollout.Rollout{}, Errorf(ETransient, "fence rollout %s: the record kept moving", id)
 }
 
 // repairLate checks the alias against the fenced record's outcome once the write window
@@ -149,7 +148,7 @@ func (c *Controller) repairLate(ctx context.Context, closed rollout.Rollout) err
 		}
 		d, err := rollout.Decide(closed, rollout.Observation{Routing: alias.Routing, AliasUpdatedAt: alias.UpdatedAt, WriteWindow: c.cfg.AliasWriteWindow, Slack: c.tick / 2}, c.now())
 		if err != nil {
-			return &Internal{newCause(err, "decide")}
+			return wrapf(EInternal, err, "decide")
 		}
 		if d.SetAlias {
 			// The outcome's own line first (its writer may have timed out after the save).
@@ -203,7 +202,7 @@ func (c *Controller) writeClosed(ctx context.Context, closed rollout.Rollout, ap
 		return fmt.Errorf("read lock of %s: %w", closed.AliasArn, err)
 	}
 	if holder != closed.ID || latest.Rev != closed.Rev {
-		return &Transient{newCause(nil, "rollout %s: another attempt is giving the alias up (lock %q, rev %d, fenced at rev %d)", closed.ID, holder, latest.Rev, closed.Rev)}
+		return Errorf(ETransient, "rollout %s: another attempt is giving the alias up (lock %q, rev %d, fenced at rev %d)", closed.ID, holder, latest.Rev, closed.Rev)
 	}
 	return write(wctx)
 }

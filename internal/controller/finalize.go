@@ -47,17 +47,17 @@ func (c *Controller) finalizeOnce(ctx context.Context, s State) (Outcome, error)
 		return Outcome{}, err
 	}
 	if !r.Phase.Terminal() {
-		name, reason := "RolloutFailed", "the controller's wait ended without an outcome"
+		name, reason := ERolloutFailed, "the controller's wait ended without an outcome"
 		if s.Error != nil {
 			reason = s.Error.Error + ": " + truncate(s.Error.Cause, 500)
 			switch s.Error.Error {
 			case "States.Timeout":
 				reason = fmt.Sprintf("timed out: the rollout ran past its deadline %s", r.Deadline.Format("2006-01-02T15:04:05Z"))
-			case "Throttled":
+			case EThrottled:
 				reason = "throttled until the controller state machine stopped retrying: " + truncate(s.Error.Cause, 500)
 			}
-			if s.Error.Error == "PreTrafficFailed" {
-				name = "PreTrafficFailed"
+			if s.Error.Error == EPreTrafficFailed {
+				name = EPreTrafficFailed
 			}
 		}
 		if r, err = c.stopAs(ctx, id, rollout.Failed, name, reason, "controller", holds); err != nil {

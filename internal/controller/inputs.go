@@ -36,16 +36,16 @@ func DecodeObjectCreated(raw []byte) (Envelope, ObjectCreated, error) {
 	var env Envelope
 	var d ObjectCreated
 	if err := json.Unmarshal(raw, &env); err != nil {
-		return env, d, &InvalidEvent{newCause(err, "decode event")}
+		return env, d, wrapf(EInvalidEvent, err, "decode event")
 	}
 	if env.Source != "aws.s3" || env.DetailType != "Object Created" {
-		return env, d, &InvalidEvent{newCause(nil, "event is %q from %q, not \"Object Created\" from \"aws.s3\"", env.DetailType, env.Source)}
+		return env, d, Errorf(EInvalidEvent, "event is %q from %q, not \"Object Created\" from \"aws.s3\"", env.DetailType, env.Source)
 	}
 	if err := json.Unmarshal(env.Detail, &d); err != nil {
-		return env, d, &InvalidEvent{newCause(err, "decode Object Created detail")}
+		return env, d, wrapf(EInvalidEvent, err, "decode Object Created detail")
 	}
 	if d.Bucket.Name == "" || d.Object.Key == "" {
-		return env, d, &InvalidEvent{newCause(nil, "Object Created event without bucket name or object key")}
+		return env, d, Errorf(EInvalidEvent, "Object Created event without bucket name or object key")
 	}
 	return env, d, nil
 }
@@ -55,16 +55,16 @@ func DecodeAlarmStateChange(raw []byte) (Envelope, AlarmStateChange, error) {
 	var env Envelope
 	var d AlarmStateChange
 	if err := json.Unmarshal(raw, &env); err != nil {
-		return env, d, &InvalidEvent{newCause(err, "decode event")}
+		return env, d, wrapf(EInvalidEvent, err, "decode event")
 	}
 	if env.Source != "aws.cloudwatch" || env.DetailType != "CloudWatch Alarm State Change" {
-		return env, d, &InvalidEvent{newCause(nil, "event is %q from %q, not \"CloudWatch Alarm State Change\" from \"aws.cloudwatch\"", env.DetailType, env.Source)}
+		return env, d, Errorf(EInvalidEvent, "event is %q from %q, not \"CloudWatch Alarm State Change\" from \"aws.cloudwatch\"", env.DetailType, env.Source)
 	}
 	if err := json.Unmarshal(env.Detail, &d); err != nil {
-		return env, d, &InvalidEvent{newCause(err, "decode alarm state change detail")}
+		return env, d, wrapf(EInvalidEvent, err, "decode alarm state change detail")
 	}
 	if d.AlarmName == "" || d.State.Value == "" {
-		return env, d, &InvalidEvent{newCause(nil, "alarm state change without alarmName or state.value")}
+		return env, d, Errorf(EInvalidEvent, "alarm state change without alarmName or state.value")
 	}
 	return env, d, nil
 }
@@ -170,16 +170,16 @@ type ControlRequest struct {
 // Validate checks a request before it touches anything.
 func (c ControlRequest) Validate() error {
 	if c.RolloutID == "" {
-		return &InvalidEvent{newCause(nil, "control request without rolloutId")}
+		return Errorf(EInvalidEvent, "control request without rolloutId")
 	}
 	switch c.Command {
 	case rollout.CommandPause, rollout.CommandResume, rollout.CommandPromote,
 		rollout.CommandPromoteFull, rollout.CommandAbort, rollout.CommandApprove:
 	default:
-		return &InvalidEvent{newCause(nil, "unknown command %q (want pause, resume, promote, promote-full, abort or approve)", c.Command)}
+		return Errorf(EInvalidEvent, "unknown command %q (want pause, resume, promote, promote-full, abort or approve)", c.Command)
 	}
 	if c.Actor == "" {
-		return &InvalidEvent{newCause(nil, "control request without actor")}
+		return Errorf(EInvalidEvent, "control request without actor")
 	}
 	return nil
 }

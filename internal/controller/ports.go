@@ -18,7 +18,7 @@ var ErrNotFound = errors.New("not found")
 var ErrConflict = errors.New("conditional write failed")
 
 // ErrInvalidDefinition is returned by StateMachines.Publish for a definition that Step
-// Functions refuses (InvalidDefinition); the controller turns it into *InvalidDefinition.
+// Functions refuses (InvalidDefinition); the controller turns it into an InvalidDefinition Error.
 var ErrInvalidDefinition = errors.New("invalid state machine definition")
 
 // ErrThrottled marks an AWS error that is worth retrying (throttling, 5xx, timeouts).

@@ -40,10 +40,10 @@ func parseUpload(raw json.RawMessage) (upload, error) {
 	}
 	key, err := topology.ParseArtifactKey(obj.Object.Key)
 	if err != nil {
-		return upload{}, &InvalidEvent{newCause(err, "upload is not a definition")}
+		return upload{}, wrapf(EInvalidEvent, err, "upload is not a definition")
 	}
 	if env.Region == "" || env.AccountID == "" {
-		return upload{}, &InvalidEvent{newCause(nil, "event %s has no region or account", env.ID)}
+		return upload{}, Errorf(EInvalidEvent, "event %s has no region or account", env.ID)
 	}
 	version := obj.Object.VersionID
 	if version == "" {
@@ -121,7 +121,7 @@ func (c *Controller) prepareOnce(ctx context.Context, s State, u upload) (Prepar
 	if r.Phase.Terminal() {
 		// A retry after the rollout was refused, or a rollout that ended before its Prepare
 		// did (superseded): answer as the first time.
-		return PrepareResult{RolloutID: r.ID}, ByName(outcomeErrorName(r), r.Reason)
+		return PrepareResult{RolloutID: r.ID}, FromCode(outcomeErrorName(r), r.Reason)
 	}
 	if r.Phase != rollout.Pending || r.CandidateVersionArn != "" {
 		// A retry after Prepare saved the candidate (its answer was lost, or it died before
@@ -156,10 +156,10 @@ func (c *Controller) prepareOnce(ctx context.Context, s State, u upload) (Prepar
 
 	queued, err := c.lock(ctx, &r, in.policy.OnBusy)
 	if err != nil {
-		if errors.As(err, new(*Transient)) {
+		if ErrorCode(err) == ETransient {
 			// The lock may have been taken all the same (a write that timed out after it
 			// landed) for a rollout that ended meanwhile: give it back now.
-			if ended := c.endedMeanwhile(ctx, r.ID); ended != nil && !errors.As(ended, new(*Transient)) {
+			if ended := c.endedMeanwhile(ctx, r.ID); ended != nil && ErrorCode(ended) != ETransient {
 				return PrepareResult{RolloutID: r.ID}, ended
 			}
 		}
@@ -237,7 +237,7 @@ func (c *Controller) endedMeanwhile(ctx context.Context, id string) error {
 			c.Log.WarnContext(ctx, "settle again", "rollout_id", id, "err", err)
 		}
 	}
-	return ByName(outcomeErrorName(r), r.Reason)
+	return FromCode(outcomeErrorName(r), r.Reason)
 }
 
 // preparedAgain answers a retried Prepare whose record has its candidate.
@@ -311,7 +311,7 @@ func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 	sm, err := retryCall(ctx, c, func() (StateMachine, error) { return c.StateMachines.Describe(ctx, u.smArn) })
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return in, &StateMachineNotFound{newCause(nil, "state machine %s does not exist", u.smArn)}
+			return in, Errorf(EStateMachineNotFound, "state machine %s does not exist", u.smArn)
 		}
 		return in, transient(fmt.Errorf("describe %s: %w", u.smArn, err))
 	}
@@ -324,20 +324,20 @@ func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 		return in, transient(fmt.Errorf("tags of %s: %w", u.smArn, err))
 	}
 	if !rollout.IsManaged(tags) {
-		return in, &NotManaged{newCause(nil, "state machine %s lacks the tag %s=true, so the controller may not touch it", u.key.StateMachine, topology.ManagedTag)}
+		return in, Errorf(ENotManaged, "state machine %s lacks the tag %s=true, so the controller may not touch it", u.key.StateMachine, topology.ManagedTag)
 	}
 
 	obj, err := c.Artifacts.Get(ctx, u.obj.Bucket.Name, u.key.Key(), u.obj.Object.VersionID)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return in, &InvalidEvent{newCause(nil, "s3://%s/%s is gone", u.obj.Bucket.Name, u.key.Key())}
+			return in, Errorf(EInvalidEvent, "s3://%s/%s is gone", u.obj.Bucket.Name, u.key.Key())
 		}
 		return in, transient(fmt.Errorf("read s3://%s/%s: %w", u.obj.Bucket.Name, u.key.Key(), err))
 	}
 	if !json.Valid(obj.Body) {
 		var v any
 		err := json.Unmarshal(obj.Body, &v)
-		return in, &InvalidDefinition{newCause(err, "%s is not JSON", u.key.Key())}
+		return in, wrapf(EInvalidDefinition, err, "%s is not JSON", u.key.Key())
 	}
 	in.definition = string(obj.Body)
 	diags, err := retryCall(ctx, c, func() ([]Diagnostic, error) { return c.StateMachines.Validate(ctx, in.definition, in.stateMachineType) })
@@ -349,7 +349,7 @@ func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 		for i, d := range diags {
 			msgs[i] = fmt.Sprintf("%s: %s at %s", d.Code, d.Message, d.Location)
 		}
-		return in, &InvalidDefinition{newCause(nil, "%s: %s", u.key.Key(), strings.Join(msgs, "; "))}
+		return in, Errorf(EInvalidDefinition, "%s: %s", u.key.Key(), strings.Join(msgs, "; "))
 	}
 
 	in.policy, in.layers, err = ResolvePolicy(ctx, c.Artifacts, u.obj.Bucket.Name, u.key, tags, obj.Metadata, c.cfg.MinInterval)
@@ -377,10 +377,10 @@ func (c *Controller) check(ctx context.Context, u upload) (checked, error) {
 			}
 		}
 		if len(missing) > 0 {
-			return in, &AlarmNotFound{newCause(nil, "the policy names alarms that do not exist: %s (a missing alarm is never read as OK)", strings.Join(missing, ", "))}
+			return in, Errorf(EAlarmNotFound, "the policy names alarms that do not exist: %s (a missing alarm is never read as OK)", strings.Join(missing, ", "))
 		}
 		if len(firing) > 0 && in.policy.PreexistingAlarms == rollout.PreexistingBlock {
-			return in, &AlarmFiring{newCause(nil, "alarms already in ALARM before the rollout: %s (preexistingAlarms=block)", strings.Join(firing, ", "))}
+			return in, Errorf(EAlarmFiring, "alarms already in ALARM before the rollout: %s (preexistingAlarms=block)", strings.Join(firing, ", "))
 		}
 		if len(firing) > 0 {
 			in.firing = firing
@@ -404,7 +404,7 @@ func (c *Controller) checkedBefore(ctx context.Context, u upload, r rollout.Roll
 	obj, err := c.Artifacts.Get(ctx, u.obj.Bucket.Name, u.key.Key(), u.obj.Object.VersionID)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return in, &InvalidEvent{newCause(nil, "s3://%s/%s is gone", u.obj.Bucket.Name, u.key.Key())}
+			return in, Errorf(EInvalidEvent, "s3://%s/%s is gone", u.obj.Bucket.Name, u.key.Key())
 		}
 		return in, transient(fmt.Errorf("read s3://%s/%s: %w", u.obj.Bucket.Name, u.key.Key(), err))
 	}
@@ -436,13 +436,13 @@ func (c *Controller) loadTests(ctx context.Context, u upload) ([]TestCase, error
 		dec := json.NewDecoder(bytes.NewReader(obj.Body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&t); err != nil {
-			return nil, &PreTrafficFailed{newCause(err, "test %s is not {\"input\": ..., \"expect\": \"SUCCEEDED\"|\"FAILED\"}", k)}
+			return nil, wrapf(EPreTrafficFailed, err, "test %s is not {\"input\": ..., \"expect\": \"SUCCEEDED\"|\"FAILED\"}", k)
 		}
 		if t.Expect == "" {
 			t.Expect = "SUCCEEDED"
 		}
 		if t.Expect != "SUCCEEDED" && t.Expect != "FAILED" {
-			return nil, &PreTrafficFailed{newCause(nil, "test %s expects %q; want SUCCEEDED or FAILED", k, t.Expect)}
+			return nil, Errorf(EPreTrafficFailed, "test %s expects %q; want SUCCEEDED or FAILED", k, t.Expect)
 		}
 		if len(t.Input) == 0 {
 			t.Input = json.RawMessage(`{}`)
@@ -497,7 +497,7 @@ func (c *Controller) lock(ctx context.Context, r *rollout.Rollout, onBusy rollou
 		if reason := c.staleHolder(other); reason != "" {
 			c.logFor(*r).WarnContext(ctx, "taking a stale lock", "holder", holder, "holder_phase", other.Phase, "why", reason)
 			if !other.Phase.Terminal() {
-				if _, err := c.stop(ctx, holder, rollout.Failed, "RolloutFailed", reason, "controller"); err != nil {
+				if _, err := c.stop(ctx, holder, rollout.Failed, ERolloutFailed, reason, "controller"); err != nil {
 					return false, err
 				}
 			}
@@ -520,9 +520,9 @@ func (c *Controller) lock(ctx context.Context, r *rollout.Rollout, onBusy rollou
 			}
 			continue
 		}
-		return false, c.refuse(ctx, *r, &RolloutInProgress{newCause(nil, "alias %s is busy with rollout %s (%s); onBusy=reject", r.AliasName, holder, other.Phase)})
+		return false, c.refuse(ctx, *r, Errorf(ERolloutInProgress, "alias %s is busy with rollout %s (%s); onBusy=reject", r.AliasName, holder, other.Phase))
 	}
-	return false, &Transient{newCause(nil, "alias %s: lock kept changing hands", r.AliasArn)}
+	return false, Errorf(ETransient, "alias %s: lock kept changing hands", r.AliasArn)
 }
 
 // staleHolder says why a lock holder no longer deserves its lock, or "": it ended long ago
@@ -549,8 +549,7 @@ func (c *Controller) staleHolder(h rollout.Rollout) string {
 // lock, and two rollouts would move one alias.
 func (c *Controller) supersede(ctx context.Context, aliasArn, holder, by string) error {
 	old, err := c.stop(ctx, holder, rollout.Aborted, "", "superseded by rollout "+by, "controller")
-	var missing *RolloutNotFound
-	if err != nil && !errors.As(err, &missing) {
+	if err != nil && ErrorCode(err) != ERolloutNotFound {
 		return err
 	}
 	if err == nil && old.AliasArn != "" {
@@ -575,12 +574,11 @@ func (c *Controller) abortQueued(ctx context.Context, aliasArn, by string) error
 		}
 		reason := "superseded by rollout " + by + " while queued"
 		if _, err := c.stop(ctx, q.RolloutID, rollout.Aborted, "", reason, "controller"); err != nil {
-			var missing *RolloutNotFound
-			if !errors.As(err, &missing) {
+			if ErrorCode(err) != ERolloutNotFound {
 				return err
 			}
 		}
-		if err := c.Tasks.Fail(ctx, q.TaskToken, "Aborted", reason); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := c.Tasks.Fail(ctx, q.TaskToken, EAborted, reason); err != nil && !errors.Is(err, ErrNotFound) {
 			return transient(fmt.Errorf("end the wait of queued %s: %w", q.RolloutID, err))
 		}
 		if err := c.Store.Dequeue(ctx, aliasArn, q.RolloutID); err != nil {
@@ -596,12 +594,12 @@ func (c *Controller) publish(ctx context.Context, r *rollout.Rollout, u upload, 
 	alias, err := retryCall(ctx, c, func() (Alias, error) { return c.Aliases.Describe(ctx, r.AliasArn) })
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return c.release(ctx, *r, &StateMachineNotFound{newCause(nil, "alias %s of %s does not exist (ManagedStateMachine creates it)", r.AliasName, r.StateMachineName)})
+			return c.release(ctx, *r, Errorf(EStateMachineNotFound, "alias %s of %s does not exist (ManagedStateMachine creates it)", r.AliasName, r.StateMachineName))
 		}
 		return transient(fmt.Errorf("describe alias %s: %w", r.AliasArn, err))
 	}
 	if len(alias.Routing) != 1 || alias.Routing[0].Weight != 100 {
-		return c.release(ctx, *r, &RolloutInProgress{newCause(nil, "alias %s routes %s, not 100%% to one version: finish or undo that split first", r.AliasName, rollout.DescribeRouting(alias.Routing))})
+		return c.release(ctx, *r, Errorf(ERolloutInProgress, "alias %s routes %s, not 100%% to one version: finish or undo that split first", r.AliasName, rollout.DescribeRouting(alias.Routing)))
 	}
 	r.StableVersionArn = alias.Routing[0].VersionArn
 	// Seen at 100% stable, the intent of a rollout that has not started: a sweep need not
@@ -613,7 +611,7 @@ func (c *Controller) publish(ctx context.Context, r *rollout.Rollout, u upload, 
 		return transient(fmt.Errorf("describe stable version %s: %w", r.StableVersionArn, err))
 	}
 	if sameJSON(stable.Definition, in.definition) {
-		return c.release(ctx, *r, &NothingToDeploy{newCause(nil, "%s is the definition of the stable version %s: nothing to deploy", r.Upload.Key, r.StableVersionArn)})
+		return c.release(ctx, *r, Errorf(ENothingToDeploy, "%s is the definition of the stable version %s: nothing to deploy", r.Upload.Key, r.StableVersionArn))
 	}
 	desc := fmt.Sprintf("sfn-rollout %s from s3://%s/%s", r.ID, r.Upload.Bucket, r.Upload.Key)
 	if len(desc) > 256 {
@@ -623,12 +621,12 @@ func (c *Controller) publish(ctx context.Context, r *rollout.Rollout, u upload, 
 	candidate, err := retryCall(ctx, c, func() (string, error) { return c.StateMachines.Publish(ctx, r.StateMachineArn, in.definition, desc) })
 	if err != nil {
 		if errors.Is(err, ErrInvalidDefinition) {
-			return c.release(ctx, *r, &InvalidDefinition{newCause(err, "%s", r.Upload.Key)})
+			return c.release(ctx, *r, wrapf(EInvalidDefinition, err, "%s", r.Upload.Key))
 		}
 		return transient(fmt.Errorf("publish %s: %w", r.StateMachineArn, err))
 	}
 	if candidate == r.StableVersionArn {
-		return c.release(ctx, *r, &NothingToDeploy{newCause(nil, "publishing %s gave the stable version %s back: nothing to deploy", r.Upload.Key, candidate)})
+		return c.release(ctx, *r, Errorf(ENothingToDeploy, "publishing %s gave the stable version %s back: nothing to deploy", r.Upload.Key, candidate))
 	}
 	r.CandidateVersionArn = candidate
 	r.Deadline = c.now().Add(time.Duration(timeoutSeconds(r.Policy)) * time.Second)
@@ -651,11 +649,10 @@ func (c *Controller) release(ctx context.Context, r rollout.Rollout, err error) 
 	return refused
 }
 
-// refuse records a refused upload as Failed with its error name and reason, announces it,
-// and returns the named error. The alias is never touched.
+// refuse records a refused upload as Failed with its error code and reason, announces it,
+// and returns the coded error. The alias is never touched.
 func (c *Controller) refuse(ctx context.Context, r rollout.Rollout, cause error) error {
-	var n named
-	if !errors.As(cause, &n) {
+	if !errors.As(cause, new(*Error)) {
 		return transient(cause)
 	}
 	if retryable(cause) {
@@ -664,7 +661,7 @@ func (c *Controller) refuse(ctx context.Context, r rollout.Rollout, cause error)
 	}
 	now := c.now()
 	r.Phase = rollout.Failed
-	r.ErrorName = ErrorName(cause)
+	r.ErrorName = ErrorCode(cause)
 	r.Reason = cause.Error()
 	r.FinishedAt, r.UpdatedAt = now, now
 	saved, err := c.Store.SaveRollout(ctx, r)
@@ -707,12 +704,12 @@ func actorOr(a string) string {
 // ResolvePolicy resolves an upload's policy as prepare does: the state machine's tags, the
 // rollout.json beside the definition (absent is fine), the upload's metadata, later wins;
 // then the checks that need the key and the controller's tick. It returns the layers other
-// than the tags, which the record keeps. Policy problems are *InvalidPolicy errors; the CLI
+// than the tags, which the record keeps. Policy problems are InvalidPolicy Errors; the CLI
 // runs the same function before it uploads.
 func ResolvePolicy(ctx context.Context, artifacts Artifacts, bucket string, key topology.ArtifactKey, tags, metadata map[string]string, tick time.Duration) (rollout.Policy, []rollout.Layer, error) {
 	tagLayer, err := rollout.ParsePolicyTags(tags)
 	if err != nil {
-		return rollout.Policy{}, nil, &InvalidPolicy{newCause(err, "tags of %s", key.StateMachine)}
+		return rollout.Policy{}, nil, wrapf(EInvalidPolicy, err, "tags of %s", key.StateMachine)
 	}
 	layers := []rollout.Layer{}
 	file, err := artifacts.Get(ctx, bucket, key.PolicyKey(), "")
@@ -720,7 +717,7 @@ func ResolvePolicy(ctx context.Context, artifacts Artifacts, bucket string, key 
 	case err == nil:
 		l, err := rollout.ParsePolicyJSON(key.PolicyKey(), file.Body)
 		if err != nil {
-			return rollout.Policy{}, nil, &InvalidPolicy{newCause(err, "")}
+			return rollout.Policy{}, nil, wrapf(EInvalidPolicy, err, "")
 		}
 		layers = append(layers, l)
 	case !errors.Is(err, ErrNotFound):
@@ -728,19 +725,19 @@ func ResolvePolicy(ctx context.Context, artifacts Artifacts, bucket string, key 
 	}
 	meta, err := rollout.ParsePolicyMetadata(metadata)
 	if err != nil {
-		return rollout.Policy{}, nil, &InvalidPolicy{newCause(err, "metadata of %s", key.Key())}
+		return rollout.Policy{}, nil, wrapf(EInvalidPolicy, err, "metadata of %s", key.Key())
 	}
 	layers = append(layers, meta)
 	policy, err := rollout.Resolve(append([]rollout.Layer{tagLayer}, layers...)...)
 	if err != nil {
-		return rollout.Policy{}, nil, &InvalidPolicy{newCause(err, "")}
+		return rollout.Policy{}, nil, wrapf(EInvalidPolicy, err, "")
 	}
 	if err := policy.CheckTick(tick); err != nil {
-		return rollout.Policy{}, nil, &InvalidPolicy{newCause(err, "")}
+		return rollout.Policy{}, nil, wrapf(EInvalidPolicy, err, "")
 	}
 	if policy.Strategy == rollout.BlueGreen && policy.TestAlias == key.Alias {
 		// Register would point the alias itself at the candidate, and Finalize delete it.
-		return rollout.Policy{}, nil, &InvalidPolicy{newCause(nil, "policy field %q: %q is the alias being rolled out; the test alias must be another", "testAlias", policy.TestAlias)}
+		return rollout.Policy{}, nil, Errorf(EInvalidPolicy, "policy field %q: %q is the alias being rolled out; the test alias must be another", "testAlias", policy.TestAlias)
 	}
 	return policy, layers, nil
 }

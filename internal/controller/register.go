@@ -20,7 +20,7 @@ import (
 // Throttled; once the rollout's deadline has passed, the rollout ends Failed instead.
 func (c *Controller) Register(ctx context.Context, in RegisterInput) error {
 	if in.TaskToken == "" || in.Prepare == nil || in.Prepare.RolloutID == "" {
-		return &InvalidEvent{newCause(nil, "register needs taskToken and prepare.rolloutId")}
+		return Errorf(EInvalidEvent, "register needs taskToken and prepare.rolloutId")
 	}
 	_, err := whileThrottled(ctx, c, func() string { return in.Prepare.RolloutID }, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, c.registerOnce(ctx, in)
@@ -36,7 +36,7 @@ func (c *Controller) registerOnce(ctx context.Context, in RegisterInput) error {
 		return c.waitTurn(ctx, id, in.TaskToken)
 	case WaitProgress:
 	default:
-		return &InvalidEvent{newCause(nil, "register: unknown wait %q (want %q or %q)", in.Wait, WaitProgress, WaitTurn)}
+		return Errorf(EInvalidEvent, "register: unknown wait %q (want %q or %q)", in.Wait, WaitProgress, WaitTurn)
 	}
 
 	r, err := c.Store.GetRollout(ctx, id)
@@ -48,16 +48,16 @@ func (c *Controller) registerOnce(ctx context.Context, in RegisterInput) error {
 		return nil
 	}
 	if failed := failedTests(in.PreTraffic); len(failed) > 0 {
-		_, err := c.stop(ctx, id, rollout.Failed, "PreTrafficFailed", "pre-traffic tests failed on "+rollout.VersionLabel(r.CandidateVersionArn)+": "+strings.Join(failed, "; "), "controller")
+		_, err := c.stop(ctx, id, rollout.Failed, EPreTrafficFailed, "pre-traffic tests failed on "+rollout.VersionLabel(r.CandidateVersionArn)+": "+strings.Join(failed, "; "), "controller")
 		if err != nil {
 			return err
 		}
-		return &PreTrafficFailed{newCause(nil, "rollout %s: %s", id, strings.Join(failed, "; "))}
+		return Errorf(EPreTrafficFailed, "rollout %s: %s", id, strings.Join(failed, "; "))
 	}
 	for i := 0; r.TaskToken != in.TaskToken; i++ {
 		if i == maxAttempts {
 			// Going on without the token would leave the wait with nobody to end it.
-			return &Transient{newCause(nil, "store task token of %s: the record kept moving", id)}
+			return Errorf(ETransient, "store task token of %s: the record kept moving", id)
 		}
 		next := r
 		next.TaskToken = in.TaskToken
@@ -132,10 +132,10 @@ func (c *Controller) createTestAlias(ctx context.Context, r rollout.Rollout) (ro
 	arn, err := c.createFenced(ctx, r, name, description)
 	if errors.Is(err, ErrConflict) {
 		reason := fmt.Sprintf("test alias %s was created by someone else after Prepare chose it: the controller moves only a test alias it created", name)
-		if r, err = c.stop(ctx, r.ID, rollout.Failed, "TestAliasExists", reason, "controller"); err != nil {
+		if r, err = c.stop(ctx, r.ID, rollout.Failed, ETestAliasExists, reason, "controller"); err != nil {
 			return r, err
 		}
-		return r, &RolloutFailed{newCause(nil, "rollout %s: %s", r.ID, reason)}
+		return r, Errorf(ERolloutFailed, "rollout %s: %s", r.ID, reason)
 	}
 	if err != nil {
 		return r, transient(fmt.Errorf("create test alias %s: %w", name, err))
@@ -158,7 +158,7 @@ func (c *Controller) createTestAlias(ctx context.Context, r rollout.Rollout) (ro
 			return r, c.notFound(id, err)
 		}
 	}
-	return r, &Transient{newCause(nil, "record test alias of %s: the record kept moving", r.ID)}
+	return r, Errorf(ETransient, "record test alias of %s: the record kept moving", r.ID)
 }
 
 // createFenced creates the test alias: an alias write of the rollout like any other, so
@@ -192,7 +192,7 @@ func (c *Controller) chooseTestAlias(ctx context.Context, stateMachineArn, alias
 	}
 	if named != "" {
 		if taken[named] {
-			return "", &TestAliasExists{newCause(nil, "policy field %q: alias %s of %s already exists; the test alias must be one the rollout creates (and deletes)", "testAlias", named, stateMachineArn)}
+			return "", Errorf(ETestAliasExists, "policy field %q: alias %s of %s already exists; the test alias must be one the rollout creates (and deletes)", "testAlias", named, stateMachineArn)
 		}
 		return named, nil
 	}

@@ -45,8 +45,7 @@ func (c *Controller) Rollback(ctx context.Context, raw json.RawMessage) (Rollbac
 	var errs []error
 	for _, id := range ids {
 		r, d, err := c.rollbackOne(ctx, id, ev.AlarmName)
-		var missing *RolloutNotFound
-		if errors.As(err, &missing) {
+		if ErrorCode(err) == ERolloutNotFound {
 			continue
 		}
 		if err != nil {
@@ -71,7 +70,7 @@ const rollbackAttempts = 6
 func (c *Controller) rollbackOne(ctx context.Context, id, alarm string) (rollout.Rollout, rollout.Decision, error) {
 	for i := 0; ; i++ {
 		r, d, err := c.rollbackStep(ctx, id, alarm)
-		if err == nil || !errors.As(err, new(*Transient)) || i == rollbackAttempts-1 || retryBudget(ctx) < backoffDelay(i) || refusedByBudget(err) {
+		if err == nil || ErrorCode(err) != ETransient || i == rollbackAttempts-1 || retryBudget(ctx) < backoffDelay(i) || refusedByBudget(err) {
 			// A read the budget refused (an ended rollout's repair after a storm) is not
 			// asked again at once: the sweep, and this event's own retry, come back for it.
 			return r, d, err

@@ -247,7 +247,7 @@ func TestRollbackWritesBeforeAnyRead(t *testing.T) {
 		defer cancel()
 		w.ctx = ctx
 		_, err := w.alarm("orders-failures", rollout.AlarmOK, rollout.AlarmAlarm)
-		wantEqual(t, "error", controller.ErrorName(err), "Transient")
+		wantEqual(t, "error", controller.ErrorCode(err), "Transient")
 		// The intent is saved; once the throttling stops, the next tick finishes the write.
 		w.ctx = context.Background()
 		wantPhase(t, w, e.id(), rollout.RolledBack, "")

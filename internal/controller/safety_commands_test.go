@@ -45,7 +45,7 @@ func TestRetriedCommandHasOneEffect(t *testing.T) {
 
 	w.faults.fail("Aliases.Update", throttled("UpdateStateMachineAlias"))
 	_, err := w.command(e.id(), rollout.CommandPromote, "alice", "cmd-1", "skip the hour")
-	wantEqual(t, "first attempt's error", controller.ErrorName(err), "Transient")
+	wantEqual(t, "first attempt's error", controller.ErrorCode(err), "Transient")
 	wantEqual(t, "alias after the throttled attempt", w.sfn.routing(aliasOf("orders")), "v1=90 v2=10")
 
 	for i := range 3 {
@@ -85,7 +85,7 @@ func TestCommandAfterALaggingAliasIsNotDrift(t *testing.T) {
 
 	w.faults.fail("Aliases.Update", throttled("UpdateStateMachineAlias"))
 	_, err := w.command(e.id(), rollout.CommandPromote, "alice", "cmd-2", "")
-	wantEqual(t, "promote's error", controller.ErrorName(err), "Transient")
+	wantEqual(t, "promote's error", controller.ErrorCode(err), "Transient")
 	wantEqual(t, "record after the promote", w.record(e.id()).CandidateWeight, 30)
 
 	if err := e.tick(); err != nil {
@@ -124,7 +124,7 @@ func TestCommandWithoutAnIDIsRefused(t *testing.T) {
 	w, e := startOrders(t, linearHour)
 	raw := []byte(`{"rolloutId":"` + e.id() + `","command":"promote","actor":"alice"}`)
 	_, err := w.ctl.Control(w.ctx, raw)
-	wantEqual(t, "error", controller.ErrorName(err), "InvalidEvent")
+	wantEqual(t, "error", controller.ErrorCode(err), "InvalidEvent")
 	wantEqual(t, "candidate weight", w.record(e.id()).CandidateWeight, 10)
 }
 
@@ -179,7 +179,7 @@ func TestAbortQueuedUpload(t *testing.T) {
 		t.Errorf("queue after the abort = %+v, want empty", q)
 	}
 	// The state machine catches the failed wait into $.error and goes to Finalize.
-	queued.catch(&controller.Aborted{})
+	queued.catch(&controller.Error{Code: controller.EAborted})
 	queued.state.Error.Cause = r.Reason
 	queued.finalize()
 	wantFinalized(t, w, queued, topology.DetailRolloutAborted)
@@ -198,7 +198,7 @@ func TestAbortQueuedUpload(t *testing.T) {
 func TestRetriedAbortOfQueuedUploadEndsTheWait(t *testing.T) {
 	w, _, queued := queueBehind(t)
 	w.faults.fail("Tasks.Fail", throttled("SendTaskFailure"))
-	if _, err := w.command(queued.id(), rollout.CommandAbort, "alice", "q-2", ""); controller.ErrorName(err) != "Transient" {
+	if _, err := w.command(queued.id(), rollout.CommandAbort, "alice", "q-2", ""); controller.ErrorCode(err) != "Transient" {
 		t.Fatalf("abort with a throttled SendTaskFailure: %v, want Transient", err)
 	}
 	wantPhase(t, w, queued.id(), rollout.Aborted, "")
@@ -221,7 +221,7 @@ func TestOtherCommandsOnAQueuedUploadAreRejected(t *testing.T) {
 	w, first, queued := queueBehind(t)
 	for _, cmd := range []rollout.Command{rollout.CommandPause, rollout.CommandResume, rollout.CommandPromote, rollout.CommandPromoteFull, rollout.CommandApprove} {
 		_, err := w.command(queued.id(), cmd, "alice", "x-"+string(cmd), "")
-		if controller.ErrorName(err) != "CommandRejected" {
+		if controller.ErrorCode(err) != "CommandRejected" {
 			t.Errorf("%s of a queued upload: %v, want CommandRejected", cmd, err)
 			continue
 		}

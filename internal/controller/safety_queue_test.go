@@ -72,8 +72,8 @@ func TestFinalizeReportsAFailedDequeue(t *testing.T) {
 	w, first, second := queuedBehind(t)
 	stop := throttledAlways(w, "Store.Dequeue", "DeleteItem")
 	first.finalizeOnce()
-	if controller.ErrorName(first.finalErr) != "Throttled" {
-		t.Fatalf("Finalize with Dequeue failing = %v (%s), want Throttled", first.finalErr, controller.ErrorName(first.finalErr))
+	if controller.ErrorCode(first.finalErr) != "Throttled" {
+		t.Fatalf("Finalize with Dequeue failing = %v (%s), want Throttled", first.finalErr, controller.ErrorCode(first.finalErr))
 	}
 	if !second.turnCame() {
 		t.Fatal("the queued upload was not woken")

@@ -78,7 +78,7 @@ func TestBlueGreenLongAliasIsNeverHijacked(t *testing.T) {
 // A testAlias that names an existing alias is refused at Prepare; the alias is untouched.
 func TestBlueGreenTestAliasThatExistsIsRefused(t *testing.T) {
 	w, e := startBlueGreen(t, "prod", `{"strategy":"BLUE_GREEN","testAlias":"staging"}`, "staging")
-	if controller.ErrorName(e.prepareErr) != "TestAliasExists" || !strings.Contains(e.prepareErr.Error(), "staging") {
+	if controller.ErrorCode(e.prepareErr) != "TestAliasExists" || !strings.Contains(e.prepareErr.Error(), "staging") {
 		t.Fatalf("Prepare = %v, want TestAliasExists naming staging", e.prepareErr)
 	}
 	e.finalize()

@@ -272,7 +272,7 @@ func TestBusyAlias(t *testing.T) {
 	t.Run("reject", func(t *testing.T) {
 		w, first := startOrders(t, `{`+canary+`}`)
 		second := w.execute(w.upload(ordersKey, definition("orders v3"), nil)).run(0)
-		if got := controller.ErrorName(second.prepareErr); got != "RolloutInProgress" {
+		if got := controller.ErrorCode(second.prepareErr); got != "RolloutInProgress" {
 			t.Fatalf("second Prepare error %q (%v), want RolloutInProgress", got, second.prepareErr)
 		}
 		wantPhase(t, w, second.id(), rollout.Failed, "RolloutInProgress")
@@ -401,7 +401,7 @@ func TestRefusedUploads(t *testing.T) {
 				body = definition("orders v2")
 			}
 			e := w.execute(w.upload(key, body, tc.meta)).run(10)
-			if got := controller.ErrorName(e.prepareErr); got != tc.wantError {
+			if got := controller.ErrorCode(e.prepareErr); got != tc.wantError {
 				t.Fatalf("Prepare error %q (%v), want %s", got, e.prepareErr, tc.wantError)
 			}
 			if !strings.Contains(e.prepareErr.Error(), tc.wantIn) {
@@ -422,7 +422,7 @@ func TestRefusedUploads(t *testing.T) {
 			acts := actions(w.audit(e.id()))
 			wantEqual(t, "audit", acts, []string{"Refused"})
 			// A retried Prepare answers as the first time, without touching anything.
-			if _, err := w.ctl.Prepare(w.ctx, e.state); controller.ErrorName(err) != tc.wantError {
+			if _, err := w.ctl.Prepare(w.ctx, e.state); controller.ErrorCode(err) != tc.wantError {
 				t.Errorf("retried Prepare error %v, want %s", err, tc.wantError)
 			}
 		})
@@ -468,7 +468,7 @@ func TestPreTraffic(t *testing.T) {
 			controller.TestResult{Name: "happy", Expect: "SUCCEEDED", Error: "States.TaskFailed", Cause: "boom"},
 			controller.TestResult{Name: "no-items", Expect: "FAILED", Status: "FAILED"},
 		)
-		if got := controller.ErrorName(e.registerErr); got != "PreTrafficFailed" {
+		if got := controller.ErrorCode(e.registerErr); got != "PreTrafficFailed" {
 			t.Fatalf("Register error %q (%v), want PreTrafficFailed", got, e.registerErr)
 		}
 		r := wantPhase(t, w, e.id(), rollout.Failed, "PreTrafficFailed")
@@ -669,7 +669,7 @@ func TestControl(t *testing.T) {
 				}
 			}
 			res, err := w.control(id, tc.cmd, "alice")
-			if got := controller.ErrorName(err); got != tc.wantError {
+			if got := controller.ErrorCode(err); got != tc.wantError {
 				t.Fatalf("Control error %q (%v), want %q", got, err, tc.wantError)
 			}
 			wantPhase(t, w, id, tc.wantPhase, "")
@@ -713,7 +713,7 @@ func TestControl(t *testing.T) {
 	t.Run("unknown rollout", func(t *testing.T) {
 		w := newWorld(t)
 		_, err := w.control("r-000000000000", rollout.CommandPause, "alice")
-		wantEqual(t, "error", controller.ErrorName(err), "RolloutNotFound")
+		wantEqual(t, "error", controller.ErrorCode(err), "RolloutNotFound")
 	})
 
 	t.Run("as an EventBridge event", func(t *testing.T) {
@@ -824,7 +824,7 @@ func TestThrottling(t *testing.T) {
 		e.tick()
 		w.faults.fail("Aliases.Update", throttled("UpdateStateMachineAlias"))
 		err := e.tick()
-		wantEqual(t, "error", controller.ErrorName(err), "Transient")
+		wantEqual(t, "error", controller.ErrorCode(err), "Transient")
 		wantEqual(t, "alias after the throttled step", w.sfn.routing(aliasOf("orders")), "v1=75 v2=25")
 		if err := e.tick(); err != nil {
 			t.Fatal(err)
@@ -837,7 +837,7 @@ func TestThrottling(t *testing.T) {
 		for _, op := range []string{"Aliases.Describe", "StateMachines.Tags", "Store.GetRollout"} {
 			w.faults.fail(op, throttled(op))
 			_, err := w.ctl.Advance(w.ctx, controller.Tick{RolloutID: e.id()})
-			wantEqual(t, op, controller.ErrorName(err), "Transient")
+			wantEqual(t, op, controller.ErrorCode(err), "Transient")
 		}
 	})
 }
@@ -961,28 +961,25 @@ func TestGarbageCollection(t *testing.T) {
 	wantEqual(t, "versions", w.sfn.liveVersions("orders"), "v1 v3 v5 v6 v7")
 }
 
-func TestErrorNames(t *testing.T) {
+func TestErrorCodes(t *testing.T) {
 	tests := []struct {
 		name string
 		err  error
 		want string
 	}{
 		{"nil", nil, ""},
-		{"named", controller.ByName("AlarmFiring", "x"), "AlarmFiring"},
-		{"wrapped named", fmt.Errorf("prepare: %w", controller.ByName("InvalidPolicy", "x")), "InvalidPolicy"},
-		{"wrapped twice", fmt.Errorf("a: %w", fmt.Errorf("b: %w", controller.ByName("RolledBack", "x"))), "RolledBack"},
-		{"unknown name", controller.ByName("Bogus", "x"), "Internal"},
+		{"named", controller.FromCode("AlarmFiring", "x"), "AlarmFiring"},
+		{"wrapped named", fmt.Errorf("prepare: %w", controller.FromCode("InvalidPolicy", "x")), "InvalidPolicy"},
+		{"wrapped twice", fmt.Errorf("a: %w", fmt.Errorf("b: %w", controller.FromCode("RolledBack", "x"))), "RolledBack"},
+		{"unknown name", controller.FromCode("Bogus", "x"), "Internal"},
 		{"plain", fmt.Errorf("boom"), "Internal"},
 		{"sentinel", fmt.Errorf("x: %w", controller.ErrThrottled), "Internal"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			wantEqual(t, "ErrorName", controller.ErrorName(tc.err), tc.want)
-			if tc.err != nil {
-				named := controller.Named(tc.err)
-				if fmt.Sprintf("%T", named) == "*fmt.wrapError" || named.Error() == "" {
-					t.Errorf("Named = %T %q", named, named)
-				}
+			wantEqual(t, "ErrorCode", controller.ErrorCode(tc.err), tc.want)
+			if tc.err != nil && controller.ErrorMessage(tc.err) == "" {
+				t.Errorf("ErrorMessage of %v is empty", tc.err)
 			}
 		})
 	}
@@ -1107,7 +1104,7 @@ func TestRegisterKeepsItsToken(t *testing.T) {
 		if r := w.record(e.id()); r.TaskToken != "token-1" {
 			t.Fatalf("Register answered nil without storing its token (record token %q)", r.TaskToken)
 		}
-	} else if controller.ErrorName(err) != "Transient" {
+	} else if controller.ErrorCode(err) != "Transient" {
 		t.Fatalf("Register: %v, want Transient", err)
 	}
 	// The state machine retries: the rollout runs and ends the wait.
@@ -1224,7 +1221,7 @@ func TestStaleLock(t *testing.T) {
 	// The first execution died before its Finalize: the lock stays behind.
 	wantEqual(t, "lock", w.store.lockHolder(aliasOf("orders")), first.id())
 	soon := w.execute(w.upload(ordersKey, definition("orders v3"), nil)).run(10)
-	wantEqual(t, "upload right after", controller.ErrorName(soon.prepareErr), "RolloutInProgress")
+	wantEqual(t, "upload right after", controller.ErrorCode(soon.prepareErr), "RolloutInProgress")
 	w.clock.Advance(20 * time.Minute)
 	later := w.execute(w.upload(ordersKey, definition("orders v4"), nil)).run(10)
 	if later.prepareErr != nil {
@@ -1254,7 +1251,7 @@ func TestConcurrentDeliveries(t *testing.T) {
 	starts := 0
 	for i, res := range results {
 		switch {
-		case errs[i] != nil && controller.ErrorName(errs[i]) != "Transient":
+		case errs[i] != nil && controller.ErrorCode(errs[i]) != "Transient":
 			t.Errorf("Prepare %d: %v", i, errs[i])
 		case res.Action == controller.ActionStart:
 			starts++
@@ -1371,7 +1368,7 @@ func TestStaleLockOfARunningRolloutPastItsDeadline(t *testing.T) {
 		t.Fatal("a prepared rollout has no deadline")
 	}
 	soon := w.execute(w.upload(ordersKey, definition("orders v3"), nil)).run(0)
-	wantEqual(t, "upload before the deadline", controller.ErrorName(soon.prepareErr), "RolloutInProgress")
+	wantEqual(t, "upload before the deadline", controller.ErrorCode(soon.prepareErr), "RolloutInProgress")
 
 	w.clock.Advance(deadline.Sub(w.clock.Now()) + 61*time.Minute)
 	later := w.execute(w.upload(ordersKey, definition("orders v4"), nil))
@@ -1437,7 +1434,7 @@ func TestWokenRolloutIsNotStale(t *testing.T) {
 	}
 	// Another upload right after the wake-up must not take the woken rollout's lock.
 	other := w.execute(w.upload(ordersKey, definition("orders v5"), map[string]string{"rollout-onbusy": "reject"})).run(0)
-	wantEqual(t, "upload right after the wake-up", controller.ErrorName(other.prepareErr), "RolloutInProgress")
+	wantEqual(t, "upload right after the wake-up", controller.ErrorCode(other.prepareErr), "RolloutInProgress")
 	wantEqual(t, "lock", w.store.lockHolder(aliasOf("orders")), queued.id())
 }
 

@@ -344,11 +344,11 @@ func (s *sim) control(c simCommand) {
 	s.logf("control %s → %s %d%% %s", c.id, res.Phase, res.Weights.Candidate, errText(err))
 	// An abort that succeeded, or that the controller could not apply (Internal), must
 	// stick; one rejected (the rollout ended meanwhile) or failed on a fault need not.
-	answered := err == nil || controller.ErrorName(err) == "Internal" && !errors.Is(err, errCrash)
+	answered := err == nil || controller.ErrorCode(err) == "Internal" && !errors.Is(err, errCrash)
 	if c.cmd == rollout.CommandAbort && !before.Phase.Terminal() && answered && s.aborted[c.rollout] == nil {
 		s.aborted[c.rollout] = &simAbort{command: c.id, answer: errText(err), step: s.step}
 	}
-	if (errors.As(err, new(*controller.Transient)) || errors.Is(err, errCrash)) && s.rng.IntN(3) > 0 {
+	if (controller.ErrorCode(err) == controller.ETransient || errors.Is(err, errCrash)) && s.rng.IntN(3) > 0 {
 		s.later(fmt.Sprintf("retry of command %s (%s %s)", c.id, c.cmd, s.name(c.rollout)), func() { s.control(c) })
 	}
 }
@@ -695,7 +695,7 @@ func (s *sim) failedStep(x *simExec, err error, transient, crash int) bool {
 	if s.retried(x, err, transient, crash) {
 		return true // the state machine retries the step
 	}
-	name := controller.ErrorName(err)
+	name := controller.ErrorCode(err)
 	if errors.Is(err, errCrash) {
 		name = "States.TaskFailed"
 	}
@@ -715,9 +715,9 @@ func (s *sim) retried(x *simExec, err error, transient, crash int) bool {
 	switch {
 	case errors.Is(err, errCrash):
 		i, limit, interval = 1, crash, 2*time.Second
-	case controller.ErrorName(err) == "Throttled":
+	case controller.ErrorCode(err) == "Throttled":
 		i, limit, maxDelay = 2, throttledAttempts, time.Minute
-	case controller.ErrorName(err) != "Transient":
+	case controller.ErrorCode(err) != "Transient":
 		return false
 	}
 	x.attempts[i]++

@@ -656,7 +656,7 @@ func errText(err error) string {
 	if errors.Is(err, errCrash) {
 		return "crashed: " + msg
 	}
-	return controller.ErrorName(err) + ": " + msg
+	return controller.ErrorCode(err) + ": " + msg
 }
 
 // summary is a record as one trace line.

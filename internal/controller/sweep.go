@@ -138,7 +138,7 @@ func (c *Controller) Sweep(ctx context.Context, in SweepInput) (SweepResult, err
 	shards := max(in.Shards, 1)
 	res := SweepResult{Shard: in.Shard}
 	if in.Shard < 0 || in.Shard >= shards {
-		return res, &InvalidEvent{newCause(nil, "sweep shard %d of %d", in.Shard, shards)}
+		return res, Errorf(EInvalidEvent, "sweep shard %d of %d", in.Shard, shards)
 	}
 	wanted, err := c.Store.SweepWanted(ctx) // before the list: see idle
 	if err != nil {
@@ -391,7 +391,7 @@ func (c *Controller) runJobs(ctx context.Context, jobs []job, lk *look, res *Swe
 			defer mu.Unlock()
 			res.Ticked++
 			switch {
-			case err == nil || errors.As(err, new(*RolloutNotFound)):
+			case err == nil || ErrorCode(err) == ERolloutNotFound:
 			case refusedByBudget(err):
 				res.Deferred++
 				if j.urgency == urgRollback {
@@ -425,7 +425,7 @@ func (c *Controller) runJobs(ctx context.Context, jobs []job, lk *look, res *Swe
 func (c *Controller) tickRecovered(ctx context.Context, id string, lk *look) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = &Internal{newCause(nil, "tick of %s crashed: %v", id, p)}
+			err = Errorf(EInternal, "tick of %s crashed: %v", id, p)
 		}
 	}()
 	_, err = c.tickOne(ctx, id, lk)
@@ -497,5 +497,5 @@ func (c *Controller) markSettled(ctx context.Context, id string) error {
 			return transient(fmt.Errorf("settle %s: %w", id, err))
 		}
 	}
-	return &Transient{newCause(nil, "settle %s: the record kept moving", id)}
+	return Errorf(ETransient, "settle %s: the record kept moving", id)
 }

@@ -251,7 +251,7 @@ func TestSweepTickThatPanicsIsItsRolloutsError(t *testing.T) {
 		t.Fatalf("sweep: %+v, %v; want one failed tick", res, err)
 	}
 	for id, e := range res.Errors {
-		if controller.ErrorName(e) != "Internal" || !strings.Contains(e.Error(), "injected crash") {
+		if controller.ErrorCode(e) != "Internal" || !strings.Contains(e.Error(), "injected crash") {
 			t.Errorf("rollout %s: %v, want Internal naming the crash", id, e)
 		}
 	}

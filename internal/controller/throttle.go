@@ -49,15 +49,10 @@ func throttling(err error) bool {
 
 // namedRetryable reports whether err names nothing, or only Transient or Throttled.
 func namedRetryable(err error) bool {
-	var n named
-	if !errors.As(err, &n) {
+	if !errors.As(err, new(*Error)) {
 		return true
 	}
-	switch n.(type) {
-	case *Transient, *Throttled:
-		return true
-	}
-	return false
+	return retryable(err)
 }
 
 // retryCall makes call again while it answers throttling, with jittered backoff (50 ms
@@ -138,7 +133,7 @@ func whileThrottled[T any](ctx context.Context, c *Controller, rolloutID func() 
 // moment Prepare published its candidate; before that, the state machine's retries bound
 // it (docs/architecture.md, "Throttling delays, never fails").
 func (c *Controller) throttledUntil(ctx context.Context, id string, err error) error {
-	throttled := &Throttled{newCause(err, "still throttled after retrying for as long as the invocation could wait")}
+	throttled := wrapf(EThrottled, err, "still throttled after retrying for as long as the invocation could wait")
 	if id == "" {
 		return throttled
 	}
@@ -148,7 +143,7 @@ func (c *Controller) throttledUntil(ctx context.Context, id string, err error) e
 		return throttled
 	}
 	reason := fmt.Sprintf("throttled until its deadline %s: %s", r.Deadline.Format(time.RFC3339), truncate(err.Error(), 300))
-	stopped, serr := c.stop(ctx, id, rollout.Failed, "RolloutFailed", reason, "controller")
+	stopped, serr := c.stop(ctx, id, rollout.Failed, ERolloutFailed, reason, "controller")
 	if serr != nil {
 		c.logFor(r).WarnContext(ctx, "throttled past the deadline: the rollout could not be ended yet", "err", serr)
 		return throttled
@@ -156,7 +151,7 @@ func (c *Controller) throttledUntil(ctx context.Context, id string, err error) e
 	c.logFor(stopped).WarnContext(ctx, "throttled until the deadline", "deadline", r.Deadline, "phase", stopped.Phase, "err", err)
 	// RolloutFailed, or how the rollout ended meanwhile (an alarm, an operator), as a retry
 	// would answer.
-	return ByName(outcomeErrorName(stopped), stopped.Reason)
+	return FromCode(outcomeErrorName(stopped), stopped.Reason)
 }
 
 // ThrottledAfter is the least time an invocation with the given timeout spends retrying

@@ -66,7 +66,7 @@ func TestThrottledAliasReadInPrepare(t *testing.T) {
 	stop := throttle(w, "Aliases.Describe")
 	start := w.clock.Now()
 	_, err := w.ctl.Prepare(w.ctx, e.state)
-	wantEqual(t, "Prepare's error", controller.ErrorName(err), "Throttled")
+	wantEqual(t, "Prepare's error", controller.ErrorCode(err), "Throttled")
 	if !errors.Is(err, controller.ErrThrottled) {
 		t.Errorf("Throttled does not wrap ErrThrottled: %v", err)
 	}
@@ -110,7 +110,7 @@ func TestThrottledPreparedAgain(t *testing.T) {
 	first := e.prepared
 	stop := throttle(w, "Artifacts.List") // preparedAgain lists the tests again
 	_, err := w.ctl.Prepare(w.ctx, e.state)
-	wantEqual(t, "retried Prepare's error", controller.ErrorName(err), "Throttled")
+	wantEqual(t, "retried Prepare's error", controller.ErrorCode(err), "Throttled")
 	wantPhase(t, w, e.id(), rollout.Pending, "")
 	stop()
 	again, err := w.ctl.Prepare(w.ctx, e.state)
@@ -128,7 +128,7 @@ func TestThrottledFinalize(t *testing.T) {
 	e.ticks(10)
 	stop := throttle(w, "Events.Put")
 	e.finalizeOnce()
-	wantEqual(t, "Finalize's error", controller.ErrorName(e.finalErr), "Throttled")
+	wantEqual(t, "Finalize's error", controller.ErrorCode(e.finalErr), "Throttled")
 	stop()
 	e.finalize()
 	wantFinalized(t, w, e, topology.DetailRolloutSucceeded)
@@ -152,12 +152,12 @@ func TestThrottledUntilTheDeadline(t *testing.T) {
 	defer stop()
 	// Before the deadline: Throttled, retried.
 	err := w.ctl.Register(w.ctx, controller.RegisterInput{State: e.state, TaskToken: "token-1", Wait: controller.WaitProgress})
-	wantEqual(t, "Register before the deadline", controller.ErrorName(err), "Throttled")
+	wantEqual(t, "Register before the deadline", controller.ErrorCode(err), "Throttled")
 	wantPhase(t, w, e.id(), rollout.Pending, "")
 
 	w.clock.Advance(deadline.Sub(w.clock.Now()))
 	e.register() // still throttled, now past the deadline
-	wantEqual(t, "Register past the deadline", controller.ErrorName(e.registerErr), "RolloutFailed")
+	wantEqual(t, "Register past the deadline", controller.ErrorCode(e.registerErr), "RolloutFailed")
 	r := wantPhase(t, w, e.id(), rollout.Failed, "RolloutFailed")
 	if !strings.HasPrefix(r.Reason, "throttled until its deadline "+deadline.Format(time.RFC3339)) {
 		t.Errorf("reason %q, want it to say that the rollout was throttled until its deadline %s", r.Reason, deadline.Format(time.RFC3339))
@@ -216,7 +216,7 @@ func TestThrottledAnswersBeforeTheInvocationsDeadline(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Fatalf("Prepare answered after its deadline: %v", err)
 	}
-	wantEqual(t, "error", controller.ErrorName(err), "Throttled")
+	wantEqual(t, "error", controller.ErrorCode(err), "Throttled")
 }
 
 // ctxSM hands each Validate's context to the fault hook, which waits for it to end.
@@ -246,5 +246,5 @@ func TestThrottledIsOnlyForTheStateMachinesTasks(t *testing.T) {
 	w, e := startOrders(t, canary)
 	w.faults.fail("Aliases.Describe", throttled("DescribeStateMachineAlias"))
 	_, err := w.ctl.Advance(w.ctx, controller.Tick{RolloutID: e.id()})
-	wantEqual(t, "Advance's error", controller.ErrorName(err), "Transient")
+	wantEqual(t, "Advance's error", controller.ErrorCode(err), "Transient")
 }

@@ -45,7 +45,7 @@ func checkFieldErrors(t *testing.T, err error, source string) {
 		t.Fatalf("error without a FieldError: %v", err)
 	}
 	for _, fe := range fes {
-		if fe.Msg == "" || (source != "" && fe.Source != source) {
+		if fe.Reason() == "" || (source != "" && fe.Source != source) {
 			t.Fatalf("FieldError %+v: want a message and source %q", fe, source)
 		}
 	}

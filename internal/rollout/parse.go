@@ -95,18 +95,33 @@ func canonicalField(name string) (string, bool) {
 	return "", false
 }
 
-// FieldError is a policy problem tied to one field and the source that set it.
+// FieldError is a policy problem tied to one field and the source that set it: Msg says what
+// is wrong, or Err does when the decoder of the field's value found it.
 type FieldError struct {
 	Field  string
 	Source string
 	Msg    string
+	Err    error
 }
 
 func (e *FieldError) Error() string {
 	if e.Source == "" {
-		return fmt.Sprintf("policy field %q: %s", e.Field, e.Msg)
+		return fmt.Sprintf("policy field %q: %s", e.Field, e.Reason())
 	}
-	return fmt.Sprintf("policy field %q (from %s): %s", e.Field, e.Source, e.Msg)
+	return fmt.Sprintf("policy field %q (from %s): %s", e.Field, e.Source, e.Reason())
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Reason is what is wrong with the field: Msg, then Err's text.
+func (e *FieldError) Reason() string {
+	switch {
+	case e.Err == nil:
+		return e.Msg
+	case e.Msg == "":
+		return e.Err.Error()
+	}
+	return e.Msg + ": " + e.Err.Error()
 }
 
 // ParsePolicyJSON reads a rollout.json. Unknown fields are errors.
@@ -143,7 +158,7 @@ func ParsePolicyJSON(source string, data []byte) (Layer, error) {
 			continue
 		}
 		if err := checkKind(name, raw[name]); err != nil {
-			errs = append(errs, &FieldError{Field: name, Source: source, Msg: err.Error()})
+			errs = append(errs, &FieldError{Field: name, Source: source, Err: err})
 			continue
 		}
 		l.Fields[name] = raw[name]
@@ -282,7 +297,7 @@ func parseStrings(source, prefix string, values map[string]string, skip func(str
 		keyOf[name] = key
 		raw, err := stringToJSON(fields[name], values[key])
 		if err != nil {
-			errs = append(errs, &FieldError{Field: name, Source: source, Msg: err.Error()})
+			errs = append(errs, &FieldError{Field: name, Source: source, Err: err})
 			continue
 		}
 		l.Fields[name] = raw
@@ -394,7 +409,7 @@ func Resolve(layers ...Layer) (Policy, error) {
 	for _, name := range slices.Sorted(maps.Keys(merged)) {
 		one, _ := json.Marshal(map[string]json.RawMessage{name: merged[name]})
 		if err := json.Unmarshal(one, &p); err != nil {
-			errs = append(errs, &FieldError{Field: name, Source: origin[name], Msg: err.Error()})
+			errs = append(errs, &FieldError{Field: name, Source: origin[name], Err: err})
 		}
 	}
 	if len(errs) > 0 {

@@ -124,6 +124,15 @@ func TestParsePolicyJSONErrors(t *testing.T) {
 	}
 }
 
+// A value its decoder refuses keeps the decoder's error as its cause, and says it as before.
+func TestFieldErrorWrapsItsCause(t *testing.T) {
+	_, err := rollout.ParsePolicy([]byte(`{"interval":"soon"}`))
+	fe := fieldError(t, err, "interval")
+	if fe.Err == nil || !errors.Is(err, fe.Err) || fe.Error() != `policy field "interval" (from rollout.json): `+fe.Err.Error() {
+		t.Errorf("FieldError %q with cause %v, want the decoder's error wrapped and its text kept", fe, fe.Err)
+	}
+}
+
 func TestParsePolicyTags(t *testing.T) {
 	tags := map[string]string{
 		"rollout:managed":               "true",
@@ -438,7 +447,7 @@ func TestValidate(t *testing.T) {
 			if !strings.Contains(fe.Error(), `"`+tt.field+`"`) {
 				t.Errorf("%q does not name the field", fe)
 			}
-			if m := missingFrom(fe.Msg, tt.want...); m != "" {
+			if m := missingFrom(fe.Reason(), tt.want...); m != "" {
 				t.Errorf("%q lacks %q", fe, m)
 			}
 		})

@@ -123,7 +123,7 @@ func TestFromEnvHonoursAWSEndpointURL(t *testing.T) {
 	}
 	out, err := wiring.Dispatch(context.Background(), c, "advance", json.RawMessage(`{"rolloutId":"r-1"}`))
 	if err != nil {
-		t.Fatalf("advance: %v (%s)", err, controller.ErrorName(err))
+		t.Fatalf("advance: %v (%s)", err, controller.ErrorCode(err))
 	}
 	if o := out.(controller.Outcome); o.RolloutID != "r-1" {
 		t.Errorf("outcome %+v", o)

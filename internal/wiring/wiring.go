@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -229,15 +230,27 @@ func (h requestIDHandler) WithGroup(name string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(name)}
 }
 
-// Handler is the function's handler for lambda.Start: the use case with its errors named,
-// so that Step Functions sees "InvalidDefinition", never "wrapError".
+// Handler is the function's handler for lambda.Start: the use case with its errors coded,
+// so that Step Functions sees "InvalidDefinition", never "wrapError". Its errors are
+// messages.InvokeResponse_Error values, which aws-lambda-go reports as they are
+// (lambda/errors.go): any other error it would name by its Go type.
 func Handler(c *controller.Controller, function string) (func(context.Context, json.RawMessage) (any, error), error) {
 	if _, ok := handlers[function]; !ok {
 		return nil, fmt.Errorf("unknown function %q (want one of %s)", function, strings.Join(topology.Functions, ", "))
 	}
 	return func(ctx context.Context, payload json.RawMessage) (any, error) {
-		return Dispatch(ctx, c, function, payload)
+		out, err := Dispatch(ctx, c, function, payload)
+		if err != nil {
+			return nil, LambdaError(err)
+		}
+		return out, nil
 	}, nil
+}
+
+// LambdaError is err as the function reports it: the code of the controller.Error it holds
+// as errorType (Internal when it holds none), and that error's text as errorMessage.
+func LambdaError(err error) messages.InvokeResponse_Error {
+	return messages.InvokeResponse_Error{Type: controller.ErrorCode(err), Message: controller.ErrorMessage(err)}
 }
 
 // handlers decode a payload into each use case's input.
@@ -292,15 +305,16 @@ var handlers = map[string]func(context.Context, *controller.Controller, json.Raw
 	},
 }
 
-// Dispatch runs one use case on a payload and names its error.
+// Dispatch runs one use case on a payload. Its error holds a controller.Error whose code
+// Handler reports, or none for an Internal error.
 func Dispatch(ctx context.Context, c *controller.Controller, function string, payload json.RawMessage) (any, error) {
 	h, ok := handlers[function]
 	if !ok {
-		return nil, controller.Named(fmt.Errorf("unknown function %q", function))
+		return nil, fmt.Errorf("unknown function %q", function)
 	}
 	out, err := h(withFunctionPriority(ctx, function), c, payload)
 	if err != nil {
-		return nil, controller.Named(err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -318,7 +332,7 @@ func withFunctionPriority(ctx context.Context, function string) context.Context 
 
 func decode(p json.RawMessage, v any) error {
 	if err := json.Unmarshal(p, v); err != nil {
-		return controller.ByName("InvalidEvent", fmt.Sprintf("decode %T: %v", v, err))
+		return &controller.Error{Code: controller.EInvalidEvent, Message: fmt.Sprintf("decode %T", v), Err: err}
 	}
 	return nil
 }

@@ -3,10 +3,14 @@ package wiring
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
@@ -108,10 +112,62 @@ func TestDispatchNamesErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if got := controller.ErrorName(err); got != tt.wantType {
+			if got := controller.ErrorCode(err); got != tt.wantType {
 				t.Errorf("errorType = %s (%v), want %s", got, err, tt.wantType)
 			}
 		})
+	}
+}
+
+// Handler fails with the Lambda runtime's own error value, which aws-lambda-go reports as it
+// is (any other error it names by its Go type): errorType is the code, errorMessage the coded
+// error's text without what wraps it.
+func TestHandlerReportsTheCodeAsErrorType(t *testing.T) {
+	s, err := SettingsFromEnv(env(fullEnv()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Build("", aws.Config{Region: "us-east-1"}, s, nil, nil) // decoding needs no client
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := Handler(c, "control")
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := []byte(`{"command":"pause","actor":"alice"}`)
+	_, err = h(context.Background(), payload)
+	got, ok := err.(messages.InvokeResponse_Error)
+	if !ok || got.Type != controller.EInvalidEvent || !strings.Contains(got.Message, "without rolloutId") {
+		t.Errorf("handler error %T %+v, want a messages.InvokeResponse_Error of type InvalidEvent", err, err)
+	}
+	// What aws-lambda-go itself reports for it: Function is deprecated for use outside the
+	// go1.x runtime, but it is the one exported way into the error reporting that the
+	// runtime's invoke loop uses too.
+	var resp messages.InvokeResponse
+	req := &messages.InvokeRequest{Payload: payload, Deadline: messages.InvokeRequest_Timestamp{Seconds: time.Now().Add(time.Minute).Unix()}}
+	fn := lambda.NewFunction(lambda.NewHandler(h)) //lint:ignore SA1019 see above
+	if err := fn.Invoke(req, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp.Error == nil || resp.Error.Type != controller.EInvalidEvent || resp.Error.Message != got.Message {
+		t.Errorf("aws-lambda-go reports %+v, want errorType InvalidEvent and message %q", resp.Error, got.Message)
+	}
+
+	tests := []struct {
+		name string
+		err  error
+		want messages.InvokeResponse_Error
+	}{
+		{"coded", controller.Errorf(controller.ERolledBack, "alarm x"), messages.InvokeResponse_Error{Type: "RolledBack", Message: "alarm x"}},
+		{"wrapped", fmt.Errorf("finalize r-1: %w", controller.Errorf(controller.ENotManaged, "no tag")), messages.InvokeResponse_Error{Type: "NotManaged", Message: "no tag"}},
+		{"with a cause", &controller.Error{Code: controller.ETransient, Message: "publish", Err: errors.New("throttled")}, messages.InvokeResponse_Error{Type: "Transient", Message: "publish: throttled"}},
+		{"plain", fmt.Errorf("a: %w", errors.New("boom")), messages.InvokeResponse_Error{Type: "Internal", Message: "a: boom"}},
+	}
+	for _, tt := range tests {
+		if got := LambdaError(tt.err); got.Type != tt.want.Type || got.Message != tt.want.Message {
+			t.Errorf("%s: LambdaError = %+v, want %+v", tt.name, got, tt.want)
+		}
 	}
 }
 
