@@ -2118,42 +2118,44 @@ func TestFakesHonourTheirContracts(t *testing.T) {
 	}
 	wantEqual(t, "production alias after a refused create", w.sfn.routing(aliasOf("orders")), "v3=100")
 
-	// Store: optimistic lock, locks, claims.
-	st := w.store
+	// Rollouts: the optimistic lock; a stored record shares nothing with its caller.
+	var rollouts controller.Rollouts = w.store.fakeRollouts
 	r := rollout.Rollout{ID: "r-1", StateMachineArn: smArn("orders"), Phase: rollout.Pending, TaskToken: "tok", Steps: []rollout.Step{{Pause: &rollout.Pause{}}}}
-	if err := st.CreateRollout(ctx, r); err != nil {
+	if err := rollouts.CreateRollout(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.CreateRollout(ctx, r); !errors.Is(err, controller.ErrConflict) {
+	if err := rollouts.CreateRollout(ctx, r); !errors.Is(err, controller.ErrConflict) {
 		t.Errorf("second CreateRollout: %v", err)
 	}
-	saved, err := st.SaveRollout(ctx, r)
+	saved, err := rollouts.SaveRollout(ctx, r)
 	if err != nil || saved.Rev != 1 || saved.TaskToken != "tok" {
 		t.Fatalf("SaveRollout = rev %d token %q, %v", saved.Rev, saved.TaskToken, err)
 	}
-	if _, err := st.SaveRollout(ctx, r); !errors.Is(err, controller.ErrConflict) {
+	if _, err := rollouts.SaveRollout(ctx, r); !errors.Is(err, controller.ErrConflict) {
 		t.Errorf("SaveRollout with a stale rev: %v", err)
 	}
 	saved.Steps[0].Pause = nil // a caller's change must not reach the stored record
-	if got, _ := st.GetRollout(ctx, "r-1"); got.Steps[0].Pause == nil {
+	if got, _ := rollouts.GetRollout(ctx, "r-1"); got.Steps[0].Pause == nil {
 		t.Error("the stored record shares memory with the caller")
 	}
-	if h, acquired, err := st.AcquireLock(ctx, "a", "r-1"); err != nil || h != "r-1" || !acquired {
+	// Locks: one holder per alias; only the holder releases.
+	var locks controller.Locks = w.store.fakeLocks
+	if h, acquired, err := locks.AcquireLock(ctx, "a", "r-1"); err != nil || h != "r-1" || !acquired {
 		t.Fatal(h, acquired, err)
 	}
-	if h, acquired, err := st.AcquireLock(ctx, "a", "r-1"); err != nil || h != "r-1" || acquired {
+	if h, acquired, err := locks.AcquireLock(ctx, "a", "r-1"); err != nil || h != "r-1" || acquired {
 		t.Errorf("AcquireLock by the holder = %s, acquired %v, %v; want r-1, not acquired anew", h, acquired, err)
 	}
-	if h, acquired, err := st.AcquireLock(ctx, "a", "r-2"); !errors.Is(err, controller.ErrConflict) || h != "r-1" || acquired {
+	if h, acquired, err := locks.AcquireLock(ctx, "a", "r-2"); !errors.Is(err, controller.ErrConflict) || h != "r-1" || acquired {
 		t.Errorf("AcquireLock of a held lock = %s, %v, %v", h, acquired, err)
 	}
-	st.ReleaseLock(ctx, "a", "r-2")
-	wantEqual(t, "holder after a foreign release", st.lockHolder("a"), "r-1")
-	if h, err := st.LockHolder(ctx, "a"); err != nil || h != "r-1" {
+	locks.ReleaseLock(ctx, "a", "r-2")
+	wantEqual(t, "holder after a foreign release", w.store.lockHolder("a"), "r-1")
+	if h, err := locks.LockHolder(ctx, "a"); err != nil || h != "r-1" {
 		t.Errorf("LockHolder = %q, %v; want r-1", h, err)
 	}
-	st.ReleaseLock(ctx, "a", "r-1")
-	if h, err := st.LockHolder(ctx, "a"); err != nil || h != "" {
+	locks.ReleaseLock(ctx, "a", "r-1")
+	if h, err := locks.LockHolder(ctx, "a"); err != nil || h != "" {
 		t.Errorf("LockHolder of a free alias = %q, %v; want \"\"", h, err)
 	}
 	// Alias writes are bounded by the write window: one still running a whole window after
@@ -2165,18 +2167,69 @@ func TestFakesHonourTheirContracts(t *testing.T) {
 	}
 	w.faults.hook("Aliases.Update", nil)
 	wantEqual(t, "routing after a write cut off", w.sfn.routing(aliasOf("orders")), before)
+	// Uploads: a claim holds until it expires.
+	var uploads controller.Uploads = w.store.fakeUploads
 	c := controller.UploadClaim{UploadID: "u", RolloutID: "r-1", Execution: "e1", ExpiresAt: w.clock.Now().Add(time.Hour)}
-	if _, err := st.ClaimUpload(ctx, c); err != nil {
+	if _, err := uploads.ClaimUpload(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	c2 := c
 	c2.Execution = "e2"
-	if got, err := st.ClaimUpload(ctx, c2); !errors.Is(err, controller.ErrConflict) || got.Execution != "e1" {
+	if got, err := uploads.ClaimUpload(ctx, c2); !errors.Is(err, controller.ErrConflict) || got.Execution != "e1" {
 		t.Errorf("second claim = %+v, %v", got, err)
 	}
 	w.clock.Advance(2 * time.Hour)
-	if _, err := st.ClaimUpload(ctx, c2); err != nil {
+	if _, err := uploads.ClaimUpload(ctx, c2); err != nil {
 		t.Errorf("claim after expiry: %v", err)
+	}
+	// Queues: oldest first, an entry replayed is kept once, Dequeue takes a rollout out.
+	var queues controller.Queues = w.store.fakeQueues
+	q1 := controller.Queued{AliasArn: "a", RolloutID: "r-2", TaskToken: "t2", QueuedAt: w.clock.Now()}
+	q0 := controller.Queued{AliasArn: "a", RolloutID: "r-1", TaskToken: "t1", QueuedAt: w.clock.Now().Add(-time.Minute)}
+	for _, q := range []controller.Queued{q1, q0, q1} {
+		if err := queues.Enqueue(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queued, err := queues.Queue(ctx, "a")
+	wantEqual(t, "Queue", fmt.Sprint(queued, err), fmt.Sprint([]controller.Queued{q0, q1}, nil))
+	if err := queues.Dequeue(ctx, "a", "r-1"); err != nil {
+		t.Fatal(err)
+	}
+	queued, err = queues.Queue(ctx, "a")
+	wantEqual(t, "Queue after a Dequeue", fmt.Sprint(queued, err), fmt.Sprint([]controller.Queued{q1}, nil))
+	if queued, err := queues.Queue(ctx, "b"); err != nil || len(queued) != 0 {
+		t.Errorf("Queue of another alias = %v, %v", queued, err)
+	}
+	// AlarmGuards: an alarm guards the rollouts that guarded it and were not unguarded.
+	var guards controller.AlarmGuards = w.store.fakeAlarmGuards
+	if err := guards.GuardAlarms(ctx, "r-1", []string{"x", "y"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := guards.GuardAlarms(ctx, "r-2", []string{"x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := guards.UnguardAlarms(ctx, "r-1", []string{"x", "y"}); err != nil {
+		t.Fatal(err)
+	}
+	for alarm, want := range map[string][]string{"x": {"r-2"}, "y": {}} {
+		ids, err := guards.GuardedBy(ctx, alarm)
+		slices.Sort(ids)
+		wantEqual(t, "GuardedBy "+alarm, fmt.Sprint(ids, err), fmt.Sprint(want, nil))
+	}
+	// Sweeps: the mark is zero until wanted; the running rollouts include r-1 (pending).
+	var sweeps controller.Sweeps = w.store.fakeSweeps
+	if at, err := sweeps.SweepWanted(ctx); err != nil || !at.IsZero() {
+		t.Errorf("SweepWanted before any WantSweep = %v, %v", at, err)
+	}
+	if err := sweeps.WantSweep(ctx, w.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if at, err := sweeps.SweepWanted(ctx); err != nil || !at.Equal(w.clock.Now()) {
+		t.Errorf("SweepWanted = %v, %v; want %v", at, err, w.clock.Now())
+	}
+	if running, err := sweeps.ListRunning(ctx); err != nil || len(running) != 1 || running[0].ID != "r-1" {
+		t.Errorf("ListRunning = %v, %v; want r-1", running, err)
 	}
 	// Tasks: an unknown token is not found.
 	if err := w.tasks.Succeed(ctx, "nobody", "{}"); !errors.Is(err, controller.ErrNotFound) {
