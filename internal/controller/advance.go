@@ -48,7 +48,7 @@ func (c *Controller) tickOne(ctx context.Context, id string, lk *look) (Outcome,
 // orphaned cleans up after an ended rollout whose Finalize never came.
 func (c *Controller) orphaned(ctx context.Context, r rollout.Rollout) error {
 	c.logFor(r).WarnContext(ctx, "finalize never ran: releasing the alias", "finished_at", r.FinishedAt)
-	if err := c.Store.UnguardAlarms(ctx, r.ID, r.Policy.Alarms); err != nil {
+	if err := c.AlarmGuards.UnguardAlarms(ctx, r.ID, r.Policy.Alarms); err != nil {
 		return transient(fmt.Errorf("unguard alarms of %s: %w", r.ID, err))
 	}
 	holds, err := c.holdsLock(ctx, r.ID, r.AliasArn)

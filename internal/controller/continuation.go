@@ -155,14 +155,14 @@ func (c *Controller) recordHandOver(ctx context.Context, id string, turn time.Ti
 // editRollout reads id's record, lets edit change it, and saves it, again on a lost race.
 func (c *Controller) editRollout(ctx context.Context, id string, edit func(*rollout.Rollout) error) (rollout.Rollout, error) {
 	for range maxAttempts {
-		r, err := c.Store.GetRollout(ctx, id)
+		r, err := c.Rollouts.GetRollout(ctx, id)
 		if err != nil {
 			return r, c.notFound(id, err)
 		}
 		if err := edit(&r); err != nil {
 			return r, err
 		}
-		saved, err := c.Store.SaveRollout(ctx, r)
+		saved, err := c.Rollouts.SaveRollout(ctx, r)
 		if errors.Is(err, ErrConflict) {
 			continue
 		}

@@ -146,7 +146,7 @@ func (c *Controller) endQueuedWait(ctx context.Context, r rollout.Rollout) error
 	if !r.Phase.Terminal() || r.CandidateVersionArn != "" {
 		return nil
 	}
-	queue, err := c.Store.Queue(ctx, r.AliasArn)
+	queue, err := c.Queues.Queue(ctx, r.AliasArn)
 	if err != nil {
 		return transient(fmt.Errorf("read queue of %s: %w", r.AliasArn, err))
 	}
@@ -157,7 +157,7 @@ func (c *Controller) endQueuedWait(ctx context.Context, r rollout.Rollout) error
 		if err := c.Tasks.Fail(ctx, q.TaskToken, outcomeErrorName(r), r.Reason); err != nil && !errors.Is(err, ErrNotFound) {
 			return transient(fmt.Errorf("end the wait of queued %s: %w", r.ID, err))
 		}
-		if err := c.Store.Dequeue(ctx, r.AliasArn, r.ID); err != nil {
+		if err := c.Queues.Dequeue(ctx, r.AliasArn, r.ID); err != nil {
 			return transient(fmt.Errorf("dequeue %s: %w", r.ID, err))
 		}
 	}

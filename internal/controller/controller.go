@@ -60,7 +60,12 @@ type Ports struct {
 	Aliases       Aliases
 	Alarms        Alarms
 	Metrics       Metrics
-	Store         Store
+	Rollouts      Rollouts
+	Locks         Locks
+	Queues        Queues
+	AlarmGuards   AlarmGuards
+	Uploads       Uploads
+	Sweeps        Sweeps
 	Artifacts     Artifacts
 	Schedules     Schedules
 	Tasks         Tasks
@@ -180,7 +185,7 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 		// the sweep and Finalize leave it to it (WriterUntil).
 		d.Next.WriterUntil = c.writerUntil(ctx)
 	}
-	saved, err := c.Store.SaveRollout(ctx, d.Next)
+	saved, err := c.Rollouts.SaveRollout(ctx, d.Next)
 	if err != nil {
 		return prev, fmt.Errorf("save rollout %s: %w", prev.ID, err)
 	}
@@ -276,12 +281,12 @@ func (c *Controller) writerUntil(ctx context.Context) time.Time {
 func (c *Controller) releaseWriter(ctx context.Context, saved rollout.Rollout) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	r, err := c.Store.GetRollout(ctx, saved.ID)
+	r, err := c.Rollouts.GetRollout(ctx, saved.ID)
 	if err != nil || !r.WriterUntil.Equal(saved.WriterUntil) {
 		return
 	}
 	r.WriterUntil = time.Time{}
-	if _, err := c.Store.SaveRollout(ctx, r); err != nil {
+	if _, err := c.Rollouts.SaveRollout(ctx, r); err != nil {
 		c.logFor(r).DebugContext(ctx, "release the alias writer's claim", "err", err)
 	}
 }
@@ -322,7 +327,7 @@ func (c *Controller) awaitWriter(ctx context.Context, r rollout.Rollout) rollout
 			return r
 		}
 		patience -= wait
-		latest, err := c.Store.GetRollout(ctx, r.ID)
+		latest, err := c.Rollouts.GetRollout(ctx, r.ID)
 		if err != nil {
 			return r
 		}
@@ -357,7 +362,7 @@ const auditAttempts = 4
 func (c *Controller) appendEvent(ctx context.Context, id string, e Event) error {
 	var err error
 	for i := range auditAttempts {
-		if err = c.Store.AppendEvent(ctx, id, e); err == nil || i == auditAttempts-1 {
+		if err = c.Rollouts.AppendEvent(ctx, id, e); err == nil || i == auditAttempts-1 {
 			break
 		}
 		if err := c.backoff(ctx, i); err != nil {
@@ -370,7 +375,7 @@ func (c *Controller) appendEvent(ctx context.Context, id string, e Event) error 
 // appendEventWithin writes one audit line, retried with backoff for as long as budget lasts.
 func (c *Controller) appendEventWithin(ctx context.Context, id string, e Event, budget time.Duration) error {
 	for i := 0; ; i++ {
-		err := c.Store.AppendEvent(ctx, id, e)
+		err := c.Rollouts.AppendEvent(ctx, id, e)
 		wait := backoffDelay(i)
 		if err == nil || wait > budget {
 			return err
@@ -393,7 +398,7 @@ func (c *Controller) setAlias(ctx context.Context, r rollout.Rollout, audited in
 		if err != nil {
 			return written, err
 		}
-		latest, err := c.Store.GetRollout(ctx, r.ID)
+		latest, err := c.Rollouts.GetRollout(ctx, r.ID)
 		if err != nil {
 			// The write landed: the decision is done and owes its event. A newer intent that
 			// this read would have caught is applied by its own writer or the next tick.
@@ -822,7 +827,7 @@ func (c *Controller) confirm(ctx context.Context, r rollout.Rollout) rollout.Rol
 	weight := r.CandidateWeight
 	next := r
 	next.AliasConfirmed, next.AliasConfirmedAt = &weight, c.now()
-	saved, err := c.Store.SaveRollout(ctx, next)
+	saved, err := c.Rollouts.SaveRollout(ctx, next)
 	if err != nil {
 		c.logFor(r).DebugContext(ctx, "confirm the alias", "err", err)
 		return r
@@ -850,7 +855,7 @@ func sameRouting(a, b []rollout.Route) bool {
 // again and decides again. decide answers write=false for a decision that needs no write.
 func (c *Controller) update(ctx context.Context, id, actor string, decide func(rollout.Rollout) (d rollout.Decision, write bool, err error)) (rollout.Rollout, rollout.Decision, error) {
 	for range maxAttempts {
-		r, err := c.Store.GetRollout(ctx, id)
+		r, err := c.Rollouts.GetRollout(ctx, id)
 		if err != nil {
 			return r, rollout.Decision{}, c.notFound(id, err)
 		}

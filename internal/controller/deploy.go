@@ -363,14 +363,14 @@ func (c *Controller) deployFirst(ctx context.Context, req deployRequest) (Deploy
 
 // runningRollout is the rollout that holds the alias and has not ended, or nil.
 func (c *Controller) runningRollout(ctx context.Context, aliasArn string) (*rollout.Rollout, error) {
-	holder, err := c.Store.LockHolder(ctx, aliasArn)
+	holder, err := c.Locks.LockHolder(ctx, aliasArn)
 	if err != nil {
 		return nil, transient(fmt.Errorf("lock of %s: %w", aliasArn, err))
 	}
 	if holder == "" {
 		return nil, nil
 	}
-	r, err := c.Store.GetRollout(ctx, holder)
+	r, err := c.Rollouts.GetRollout(ctx, holder)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil, nil

@@ -56,7 +56,7 @@ func (c *Controller) readForStatus(ctx context.Context, id string) (rollout.Roll
 	if id == "" {
 		return rollout.Rollout{}, false, Errorf(EInvalidEvent, "isComplete request without Data.%s", topology.DeployDataRolloutID)
 	}
-	r, err := c.Store.GetRollout(ctx, id)
+	r, err := c.Rollouts.GetRollout(ctx, id)
 	switch {
 	case err == nil:
 		return r, true, nil

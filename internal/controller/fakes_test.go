@@ -853,27 +853,74 @@ func (m *fakeMetrics) ManyVersionCounts(ctx context.Context, qs []controller.Cou
 // ---------------------------------------------------------------------------------------
 // DynamoDB
 
-// fakeStore keeps the table of DESIGN.md in maps. Records are stored encoded, as DynamoDB
-// would, so that a caller's later change to a slice cannot reach the stored record and a
-// field that does not survive encoding is lost here too.
+// fakeStore is the table of DESIGN.md, one fake per port the controller has of it (see
+// ports.go); a test reaches each through world.store, and the controller is given each
+// part as its own port. The fault names stay the table's: "Store.<method>".
 type fakeStore struct {
+	*fakeRollouts
+	*fakeLocks
+	*fakeQueues
+	*fakeAlarmGuards
+	*fakeUploads
+	*fakeSweeps
+}
+
+// fakeRollouts keeps the records and their audit trails in maps. Records are stored
+// encoded, as DynamoDB would, so that a caller's later change to a slice cannot reach the
+// stored record and a field that does not survive encoding is lost here too.
+type fakeRollouts struct {
 	f        *faults
 	clock    *fakeClock
 	mu       sync.Mutex
-	claims   map[string]controller.UploadClaim
 	rollouts map[string]storedRollout
 	events   map[string]map[int64]controller.Event
-	locks    map[string]string
-	queues   map[string][]controller.Queued
-	guards   map[string]map[string]bool // alarm → rollout ids
-	// sweepWanted is the SWEEP/WANTED mark.
-	sweepWanted time.Time
 	// checks is shared with the fake Step Functions: the alias write window runs from a
 	// write's pre-check, which reads the store.
 	checks *checks
 	// copy encodes and decodes a record; the benchmark swaps in a cheaper deep copy.
 	encode func(rollout.Rollout) any
 	decode func(any) rollout.Rollout
+}
+
+// fakeLocks keeps the aliases' locks.
+type fakeLocks struct {
+	f     *faults
+	clock *fakeClock
+	mu    sync.Mutex
+	locks map[string]string
+	// checks is the fake Step Functions', as fakeRollouts'.
+	checks *checks
+}
+
+// fakeQueues keeps the uploads waiting for a busy alias.
+type fakeQueues struct {
+	f      *faults
+	mu     sync.Mutex
+	queues map[string][]controller.Queued
+}
+
+// fakeAlarmGuards keeps which rollouts each alarm guards.
+type fakeAlarmGuards struct {
+	f      *faults
+	mu     sync.Mutex
+	guards map[string]map[string]bool // alarm → rollout ids
+}
+
+// fakeUploads keeps the upload claims.
+type fakeUploads struct {
+	f      *faults
+	clock  *fakeClock
+	mu     sync.Mutex
+	claims map[string]controller.UploadClaim
+}
+
+// fakeSweeps keeps the SWEEP/WANTED mark, and lists the running rollouts of records (the
+// same items, read through the index).
+type fakeSweeps struct {
+	f           *faults
+	mu          sync.Mutex
+	sweepWanted time.Time
+	records     *fakeRollouts
 }
 
 type storedRollout struct {
@@ -885,16 +932,34 @@ type storedRollout struct {
 	id    string
 }
 
-var _ controller.Store = (*fakeStore)(nil)
+var (
+	_ controller.Rollouts    = (*fakeRollouts)(nil)
+	_ controller.Locks       = (*fakeLocks)(nil)
+	_ controller.Queues      = (*fakeQueues)(nil)
+	_ controller.AlarmGuards = (*fakeAlarmGuards)(nil)
+	_ controller.Uploads     = (*fakeUploads)(nil)
+	_ controller.Sweeps      = (*fakeSweeps)(nil)
+)
 
 func newFakeStore(f *faults, clock *fakeClock) *fakeStore {
-	return &fakeStore{
-		f: f, clock: clock,
-		claims: map[string]controller.UploadClaim{}, rollouts: map[string]storedRollout{},
-		events: map[string]map[int64]controller.Event{}, locks: map[string]string{},
-		queues: map[string][]controller.Queued{}, guards: map[string]map[string]bool{},
+	rollouts := &fakeRollouts{
+		f: f, clock: clock, rollouts: map[string]storedRollout{}, events: map[string]map[int64]controller.Event{},
 		encode: encodeJSON, decode: decodeJSON, checks: &checks{},
 	}
+	return &fakeStore{
+		fakeRollouts:    rollouts,
+		fakeLocks:       &fakeLocks{f: f, clock: clock, locks: map[string]string{}, checks: rollouts.checks},
+		fakeQueues:      &fakeQueues{f: f, queues: map[string][]controller.Queued{}},
+		fakeAlarmGuards: &fakeAlarmGuards{f: f, guards: map[string]map[string]bool{}},
+		fakeUploads:     &fakeUploads{f: f, clock: clock, claims: map[string]controller.UploadClaim{}},
+		fakeSweeps:      &fakeSweeps{f: f, records: rollouts},
+	}
+}
+
+// shareChecks gives the fakes that read before an alias write the fake Step Functions'
+// checks.
+func (s *fakeStore) shareChecks(c *checks) {
+	s.fakeRollouts.checks, s.fakeLocks.checks = c, c
 }
 
 type jsonRecord struct {
@@ -930,11 +995,11 @@ func cloneRollout(r rollout.Rollout) any {
 	return r
 }
 
-func (s *fakeStore) put(r rollout.Rollout) {
+func (s *fakeRollouts) put(r rollout.Rollout) {
 	s.rollouts[r.ID] = storedRollout{data: s.encode(r), rev: r.Rev, phase: r.Phase, sm: r.StateMachineArn, made: r.CreatedAt, id: r.ID}
 }
 
-func (s *fakeStore) ClaimUpload(ctx context.Context, c controller.UploadClaim) (controller.UploadClaim, error) {
+func (s *fakeUploads) ClaimUpload(ctx context.Context, c controller.UploadClaim) (controller.UploadClaim, error) {
 	if err := s.f.hit("Store.ClaimUpload", c); err != nil {
 		return controller.UploadClaim{}, err
 	}
@@ -947,7 +1012,7 @@ func (s *fakeStore) ClaimUpload(ctx context.Context, c controller.UploadClaim) (
 	return c, nil
 }
 
-func (s *fakeStore) CreateRollout(ctx context.Context, r rollout.Rollout) error {
+func (s *fakeRollouts) CreateRollout(ctx context.Context, r rollout.Rollout) error {
 	if err := s.f.hit("Store.CreateRollout", r); err != nil {
 		return err
 	}
@@ -960,7 +1025,7 @@ func (s *fakeStore) CreateRollout(ctx context.Context, r rollout.Rollout) error 
 	return nil
 }
 
-func (s *fakeStore) GetRollout(ctx context.Context, id string) (rollout.Rollout, error) {
+func (s *fakeRollouts) GetRollout(ctx context.Context, id string) (rollout.Rollout, error) {
 	s.checks.seen(ctx, s.clock.Now())
 	if err := s.f.hit("Store.GetRollout", id); err != nil {
 		return rollout.Rollout{}, err
@@ -975,7 +1040,7 @@ func (s *fakeStore) GetRollout(ctx context.Context, id string) (rollout.Rollout,
 }
 
 // get reads a record for a test's assertions, without faults.
-func (s *fakeStore) get(id string) (rollout.Rollout, bool) {
+func (s *fakeRollouts) get(id string) (rollout.Rollout, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, ok := s.rollouts[id]
@@ -985,7 +1050,7 @@ func (s *fakeStore) get(id string) (rollout.Rollout, bool) {
 	return s.decode(st.data), true
 }
 
-func (s *fakeStore) SaveRollout(ctx context.Context, r rollout.Rollout) (rollout.Rollout, error) {
+func (s *fakeRollouts) SaveRollout(ctx context.Context, r rollout.Rollout) (rollout.Rollout, error) {
 	if err := s.f.hit("Store.SaveRollout", r); err != nil {
 		return rollout.Rollout{}, err
 	}
@@ -1000,7 +1065,7 @@ func (s *fakeStore) SaveRollout(ctx context.Context, r rollout.Rollout) (rollout
 	return s.decode(s.rollouts[r.ID].data), nil
 }
 
-func (s *fakeStore) AppendEvent(ctx context.Context, id string, e controller.Event) error {
+func (s *fakeRollouts) AppendEvent(ctx context.Context, id string, e controller.Event) error {
 	if err := s.f.hit("Store.AppendEvent", e); err != nil {
 		return err
 	}
@@ -1013,7 +1078,7 @@ func (s *fakeStore) AppendEvent(ctx context.Context, id string, e controller.Eve
 	return nil
 }
 
-func (s *fakeStore) ListEvents(ctx context.Context, id string) ([]controller.Event, error) {
+func (s *fakeRollouts) ListEvents(ctx context.Context, id string) ([]controller.Event, error) {
 	if err := s.f.hit("Store.ListEvents", id); err != nil {
 		return nil, err
 	}
@@ -1027,7 +1092,7 @@ func (s *fakeStore) ListEvents(ctx context.Context, id string) ([]controller.Eve
 	return out, nil
 }
 
-func (s *fakeStore) sorted(keep func(storedRollout) bool, newestFirst bool) []rollout.Rollout {
+func (s *fakeRollouts) sorted(keep func(storedRollout) bool, newestFirst bool) []rollout.Rollout {
 	var sts []storedRollout
 	for _, st := range s.rollouts {
 		if keep(st) {
@@ -1048,7 +1113,7 @@ func (s *fakeStore) sorted(keep func(storedRollout) bool, newestFirst bool) []ro
 	return out
 }
 
-func (s *fakeStore) ListActive(ctx context.Context) ([]rollout.Rollout, error) {
+func (s *fakeRollouts) ListActive(ctx context.Context) ([]rollout.Rollout, error) {
 	if err := s.f.hit("Store.ListActive", nil); err != nil {
 		return nil, err
 	}
@@ -1057,16 +1122,17 @@ func (s *fakeStore) ListActive(ctx context.Context) ([]rollout.Rollout, error) {
 	return s.sorted(func(st storedRollout) bool { return !st.phase.Terminal() }, false), nil
 }
 
-func (s *fakeStore) ListRunning(ctx context.Context) ([]rollout.Rollout, error) {
+func (s *fakeSweeps) ListRunning(ctx context.Context) ([]rollout.Rollout, error) {
 	if err := s.f.hit("Store.ListRunning", nil); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sorted(func(st storedRollout) bool { return s.decode(st.data).Running() }, false), nil
+	r := s.records
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sorted(func(st storedRollout) bool { return r.decode(st.data).Running() }, false), nil
 }
 
-func (s *fakeStore) WantSweep(ctx context.Context, at time.Time) error {
+func (s *fakeSweeps) WantSweep(ctx context.Context, at time.Time) error {
 	if err := s.f.hit("Store.WantSweep", at); err != nil {
 		return err
 	}
@@ -1076,7 +1142,7 @@ func (s *fakeStore) WantSweep(ctx context.Context, at time.Time) error {
 	return nil
 }
 
-func (s *fakeStore) SweepWanted(ctx context.Context) (time.Time, error) {
+func (s *fakeSweeps) SweepWanted(ctx context.Context) (time.Time, error) {
 	if err := s.f.hit("Store.SweepWanted", nil); err != nil {
 		return time.Time{}, err
 	}
@@ -1085,7 +1151,7 @@ func (s *fakeStore) SweepWanted(ctx context.Context) (time.Time, error) {
 	return s.sweepWanted, nil
 }
 
-func (s *fakeStore) History(ctx context.Context, sm string, limit int) ([]rollout.Rollout, error) {
+func (s *fakeRollouts) History(ctx context.Context, sm string, limit int) ([]rollout.Rollout, error) {
 	if err := s.f.hit("Store.History", sm); err != nil {
 		return nil, err
 	}
@@ -1098,7 +1164,7 @@ func (s *fakeStore) History(ctx context.Context, sm string, limit int) ([]rollou
 	return out, nil
 }
 
-func (s *fakeStore) AcquireLock(ctx context.Context, alias, id string) (string, bool, error) {
+func (s *fakeLocks) AcquireLock(ctx context.Context, alias, id string) (string, bool, error) {
 	if err := s.f.hit("Store.AcquireLock", id); err != nil {
 		return "", false, err
 	}
@@ -1115,7 +1181,7 @@ func (s *fakeStore) AcquireLock(ctx context.Context, alias, id string) (string, 
 	return id, true, nil
 }
 
-func (s *fakeStore) LockHolder(ctx context.Context, alias string) (string, error) {
+func (s *fakeLocks) LockHolder(ctx context.Context, alias string) (string, error) {
 	s.checks.seen(ctx, s.clock.Now())
 	if err := s.f.hit("Store.LockHolder", alias); err != nil {
 		return "", err
@@ -1125,7 +1191,7 @@ func (s *fakeStore) LockHolder(ctx context.Context, alias string) (string, error
 	return s.locks[alias], nil
 }
 
-func (s *fakeStore) ReleaseLock(ctx context.Context, alias, id string) error {
+func (s *fakeLocks) ReleaseLock(ctx context.Context, alias, id string) error {
 	if err := s.f.hit("Store.ReleaseLock", id); err != nil {
 		return err
 	}
@@ -1137,13 +1203,13 @@ func (s *fakeStore) ReleaseLock(ctx context.Context, alias, id string) error {
 	return nil
 }
 
-func (s *fakeStore) lockHolder(alias string) string {
+func (s *fakeLocks) lockHolder(alias string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.locks[alias]
 }
 
-func (s *fakeStore) Enqueue(ctx context.Context, q controller.Queued) error {
+func (s *fakeQueues) Enqueue(ctx context.Context, q controller.Queued) error {
 	if err := s.f.hit("Store.Enqueue", q); err != nil {
 		return err
 	}
@@ -1161,7 +1227,7 @@ func (s *fakeStore) Enqueue(ctx context.Context, q controller.Queued) error {
 	return nil
 }
 
-func (s *fakeStore) Queue(ctx context.Context, alias string) ([]controller.Queued, error) {
+func (s *fakeQueues) Queue(ctx context.Context, alias string) ([]controller.Queued, error) {
 	if err := s.f.hit("Store.Queue", alias); err != nil {
 		return nil, err
 	}
@@ -1178,7 +1244,7 @@ func (s *fakeStore) Queue(ctx context.Context, alias string) ([]controller.Queue
 	return out, nil
 }
 
-func (s *fakeStore) Dequeue(ctx context.Context, alias, id string) error {
+func (s *fakeQueues) Dequeue(ctx context.Context, alias, id string) error {
 	if err := s.f.hit("Store.Dequeue", id); err != nil {
 		return err
 	}
@@ -1188,7 +1254,7 @@ func (s *fakeStore) Dequeue(ctx context.Context, alias, id string) error {
 	return nil
 }
 
-func (s *fakeStore) GuardAlarms(ctx context.Context, id string, alarms []string) error {
+func (s *fakeAlarmGuards) GuardAlarms(ctx context.Context, id string, alarms []string) error {
 	if err := s.f.hit("Store.GuardAlarms", id); err != nil {
 		return err
 	}
@@ -1203,7 +1269,7 @@ func (s *fakeStore) GuardAlarms(ctx context.Context, id string, alarms []string)
 	return nil
 }
 
-func (s *fakeStore) UnguardAlarms(ctx context.Context, id string, alarms []string) error {
+func (s *fakeAlarmGuards) UnguardAlarms(ctx context.Context, id string, alarms []string) error {
 	if err := s.f.hit("Store.UnguardAlarms", id); err != nil {
 		return err
 	}
@@ -1215,7 +1281,7 @@ func (s *fakeStore) UnguardAlarms(ctx context.Context, id string, alarms []strin
 	return nil
 }
 
-func (s *fakeStore) GuardedBy(ctx context.Context, alarm string) ([]string, error) {
+func (s *fakeAlarmGuards) GuardedBy(ctx context.Context, alarm string) ([]string, error) {
 	if err := s.f.hit("Store.GuardedBy", alarm); err != nil {
 		return nil, err
 	}
@@ -1566,7 +1632,9 @@ func newWorld(t testing.TB) *world {
 	}
 	ctl, err := controller.New(controller.Config{TickRate: topology.DefaultTickRate, MinInterval: time.Minute, DedupeTTL: 24 * time.Hour, SweepWorkers: 1, Bucket: testBucket}, controller.Ports{
 		StateMachines: smPort{w.sfn}, Aliases: aliasPort{w.sfn}, Alarms: w.alarms, Metrics: w.metrics,
-		Store: w.store, Artifacts: w.s3, Schedules: w.sched, Tasks: w.tasks, Events: w.events, Clock: clock,
+		Rollouts: w.store.fakeRollouts, Locks: w.store.fakeLocks, Queues: w.store.fakeQueues,
+		AlarmGuards: w.store.fakeAlarmGuards, Uploads: w.store.fakeUploads, Sweeps: w.store.fakeSweeps,
+		Artifacts: w.s3, Schedules: w.sched, Tasks: w.tasks, Events: w.events, Clock: clock,
 		Sleep: func(ctx context.Context, d time.Duration) error { clock.Advance(d); return ctx.Err() },
 		// The longest wait, so that retries are the same in every run and test.
 		Jitter: func(d time.Duration) time.Duration { return d },
@@ -1576,7 +1644,7 @@ func newWorld(t testing.TB) *world {
 	}
 	w.ctl = ctl
 	w.sfn.window = fenceWindow
-	w.store.checks = w.sfn.checks
+	w.store.shareChecks(w.sfn.checks)
 	return w
 }
 
@@ -2050,42 +2118,44 @@ func TestFakesHonourTheirContracts(t *testing.T) {
 	}
 	wantEqual(t, "production alias after a refused create", w.sfn.routing(aliasOf("orders")), "v3=100")
 
-	// Store: optimistic lock, locks, claims.
-	st := w.store
+	// Rollouts: the optimistic lock; a stored record shares nothing with its caller.
+	var rollouts controller.Rollouts = w.store.fakeRollouts
 	r := rollout.Rollout{ID: "r-1", StateMachineArn: smArn("orders"), Phase: rollout.Pending, TaskToken: "tok", Steps: []rollout.Step{{Pause: &rollout.Pause{}}}}
-	if err := st.CreateRollout(ctx, r); err != nil {
+	if err := rollouts.CreateRollout(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.CreateRollout(ctx, r); !errors.Is(err, controller.ErrConflict) {
+	if err := rollouts.CreateRollout(ctx, r); !errors.Is(err, controller.ErrConflict) {
 		t.Errorf("second CreateRollout: %v", err)
 	}
-	saved, err := st.SaveRollout(ctx, r)
+	saved, err := rollouts.SaveRollout(ctx, r)
 	if err != nil || saved.Rev != 1 || saved.TaskToken != "tok" {
 		t.Fatalf("SaveRollout = rev %d token %q, %v", saved.Rev, saved.TaskToken, err)
 	}
-	if _, err := st.SaveRollout(ctx, r); !errors.Is(err, controller.ErrConflict) {
+	if _, err := rollouts.SaveRollout(ctx, r); !errors.Is(err, controller.ErrConflict) {
 		t.Errorf("SaveRollout with a stale rev: %v", err)
 	}
 	saved.Steps[0].Pause = nil // a caller's change must not reach the stored record
-	if got, _ := st.GetRollout(ctx, "r-1"); got.Steps[0].Pause == nil {
+	if got, _ := rollouts.GetRollout(ctx, "r-1"); got.Steps[0].Pause == nil {
 		t.Error("the stored record shares memory with the caller")
 	}
-	if h, acquired, err := st.AcquireLock(ctx, "a", "r-1"); err != nil || h != "r-1" || !acquired {
+	// Locks: one holder per alias; only the holder releases.
+	var locks controller.Locks = w.store.fakeLocks
+	if h, acquired, err := locks.AcquireLock(ctx, "a", "r-1"); err != nil || h != "r-1" || !acquired {
 		t.Fatal(h, acquired, err)
 	}
-	if h, acquired, err := st.AcquireLock(ctx, "a", "r-1"); err != nil || h != "r-1" || acquired {
+	if h, acquired, err := locks.AcquireLock(ctx, "a", "r-1"); err != nil || h != "r-1" || acquired {
 		t.Errorf("AcquireLock by the holder = %s, acquired %v, %v; want r-1, not acquired anew", h, acquired, err)
 	}
-	if h, acquired, err := st.AcquireLock(ctx, "a", "r-2"); !errors.Is(err, controller.ErrConflict) || h != "r-1" || acquired {
+	if h, acquired, err := locks.AcquireLock(ctx, "a", "r-2"); !errors.Is(err, controller.ErrConflict) || h != "r-1" || acquired {
 		t.Errorf("AcquireLock of a held lock = %s, %v, %v", h, acquired, err)
 	}
-	st.ReleaseLock(ctx, "a", "r-2")
-	wantEqual(t, "holder after a foreign release", st.lockHolder("a"), "r-1")
-	if h, err := st.LockHolder(ctx, "a"); err != nil || h != "r-1" {
+	locks.ReleaseLock(ctx, "a", "r-2")
+	wantEqual(t, "holder after a foreign release", w.store.lockHolder("a"), "r-1")
+	if h, err := locks.LockHolder(ctx, "a"); err != nil || h != "r-1" {
 		t.Errorf("LockHolder = %q, %v; want r-1", h, err)
 	}
-	st.ReleaseLock(ctx, "a", "r-1")
-	if h, err := st.LockHolder(ctx, "a"); err != nil || h != "" {
+	locks.ReleaseLock(ctx, "a", "r-1")
+	if h, err := locks.LockHolder(ctx, "a"); err != nil || h != "" {
 		t.Errorf("LockHolder of a free alias = %q, %v; want \"\"", h, err)
 	}
 	// Alias writes are bounded by the write window: one still running a whole window after
@@ -2097,18 +2167,69 @@ func TestFakesHonourTheirContracts(t *testing.T) {
 	}
 	w.faults.hook("Aliases.Update", nil)
 	wantEqual(t, "routing after a write cut off", w.sfn.routing(aliasOf("orders")), before)
+	// Uploads: a claim holds until it expires.
+	var uploads controller.Uploads = w.store.fakeUploads
 	c := controller.UploadClaim{UploadID: "u", RolloutID: "r-1", Execution: "e1", ExpiresAt: w.clock.Now().Add(time.Hour)}
-	if _, err := st.ClaimUpload(ctx, c); err != nil {
+	if _, err := uploads.ClaimUpload(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	c2 := c
 	c2.Execution = "e2"
-	if got, err := st.ClaimUpload(ctx, c2); !errors.Is(err, controller.ErrConflict) || got.Execution != "e1" {
+	if got, err := uploads.ClaimUpload(ctx, c2); !errors.Is(err, controller.ErrConflict) || got.Execution != "e1" {
 		t.Errorf("second claim = %+v, %v", got, err)
 	}
 	w.clock.Advance(2 * time.Hour)
-	if _, err := st.ClaimUpload(ctx, c2); err != nil {
+	if _, err := uploads.ClaimUpload(ctx, c2); err != nil {
 		t.Errorf("claim after expiry: %v", err)
+	}
+	// Queues: oldest first, an entry replayed is kept once, Dequeue takes a rollout out.
+	var queues controller.Queues = w.store.fakeQueues
+	q1 := controller.Queued{AliasArn: "a", RolloutID: "r-2", TaskToken: "t2", QueuedAt: w.clock.Now()}
+	q0 := controller.Queued{AliasArn: "a", RolloutID: "r-1", TaskToken: "t1", QueuedAt: w.clock.Now().Add(-time.Minute)}
+	for _, q := range []controller.Queued{q1, q0, q1} {
+		if err := queues.Enqueue(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queued, err := queues.Queue(ctx, "a")
+	wantEqual(t, "Queue", fmt.Sprint(queued, err), fmt.Sprint([]controller.Queued{q0, q1}, nil))
+	if err := queues.Dequeue(ctx, "a", "r-1"); err != nil {
+		t.Fatal(err)
+	}
+	queued, err = queues.Queue(ctx, "a")
+	wantEqual(t, "Queue after a Dequeue", fmt.Sprint(queued, err), fmt.Sprint([]controller.Queued{q1}, nil))
+	if queued, err := queues.Queue(ctx, "b"); err != nil || len(queued) != 0 {
+		t.Errorf("Queue of another alias = %v, %v", queued, err)
+	}
+	// AlarmGuards: an alarm guards the rollouts that guarded it and were not unguarded.
+	var guards controller.AlarmGuards = w.store.fakeAlarmGuards
+	if err := guards.GuardAlarms(ctx, "r-1", []string{"x", "y"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := guards.GuardAlarms(ctx, "r-2", []string{"x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := guards.UnguardAlarms(ctx, "r-1", []string{"x", "y"}); err != nil {
+		t.Fatal(err)
+	}
+	for alarm, want := range map[string][]string{"x": {"r-2"}, "y": {}} {
+		ids, err := guards.GuardedBy(ctx, alarm)
+		slices.Sort(ids)
+		wantEqual(t, "GuardedBy "+alarm, fmt.Sprint(ids, err), fmt.Sprint(want, nil))
+	}
+	// Sweeps: the mark is zero until wanted; the running rollouts include r-1 (pending).
+	var sweeps controller.Sweeps = w.store.fakeSweeps
+	if at, err := sweeps.SweepWanted(ctx); err != nil || !at.IsZero() {
+		t.Errorf("SweepWanted before any WantSweep = %v, %v", at, err)
+	}
+	if err := sweeps.WantSweep(ctx, w.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if at, err := sweeps.SweepWanted(ctx); err != nil || !at.Equal(w.clock.Now()) {
+		t.Errorf("SweepWanted = %v, %v; want %v", at, err, w.clock.Now())
+	}
+	if running, err := sweeps.ListRunning(ctx); err != nil || len(running) != 1 || running[0].ID != "r-1" {
+		t.Errorf("ListRunning = %v, %v; want r-1", running, err)
 	}
 	// Tasks: an unknown token is not found.
 	if err := w.tasks.Succeed(ctx, "nobody", "{}"); !errors.Is(err, controller.ErrNotFound) {

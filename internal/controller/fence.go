@@ -18,6 +18,22 @@ import (
 //   - the lock is given up (releaseAlias) only after the record was fenced, W has passed,
 //     and the alias was checked against the outcome.
 
+// Locks are the aliases' locks: one active rollout per alias. Prepare and wakeNext take
+// them, fence and Deploy read them, releaseAlias gives them up.
+type Locks interface {
+	// AcquireLock makes rolloutID the alias's one active rollout; when another holds it,
+	// it returns that holder's id and ErrConflict. Acquiring a lock one already holds is fine;
+	// on success the holder returned is rolloutID itself, and acquired tells whether this
+	// call took the lock (true) or found it held by rolloutID already (false): only a lock
+	// one took may be given back on the taker's behalf (see wakeNext).
+	AcquireLock(ctx context.Context, aliasArn, rolloutID string) (holder string, acquired bool, err error)
+	// ReleaseLock deletes the lock if rolloutID holds it; otherwise it does nothing.
+	ReleaseLock(ctx context.Context, aliasArn, rolloutID string) error
+	// LockHolder reads the lock, strongly consistent: the id of the rollout that holds the
+	// alias, or "" when none does. Every alias write is checked against it (fence).
+	LockHolder(ctx context.Context, aliasArn string) (string, error)
+}
+
 // writeAlias makes one alias write of rollout r, fenced: under a deadline of one write
 // window (Config.AliasWriteWindow), it reads the alias's lock and r's newest record, both
 // strongly consistent, and writes that record's routing only while r holds the lock and has
@@ -61,11 +77,11 @@ func (c *Controller) writeAlias(ctx context.Context, r rollout.Rollout, audited 
 // record must not have begun to give the alias up (FenceClosedAt). It returns that newest
 // record, whose routing is the one to write, or a LockLost Error.
 func (c *Controller) fence(ctx context.Context, r rollout.Rollout) (rollout.Rollout, error) {
-	latest, err := c.Store.GetRollout(ctx, r.ID)
+	latest, err := c.Rollouts.GetRollout(ctx, r.ID)
 	if err != nil {
 		return r, transient(fmt.Errorf("fence: read rollout %s: %w", r.ID, err))
 	}
-	holder, err := c.Store.LockHolder(ctx, latest.AliasArn)
+	holder, err := c.Locks.LockHolder(ctx, latest.AliasArn)
 	if err != nil {
 		return latest, transient(fmt.Errorf("fence: read lock of %s: %w", latest.AliasArn, err))
 	}
@@ -101,7 +117,7 @@ func (c *Controller) releaseAlias(ctx context.Context, id, aliasArn string) erro
 			return err
 		}
 	}
-	if err := c.Store.ReleaseLock(ctx, aliasArn, id); err != nil {
+	if err := c.Locks.ReleaseLock(ctx, aliasArn, id); err != nil {
 		return transient(fmt.Errorf("release lock of %s: %w", id, err))
 	}
 	return nil
@@ -110,7 +126,7 @@ func (c *Controller) releaseAlias(ctx context.Context, id, aliasArn string) erro
 // closeFence saves the ended record of id with FenceClosedAt set to now, and returns it.
 func (c *Controller) closeFence(ctx context.Context, id string) (rollout.Rollout, error) {
 	for range maxAttempts {
-		r, err := c.Store.GetRollout(ctx, id)
+		r, err := c.Rollouts.GetRollout(ctx, id)
 		if err != nil {
 			return r, c.notFound(id, err)
 		}
@@ -118,7 +134,7 @@ func (c *Controller) closeFence(ctx context.Context, id string) (rollout.Rollout
 			return r, Errorf(EInternal, "rollout %s is %s: only an ended rollout gives its alias up", id, r.Phase)
 		}
 		r.FenceClosedAt = c.now()
-		saved, err := c.Store.SaveRollout(ctx, r)
+		saved, err := c.Rollouts.SaveRollout(ctx, r)
 		if errors.Is(err, ErrConflict) {
 			continue
 		}
@@ -163,7 +179,7 @@ func (c *Controller) repairLate(ctx context.Context, closed rollout.Rollout) err
 				return transient(fmt.Errorf("repair alias %s after the write window: %w", closed.AliasArn, err))
 			}
 			c.logFor(closed).WarnContext(ctx, "repaired a late alias write", "routing", rollout.DescribeRouting(alias.Routing), "reason", d.Reason)
-			if err := c.Store.AppendEvent(ctx, closed.ID, Event{
+			if err := c.Rollouts.AppendEvent(ctx, closed.ID, Event{
 				Seq: closed.Rev, Time: c.now(), Actor: "controller", Action: string(d.Action),
 				Phase: closed.Phase, StepIndex: closed.StepIndex, CandidateWeight: closed.CandidateWeight, Reason: d.Reason,
 			}); err != nil {
@@ -193,11 +209,11 @@ func (c *Controller) writeClosed(ctx context.Context, closed rollout.Rollout, ap
 	}
 	wctx, cancel := context.WithTimeout(ctx, c.cfg.AliasWriteWindow)
 	defer cancel()
-	latest, err := c.Store.GetRollout(wctx, closed.ID)
+	latest, err := c.Rollouts.GetRollout(wctx, closed.ID)
 	if err != nil {
 		return fmt.Errorf("read rollout %s: %w", closed.ID, err)
 	}
-	holder, err := c.Store.LockHolder(wctx, closed.AliasArn)
+	holder, err := c.Locks.LockHolder(wctx, closed.AliasArn)
 	if err != nil {
 		return fmt.Errorf("read lock of %s: %w", closed.AliasArn, err)
 	}
@@ -209,7 +225,7 @@ func (c *Controller) writeClosed(ctx context.Context, closed rollout.Rollout, ap
 
 // holdsLock reads whether rollout id holds the alias's lock.
 func (c *Controller) holdsLock(ctx context.Context, id, aliasArn string) (bool, error) {
-	holder, err := c.Store.LockHolder(ctx, aliasArn)
+	holder, err := c.Locks.LockHolder(ctx, aliasArn)
 	if err != nil {
 		return false, transient(fmt.Errorf("read lock of %s: %w", aliasArn, err))
 	}

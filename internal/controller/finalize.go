@@ -31,7 +31,7 @@ func (c *Controller) finalizeOnce(ctx context.Context, s State) (Outcome, error)
 	if err != nil {
 		return Outcome{Phase: rollout.Failed, Reason: errorText(s.Error)}, nil
 	}
-	r, err := c.Store.GetRollout(ctx, id)
+	r, err := c.Rollouts.GetRollout(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		// Refused before a record existed (an event that is not an upload).
 		return Outcome{RolloutID: id, Phase: rollout.Failed, Reason: errorText(s.Error)}, nil
@@ -92,7 +92,7 @@ func (c *Controller) finalizeOnce(ctx context.Context, s State) (Outcome, error)
 			return Outcome{}, transient(fmt.Errorf("audit the outcome of %s: %w", id, err))
 		}
 	}
-	if err := c.Store.UnguardAlarms(ctx, id, r.Policy.Alarms); err != nil {
+	if err := c.AlarmGuards.UnguardAlarms(ctx, id, r.Policy.Alarms); err != nil {
 		return Outcome{}, transient(fmt.Errorf("unguard alarms of %s: %w", id, err))
 	}
 	if holds {
@@ -170,7 +170,7 @@ func (c *Controller) collect(ctx context.Context, r rollout.Rollout) error {
 	if err != nil {
 		return err
 	}
-	active, err := c.Store.ListActive(ctx)
+	active, err := c.Rollouts.ListActive(ctx)
 	if err != nil {
 		return fmt.Errorf("active rollouts: %w", err)
 	}

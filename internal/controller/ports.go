@@ -14,7 +14,8 @@ import (
 // ErrNotFound is returned by ports for a resource or record that does not exist.
 var ErrNotFound = errors.New("not found")
 
-// ErrConflict is returned by the Store when a conditional write loses (rev moved, lock held).
+// ErrConflict is returned by the table's ports when a conditional write loses (rev moved,
+// lock held).
 var ErrConflict = errors.New("conditional write failed")
 
 // ErrInvalidDefinition is returned by StateMachines.Publish for a definition that Step
@@ -250,12 +251,14 @@ type Queued struct {
 	QueuedAt  time.Time
 }
 
-// Store is the DynamoDB table of DESIGN.md. Every write is one conditional item write.
-type Store interface {
-	// ClaimUpload records an upload; if it was seen before it returns the existing claim
-	// and ErrConflict.
-	ClaimUpload(ctx context.Context, c UploadClaim) (UploadClaim, error)
+// The DynamoDB table of DESIGN.md is behind six ports, each declared next to the use case
+// that needs it: Rollouts (here: every use case), Locks (fence.go), Queues (queue.go),
+// AlarmGuards (rollback.go), Uploads (prepare.go) and Sweeps (sweep.go). Every write is one
+// conditional item write.
 
+// Rollouts are the rollout records and their audit trail, which every use case reads and
+// writes (update and commit hold the optimistic lock); finalize lists the active ones.
+type Rollouts interface {
 	// CreateRollout writes a new record; ErrConflict if the id exists.
 	CreateRollout(ctx context.Context, r rollout.Rollout) error
 	// GetRollout reads a record; ErrNotFound if absent.
@@ -265,41 +268,6 @@ type Store interface {
 	SaveRollout(ctx context.Context, r rollout.Rollout) (rollout.Rollout, error)
 	// AppendEvent adds to the audit trail; writing the same Seq twice keeps one entry.
 	AppendEvent(ctx context.Context, rolloutID string, e Event) error
-	ListEvents(ctx context.Context, rolloutID string) ([]Event, error)
 	// ListActive returns every rollout that has not ended (the sparse GSI).
 	ListActive(ctx context.Context) ([]rollout.Rollout, error)
-	// ListRunning returns every rollout the sweep looks at (Rollout.Running): those that
-	// have not ended and those that ended but are not settled, from the same index, in one
-	// query (eventually consistent: a sweep reads each record it acts on again).
-	ListRunning(ctx context.Context) ([]rollout.Rollout, error)
-	// WantSweep records that a rollout needs the sweep's schedule (Register, before it
-	// creates the schedule); SweepWanted reads that time, strongly consistent (zero when
-	// never). An idle sweep deletes its schedule, then reads the mark again: a Register
-	// that came meanwhile is seen, and the schedule made again (see Controller.idle).
-	WantSweep(ctx context.Context, at time.Time) error
-	SweepWanted(ctx context.Context) (time.Time, error)
-	// History returns a state machine's rollouts, newest first (the history GSI).
-	History(ctx context.Context, stateMachineArn string, limit int) ([]rollout.Rollout, error)
-
-	// AcquireLock makes rolloutID the alias's one active rollout; when another holds it,
-	// it returns that holder's id and ErrConflict. Acquiring a lock one already holds is fine;
-	// on success the holder returned is rolloutID itself, and acquired tells whether this
-	// call took the lock (true) or found it held by rolloutID already (false): only a lock
-	// one took may be given back on the taker's behalf (see wakeNext).
-	AcquireLock(ctx context.Context, aliasArn, rolloutID string) (holder string, acquired bool, err error)
-	// ReleaseLock deletes the lock if rolloutID holds it; otherwise it does nothing.
-	ReleaseLock(ctx context.Context, aliasArn, rolloutID string) error
-	// LockHolder reads the lock, strongly consistent: the id of the rollout that holds the
-	// alias, or "" when none does. Every alias write is checked against it (fence).
-	LockHolder(ctx context.Context, aliasArn string) (string, error)
-
-	// Enqueue, Queue and Dequeue keep the uploads waiting for a busy alias (onBusy=queue).
-	Enqueue(ctx context.Context, q Queued) error
-	Queue(ctx context.Context, aliasArn string) ([]Queued, error) // oldest first
-	Dequeue(ctx context.Context, aliasArn, rolloutID string) error
-
-	// GuardAlarms and UnguardAlarms maintain which active rollouts an alarm guards.
-	GuardAlarms(ctx context.Context, rolloutID string, alarms []string) error
-	UnguardAlarms(ctx context.Context, rolloutID string, alarms []string) error
-	GuardedBy(ctx context.Context, alarm string) ([]string, error)
 }

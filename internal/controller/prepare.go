@@ -22,6 +22,14 @@ import (
 // finalize releases it within seconds, so an older one means finalize never ran.
 const staleLock = 15 * time.Minute
 
+// Uploads remember the uploads Prepare has seen, so that a redelivered event starts no
+// second rollout.
+type Uploads interface {
+	// ClaimUpload records an upload; if it was seen before it returns the existing claim
+	// and ErrConflict.
+	ClaimUpload(ctx context.Context, c UploadClaim) (UploadClaim, error)
+}
+
 // upload is the parsed Object Created event.
 type upload struct {
 	env    Envelope
@@ -87,7 +95,7 @@ func (c *Controller) Prepare(ctx context.Context, s State) (PrepareResult, error
 // prepareOnce is one attempt of Prepare.
 func (c *Controller) prepareOnce(ctx context.Context, s State, u upload) (PrepareResult, error) {
 	now := c.now()
-	claim, err := c.Store.ClaimUpload(ctx, UploadClaim{UploadID: u.id, RolloutID: u.rollID, Execution: s.Execution, ExpiresAt: now.Add(c.cfg.DedupeTTL)})
+	claim, err := c.Uploads.ClaimUpload(ctx, UploadClaim{UploadID: u.id, RolloutID: u.rollID, Execution: s.Execution, ExpiresAt: now.Add(c.cfg.DedupeTTL)})
 	fresh := err == nil
 	switch {
 	case errors.Is(err, ErrConflict) && claim.Execution != s.Execution:
@@ -97,14 +105,14 @@ func (c *Controller) prepareOnce(ctx context.Context, s State, u upload) (Prepar
 		return PrepareResult{}, transient(fmt.Errorf("claim upload %s: %w", u.id, err))
 	}
 
-	r, err := c.Store.GetRollout(ctx, u.rollID)
+	r, err := c.Rollouts.GetRollout(ctx, u.rollID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		r = c.newRecord(u, now)
-		if err := c.Store.CreateRollout(ctx, r); err != nil && !errors.Is(err, ErrConflict) {
+		if err := c.Rollouts.CreateRollout(ctx, r); err != nil && !errors.Is(err, ErrConflict) {
 			return PrepareResult{}, transient(fmt.Errorf("create rollout %s: %w", r.ID, err))
 		}
-		if r, err = c.Store.GetRollout(ctx, u.rollID); err != nil {
+		if r, err = c.Rollouts.GetRollout(ctx, u.rollID); err != nil {
 			return PrepareResult{}, transient(fmt.Errorf("read rollout %s: %w", u.rollID, err))
 		}
 	case err != nil:
@@ -148,7 +156,7 @@ func (c *Controller) prepareOnce(ctx context.Context, s State, u upload) (Prepar
 	r.Actor = in.actor
 	r.PreexistingAlarms = in.firing
 	r.AlarmsCheckedAt = in.alarmsReadAt
-	if saved, err := c.Store.SaveRollout(ctx, r); err == nil {
+	if saved, err := c.Rollouts.SaveRollout(ctx, r); err == nil {
 		// What the check found, so that a retry after throttling further on starts from
 		// here. A save that fails only costs that retry the check again.
 		r = saved
@@ -176,10 +184,10 @@ func (c *Controller) prepareOnce(ctx context.Context, s State, u upload) (Prepar
 	}
 	// Guarded before the record is saved: once the record has its candidate, an alarm's
 	// event must find it (a save that answers an error may have landed).
-	if err := c.Store.GuardAlarms(ctx, r.ID, r.Policy.Alarms); err != nil {
+	if err := c.AlarmGuards.GuardAlarms(ctx, r.ID, r.Policy.Alarms); err != nil {
 		return PrepareResult{RolloutID: r.ID}, transient(fmt.Errorf("guard alarms of %s: %w", r.ID, err))
 	}
-	saved, err := c.Store.SaveRollout(ctx, r)
+	saved, err := c.Rollouts.SaveRollout(ctx, r)
 	if errors.Is(err, ErrConflict) {
 		if err := c.endedMeanwhile(ctx, r.ID); err != nil {
 			return PrepareResult{RolloutID: r.ID}, err
@@ -188,7 +196,7 @@ func (c *Controller) prepareOnce(ctx context.Context, s State, u upload) (Prepar
 	if err != nil {
 		return PrepareResult{RolloutID: r.ID}, transient(fmt.Errorf("save rollout %s: %w", r.ID, err))
 	}
-	_ = c.Store.AppendEvent(ctx, r.ID, Event{Seq: saved.Rev, Time: now, Actor: actorOr(r.Actor), Action: "Prepared", Phase: saved.Phase,
+	_ = c.Rollouts.AppendEvent(ctx, r.ID, Event{Seq: saved.Rev, Time: now, Actor: actorOr(r.Actor), Action: "Prepared", Phase: saved.Phase,
 		Reason: fmt.Sprintf("candidate %s over stable %s; %s", saved.CandidateVersionArn, saved.StableVersionArn, describeSteps(saved.Steps))})
 	c.logFor(saved).InfoContext(ctx, "prepared", "stable", saved.StableVersionArn, "candidate", saved.CandidateVersionArn, "tests", len(in.tests))
 	res := c.prepared(saved)
@@ -203,7 +211,7 @@ func (c *Controller) prepareOnce(ctx context.Context, s State, u upload) (Prepar
 // again. Either way no write of it can come, and the lock is given back at once, so that the
 // alias is not held by an ended rollout until its lock goes stale.
 func (c *Controller) endedMeanwhile(ctx context.Context, id string) error {
-	r, err := c.Store.GetRollout(ctx, id)
+	r, err := c.Rollouts.GetRollout(ctx, id)
 	if err != nil {
 		return c.notFound(id, err)
 	}
@@ -219,7 +227,7 @@ func (c *Controller) endedMeanwhile(ctx context.Context, id string) error {
 		// an ended rollout gives the lock back (Advance, orphaned) instead of the next
 		// upload finding it stale.
 		r.Settled = false
-		if _, err := c.Store.SaveRollout(ctx, r); err != nil {
+		if _, err := c.Rollouts.SaveRollout(ctx, r); err != nil {
 			c.logFor(r).WarnContext(ctx, "unsettle a rollout whose stale Prepare took its lock again", "err", err)
 		}
 	}
@@ -229,7 +237,7 @@ func (c *Controller) endedMeanwhile(ctx context.Context, id string) error {
 		if err := c.releaseAlias(ctx, id, r.AliasArn); err != nil {
 			return err
 		}
-	} else if err := c.Store.ReleaseLock(ctx, r.AliasArn, id); err != nil {
+	} else if err := c.Locks.ReleaseLock(ctx, r.AliasArn, id); err != nil {
 		return transient(fmt.Errorf("release lock of %s: %w", id, err))
 	}
 	if wasSettled {
@@ -242,7 +250,7 @@ func (c *Controller) endedMeanwhile(ctx context.Context, id string) error {
 
 // preparedAgain answers a retried Prepare whose record has its candidate.
 func (c *Controller) preparedAgain(ctx context.Context, r rollout.Rollout, u upload) (PrepareResult, error) {
-	if err := c.Store.GuardAlarms(ctx, r.ID, r.Policy.Alarms); err != nil {
+	if err := c.AlarmGuards.GuardAlarms(ctx, r.ID, r.Policy.Alarms); err != nil {
 		return PrepareResult{RolloutID: r.ID}, transient(fmt.Errorf("guard alarms of %s: %w", r.ID, err))
 	}
 	tests, err := c.loadTests(ctx, u)
@@ -479,7 +487,7 @@ func testName(key string) string {
 // It reports queued=true when r must wait for its turn.
 func (c *Controller) lock(ctx context.Context, r *rollout.Rollout, onBusy rollout.OnBusy) (queued bool, err error) {
 	for range maxAttempts {
-		holder, _, err := c.Store.AcquireLock(ctx, r.AliasArn, r.ID)
+		holder, _, err := c.Locks.AcquireLock(ctx, r.AliasArn, r.ID)
 		if err == nil {
 			r.QueuedBehind = ""
 			return false, nil
@@ -487,7 +495,7 @@ func (c *Controller) lock(ctx context.Context, r *rollout.Rollout, onBusy rollou
 		if !errors.Is(err, ErrConflict) {
 			return false, transient(fmt.Errorf("lock %s: %w", r.AliasArn, err))
 		}
-		other, err := c.Store.GetRollout(ctx, holder)
+		other, err := c.Rollouts.GetRollout(ctx, holder)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			other = rollout.Rollout{ID: holder, Phase: rollout.Failed}
@@ -510,7 +518,7 @@ func (c *Controller) lock(ctx context.Context, r *rollout.Rollout, onBusy rollou
 		case rollout.BusyQueue:
 			r.Reason = "queued behind rollout " + holder
 			r.QueuedBehind = holder
-			if _, err := c.Store.SaveRollout(ctx, *r); err != nil {
+			if _, err := c.Rollouts.SaveRollout(ctx, *r); err != nil {
 				return false, transient(fmt.Errorf("save rollout %s: %w", r.ID, err))
 			}
 			return true, nil
@@ -564,7 +572,7 @@ func (c *Controller) supersede(ctx context.Context, aliasArn, holder, by string)
 // abortQueued aborts the uploads queued for the alias: with onBusy=supersede the newest
 // upload wins, and an older one deployed after it would undo it.
 func (c *Controller) abortQueued(ctx context.Context, aliasArn, by string) error {
-	queue, err := c.Store.Queue(ctx, aliasArn)
+	queue, err := c.Queues.Queue(ctx, aliasArn)
 	if err != nil {
 		return transient(fmt.Errorf("read queue of %s: %w", aliasArn, err))
 	}
@@ -581,7 +589,7 @@ func (c *Controller) abortQueued(ctx context.Context, aliasArn, by string) error
 		if err := c.Tasks.Fail(ctx, q.TaskToken, EAborted, reason); err != nil && !errors.Is(err, ErrNotFound) {
 			return transient(fmt.Errorf("end the wait of queued %s: %w", q.RolloutID, err))
 		}
-		if err := c.Store.Dequeue(ctx, aliasArn, q.RolloutID); err != nil {
+		if err := c.Queues.Dequeue(ctx, aliasArn, q.RolloutID); err != nil {
 			return transient(fmt.Errorf("dequeue %s: %w", q.RolloutID, err))
 		}
 	}
@@ -643,7 +651,7 @@ func (c *Controller) release(ctx context.Context, r rollout.Rollout, err error) 
 	if retryable(refused) {
 		return refused
 	}
-	if rerr := c.Store.ReleaseLock(ctx, r.AliasArn, r.ID); rerr != nil {
+	if rerr := c.Locks.ReleaseLock(ctx, r.AliasArn, r.ID); rerr != nil {
 		return transient(fmt.Errorf("release lock of %s: %w", r.ID, rerr))
 	}
 	return refused
@@ -664,11 +672,11 @@ func (c *Controller) refuse(ctx context.Context, r rollout.Rollout, cause error)
 	r.ErrorName = ErrorCode(cause)
 	r.Reason = cause.Error()
 	r.FinishedAt, r.UpdatedAt = now, now
-	saved, err := c.Store.SaveRollout(ctx, r)
+	saved, err := c.Rollouts.SaveRollout(ctx, r)
 	if err != nil {
 		return transient(fmt.Errorf("record refusal of %s (%v): %w", r.ID, cause, err))
 	}
-	_ = c.Store.AppendEvent(ctx, r.ID, Event{Seq: saved.Rev, Time: now, Actor: "controller", Action: "Refused", Phase: rollout.Failed, Reason: r.ErrorName + ": " + r.Reason})
+	_ = c.Rollouts.AppendEvent(ctx, r.ID, Event{Seq: saved.Rev, Time: now, Actor: "controller", Action: "Refused", Phase: rollout.Failed, Reason: r.ErrorName + ": " + r.Reason})
 	// Finalize announces the outcome ("Rollout Failed") once the execution gets there.
 	c.logFor(saved).WarnContext(ctx, "refused", "error", r.ErrorName, "reason", r.Reason)
 	return cause

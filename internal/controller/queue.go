@@ -8,14 +8,22 @@ import (
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
 )
 
+// Queues keep the uploads waiting for a busy alias (onBusy=queue): Prepare and waitTurn
+// queue them, wakeNext hands the alias on, Control takes an aborted one out.
+type Queues interface {
+	Enqueue(ctx context.Context, q Queued) error
+	Queue(ctx context.Context, aliasArn string) ([]Queued, error) // oldest first
+	Dequeue(ctx context.Context, aliasArn, rolloutID string) error
+}
+
 // waitTurn queues a rollout behind the alias's active one. The lock may have come free
 // between Prepare and now: then the turn is taken at once.
 func (c *Controller) waitTurn(ctx context.Context, id, token string) error {
-	r, err := c.Store.GetRollout(ctx, id)
+	r, err := c.Rollouts.GetRollout(ctx, id)
 	if err != nil {
 		return c.notFound(id, err)
 	}
-	if err := c.Store.Enqueue(ctx, Queued{AliasArn: r.AliasArn, RolloutID: id, TaskToken: token, QueuedAt: c.now()}); err != nil {
+	if err := c.Queues.Enqueue(ctx, Queued{AliasArn: r.AliasArn, RolloutID: id, TaskToken: token, QueuedAt: c.now()}); err != nil {
 		return transient(fmt.Errorf("queue %s: %w", id, err))
 	}
 	return c.wakeNext(ctx, r.AliasArn)
@@ -27,7 +35,7 @@ func (c *Controller) waitTurn(ctx context.Context, id, token string) error {
 // failed or a WaitForTurn was retried), so it is only dequeued, and the running rollout
 // keeps its lock. Failures are Transient, so that the caller is retried.
 func (c *Controller) wakeNext(ctx context.Context, aliasArn string) error {
-	queue, err := c.Store.Queue(ctx, aliasArn)
+	queue, err := c.Queues.Queue(ctx, aliasArn)
 	if err != nil {
 		return transient(fmt.Errorf("read queue of %s: %w", aliasArn, err))
 	}
@@ -39,7 +47,7 @@ func (c *Controller) wakeNext(ctx context.Context, aliasArn string) error {
 		if ended {
 			continue
 		}
-		_, acquired, err := c.Store.AcquireLock(ctx, aliasArn, q.RolloutID)
+		_, acquired, err := c.Locks.AcquireLock(ctx, aliasArn, q.RolloutID)
 		if errors.Is(err, ErrConflict) {
 			return nil // busy: the holder's finalize wakes the queue
 		}
@@ -53,7 +61,7 @@ func (c *Controller) wakeNext(ctx context.Context, aliasArn string) error {
 		c.markWoken(ctx, q.RolloutID)
 		if err := c.Tasks.Succeed(ctx, q.TaskToken, mustJSON(map[string]string{"rolloutId": q.RolloutID})); err != nil {
 			// Taken just now for this entry, so it is ours to give back.
-			if rerr := c.Store.ReleaseLock(ctx, aliasArn, q.RolloutID); rerr != nil {
+			if rerr := c.Locks.ReleaseLock(ctx, aliasArn, q.RolloutID); rerr != nil {
 				return transient(fmt.Errorf("give back the lock taken for %s: %w", q.RolloutID, rerr))
 			}
 			if !errors.Is(err, ErrNotFound) {
@@ -77,7 +85,7 @@ func (c *Controller) wakeNext(ctx context.Context, aliasArn string) error {
 // never wrote the alias; one that ran has only its stale entry dropped, and a lock a wake
 // took for it again given up as Finalize does.
 func (c *Controller) endedInQueue(ctx context.Context, aliasArn string, q Queued) (bool, error) {
-	r, err := c.Store.GetRollout(ctx, q.RolloutID)
+	r, err := c.Rollouts.GetRollout(ctx, q.RolloutID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		r = rollout.Rollout{ID: q.RolloutID, Phase: rollout.Failed}
@@ -104,7 +112,7 @@ func (c *Controller) endedInQueue(ctx context.Context, aliasArn string, q Queued
 	if err := c.Tasks.Fail(ctx, q.TaskToken, outcomeErrorName(r), r.Reason); err != nil && !errors.Is(err, ErrNotFound) {
 		return false, transient(fmt.Errorf("end the wait of queued %s: %w", q.RolloutID, err))
 	}
-	if err := c.Store.ReleaseLock(ctx, aliasArn, q.RolloutID); err != nil {
+	if err := c.Locks.ReleaseLock(ctx, aliasArn, q.RolloutID); err != nil {
 		return false, transient(fmt.Errorf("release lock of %s: %w", q.RolloutID, err))
 	}
 	return true, c.dequeue(ctx, aliasArn, q.RolloutID)
@@ -113,7 +121,7 @@ func (c *Controller) endedInQueue(ctx context.Context, aliasArn string, q Queued
 // dequeue removes a rollout's queue entries; a failure is Transient, since an entry left
 // behind is woken again (and then found stale).
 func (c *Controller) dequeue(ctx context.Context, aliasArn, id string) error {
-	if err := c.Store.Dequeue(ctx, aliasArn, id); err != nil {
+	if err := c.Queues.Dequeue(ctx, aliasArn, id); err != nil {
 		return transient(fmt.Errorf("dequeue %s from %s: %w", id, aliasArn, err))
 	}
 	return nil
@@ -122,14 +130,14 @@ func (c *Controller) dequeue(ctx context.Context, aliasArn, id string) error {
 // markWoken stamps the record of a rollout whose turn came, so that the lock it now holds
 // reads as fresh (see staleHolder) until its execution prepares it again.
 func (c *Controller) markWoken(ctx context.Context, id string) {
-	r, err := c.Store.GetRollout(ctx, id)
+	r, err := c.Rollouts.GetRollout(ctx, id)
 	if err != nil || r.Phase.Terminal() {
 		return
 	}
 	r.UpdatedAt = c.now()
 	r.Reason = "its turn came: preparing"
 	r.QueuedBehind = ""
-	if _, err := c.Store.SaveRollout(ctx, r); err != nil {
+	if _, err := c.Rollouts.SaveRollout(ctx, r); err != nil {
 		c.Log.WarnContext(ctx, "stamp woken rollout", "rollout_id", id, "err", err)
 	}
 }

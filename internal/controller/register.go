@@ -39,7 +39,7 @@ func (c *Controller) registerOnce(ctx context.Context, in RegisterInput) error {
 		return Errorf(EInvalidEvent, "register: unknown wait %q (want %q or %q)", in.Wait, WaitProgress, WaitTurn)
 	}
 
-	r, err := c.Store.GetRollout(ctx, id)
+	r, err := c.Rollouts.GetRollout(ctx, id)
 	if err != nil {
 		return c.notFound(id, err)
 	}
@@ -61,7 +61,7 @@ func (c *Controller) registerOnce(ctx context.Context, in RegisterInput) error {
 		}
 		next := r
 		next.TaskToken = in.TaskToken
-		saved, err := c.Store.SaveRollout(ctx, next)
+		saved, err := c.Rollouts.SaveRollout(ctx, next)
 		if err == nil {
 			r = saved
 			break
@@ -69,7 +69,7 @@ func (c *Controller) registerOnce(ctx context.Context, in RegisterInput) error {
 		if !errors.Is(err, ErrConflict) {
 			return transient(fmt.Errorf("store task token of %s: %w", id, err))
 		}
-		if r, err = c.Store.GetRollout(ctx, id); err != nil {
+		if r, err = c.Rollouts.GetRollout(ctx, id); err != nil {
 			return c.notFound(id, err)
 		}
 		if r.Phase.Terminal() {
@@ -144,9 +144,9 @@ func (c *Controller) createTestAlias(ctx context.Context, r rollout.Rollout) (ro
 		// Recorded even when the rollout ended meanwhile, so that Finalize deletes it.
 		next := r
 		next.TestAlias, next.TestAliasArn, next.UpdatedAt = name, arn, c.now()
-		saved, err := c.Store.SaveRollout(ctx, next)
+		saved, err := c.Rollouts.SaveRollout(ctx, next)
 		if err == nil {
-			_ = c.Store.AppendEvent(ctx, r.ID, Event{Seq: saved.Rev, Time: saved.UpdatedAt, Actor: "controller", Action: "TestAliasCreated", Phase: saved.Phase,
+			_ = c.Rollouts.AppendEvent(ctx, r.ID, Event{Seq: saved.Rev, Time: saved.UpdatedAt, Actor: "controller", Action: "TestAliasCreated", Phase: saved.Phase,
 				StepIndex: saved.StepIndex, CandidateWeight: saved.CandidateWeight, Reason: fmt.Sprintf("test alias %s routes 100%% to %s", name, rollout.VersionLabel(r.CandidateVersionArn))})
 			return saved, nil
 		}
@@ -154,7 +154,7 @@ func (c *Controller) createTestAlias(ctx context.Context, r rollout.Rollout) (ro
 			return r, transient(fmt.Errorf("record test alias of %s: %w", r.ID, err))
 		}
 		id := r.ID
-		if r, err = c.Store.GetRollout(ctx, id); err != nil {
+		if r, err = c.Rollouts.GetRollout(ctx, id); err != nil {
 			return r, c.notFound(id, err)
 		}
 	}

@@ -16,6 +16,14 @@ type RollbackResult struct {
 	Rollouts []Outcome `json:"rollouts"`
 }
 
+// AlarmGuards say which active rollouts an alarm guards, so that Rollback finds them from
+// the alarm alone: Prepare guards a rollout's alarms, advance and Finalize unguard them.
+type AlarmGuards interface {
+	GuardAlarms(ctx context.Context, rolloutID string, alarms []string) error
+	UnguardAlarms(ctx context.Context, rolloutID string, alarms []string) error
+	GuardedBy(ctx context.Context, alarm string) ([]string, error)
+}
+
 // Rollback reacts to an alarm entering ALARM: every active rollout the alarm guards is
 // rolled back (or paused, with onFailure=pause) at once, without waiting for a tick.
 func (c *Controller) Rollback(ctx context.Context, raw json.RawMessage) (RollbackResult, error) {
@@ -38,7 +46,7 @@ func (c *Controller) Rollback(ctx context.Context, raw json.RawMessage) (Rollbac
 	if ev.State.Value != string(rollout.AlarmAlarm) {
 		return res, nil
 	}
-	ids, err := c.Store.GuardedBy(ctx, ev.AlarmName)
+	ids, err := c.AlarmGuards.GuardedBy(ctx, ev.AlarmName)
 	if err != nil {
 		return res, transient(fmt.Errorf("rollouts guarded by %s: %w", ev.AlarmName, err))
 	}
@@ -88,7 +96,7 @@ func (c *Controller) rollbackOne(ctx context.Context, id, alarm string) (rollout
 // the alarm's own event. This alarm was quiet, or already counted, when Prepare read it.
 // onFailure=pause does not apply: no traffic has moved, so there are no weights to freeze.
 func (c *Controller) rollbackStep(ctx context.Context, id, alarm string) (rollout.Rollout, rollout.Decision, error) {
-	r, err := c.Store.GetRollout(ctx, id)
+	r, err := c.Rollouts.GetRollout(ctx, id)
 	if err != nil {
 		return r, rollout.Decision{}, c.notFound(id, err)
 	}

@@ -277,8 +277,8 @@ func (s *sim) checkWeightsAudited() {
 }
 
 func (s *sim) audited(id string, weight int) bool {
-	s.w.store.mu.Lock()
-	defer s.w.store.mu.Unlock()
+	s.w.store.fakeRollouts.mu.Lock()
+	defer s.w.store.fakeRollouts.mu.Unlock()
 	for _, e := range s.w.store.events[id] {
 		if e.CandidateWeight == weight && e.Action != "Prepared" {
 			return true

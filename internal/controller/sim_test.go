@@ -296,7 +296,9 @@ func (s *sim) controller() *controller.Controller {
 	sm, al := s.budgetedPorts(smPort{w.sfn}, simAliases{aliasPort{w.sfn}, s})
 	ctl, err := controller.New(controller.Config{TickRate: topology.DefaultTickRate, MinInterval: time.Minute, DedupeTTL: 24 * time.Hour, SweepWorkers: 1, DriftEvery: 3}, controller.Ports{
 		StateMachines: sm, Aliases: al, Alarms: w.alarms, Metrics: w.metrics,
-		Store: simStore{w.store, s}, Artifacts: w.s3, Schedules: w.sched, Tasks: w.tasks, Events: w.events, Clock: w.clock,
+		Rollouts: simRollouts{w.store.fakeRollouts, s}, Locks: simLocks{w.store.fakeLocks, s}, Queues: simQueues{w.store.fakeQueues, s},
+		AlarmGuards: w.store.fakeAlarmGuards, Uploads: w.store.fakeUploads, Sweeps: w.store.fakeSweeps,
+		Artifacts: w.s3, Schedules: w.sched, Tasks: w.tasks, Events: w.events, Clock: w.clock,
 		Sleep: func(ctx context.Context, d time.Duration) error { w.clock.Advance(d); return ctx.Err() },
 		Jitter: func(d time.Duration) time.Duration {
 			defer s.use("jitter")()
@@ -411,7 +413,8 @@ func (s *sim) lateSuccess(op string) error {
 }
 
 // simHooked are the port calls whose hook may nest an operation or fail the call;
-// Aliases.Update and the Store calls of simStore interfere in their wrappers.
+// Aliases.Update and the Store calls of simRollouts, simLocks and simQueues interfere in
+// their wrappers.
 var simHooked = []string{
 	"StateMachines.Describe", "StateMachines.Tags", "StateMachines.Publish", "StateMachines.ListVersions", "StateMachines.DeleteVersion",
 	"Aliases.Describe", "Aliases.Create", "Aliases.Delete", "Aliases.List",
@@ -471,19 +474,19 @@ func onlyConfirms(before, after rollout.Rollout) bool {
 	return reflect.DeepEqual(before, after)
 }
 
-// simStore watches record writes (whose command made them) and lock moves.
-type simStore struct {
-	controller.Store
+// simRollouts watches record writes (whose command made them).
+type simRollouts struct {
+	controller.Rollouts
 	s *sim
 }
 
-func (st simStore) SaveRollout(ctx context.Context, r rollout.Rollout) (rollout.Rollout, error) {
+func (st simRollouts) SaveRollout(ctx context.Context, r rollout.Rollout) (rollout.Rollout, error) {
 	s := st.s
 	if err := s.interfere("Store.SaveRollout"); err != nil {
 		return rollout.Rollout{}, err
 	}
-	before, _ := st.Store.(*fakeStore).get(r.ID)
-	saved, err := st.Store.SaveRollout(ctx, r)
+	before, _ := s.w.store.get(r.ID)
+	saved, err := st.Rollouts.SaveRollout(ctx, r)
 	if err != nil {
 		return saved, err
 	}
@@ -496,13 +499,19 @@ func (st simStore) SaveRollout(ctx context.Context, r rollout.Rollout) (rollout.
 	return saved, s.lateSuccess("Store.SaveRollout")
 }
 
-func (st simStore) AcquireLock(ctx context.Context, alias, id string) (string, bool, error) {
+// simLocks watches lock moves.
+type simLocks struct {
+	controller.Locks
+	s *sim
+}
+
+func (st simLocks) AcquireLock(ctx context.Context, alias, id string) (string, bool, error) {
 	s := st.s
 	if err := s.interfere("Store.AcquireLock"); err != nil {
 		return "", false, err
 	}
 	before := s.w.store.lockHolder(alias)
-	holder, acquired, err := st.Store.AcquireLock(ctx, alias, id)
+	holder, acquired, err := st.Locks.AcquireLock(ctx, alias, id)
 	if err != nil {
 		return holder, acquired, err
 	}
@@ -515,14 +524,14 @@ func (st simStore) AcquireLock(ctx context.Context, alias, id string) (string, b
 	return holder, acquired, s.lateSuccess("Store.AcquireLock")
 }
 
-func (st simStore) ReleaseLock(ctx context.Context, alias, id string) error {
+func (st simLocks) ReleaseLock(ctx context.Context, alias, id string) error {
 	s := st.s
 	if err := s.interfere("Store.ReleaseLock"); err != nil {
 		return err
 	}
 	before := s.w.store.lockHolder(alias)
 	s.currentOf(alias) // the holder stays the alias's current rollout until another takes it
-	if err := st.Store.ReleaseLock(ctx, alias, id); err != nil {
+	if err := st.Locks.ReleaseLock(ctx, alias, id); err != nil {
 		return err
 	}
 	if after := s.w.store.lockHolder(alias); after != before {
@@ -531,12 +540,18 @@ func (st simStore) ReleaseLock(ctx context.Context, alias, id string) error {
 	return s.lateSuccess("Store.ReleaseLock")
 }
 
-func (st simStore) Dequeue(ctx context.Context, alias, id string) error {
+// simQueues lets the simulation interfere with dequeues.
+type simQueues struct {
+	controller.Queues
+	s *sim
+}
+
+func (st simQueues) Dequeue(ctx context.Context, alias, id string) error {
 	s := st.s
 	if err := s.interfere("Store.Dequeue"); err != nil {
 		return err
 	}
-	if err := st.Store.Dequeue(ctx, alias, id); err != nil {
+	if err := st.Queues.Dequeue(ctx, alias, id); err != nil {
 		return err
 	}
 	return s.lateSuccess("Store.Dequeue")
@@ -676,7 +691,7 @@ func summary(r rollout.Rollout) string {
 // record reads a rollout's record without faults; decoded records are kept by revision,
 // since the invariants read every record after every step.
 func (s *sim) record(id string) (rollout.Rollout, bool) {
-	st := s.w.store
+	st := s.w.store.fakeRollouts
 	st.mu.Lock()
 	stored, ok := st.rollouts[id]
 	st.mu.Unlock()

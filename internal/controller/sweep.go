@@ -31,6 +31,21 @@ import (
 // A quiet rollout costs no call of its own: a sweep of N quiet rollouts makes about
 // 1 + N/100 + N/125 calls, plus its drift budget.
 
+// Sweeps is what the sweep keeps in the table: the running rollouts it looks at, and the
+// mark that Register wants it (ensureSweep) which an idle sweep reads again (idle).
+type Sweeps interface {
+	// ListRunning returns every rollout the sweep looks at (Rollout.Running): those that
+	// have not ended and those that ended but are not settled, from the same index, in one
+	// query (eventually consistent: a sweep reads each record it acts on again).
+	ListRunning(ctx context.Context) ([]rollout.Rollout, error)
+	// WantSweep records that a rollout needs the sweep's schedule (Register, before it
+	// creates the schedule); SweepWanted reads that time, strongly consistent (zero when
+	// never). An idle sweep deletes its schedule, then reads the mark again: a Register
+	// that came meanwhile is seen, and the schedule made again (see Controller.idle).
+	WantSweep(ctx context.Context, at time.Time) error
+	SweepWanted(ctx context.Context) (time.Time, error)
+}
+
 // SweepInput is what a sweep schedule gives the advance function: its shard of the
 // running rollouts (by a hash of the rollout id).
 type SweepInput struct {
@@ -140,11 +155,11 @@ func (c *Controller) Sweep(ctx context.Context, in SweepInput) (SweepResult, err
 	if in.Shard < 0 || in.Shard >= shards {
 		return res, Errorf(EInvalidEvent, "sweep shard %d of %d", in.Shard, shards)
 	}
-	wanted, err := c.Store.SweepWanted(ctx) // before the list: see idle
+	wanted, err := c.Sweeps.SweepWanted(ctx) // before the list: see idle
 	if err != nil {
 		return res, transient(fmt.Errorf("read the sweep mark: %w", err))
 	}
-	all, err := c.Store.ListRunning(ctx)
+	all, err := c.Sweeps.ListRunning(ctx)
 	if err != nil {
 		return res, transient(fmt.Errorf("list running rollouts: %w", err))
 	}
@@ -446,7 +461,7 @@ func (c *Controller) idle(ctx context.Context, shard, shards int, wanted time.Ti
 	if err := c.Schedules.Delete(ctx, topology.SweepScheduleName(shard)); err != nil {
 		return transient(fmt.Errorf("delete sweep schedule %d: %w", shard, err))
 	}
-	again, err := c.Store.SweepWanted(ctx)
+	again, err := c.Sweeps.SweepWanted(ctx)
 	if err != nil {
 		return transient(fmt.Errorf("read the sweep mark again: %w", err))
 	}
@@ -459,7 +474,7 @@ func (c *Controller) idle(ctx context.Context, shard, shards int, wanted time.Ti
 
 // ensureSweep makes sure the sweep ticks: the mark first, then every shard's schedule.
 func (c *Controller) ensureSweep(ctx context.Context) error {
-	if err := c.Store.WantSweep(ctx, c.now()); err != nil {
+	if err := c.Sweeps.WantSweep(ctx, c.now()); err != nil {
 		return transient(fmt.Errorf("mark the sweep wanted: %w", err))
 	}
 	for shard := range c.cfg.SweepShards {
@@ -482,7 +497,7 @@ func (c *Controller) createSweep(ctx context.Context, shard, shards int) error {
 // and of an orphan's clean-up.
 func (c *Controller) markSettled(ctx context.Context, id string) error {
 	for range maxAttempts {
-		r, err := c.Store.GetRollout(ctx, id)
+		r, err := c.Rollouts.GetRollout(ctx, id)
 		if err != nil {
 			return c.notFound(id, err)
 		}
@@ -490,7 +505,7 @@ func (c *Controller) markSettled(ctx context.Context, id string) error {
 			return nil
 		}
 		r.Settled = true
-		if _, err = c.Store.SaveRollout(ctx, r); err == nil {
+		if _, err = c.Rollouts.SaveRollout(ctx, r); err == nil {
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) {

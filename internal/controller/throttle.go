@@ -137,7 +137,7 @@ func (c *Controller) throttledUntil(ctx context.Context, id string, err error) e
 	if id == "" {
 		return throttled
 	}
-	r, rerr := c.Store.GetRollout(ctx, id)
+	r, rerr := c.Rollouts.GetRollout(ctx, id)
 	if rerr != nil || r.Phase.Terminal() || r.Deadline.IsZero() || c.now().Before(r.Deadline) {
 		c.Log.WarnContext(ctx, "throttled: the controller state machine retries", "rollout_id", id, "err", err)
 		return throttled

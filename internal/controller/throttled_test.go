@@ -234,7 +234,9 @@ func (s ctxSM) Validate(ctx context.Context, def, typ string) ([]controller.Diag
 func portsOf(w *world) controller.Ports {
 	return controller.Ports{
 		StateMachines: smPort{w.sfn}, Aliases: aliasPort{w.sfn}, Alarms: w.alarms, Metrics: w.metrics,
-		Store: w.store, Artifacts: w.s3, Schedules: w.sched, Tasks: w.tasks, Events: w.events, Clock: w.clock,
+		Rollouts: w.store.fakeRollouts, Locks: w.store.fakeLocks, Queues: w.store.fakeQueues,
+		AlarmGuards: w.store.fakeAlarmGuards, Uploads: w.store.fakeUploads, Sweeps: w.store.fakeSweeps,
+		Artifacts: w.s3, Schedules: w.sched, Tasks: w.tasks, Events: w.events, Clock: w.clock,
 		Sleep:  func(ctx context.Context, d time.Duration) error { w.clock.Advance(d); return ctx.Err() },
 		Jitter: func(d time.Duration) time.Duration { return d },
 	}

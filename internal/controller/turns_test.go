@@ -45,7 +45,9 @@ func budgetedOver(t *testing.T, w *world, store budget.Store) *budget.Budget {
 	sm, al := controller.Budgeted(smPort{w.sfn}, aliasPort{w.sfn}, b)
 	ctl, err := controller.New(controller.Config{TickRate: topology.DefaultTickRate, MinInterval: time.Minute, DedupeTTL: 24 * time.Hour, SweepWorkers: 1}, controller.Ports{
 		StateMachines: sm, Aliases: al, Alarms: w.alarms, Metrics: w.metrics,
-		Store: w.store, Artifacts: w.s3, Schedules: w.sched, Tasks: w.tasks, Events: w.events, Clock: w.clock,
+		Rollouts: w.store.fakeRollouts, Locks: w.store.fakeLocks, Queues: w.store.fakeQueues,
+		AlarmGuards: w.store.fakeAlarmGuards, Uploads: w.store.fakeUploads, Sweeps: w.store.fakeSweeps,
+		Artifacts: w.s3, Schedules: w.sched, Tasks: w.tasks, Events: w.events, Clock: w.clock,
 		Sleep:  func(ctx context.Context, d time.Duration) error { w.clock.Advance(d); return ctx.Err() },
 		Jitter: func(d time.Duration) time.Duration { return d },
 	})

@@ -140,7 +140,10 @@ func Build(function string, cfg aws.Config, s Settings, clock controller.Clock, 
 		store = store.WithClock(clock)
 	}
 	b := Base{Config: cfg, Settings: s, Writes: budget.New(dynamostore.NewBudgetStore(ddb, s.Table), budgetClock(clock), log)}
-	p := controller.Ports{Store: store, Clock: clock, Log: log}
+	p := controller.Ports{
+		Rollouts: store, Locks: store, Queues: store, AlarmGuards: store, Uploads: store, Sweeps: store,
+		Clock: clock, Log: log,
+	}
 	for _, c := range clients {
 		c.Add(b, &p)
 	}

@@ -89,7 +89,7 @@ type lockItem struct {
 // rollout holds the lock it returns that holder and ErrConflict; acquiring a lock one
 // already holds is fine, and answers acquired=false: the put is conditional on no lock
 // at all, so that the caller can tell a lock it took from one it found (see
-// controller.Store). The lock item is never rewritten by its holder.
+// controller.Locks). The lock item is never rewritten by its holder.
 func (s *Store) AcquireLock(ctx context.Context, aliasArn, rolloutID string) (string, bool, error) {
 	op := fmt.Sprintf("lock alias %s for rollout %s", aliasArn, rolloutID)
 	item, err := marshal(lockItem{AliasArn: aliasArn, RolloutID: rolloutID, AcquiredAt: s.now().UTC()}, aliasPrefix+aliasArn, lockSK)

@@ -1,4 +1,4 @@
-// Package dynamostore implements the controller's Store port over one DynamoDB table, with
+// Package dynamostore implements the controller's table ports over one DynamoDB table, with
 // the records and key layout of DESIGN.md and internal/topology. Every write is one
 // conditional item write, never a transaction, so that it is idempotent on retry.
 package dynamostore
@@ -29,14 +29,22 @@ type API interface {
 
 var _ API = (*dynamodb.Client)(nil)
 
-// Store is the controller.Store port over a DynamoDB table.
+// Store implements the controller's table ports (Rollouts, Locks, Queues, AlarmGuards,
+// Uploads, Sweeps) over a DynamoDB table.
 type Store struct {
 	api   API
 	table string
 	now   func() time.Time
 }
 
-var _ controller.Store = (*Store)(nil)
+var (
+	_ controller.Rollouts    = (*Store)(nil)
+	_ controller.Locks       = (*Store)(nil)
+	_ controller.Queues      = (*Store)(nil)
+	_ controller.AlarmGuards = (*Store)(nil)
+	_ controller.Uploads     = (*Store)(nil)
+	_ controller.Sweeps      = (*Store)(nil)
+)
 
 // New returns the store of table; it makes no call. Its clock is the wall clock until
 // WithClock gives it another.

@@ -98,20 +98,20 @@ func TestSupersededRolloutsLateWriteNeverLands(t *testing.T) {
 	wantExecutions(t, m, n, 1)
 }
 
-// failingStore fails Dequeue while failures remain, as a throttled DynamoDB does after the
+// failingQueues fails Dequeue while failures remain, as a throttled DynamoDB does after the
 // SDK's retries.
-type failingStore struct {
-	controller.Store
+type failingQueues struct {
+	controller.Queues
 	failures atomic.Int32
 	failed   atomic.Int32
 }
 
-func (s *failingStore) Dequeue(ctx context.Context, aliasArn, rolloutID string) error {
+func (s *failingQueues) Dequeue(ctx context.Context, aliasArn, rolloutID string) error {
 	if s.failures.Add(-1) >= 0 {
 		s.failed.Add(1)
 		return fmt.Errorf("dequeue %s: ProvisionedThroughputExceededException: %w", rolloutID, controller.ErrThrottled)
 	}
-	return s.Store.Dequeue(ctx, aliasArn, rolloutID)
+	return s.Queues.Dequeue(ctx, aliasArn, rolloutID)
 }
 
 // Issue 9, case 5, end to end: H's Finalize wakes the queued N, and its Dequeue is
@@ -123,8 +123,8 @@ func TestThrottledDequeueNeverFreesALiveLock(t *testing.T) {
 	t.Parallel()
 	env, log := ownEnv(t, fastSpeed, 42)
 	ctl := *env.Deployment.Controller
-	store := &failingStore{Store: ctl.Store}
-	ctl.Store = store
+	queues := &failingQueues{Queues: ctl.Queues}
+	ctl.Queues = queues
 	if err := deploy.RegisterFunction(env.Stack, &ctl, "finalize"); err != nil {
 		t.Fatal(err)
 	}
@@ -148,13 +148,7 @@ func TestThrottledDequeueNeverFreesALiveLock(t *testing.T) {
 	})
 	lockHolder := func() string {
 		t.Helper()
-		l, ok := env.Deployment.Controller.Store.(interface {
-			LockHolder(context.Context, string) (string, error)
-		})
-		if !ok {
-			t.Fatalf("the store %T cannot read the lock", env.Deployment.Controller.Store)
-		}
-		h, err := l.LockHolder(context.Background(), m.AliasArn)
+		h, err := env.Deployment.Controller.Locks.LockHolder(context.Background(), m.AliasArn)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,12 +168,12 @@ func TestThrottledDequeueNeverFreesALiveLock(t *testing.T) {
 	m.waitWeight(h, rollout.Progressing, 10)
 	n := queue("v3", canary)
 	m.waitFor(n, "N queued", queued)
-	store.failures.Store(1) // H's Finalize: the Dequeue of N, once woken, is throttled
+	queues.failures.Store(1) // H's Finalize: the Dequeue of N, once woken, is throttled
 	m.control(h, rollout.CommandAbort, "tester")
 	m.finalized(h)
 	rn := m.waitWeight(n, rollout.Progressing, 10)
-	if store.failed.Load() != 1 {
-		t.Fatalf("Dequeue failed %d times, want once", store.failed.Load())
+	if queues.failed.Load() != 1 {
+		t.Fatalf("Dequeue failed %d times, want once", queues.failed.Load())
 	}
 
 	q := queue("v4", map[string]string{"strategy": "ALL_AT_ONCE", "onBusy": "queue"})
