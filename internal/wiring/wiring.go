@@ -1,5 +1,5 @@
 // Package wiring builds the controller from the environment and the SDK configuration, and
-// dispatches an event to a use case by function name: the Lambda mains, `make invoke-<fn>`
+// adapts its use cases to the Lambda runtime (Typed): the Lambda mains, `make invoke-<fn>`
 // and local mode's in-process functions all go through it, so they cannot wire differently.
 package wiring
 
@@ -229,67 +229,87 @@ func (h requestIDHandler) WithGroup(name string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(name)}
 }
 
-// Handler is the function's handler for lambda.Start: the use case with its errors named,
-// so that Step Functions sees "InvalidDefinition", never "wrapError".
-func Handler(c *controller.Controller, function string) (func(context.Context, json.RawMessage) (any, error), error) {
-	if _, ok := handlers[function]; !ok {
-		return nil, fmt.Errorf("unknown function %q (want one of %s)", function, strings.Join(topology.Functions, ", "))
+// Typed adapts a use case to the Lambda runtime, as lambda.Start takes it: the payload is
+// decoded into the use case's input (controller.Decode: bad input is InvalidEvent), the use
+// case runs with the function's budget priority, and its error is named (controller.Named),
+// so that Step Functions sees "InvalidDefinition", never "wrapError". The named error keeps
+// its chain: errors.Is and errors.As see through it.
+func Typed[In, Out any](function string, use func(context.Context, In) (Out, error)) func(context.Context, json.RawMessage) (Out, error) {
+	return func(ctx context.Context, payload json.RawMessage) (Out, error) {
+		var in In
+		var out Out
+		err := controller.Decode(payload, &in)
+		if err == nil {
+			out, err = use(withFunctionPriority(ctx, function), in)
+		}
+		if err != nil {
+			var none Out
+			return none, controller.Named(err)
+		}
+		return out, nil
 	}
-	return func(ctx context.Context, payload json.RawMessage) (any, error) {
-		return Dispatch(ctx, c, function, payload)
-	}, nil
 }
 
-// handlers decode a payload into each use case's input.
-var handlers = map[string]func(context.Context, *controller.Controller, json.RawMessage) (any, error){
-	"prepare": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
-		var s controller.State
-		if err := decode(p, &s); err != nil {
-			return nil, err
-		}
-		return c.Prepare(ctx, s)
+// Empty adapts a use case that answers nothing but its error (register) to one that
+// answers {}, as the function always has.
+func Empty[In any](use func(context.Context, In) error) func(context.Context, In) (struct{}, error) {
+	return func(ctx context.Context, in In) (struct{}, error) {
+		return struct{}{}, use(ctx, in)
+	}
+}
+
+// Handler is function's use case over c for callers that choose the function by name
+// (`make invoke-<fn>`, local mode's in-process functions): its Typed handler, answering any.
+func Handler(c *controller.Controller, function string) (func(context.Context, json.RawMessage) (any, error), error) {
+	h, ok := handlers[function]
+	if !ok {
+		return nil, fmt.Errorf("unknown function %q (want one of %s)", function, strings.Join(topology.Functions, ", "))
+	}
+	return h(c), nil
+}
+
+// handlers are the functions' use cases behind Typed, as their mains pass them to
+// lambda.Start.
+var handlers = map[string]func(c *controller.Controller) untyped{
+	"prepare": func(c *controller.Controller) untyped {
+		return answerAny(Typed("prepare", c.Prepare))
 	},
-	"register": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
-		var in controller.RegisterInput
-		if err := decode(p, &in); err != nil {
-			return nil, err
-		}
-		return struct{}{}, c.Register(ctx, in)
+	"register": func(c *controller.Controller) untyped {
+		return answerAny(Typed("register", Empty(c.Register)))
 	},
-	"advance": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
-		var t controller.Tick
-		if err := decode(p, &t); err != nil {
-			return nil, err
-		}
-		return c.Advance(ctx, t)
+	"advance": func(c *controller.Controller) untyped {
+		return answerAny(Typed("advance", c.Advance))
 	},
-	"rollback": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
-		return c.Rollback(ctx, p)
+	"rollback": func(c *controller.Controller) untyped {
+		return answerAny(Typed("rollback", c.Rollback))
 	},
-	"finalize": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
-		var s controller.State
-		if err := decode(p, &s); err != nil {
-			return nil, err
-		}
-		return c.Finalize(ctx, s)
+	"finalize": func(c *controller.Controller) untyped {
+		return answerAny(Typed("finalize", c.Finalize))
 	},
-	"control": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
-		return c.Control(ctx, p)
+	"control": func(c *controller.Controller) untyped {
+		return answerAny(Typed("control", c.Control))
 	},
-	topology.DeployFunction: func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
-		ev, err := controller.DecodeDeployEvent(p)
+	topology.DeployFunction: func(c *controller.Controller) untyped {
+		return answerAny(Typed(topology.DeployFunction, c.Deploy))
+	},
+	topology.DeployStatusFunction: func(c *controller.Controller) untyped {
+		return answerAny(Typed(topology.DeployStatusFunction, c.DeployStatus))
+	},
+}
+
+// untyped is a handler answering any, for the callers that choose a function by name.
+type untyped = func(context.Context, json.RawMessage) (any, error)
+
+// answerAny is h answering any: nil with an error, as the Lambda runtime ignores the answer
+// of a failed invocation.
+func answerAny[Out any](h func(context.Context, json.RawMessage) (Out, error)) untyped {
+	return func(ctx context.Context, payload json.RawMessage) (any, error) {
+		out, err := h(ctx, payload)
 		if err != nil {
 			return nil, err
 		}
-		return c.Deploy(ctx, ev)
-	},
-	topology.DeployStatusFunction: func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
-		ev, err := controller.DecodeDeployEvent(p)
-		if err != nil {
-			return nil, err
-		}
-		return c.DeployStatus(ctx, ev)
-	},
+		return out, nil
+	}
 }
 
 // Dispatch runs one use case on a payload and names its error.
@@ -298,11 +318,7 @@ func Dispatch(ctx context.Context, c *controller.Controller, function string, pa
 	if !ok {
 		return nil, controller.Named(fmt.Errorf("unknown function %q", function))
 	}
-	out, err := h(withFunctionPriority(ctx, function), c, payload)
-	if err != nil {
-		return nil, controller.Named(err)
-	}
-	return out, nil
+	return h(c)(ctx, payload)
 }
 
 // withFunctionPriority gives the calls of the rollback function, which only ever puts
@@ -314,13 +330,6 @@ func withFunctionPriority(ctx context.Context, function string) context.Context 
 		return budget.WithPriority(ctx, budget.Rollback)
 	}
 	return ctx
-}
-
-func decode(p json.RawMessage, v any) error {
-	if err := json.Unmarshal(p, v); err != nil {
-		return controller.ByName("InvalidEvent", fmt.Sprintf("decode %T: %v", v, err))
-	}
-	return nil
 }
 
 // Timeout is the shortest of the functions' timeouts (topology.FunctionTimeout): the least

@@ -3,12 +3,15 @@ package wiring
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/sfn-rollout/sfn-rollout/internal/budget"
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
@@ -112,6 +115,81 @@ func TestDispatchNamesErrors(t *testing.T) {
 				t.Errorf("errorType = %s (%v), want %s", got, err, tt.wantType)
 			}
 		})
+	}
+}
+
+// Typed names a use case's error for the Lambda runtime without cutting its chain: the
+// controller's error, a sentinel under it and the decoder's error are all still found.
+func TestTypedKeepsTheErrorChain(t *testing.T) {
+	ctx := context.Background()
+	sentinel := errors.New("connection reset")
+	t.Run("the use case's named error", func(t *testing.T) {
+		h := Typed("control", func(context.Context, controller.Tick) (controller.Outcome, error) {
+			return controller.Outcome{}, fmt.Errorf("apply pause: %w", controller.ByName("CommandRejected", "rollout has ended"))
+		})
+		_, err := h(ctx, json.RawMessage(`{"rolloutId":"r-1"}`))
+		var rejected *controller.CommandRejected
+		if !errors.As(err, &rejected) || controller.ErrorName(err) != "CommandRejected" {
+			t.Errorf("error %v (%T), want CommandRejected", err, err)
+		}
+		if _, wrapped := err.(*controller.CommandRejected); !wrapped {
+			t.Errorf("the runtime sees %T, want *controller.CommandRejected", err)
+		}
+	})
+	t.Run("an error no use case named", func(t *testing.T) {
+		h := Typed("advance", func(context.Context, controller.Tick) (controller.Outcome, error) {
+			return controller.Outcome{}, fmt.Errorf("read r-1: %w", sentinel)
+		})
+		_, err := h(ctx, json.RawMessage(`{"rolloutId":"r-1"}`))
+		if !errors.Is(err, sentinel) || controller.ErrorName(err) != "Internal" {
+			t.Errorf("error %v (%s), want Internal over the sentinel", err, controller.ErrorName(err))
+		}
+	})
+	t.Run("a payload that does not decode", func(t *testing.T) {
+		called := false
+		h := Typed("advance", func(context.Context, controller.Tick) (controller.Outcome, error) {
+			called = true
+			return controller.Outcome{}, nil
+		})
+		_, err := h(ctx, json.RawMessage(`{"rolloutId":1}`))
+		var invalid *controller.InvalidEvent
+		var typeErr *json.UnmarshalTypeError
+		if called || !errors.As(err, &invalid) || !errors.As(err, &typeErr) {
+			t.Errorf("error %v (called %v), want InvalidEvent over the decoder's error", err, called)
+		}
+	})
+	t.Run("an input that decodes itself", func(t *testing.T) {
+		h := Typed("rollback", func(context.Context, controller.RollbackInput) (controller.RollbackResult, error) {
+			t.Error("the use case ran on bad input")
+			return controller.RollbackResult{}, nil
+		})
+		_, err := h(ctx, json.RawMessage(`{"rolloutId":"r-1","turnAt":"2026-12-05T19:00:01Z","alarm":"x"}`))
+		if !errors.As(err, new(*controller.InvalidEvent)) || !strings.Contains(err.Error(), "decode continuation") {
+			t.Errorf("error %v, want the continuation's InvalidEvent", err)
+		}
+	})
+}
+
+// Typed runs the rollback function's use case at Rollback priority, and register answers {}.
+func TestTypedRunsTheFunction(t *testing.T) {
+	var got budget.Priority
+	rollback := Typed("rollback", func(ctx context.Context, _ controller.RollbackInput) (controller.RollbackResult, error) {
+		got = budget.PriorityOf(ctx)
+		return controller.RollbackResult{}, nil
+	})
+	if _, err := rollback(context.Background(), json.RawMessage(`{"rolloutId":"r-1","turnAt":"2026-12-05T19:00:01Z"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got != budget.Rollback {
+		t.Errorf("rollback ran at priority %v, want Rollback", got)
+	}
+	register := Typed("register", Empty(func(context.Context, controller.RegisterInput) error { return nil }))
+	out, err := register(context.Background(), json.RawMessage(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(out); string(b) != "{}" {
+		t.Errorf("register answered %s, want {}", b)
 	}
 }
 
