@@ -240,8 +240,9 @@ type ControlResult struct {
 
 // Decode reads a function's payload into v, the input of its use case. A payload that does
 // not decode is InvalidEvent, with the decoder's error in its chain; an input that decodes
-// itself (RollbackInput, ControlInput) returns its own named error, and a DeployEvent is
-// checked as DecodeDeployEvent does.
+// itself (RollbackInput, ControlInput) returns its own named error. A DeployEvent is
+// checked by DecodeDeployEvent: it has no UnmarshalJSON of its own, so that its samples
+// can still be decoded field by field (events_test.go).
 func Decode(raw []byte, v any) error {
 	if ev, ok := v.(*DeployEvent); ok {
 		var err error
