@@ -21,10 +21,5 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	h, err := wiring.Handler(c, "advance")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	lambda.Start(wiring.Typed("advance", c.Advance))
 }

@@ -19,10 +19,5 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	h, err := wiring.Handler(c, "control")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	lambda.Start(wiring.Typed("control", c.Control))
 }

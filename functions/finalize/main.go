@@ -20,10 +20,5 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	h, err := wiring.Handler(c, "finalize")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	lambda.Start(wiring.Typed("finalize", c.Finalize))
 }

@@ -151,7 +151,7 @@ func TestAContinuationFiredTwiceWritesOnce(t *testing.T) {
 	h := handOverARollback(t, w, 600)
 	w.clock.Advance(fireAt(t, h.sched).Sub(w.clock.Now()))
 	for i := range 2 {
-		if _, err := w.ctl.Rollback(w.ctx, json.RawMessage(h.sched.Input)); err != nil {
+		if _, err := invoke(w.ctx, w.ctl.Rollback, json.RawMessage(h.sched.Input)); err != nil {
 			t.Fatalf("firing %d: %v", i+1, err)
 		}
 	}
@@ -310,7 +310,7 @@ func TestDecodeContinuation(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			_, err := w.ctl.Rollback(w.ctx, json.RawMessage(tt.raw))
+			_, err := invoke(w.ctx, w.ctl.Rollback, json.RawMessage(tt.raw))
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("Rollback = %v", err)

@@ -23,9 +23,9 @@ import (
 // command applied or not, never half of it; an applied one is answered with its first
 // answer and changes nothing, except that an alias the first attempt failed to move is set
 // to the record's intent (see settle).
-func (c *Controller) Control(ctx context.Context, raw json.RawMessage) (ControlResult, error) {
-	req, err := decodeControl(raw)
-	if err != nil {
+func (c *Controller) Control(ctx context.Context, in ControlInput) (ControlResult, error) {
+	req := in.Request
+	if err := req.Validate(); err != nil {
 		return ControlResult{}, err
 	}
 	if req.CommandID == "" {
@@ -164,6 +164,8 @@ func (c *Controller) endQueuedWait(ctx context.Context, r rollout.Rollout) error
 	return nil
 }
 
+// decodeControl reads a control request sent directly or as an event's detail; Control
+// validates it.
 func decodeControl(raw json.RawMessage) (ControlRequest, error) {
 	var probe struct {
 		ID         string          `json:"id"`
@@ -187,5 +189,5 @@ func decodeControl(raw json.RawMessage) (ControlRequest, error) {
 		// EventBridge keeps an event's id across its retries of the delivery.
 		req.CommandID = probe.ID
 	}
-	return req, req.Validate()
+	return req, nil
 }

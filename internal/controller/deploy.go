@@ -418,12 +418,11 @@ func (c *Controller) deployBeside(ctx context.Context, req deployRequest, alias 
 // abortForDeploy aborts r as an operator's abort does (Control), with the request's id as
 // the command's, so that a retried onEvent aborts once.
 func (c *Controller) abortForDeploy(ctx context.Context, req deployRequest, r rollout.Rollout) error {
-	raw, _ := json.Marshal(ControlRequest{
+	_, err := c.Control(ctx, ControlInput{Request: ControlRequest{
 		RolloutID: r.ID, Command: rollout.CommandAbort, Actor: deployActor(req.ev),
 		Reason:    "CloudFormation deploys the stable definition again (stack rollback)",
 		CommandID: "cloudformation-" + req.ev.RequestID,
-	})
-	_, err := c.Control(ctx, raw)
+	}})
 	if ErrorCode(err) == ECommandRejected {
 		// It ended meanwhile (an alarm, an operator): isComplete reads how.
 		c.logFor(r).InfoContext(ctx, "deploy: the rollout to abort has ended", "err", err)

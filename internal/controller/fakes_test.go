@@ -1744,7 +1744,7 @@ func (w *world) continueDue() map[string]error {
 		if sc.Target != controller.TargetRollback {
 			w.t.Fatalf("one-time schedule %s targets %d", sc.Name, sc.Target)
 		}
-		if _, err := w.ctl.Rollback(w.ctx, json.RawMessage(sc.Input)); err != nil {
+		if _, err := invoke(w.ctx, w.ctl.Rollback, json.RawMessage(sc.Input)); err != nil {
 			errs[sc.Name] = err
 		}
 	}
@@ -1768,14 +1768,14 @@ func (w *world) alarm(name string, from, to rollout.AlarmState) (controller.Roll
 	detail["state"].(map[string]any)["value"] = string(to)
 	detail["previousState"].(map[string]any)["value"] = string(from)
 	out, _ := json.Marshal(ev)
-	return w.ctl.Rollback(w.ctx, out)
+	return invoke(w.ctx, w.ctl.Rollback, out)
 }
 
 // control sends an operator's command with a command id of its own, as the CLI does.
 func (w *world) control(id string, cmd rollout.Command, actor string) (controller.ControlResult, error) {
 	w.commands++
 	raw, _ := json.Marshal(controller.ControlRequest{RolloutID: id, Command: cmd, Actor: actor, CommandID: fmt.Sprintf("command-%d", w.commands)})
-	return w.ctl.Control(w.ctx, raw)
+	return invoke(w.ctx, w.ctl.Control, raw)
 }
 
 func (w *world) record(id string) rollout.Rollout {
@@ -2252,4 +2252,15 @@ func TestFakesHonourTheirContracts(t *testing.T) {
 	if hist, _ := w.alarms.History(ctx, "a", t1.Add(time.Second), t2.Add(-time.Second)); len(hist) != 0 {
 		t.Errorf("History outside the window: %v", hist)
 	}
+}
+
+// invoke hands a use case its payload as the Lambda runtime does through wiring.Typed:
+// decoded by controller.Decode, whose error is the use case's answer.
+func invoke[In, Out any](ctx context.Context, use func(context.Context, In) (Out, error), raw []byte) (Out, error) {
+	var in In
+	if err := controller.Decode(raw, &in); err != nil {
+		var none Out
+		return none, err
+	}
+	return use(ctx, in)
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"encoding/json"
+	"errors"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -67,6 +68,33 @@ func DecodeAlarmStateChange(raw []byte) (Envelope, AlarmStateChange, error) {
 		return env, d, Errorf(EInvalidEvent, "alarm state change without alarmName or state.value")
 	}
 	return env, d, nil
+}
+
+// RollbackInput is the rollback function's input: a "CloudWatch Alarm State Change" event,
+// or the Continuation of a rollback whose turn was handed over (an object with rolloutId).
+// Either is decoded strictly (DecodeAlarmStateChange, DecodeContinuation).
+type RollbackInput struct {
+	Alarm        *AlarmStateChange
+	Continuation *Continuation
+}
+
+// UnmarshalJSON decodes either shape; bad input is InvalidEvent, never taken for the other.
+func (in *RollbackInput) UnmarshalJSON(raw []byte) error {
+	*in = RollbackInput{}
+	if isContinuation(raw) {
+		cont, err := DecodeContinuation(raw)
+		if err != nil {
+			return err
+		}
+		in.Continuation = &cont
+		return nil
+	}
+	_, ev, err := DecodeAlarmStateChange(raw)
+	if err != nil {
+		return err
+	}
+	in.Alarm = &ev
+	return nil
 }
 
 // State is the data of the controller state machine, passed whole to prepare, register and
@@ -167,6 +195,23 @@ type ControlRequest struct {
 	CommandID string `json:"commandId,omitempty"`
 }
 
+// ControlInput is the control function's input: a ControlRequest sent directly, or as the
+// detail of a "Rollout Control Request" event, whose id the request takes when it has no
+// commandId.
+type ControlInput struct {
+	Request ControlRequest
+}
+
+// UnmarshalJSON decodes either shape; Control validates the request.
+func (in *ControlInput) UnmarshalJSON(raw []byte) error {
+	req, err := decodeControl(raw)
+	if err != nil {
+		return err
+	}
+	in.Request = req
+	return nil
+}
+
 // Validate checks a request before it touches anything.
 func (c ControlRequest) Validate() error {
 	if c.RolloutID == "" {
@@ -191,4 +236,22 @@ type ControlResult struct {
 	Weights   rollout.Weights `json:"weights"`
 	Reason    string          `json:"reason,omitempty"`
 	CommandID string          `json:"commandId,omitempty"`
+}
+
+// Decode reads a function's payload into v, the input of its use case. A payload that does
+// not decode is InvalidEvent, with the decoder's error in its chain; an input that decodes
+// itself (RollbackInput, ControlInput) returns its own named error. A DeployEvent is
+// checked by DecodeDeployEvent: it has no UnmarshalJSON of its own, so that its samples
+// can still be decoded field by field (events_test.go).
+func Decode(raw []byte, v any) error {
+	if ev, ok := v.(*DeployEvent); ok {
+		var err error
+		*ev, err = DecodeDeployEvent(raw)
+		return err
+	}
+	err := json.Unmarshal(raw, v)
+	if err == nil || errors.As(err, new(*Error)) {
+		return err
+	}
+	return wrapf(EInvalidEvent, err, "decode %T", v)
 }

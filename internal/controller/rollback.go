@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -26,22 +25,18 @@ type AlarmGuards interface {
 
 // Rollback reacts to an alarm entering ALARM: every active rollout the alarm guards is
 // rolled back (or paused, with onFailure=pause) at once, without waiting for a tick.
-func (c *Controller) Rollback(ctx context.Context, raw json.RawMessage) (RollbackResult, error) {
-	if isContinuation(raw) {
-		in, err := DecodeContinuation(raw)
-		if err != nil {
-			return RollbackResult{}, err
-		}
-		out, err := c.Continue(ctx, in)
+func (c *Controller) Rollback(ctx context.Context, in RollbackInput) (RollbackResult, error) {
+	if in.Continuation != nil {
+		out, err := c.Continue(ctx, *in.Continuation)
 		return RollbackResult{Rollouts: []Outcome{out}}, err
+	}
+	if in.Alarm == nil {
+		return RollbackResult{}, Errorf(EInvalidEvent, "rollback input without an alarm state change or a continuation")
 	}
 	// First call on the write budget: a rollback never waits behind forward steps, and
 	// hands a turn further than HandOverBeyond to a continuation of itself.
 	ctx = budget.WithHandOver(budget.WithPriority(ctx, budget.Rollback), HandOverBeyond)
-	_, ev, err := DecodeAlarmStateChange(raw)
-	if err != nil {
-		return RollbackResult{}, err
-	}
+	ev := *in.Alarm
 	res := RollbackResult{Alarm: ev.AlarmName, Rollouts: []Outcome{}}
 	if ev.State.Value != string(rollout.AlarmAlarm) {
 		return res, nil

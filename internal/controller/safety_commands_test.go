@@ -20,7 +20,7 @@ import (
 // command sends an operator's command with a command id, as the CLI does.
 func (w *world) command(id string, cmd rollout.Command, actor, commandID, reason string) (controller.ControlResult, error) {
 	raw, _ := json.Marshal(map[string]string{"rolloutId": id, "command": string(cmd), "actor": actor, "commandId": commandID, "reason": reason})
-	return w.ctl.Control(w.ctx, raw)
+	return invoke(w.ctx, w.ctl.Control, raw)
 }
 
 // byActor keeps the audit events of one actor.
@@ -123,7 +123,7 @@ func TestRetriedAbortRepairsTheAlias(t *testing.T) {
 func TestCommandWithoutAnIDIsRefused(t *testing.T) {
 	w, e := startOrders(t, linearHour)
 	raw := []byte(`{"rolloutId":"` + e.id() + `","command":"promote","actor":"alice"}`)
-	_, err := w.ctl.Control(w.ctx, raw)
+	_, err := invoke(w.ctx, w.ctl.Control, raw)
 	wantEqual(t, "error", controller.ErrorCode(err), "InvalidEvent")
 	wantEqual(t, "candidate weight", w.record(e.id()).CandidateWeight, 10)
 }
@@ -134,7 +134,7 @@ func TestControlEventRedeliveredHasOneEffect(t *testing.T) {
 	w, e := startOrders(t, linearHour)
 	raw := []byte(`{"version":"0","id":"ev-1","detail-type":"` + topology.DetailControlRequest + `","source":"` + topology.EventSource + `","detail":{"rolloutId":"` + e.id() + `","command":"promote","actor":"carol"}}`)
 	for range 2 {
-		if _, err := w.ctl.Control(w.ctx, raw); err != nil {
+		if _, err := invoke(w.ctx, w.ctl.Control, raw); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -268,7 +268,7 @@ func TestControlSamplesCarryCommandIDs(t *testing.T) {
 	}
 	raw = []byte(strings.ReplaceAll(strings.ReplaceAll(string(raw), sampleRolloutID, e.id()), `"abort"`, `"promote"`))
 	for range 2 {
-		res, err := w.ctl.Control(w.ctx, raw)
+		res, err := invoke(w.ctx, w.ctl.Control, raw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,7 +284,7 @@ func TestControlTakesTheLambdaRequestID(t *testing.T) {
 	ctx := lambdacontext.NewContext(w.ctx, &lambdacontext.LambdaContext{AwsRequestID: "8f5c2b1e-request"})
 	raw := []byte(`{"rolloutId":"` + e.id() + `","command":"promote","actor":"alice"}`)
 	for range 2 {
-		res, err := w.ctl.Control(ctx, raw)
+		res, err := invoke(ctx, w.ctl.Control, raw)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -719,7 +719,7 @@ func TestControl(t *testing.T) {
 	t.Run("as an EventBridge event", func(t *testing.T) {
 		w, e := startOrders(t, canary)
 		raw := fmt.Sprintf(`{"version":"0","id":"event-abort-1","detail-type":%q,"source":%q,"detail":{"rolloutId":%q,"command":"abort","actor":"carol"}}`, topology.DetailControlRequest, topology.EventSource, e.id())
-		if _, err := w.ctl.Control(w.ctx, []byte(raw)); err != nil {
+		if _, err := invoke(w.ctx, w.ctl.Control, []byte(raw)); err != nil {
 			t.Fatal(err)
 		}
 		wantPhase(t, w, e.id(), rollout.Aborted, "")

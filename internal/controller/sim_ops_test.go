@@ -250,7 +250,7 @@ func (s *sim) alarmEvent(name string, from, to rollout.AlarmState) {
 	})
 	running := s.runningGuardedBy(name, to)
 	storeFaults, commandWrites := s.storeFaults, s.commandWrites
-	res, err := s.ctl.Rollback(s.w.ctx, raw)
+	res, err := invoke(s.w.ctx, s.ctl.Rollback, raw)
 	s.logf("rollback on %s %s → %d rollouts, %s", name, to, len(res.Rollouts), errText(err))
 	if s.storeFaults == storeFaults && s.commandWrites == commandWrites && !s.calm {
 		s.checkRollbackCompletes(name, running, err)
@@ -339,7 +339,7 @@ func (s *sim) control(c simCommand) {
 	defer s.forRollout(c.rollout)()
 	before, _ := s.record(c.rollout)
 	s.frames[len(s.frames)-1].command = c.id
-	res, err := s.ctl.Control(s.w.ctx, raw)
+	res, err := invoke(s.w.ctx, s.ctl.Control, raw)
 	s.frames[len(s.frames)-1].command = ""
 	s.logf("control %s → %s %d%% %s", c.id, res.Phase, res.Weights.Candidate, errText(err))
 	// An abort that succeeded, or that the controller could not apply (Internal), must

@@ -111,7 +111,7 @@ func (s *sim) continuation(sc controller.Schedule) {
 	s.frames = append(s.frames, simFrame{kind: "continuation"})
 	defer func() { s.frames = s.frames[:len(s.frames)-1] }()
 	defer s.forRollout(in.RolloutID)()
-	res, err := s.ctl.Rollback(s.w.ctx, json.RawMessage(sc.Input))
+	res, err := invoke(s.w.ctx, s.ctl.Rollback, json.RawMessage(sc.Input))
 	reason := ""
 	if len(res.Rollouts) == 1 {
 		reason = res.Rollouts[0].Reason

@@ -1,5 +1,5 @@
 // Package wiring builds the controller from the environment and the SDK configuration, and
-// dispatches an event to a use case by function name: the Lambda mains, `make invoke-<fn>`
+// adapts its use cases to the Lambda runtime (Typed): the Lambda mains, `make invoke-<fn>`
 // and local mode's in-process functions all go through it, so they cannot wire differently.
 package wiring
 
@@ -233,16 +233,60 @@ func (h requestIDHandler) WithGroup(name string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(name)}
 }
 
-// Handler is the function's handler for lambda.Start: the use case with its errors coded,
-// so that Step Functions sees "InvalidDefinition", never "wrapError". Its errors are
-// messages.InvokeResponse_Error values, which aws-lambda-go reports as they are
+// Typed is a use case as lambda.Start takes it, for a function's main: the payload is
+// decoded into the use case's input (controller.Decode: bad input is InvalidEvent), the use
+// case runs with the function's budget priority, and its error reaches the runtime as
+// LambdaError makes it, so that Step Functions sees "InvalidDefinition", never "wrapError".
+func Typed[In, Out any](function string, use func(context.Context, In) (Out, error)) func(context.Context, json.RawMessage) (Out, error) {
+	h := run(function, use)
+	return func(ctx context.Context, payload json.RawMessage) (Out, error) {
+		out, err := h(ctx, payload)
+		if err != nil {
+			var none Out
+			return none, LambdaError(err)
+		}
+		return out, nil
+	}
+}
+
+// run is Typed short of the Lambda boundary: its error is the use case's, with its chain
+// (errors.Is and errors.As see through it).
+func run[In, Out any](function string, use func(context.Context, In) (Out, error)) func(context.Context, json.RawMessage) (Out, error) {
+	return func(ctx context.Context, payload json.RawMessage) (Out, error) {
+		var in In
+		if err := controller.Decode(payload, &in); err != nil {
+			var none Out
+			return none, err
+		}
+		return use(withFunctionPriority(ctx, function), in)
+	}
+}
+
+// Empty adapts a use case that answers nothing but its error (register) to one that
+// answers {}, as the function always has.
+func Empty[In any](use func(context.Context, In) error) func(context.Context, In) (struct{}, error) {
+	return func(ctx context.Context, in In) (struct{}, error) {
+		return struct{}{}, use(ctx, in)
+	}
+}
+
+// LambdaError is err as the function reports it: the code of the controller.Error it holds
+// as errorType (Internal when it holds none), and that error's text as errorMessage. It is
+// a messages.InvokeResponse_Error value, which aws-lambda-go reports as it is
 // (lambda/errors.go): any other error it would name by its Go type.
+func LambdaError(err error) messages.InvokeResponse_Error {
+	return messages.InvokeResponse_Error{Type: controller.ErrorCode(err), Message: controller.ErrorMessage(err)}
+}
+
+// Handler is function's use case over c for callers that choose the function by name
+// (`make invoke-<fn>`, local mode's in-process functions): its Typed handler, answering any.
 func Handler(c *controller.Controller, function string) (func(context.Context, json.RawMessage) (any, error), error) {
-	if _, ok := handlers[function]; !ok {
+	h, ok := byName(c, function)
+	if !ok {
 		return nil, fmt.Errorf("unknown function %q (want one of %s)", function, strings.Join(topology.Functions, ", "))
 	}
 	return func(ctx context.Context, payload json.RawMessage) (any, error) {
-		out, err := Dispatch(ctx, c, function, payload)
+		out, err := h(ctx, payload)
 		if err != nil {
 			return nil, LambdaError(err)
 		}
@@ -250,76 +294,54 @@ func Handler(c *controller.Controller, function string) (func(context.Context, j
 	}, nil
 }
 
-// LambdaError is err as the function reports it: the code of the controller.Error it holds
-// as errorType (Internal when it holds none), and that error's text as errorMessage.
-func LambdaError(err error) messages.InvokeResponse_Error {
-	return messages.InvokeResponse_Error{Type: controller.ErrorCode(err), Message: controller.ErrorMessage(err)}
-}
-
-// handlers decode a payload into each use case's input.
-var handlers = map[string]func(context.Context, *controller.Controller, json.RawMessage) (any, error){
-	"prepare": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
-		var s controller.State
-		if err := decode(p, &s); err != nil {
-			return nil, err
-		}
-		return c.Prepare(ctx, s)
-	},
-	"register": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
-		var in controller.RegisterInput
-		if err := decode(p, &in); err != nil {
-			return nil, err
-		}
-		return struct{}{}, c.Register(ctx, in)
-	},
-	"advance": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
-		var t controller.Tick
-		if err := decode(p, &t); err != nil {
-			return nil, err
-		}
-		return c.Advance(ctx, t)
-	},
-	"rollback": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
-		return c.Rollback(ctx, p)
-	},
-	"finalize": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
-		var s controller.State
-		if err := decode(p, &s); err != nil {
-			return nil, err
-		}
-		return c.Finalize(ctx, s)
-	},
-	"control": func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
-		return c.Control(ctx, p)
-	},
-	topology.DeployFunction: func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
-		ev, err := controller.DecodeDeployEvent(p)
-		if err != nil {
-			return nil, err
-		}
-		return c.Deploy(ctx, ev)
-	},
-	topology.DeployStatusFunction: func(ctx context.Context, c *controller.Controller, p json.RawMessage) (any, error) {
-		ev, err := controller.DecodeDeployEvent(p)
-		if err != nil {
-			return nil, err
-		}
-		return c.DeployStatus(ctx, ev)
-	},
-}
-
 // Dispatch runs one use case on a payload. Its error holds a controller.Error whose code
 // Handler reports, or none for an Internal error.
 func Dispatch(ctx context.Context, c *controller.Controller, function string, payload json.RawMessage) (any, error) {
-	h, ok := handlers[function]
+	h, ok := byName(c, function)
 	if !ok {
 		return nil, fmt.Errorf("unknown function %q", function)
 	}
-	out, err := h(withFunctionPriority(ctx, function), c, payload)
-	if err != nil {
-		return nil, err
+	return h(ctx, payload)
+}
+
+// byName is function's use case over c, as its main passes it to lambda.Start. It is a
+// switch in a function, not a table in a variable, so that a main, which names its own use
+// case, links no other (and none of the client calls only the others make).
+func byName(c *controller.Controller, function string) (untyped, bool) {
+	switch function {
+	case "prepare":
+		return answerAny(run(function, c.Prepare)), true
+	case "register":
+		return answerAny(run(function, Empty(c.Register))), true
+	case "advance":
+		return answerAny(run(function, c.Advance)), true
+	case "rollback":
+		return answerAny(run(function, c.Rollback)), true
+	case "finalize":
+		return answerAny(run(function, c.Finalize)), true
+	case "control":
+		return answerAny(run(function, c.Control)), true
+	case topology.DeployFunction:
+		return answerAny(run(function, c.Deploy)), true
+	case topology.DeployStatusFunction:
+		return answerAny(run(function, c.DeployStatus)), true
 	}
-	return out, nil
+	return nil, false
+}
+
+// untyped is a handler answering any, for the callers that choose a function by name.
+type untyped = func(context.Context, json.RawMessage) (any, error)
+
+// answerAny is h answering any: nil with an error, as the Lambda runtime ignores the answer
+// of a failed invocation.
+func answerAny[Out any](h func(context.Context, json.RawMessage) (Out, error)) untyped {
+	return func(ctx context.Context, payload json.RawMessage) (any, error) {
+		out, err := h(ctx, payload)
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
 }
 
 // withFunctionPriority gives the calls of the rollback function, which only ever puts
@@ -331,13 +353,6 @@ func withFunctionPriority(ctx context.Context, function string) context.Context 
 		return budget.WithPriority(ctx, budget.Rollback)
 	}
 	return ctx
-}
-
-func decode(p json.RawMessage, v any) error {
-	if err := json.Unmarshal(p, v); err != nil {
-		return &controller.Error{Code: controller.EInvalidEvent, Message: fmt.Sprintf("decode %T", v), Err: err}
-	}
-	return nil
 }
 
 // Timeout is the shortest of the functions' timeouts (topology.FunctionTimeout): the least

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/sfn-rollout/sfn-rollout/internal/budget"
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
@@ -171,12 +172,88 @@ func TestHandlerReportsTheCodeAsErrorType(t *testing.T) {
 	}
 }
 
+// run, Typed short of the Lambda boundary (Dispatch's), keeps the error's chain: the
+// controller's error, a sentinel under it and the decoder's error are all still found; Typed
+// reports the code to the runtime.
+func TestTypedKeepsTheErrorChain(t *testing.T) {
+	ctx := context.Background()
+	sentinel := errors.New("connection reset")
+	t.Run("the use case's named error", func(t *testing.T) {
+		use := func(context.Context, controller.Tick) (controller.Outcome, error) {
+			return controller.Outcome{}, fmt.Errorf("apply pause: %w", controller.Errorf(controller.ECommandRejected, "rollout has ended"))
+		}
+		_, err := run("control", use)(ctx, json.RawMessage(`{"rolloutId":"r-1"}`))
+		var coded *controller.Error
+		if !errors.As(err, &coded) || controller.ErrorCode(err) != controller.ECommandRejected {
+			t.Errorf("error %v (%T), want CommandRejected", err, err)
+		}
+		_, err = Typed("control", use)(ctx, json.RawMessage(`{"rolloutId":"r-1"}`))
+		if got, ok := err.(messages.InvokeResponse_Error); !ok || got.Type != controller.ECommandRejected || got.Message != "rollout has ended" {
+			t.Errorf("the runtime sees %T %+v, want errorType CommandRejected", err, err)
+		}
+	})
+	t.Run("an error no use case named", func(t *testing.T) {
+		h := run("advance", func(context.Context, controller.Tick) (controller.Outcome, error) {
+			return controller.Outcome{}, fmt.Errorf("read r-1: %w", sentinel)
+		})
+		_, err := h(ctx, json.RawMessage(`{"rolloutId":"r-1"}`))
+		if !errors.Is(err, sentinel) || controller.ErrorCode(err) != controller.EInternal {
+			t.Errorf("error %v (%s), want Internal over the sentinel", err, controller.ErrorCode(err))
+		}
+	})
+	t.Run("a payload that does not decode", func(t *testing.T) {
+		called := false
+		h := run("advance", func(context.Context, controller.Tick) (controller.Outcome, error) {
+			called = true
+			return controller.Outcome{}, nil
+		})
+		_, err := h(ctx, json.RawMessage(`{"rolloutId":1}`))
+		var typeErr *json.UnmarshalTypeError
+		if called || controller.ErrorCode(err) != controller.EInvalidEvent || !errors.As(err, &typeErr) {
+			t.Errorf("error %v (called %v), want InvalidEvent over the decoder's error", err, called)
+		}
+	})
+	t.Run("an input that decodes itself", func(t *testing.T) {
+		h := run("rollback", func(context.Context, controller.RollbackInput) (controller.RollbackResult, error) {
+			t.Error("the use case ran on bad input")
+			return controller.RollbackResult{}, nil
+		})
+		_, err := h(ctx, json.RawMessage(`{"rolloutId":"r-1","turnAt":"2026-12-05T19:00:01Z","alarm":"x"}`))
+		if controller.ErrorCode(err) != controller.EInvalidEvent || !strings.Contains(err.Error(), "decode continuation") {
+			t.Errorf("error %v, want the continuation's InvalidEvent", err)
+		}
+	})
+}
+
+// Typed runs the rollback function's use case at Rollback priority, and register answers {}.
+func TestTypedRunsTheFunction(t *testing.T) {
+	var got budget.Priority
+	rollback := Typed("rollback", func(ctx context.Context, _ controller.RollbackInput) (controller.RollbackResult, error) {
+		got = budget.PriorityOf(ctx)
+		return controller.RollbackResult{}, nil
+	})
+	if _, err := rollback(context.Background(), json.RawMessage(`{"rolloutId":"r-1","turnAt":"2026-12-05T19:00:01Z"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got != budget.Rollback {
+		t.Errorf("rollback ran at priority %v, want Rollback", got)
+	}
+	register := Typed("register", Empty(func(context.Context, controller.RegisterInput) error { return nil }))
+	out, err := register(context.Background(), json.RawMessage(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(out); string(b) != "{}" {
+		t.Errorf("register answered %s, want {}", b)
+	}
+}
+
 func TestHandlerRefusesUnknownFunction(t *testing.T) {
 	if _, err := Handler(nil, "nosuch"); err == nil {
 		t.Fatal("Handler accepted an unknown function")
 	}
 	for _, fn := range topology.Functions {
-		if _, ok := handlers[fn]; !ok {
+		if _, ok := byName(nil, fn); !ok {
 			t.Errorf("topology names function %s that wiring cannot dispatch", fn)
 		}
 	}
