@@ -3,9 +3,6 @@
 package main
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
@@ -14,10 +11,6 @@ import (
 )
 
 func main() {
-	c, err := wiring.FromEnv("control", withsfn.Client, withevents.Client)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	c := wiring.MustFromEnv("control", withsfn.Client, withevents.Client)
 	lambda.Start(wiring.Typed("control", c.Control))
 }

@@ -4,9 +4,6 @@
 package main
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
@@ -16,10 +13,6 @@ import (
 )
 
 func main() {
-	c, err := wiring.FromEnv("deploy", withsfn.Client, withs3.Client, withevents.Client)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	c := wiring.MustFromEnv("deploy", withsfn.Client, withs3.Client, withevents.Client)
 	lambda.Start(wiring.Typed("deploy", c.Deploy))
 }

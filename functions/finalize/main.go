@@ -3,9 +3,6 @@
 package main
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
@@ -15,10 +12,6 @@ import (
 )
 
 func main() {
-	c, err := wiring.FromEnv("finalize", withsfn.Client, withcloudwatch.Client, withevents.Client)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	c := wiring.MustFromEnv("finalize", withsfn.Client, withcloudwatch.Client, withevents.Client)
 	lambda.Start(wiring.Typed("finalize", c.Finalize))
 }

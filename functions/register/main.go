@@ -3,9 +3,6 @@
 package main
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
@@ -16,10 +13,6 @@ import (
 )
 
 func main() {
-	c, err := wiring.FromEnv("register", withsfn.Client, withcloudwatch.Client, withscheduler.Client, withevents.Client)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	c := wiring.MustFromEnv("register", withsfn.Client, withcloudwatch.Client, withscheduler.Client, withevents.Client)
 	lambda.Start(wiring.Typed("register", wiring.Empty(c.Register)))
 }

@@ -192,6 +192,18 @@ func (wallSleep) Sleep(ctx context.Context, d time.Duration) error {
 	return budget.WallClock{}.Sleep(ctx, d)
 }
 
+// MustFromEnv is FromEnv for a function's main: a controller it cannot build ends the
+// process with the reason on stderr, before the Lambda runtime starts (Lambda reports it as
+// an init error).
+func MustFromEnv(function string, clients ...Client) *controller.Controller {
+	c, err := FromEnv(function, clients...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	return c
+}
+
 // FromEnv is what a Lambda's main does once per cold start: the settings and the SDK
 // configuration from the environment (awsapi.EnvConfig), and the clients the main names.
 func FromEnv(function string, clients ...Client) (*controller.Controller, error) {
