@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -206,6 +208,30 @@ func TestEveryMainIsWiredWithItsClients(t *testing.T) {
 		out, _ := run.CombinedOutput()
 		if !strings.Contains(string(out), "AWS_LAMBDA_RUNTIME_API") {
 			t.Errorf("%s stopped before the Lambda runtime: %s", fn, out)
+		}
+	}
+}
+
+// Each main runs the use case named as its function (functions/<name> ↔ the controller's
+// <Name> method) and names that function to both MustFromEnv and Typed: the compiler cannot
+// tell Typed("advance", c.Rollback) from the right pairing, and the name sets the budget
+// priority.
+func TestEveryMainRunsItsOwnUseCase(t *testing.T) {
+	wired := regexp.MustCompile(`wiring\.MustFromEnv\("(\w+)"`)
+	started := regexp.MustCompile(`lambda\.Start\(wiring\.Typed\("(\w+)", (?:wiring\.Empty\()?c\.(\w+)\)`)
+	for _, fn := range topology.Functions {
+		src, err := os.ReadFile(filepath.Join("..", "..", "functions", fn, "main.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := wired.FindSubmatch(src)
+		s := started.FindSubmatch(src)
+		if w == nil || s == nil {
+			t.Errorf("%s: main does not read c := wiring.MustFromEnv(%q, …) then lambda.Start(wiring.Typed(%q, c.<UseCase>))", fn, fn, fn)
+			continue
+		}
+		if string(w[1]) != fn || string(s[1]) != fn || strings.ToLower(string(s[2])) != fn {
+			t.Errorf("functions/%s runs MustFromEnv(%q) and Typed(%q, c.%s)", fn, w[1], s[1], s[2])
 		}
 	}
 }
