@@ -30,6 +30,7 @@ import (
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
+	"github.com/sfn-rollout/sfn-rollout/internal/wiring"
 )
 
 // CheckStatus is how one doctor check ended.
@@ -75,7 +76,8 @@ must be, and prints a fix for everything that is not:
 
   stack         the stack's outputs (on a local endpoint, its /_sfn-rollout/config), the rollout
                 table, the controller state machine
-  functions     the eight functions exist, are active, and name the stack's table, schedule group and bucket
+  functions     the eight functions exist, are active, have the environment they need to start, and
+                name the stack's table, schedule group, bucket and advance and rollback functions
   rules         the uploads, alarms and control rules are enabled, with the right pattern, and
                 target the controller state machine, rollback and control
   bucket        the artifacts bucket sends its events to EventBridge
@@ -273,8 +275,8 @@ func (d *doctor) tableAndController(ctx context.Context) {
 }
 
 // checkFunctions: each of topology.Functions (the rollout's six and the deploy custom
-// resource's two) exists, is active, and (where it reports its environment) names the
-// stack's table, schedule group and bucket.
+// resource's two) exists, is active, and (where it reports its environment) can start with
+// it and names this stack's resources (envProblems).
 func (d *doctor) checkFunctions(ctx context.Context) {
 	for _, fn := range topology.Functions {
 		name := topology.FunctionName(d.stack, fn)
@@ -291,15 +293,8 @@ func (d *doctor) checkFunctions(ctx context.Context) {
 		if out.LastUpdateStatus == "Failed" {
 			problems = append(problems, "last update failed: "+aws.ToString(out.LastUpdateStatusReason))
 		}
-		env := map[string]string{}
 		if out.Environment != nil {
-			env = out.Environment.Variables
-		}
-		// The deploy function also names the artifacts bucket it writes definitions to.
-		for key, want := range map[string]string{topology.EnvTable: d.table, topology.EnvScheduleGroup: d.scheduleGroup, topology.EnvBucket: d.bucket} {
-			if got, ok := env[key]; ok && got != want {
-				problems = append(problems, fmt.Sprintf("%s=%s, the stack's is %s", key, got, want))
-			}
+			problems = append(problems, d.envProblems(aws.ToString(out.FunctionArn), out.Environment.Variables)...)
 		}
 		if len(problems) > 0 {
 			sort.Strings(problems)
@@ -310,10 +305,36 @@ func (d *doctor) checkFunctions(ctx context.Context) {
 		if out.Environment == nil {
 			detail += " (no environment reported: local mode's functions run in-process)"
 		} else {
-			detail += ", with the stack's table and schedule group"
+			detail += ", with the stack's table, schedule group and functions"
 		}
 		d.pass("functions", fn, detail)
 	}
+}
+
+// envProblems are what a function's environment says against the stack: a variable the
+// function needs to start that is missing or does not parse (code newer than the stack that
+// set its environment: the function fails at every cold start), another stack's table,
+// schedule group or bucket, or advance and rollback ARNs (the schedules' targets) that are
+// not this stack's functions. arn is the function's own ARN.
+func (d *doctor) envProblems(arn string, env map[string]string) []string {
+	var problems []string
+	if _, err := wiring.SettingsFromEnv(func(k string) string { return env[k] }); err != nil {
+		problems = append(problems, "cannot start: "+err.Error())
+	}
+	want := map[string]string{topology.EnvTable: d.table, topology.EnvScheduleGroup: d.scheduleGroup, topology.EnvBucket: d.bucket}
+	if i := strings.LastIndex(arn, ":function:"); i >= 0 {
+		prefix := arn[:i+len(":function:")]
+		want[topology.EnvAdvanceFunctionArn] = prefix + topology.FunctionName(d.stack, "advance")
+		want[topology.EnvRollbackFunctionArn] = prefix + topology.FunctionName(d.stack, "rollback")
+	}
+	for key, w := range want {
+		// The deploy function alone names the artifacts bucket it writes definitions to.
+		if got, ok := env[key]; ok && got != "" && got != w {
+			problems = append(problems, fmt.Sprintf("%s=%s, the stack's is %s", key, got, w))
+		}
+	}
+	sort.Strings(problems)
+	return problems
 }
 
 // expectedRule is a rule the stack creates: what it matches and what it starts.

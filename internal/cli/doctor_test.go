@@ -2,9 +2,11 @@ package cli
 
 import (
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
+	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
 
 func TestGoldenDoctor(t *testing.T) {
@@ -50,6 +52,47 @@ func TestSamePattern(t *testing.T) {
 	for _, other := range []string{`{"source":["aws.s3"]}`, `{"detail":{"bucket":{"name":["c"]}},"source":["aws.s3"]}`, `not json`} {
 		if samePattern(other, want) {
 			t.Errorf("%s reads as the stack's pattern", other)
+		}
+	}
+}
+
+// A function's environment is held against the stack: what it needs to start (a stack older
+// than the function's code lacks SFN_ROLLOUT_ROLLBACK_FUNCTION_ARN, and the function fails at
+// every cold start), and the names of this stack's resources.
+func TestFunctionEnvProblems(t *testing.T) {
+	d := &doctor{stack: "ops", table: "t", scheduleGroup: "ops", bucket: "b"}
+	const arn = "arn:aws:lambda:us-east-1:000000000000:function:ops-register"
+	good := func() map[string]string {
+		return map[string]string{
+			topology.EnvTable:               "t",
+			topology.EnvScheduleGroup:       "ops",
+			topology.EnvSchedulerRoleArn:    "arn:aws:iam::000000000000:role/ops-scheduler",
+			topology.EnvAdvanceFunctionArn:  "arn:aws:lambda:us-east-1:000000000000:function:ops-advance",
+			topology.EnvRollbackFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:ops-rollback",
+		}
+	}
+	if p := d.envProblems(arn, good()); len(p) != 0 {
+		t.Errorf("the stack's own environment: %q", p)
+	}
+	tests := []struct {
+		name string
+		edit func(map[string]string)
+		want string
+	}{
+		{"a stack older than the code", func(e map[string]string) { delete(e, topology.EnvRollbackFunctionArn) }, "cannot start: missing environment: " + topology.EnvRollbackFunctionArn},
+		{"another stack's table", func(e map[string]string) { e[topology.EnvTable] = "other" }, topology.EnvTable + "=other, the stack's is t"},
+		{"another stack's rollback", func(e map[string]string) {
+			e[topology.EnvRollbackFunctionArn] = "arn:aws:lambda:us-east-1:000000000000:function:dev-rollback"
+		}, "the stack's is arn:aws:lambda:us-east-1:000000000000:function:ops-rollback"},
+		{"a deploy function writing to another bucket", func(e map[string]string) { e[topology.EnvBucket] = "elsewhere" }, topology.EnvBucket + "=elsewhere, the stack's is b"},
+		{"a setting that does not parse", func(e map[string]string) { e[topology.EnvMinInterval] = "soon" }, "cannot start: " + topology.EnvMinInterval},
+	}
+	for _, tt := range tests {
+		env := good()
+		tt.edit(env)
+		p := d.envProblems(arn, env)
+		if len(p) != 1 || !strings.Contains(p[0], tt.want) {
+			t.Errorf("%s: problems %q, want one naming %q", tt.name, p, tt.want)
 		}
 	}
 }
