@@ -294,7 +294,7 @@ func (d *doctor) checkFunctions(ctx context.Context) {
 			problems = append(problems, "last update failed: "+aws.ToString(out.LastUpdateStatusReason))
 		}
 		if out.Environment != nil {
-			problems = append(problems, d.envProblems(aws.ToString(out.FunctionArn), out.Environment.Variables)...)
+			problems = append(problems, d.envProblems(fn, aws.ToString(out.FunctionArn), out.Environment.Variables)...)
 		}
 		if len(problems) > 0 {
 			sort.Strings(problems)
@@ -316,9 +316,9 @@ func (d *doctor) checkFunctions(ctx context.Context) {
 // set its environment: the function fails at every cold start), another stack's table,
 // schedule group or bucket, or advance and rollback ARNs (the schedules' targets) that are
 // not this stack's functions. arn is the function's own ARN.
-func (d *doctor) envProblems(arn string, env map[string]string) []string {
+func (d *doctor) envProblems(fn, arn string, env map[string]string) []string {
 	var problems []string
-	if _, err := wiring.SettingsFromEnv(func(k string) string { return env[k] }); err != nil {
+	if _, err := wiring.FunctionSettings(fn, func(k string) string { return env[k] }); err != nil {
 		problems = append(problems, "cannot start: "+err.Error())
 	}
 	want := map[string]string{topology.EnvTable: d.table, topology.EnvScheduleGroup: d.scheduleGroup, topology.EnvBucket: d.bucket}

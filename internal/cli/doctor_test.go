@@ -71,26 +71,28 @@ func TestFunctionEnvProblems(t *testing.T) {
 			topology.EnvRollbackFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:ops-rollback",
 		}
 	}
-	if p := d.envProblems(arn, good()); len(p) != 0 {
+	if p := d.envProblems("register", arn, good()); len(p) != 0 {
 		t.Errorf("the stack's own environment: %q", p)
 	}
 	tests := []struct {
 		name string
+		fn   string
 		edit func(map[string]string)
 		want string
 	}{
-		{"a stack older than the code", func(e map[string]string) { delete(e, topology.EnvRollbackFunctionArn) }, "cannot start: missing environment: " + topology.EnvRollbackFunctionArn},
-		{"another stack's table", func(e map[string]string) { e[topology.EnvTable] = "other" }, topology.EnvTable + "=other, the stack's is t"},
-		{"another stack's rollback", func(e map[string]string) {
+		{"a stack older than the code", "register", func(e map[string]string) { delete(e, topology.EnvRollbackFunctionArn) }, "cannot start: missing environment: " + topology.EnvRollbackFunctionArn},
+		{"another stack's table", "register", func(e map[string]string) { e[topology.EnvTable] = "other" }, topology.EnvTable + "=other, the stack's is t"},
+		{"another stack's rollback", "register", func(e map[string]string) {
 			e[topology.EnvRollbackFunctionArn] = "arn:aws:lambda:us-east-1:000000000000:function:dev-rollback"
 		}, "the stack's is arn:aws:lambda:us-east-1:000000000000:function:ops-rollback"},
-		{"a deploy function writing to another bucket", func(e map[string]string) { e[topology.EnvBucket] = "elsewhere" }, topology.EnvBucket + "=elsewhere, the stack's is b"},
-		{"a setting that does not parse", func(e map[string]string) { e[topology.EnvMinInterval] = "soon" }, "cannot start: " + topology.EnvMinInterval},
+		{"a deploy function writing to another bucket", topology.DeployFunction, func(e map[string]string) { e[topology.EnvBucket] = "elsewhere" }, topology.EnvBucket + "=elsewhere, the stack's is b"},
+		{"a deploy function without its bucket", topology.DeployFunction, func(map[string]string) {}, "cannot start: missing environment: " + topology.EnvBucket},
+		{"a setting that does not parse", "register", func(e map[string]string) { e[topology.EnvMinInterval] = "soon" }, "cannot start: " + topology.EnvMinInterval},
 	}
 	for _, tt := range tests {
 		env := good()
 		tt.edit(env)
-		p := d.envProblems(arn, env)
+		p := d.envProblems(tt.fn, arn, env)
 		if len(p) != 1 || !strings.Contains(p[0], tt.want) {
 			t.Errorf("%s: problems %q, want one naming %q", tt.name, p, tt.want)
 		}

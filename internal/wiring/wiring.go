@@ -61,8 +61,8 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		return s, fmt.Errorf("missing environment: %s", strings.Join(missing, ", "))
 	}
 	s.EventBus = orDefault(getenv(topology.EnvEventBus), topology.DefaultEventBus)
-	// The artifacts bucket: the deploy function writes definitions to it (FromEnv requires it
-	// there); the others read it from their events.
+	// The artifacts bucket: the deploy function writes definitions to it (FunctionSettings
+	// requires it there); the others read it from their events.
 	s.Controller.Bucket = strings.TrimSpace(getenv(topology.EnvBucket))
 	s.Controller.TickRate = orDefault(getenv(topology.EnvTickRate), topology.DefaultTickRate)
 	minInterval, err := rollout.ParseDuration(orDefault(getenv(topology.EnvMinInterval), topology.DefaultMinInterval))
@@ -204,15 +204,26 @@ func MustFromEnv(function string, clients ...Client) *controller.Controller {
 	return c
 }
 
+// FunctionSettings are function's settings from its environment: SettingsFromEnv, and the
+// artifacts bucket for the deploy function, which writes definitions to it. An error is what
+// stops the function at its cold start.
+func FunctionSettings(function string, getenv func(string) string) (Settings, error) {
+	s, err := SettingsFromEnv(getenv)
+	if err != nil {
+		return s, err
+	}
+	if function == topology.DeployFunction && s.Controller.Bucket == "" {
+		return s, fmt.Errorf("missing environment: %s", topology.EnvBucket)
+	}
+	return s, nil
+}
+
 // FromEnv is what a Lambda's main does once per cold start: the settings and the SDK
 // configuration from the environment (awsapi.EnvConfig), and the clients the main names.
 func FromEnv(function string, clients ...Client) (*controller.Controller, error) {
-	s, err := SettingsFromEnv(os.Getenv)
+	s, err := FunctionSettings(function, os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", function, err)
-	}
-	if function == topology.DeployFunction && s.Controller.Bucket == "" {
-		return nil, fmt.Errorf("%s: missing environment: %s", function, topology.EnvBucket)
 	}
 	cfg, err := awsapi.EnvConfig(os.Getenv)
 	if err != nil {
@@ -250,7 +261,11 @@ func (h requestIDHandler) WithGroup(name string) slog.Handler {
 // case runs with the function's budget priority, and its error reaches the runtime as
 // LambdaError makes it, so that Step Functions sees "InvalidDefinition", never "wrapError".
 func Typed[In, Out any](function string, use func(context.Context, In) (Out, error)) func(context.Context, json.RawMessage) (Out, error) {
-	h := run(function, use)
+	return atBoundary(run(function, use))
+}
+
+// atBoundary is h at the Lambda boundary: its error as LambdaError makes it.
+func atBoundary[Out any](h func(context.Context, json.RawMessage) (Out, error)) func(context.Context, json.RawMessage) (Out, error) {
 	return func(ctx context.Context, payload json.RawMessage) (Out, error) {
 		out, err := h(ctx, payload)
 		if err != nil {
@@ -297,13 +312,7 @@ func Handler(c *controller.Controller, function string) (func(context.Context, j
 	if !ok {
 		return nil, fmt.Errorf("unknown function %q (want one of %s)", function, strings.Join(topology.Functions, ", "))
 	}
-	return func(ctx context.Context, payload json.RawMessage) (any, error) {
-		out, err := h(ctx, payload)
-		if err != nil {
-			return nil, LambdaError(err)
-		}
-		return out, nil
-	}, nil
+	return atBoundary(h), nil
 }
 
 // Dispatch runs one use case on a payload. Its error holds a controller.Error whose code
