@@ -87,15 +87,23 @@ func TestSettingsFromEnv(t *testing.T) {
 	}
 }
 
-func TestDispatchNamesErrors(t *testing.T) {
+// clientless is a controller built without AWS clients: enough to decode payloads and name
+// their errors.
+func clientless(t *testing.T) *controller.Controller {
+	t.Helper()
 	s, err := SettingsFromEnv(env(fullEnv()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Build("", aws.Config{Region: "us-east-1"}, s, nil, nil) // decoding needs no client
+	c, err := Build("", aws.Config{Region: "us-east-1"}, s, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+func TestDispatchNamesErrors(t *testing.T) {
+	c := clientless(t)
 	tests := []struct {
 		name, function, payload, wantType string
 	}{
@@ -124,14 +132,7 @@ func TestDispatchNamesErrors(t *testing.T) {
 // is (any other error it names by its Go type): errorType is the code, errorMessage the coded
 // error's text without what wraps it.
 func TestHandlerReportsTheCodeAsErrorType(t *testing.T) {
-	s, err := SettingsFromEnv(env(fullEnv()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Build("", aws.Config{Region: "us-east-1"}, s, nil, nil) // decoding needs no client
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := clientless(t)
 	h, err := Handler(c, "control")
 	if err != nil {
 		t.Fatal(err)
