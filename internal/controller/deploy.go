@@ -449,15 +449,6 @@ func soleVersion(routing []rollout.Route) (string, bool) {
 	return only, only != ""
 }
 
-// hasDefinition reports whether a version holds the definition, compared as JSON values.
-func (c *Controller) hasDefinition(ctx context.Context, versionArn, definition string) (bool, error) {
-	v, err := retryCall(ctx, c, func() (StateMachine, error) { return c.StateMachines.Describe(ctx, versionArn) })
-	if err != nil {
-		return false, transient(fmt.Errorf("describe version %s: %w", versionArn, err))
-	}
-	return sameJSON(v.Definition, definition), nil
-}
-
 // deployUpload puts the definition where any upload goes, with the Metadata property's
 // entries and the request's id, and answers the rollout the upload starts. A retried
 // request (Lambda's retry of the framework, the framework's own) finds its upload as the

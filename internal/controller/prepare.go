@@ -614,11 +614,11 @@ func (c *Controller) publish(ctx context.Context, r *rollout.Rollout, u upload, 
 	// read it again before the first step's own read.
 	seen := 0
 	r.AliasConfirmed, r.AliasReadAt = &seen, c.now()
-	stable, err := retryCall(ctx, c, func() (StateMachine, error) { return c.StateMachines.Describe(ctx, r.StableVersionArn) })
+	same, err := c.hasDefinition(ctx, r.StableVersionArn, in.definition)
 	if err != nil {
-		return transient(fmt.Errorf("describe stable version %s: %w", r.StableVersionArn, err))
+		return err
 	}
-	if sameJSON(stable.Definition, in.definition) {
+	if same {
 		return c.release(ctx, *r, Errorf(ENothingToDeploy, "%s is the definition of the stable version %s: nothing to deploy", r.Upload.Key, r.StableVersionArn))
 	}
 	desc := fmt.Sprintf("sfn-rollout %s from s3://%s/%s", r.ID, r.Upload.Bucket, r.Upload.Key)
@@ -748,4 +748,13 @@ func ResolvePolicy(ctx context.Context, artifacts Artifacts, bucket string, key 
 		return rollout.Policy{}, nil, Errorf(EInvalidPolicy, "policy field %q: %q is the alias being rolled out; the test alias must be another", "testAlias", policy.TestAlias)
 	}
 	return policy, layers, nil
+}
+
+// hasDefinition reports whether a version holds the definition, compared as JSON values.
+func (c *Controller) hasDefinition(ctx context.Context, versionArn, definition string) (bool, error) {
+	v, err := retryCall(ctx, c, func() (StateMachine, error) { return c.StateMachines.Describe(ctx, versionArn) })
+	if err != nil {
+		return false, transient(fmt.Errorf("describe version %s: %w", versionArn, err))
+	}
+	return sameJSON(v.Definition, definition), nil
 }
