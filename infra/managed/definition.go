@@ -45,7 +45,8 @@ const (
 
 func checkSubstitutions(subs map[string]*string) error {
 	var errs []error
-	for _, k := range slices.Sorted(maps.Keys(subs)) {
+	keys := slices.Sorted(maps.Keys(subs))
+	for _, k := range keys {
 		if !substitutionKey.MatchString(k) {
 			errs = append(errs, fmt.Errorf("definition substitution %q: want 1-255 letters, digits or '_'", k))
 			continue
@@ -61,7 +62,7 @@ func checkSubstitutions(subs map[string]*string) error {
 		if *awscdk.Token_IsUnresolved(v) {
 			continue
 		}
-		for _, other := range slices.Sorted(maps.Keys(subs)) {
+		for _, other := range keys {
 			if strings.Contains(*v, "${"+other+"}") {
 				errs = append(errs, fmt.Errorf("definition substitution %q holds ${%s}: CloudFormation would substitute it again in the state machine but not in the deployed definition", k, other))
 			}
