@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -116,10 +115,6 @@ type deployRequest struct {
 	metadata   map[string]string
 }
 
-// aliasNamePattern is Step Functions' rule for alias names (AWS_BEHAVIOUR.md): a non-digit
-// somewhere, so that an alias ARN never reads as a version ARN.
-var aliasNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_\-.]*[a-zA-Z_\-.][a-zA-Z0-9_\-.]*$`)
-
 // parseDeploy checks a Create or Update's properties before anything is read or written.
 func parseDeploy(ev DeployEvent) (deployRequest, error) {
 	p := ev.ResourceProperties
@@ -160,7 +155,7 @@ func parseDeploy(ev DeployEvent) (deployRequest, error) {
 		return req, Errorf(EInvalidEvent, "property %s %q is not a state machine ARN (arn:<partition>:states:<region>:<account>:stateMachine:<name>)", topology.DeployPropStateMachineArn, req.smArn)
 	}
 	req.smName = parts[6]
-	if len(req.aliasName) > 80 || !aliasNamePattern.MatchString(req.aliasName) {
+	if !rollout.ValidAliasName(req.aliasName) {
 		return req, Errorf(EInvalidEvent, "property %s %q is not an alias name (1-80 of letters, digits, _ - ., not all digits)", topology.DeployPropAliasName, req.aliasName)
 	}
 	req.aliasArn = topology.AliasArn(req.smArn, req.aliasName)

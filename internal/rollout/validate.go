@@ -24,7 +24,17 @@ const (
 	DefaultGrowth      = 2.0
 )
 
+// aliasName is Step Functions' rule for alias names (AWS_BEHAVIOUR.md),
+// `^(?=.*[a-zA-Z_\-\.])[a-zA-Z0-9_\-\.]+$`, written without the lookahead Go's regexp lacks.
 var aliasName = regexp.MustCompile(`^[a-zA-Z0-9_\-.]*[a-zA-Z_\-.][a-zA-Z0-9_\-.]*$`)
+
+// ValidAliasName reports whether name is a Step Functions alias name: 1–80 of letters,
+// digits, '_', '-' and '.', at least one of them not a digit, so that an alias ARN never
+// reads as a version ARN. The policy's testAlias and the deploy custom resource's alias
+// are held to it.
+func ValidAliasName(name string) bool {
+	return len(name) <= 80 && aliasName.MatchString(name)
+}
 
 // withDefaults fills what the user left out and the strategy implies.
 func (p Policy) withDefaults() Policy {
@@ -95,7 +105,7 @@ func (p Policy) validate(origin map[string]string) error {
 		}
 	case BlueGreen:
 		interval(false)
-		if p.TestAlias != "" && (len(p.TestAlias) > 80 || !aliasName.MatchString(p.TestAlias)) {
+		if p.TestAlias != "" && !ValidAliasName(p.TestAlias) {
 			bad("testAlias", "must be 1–80 of letters, digits, '-', '_', '.' with at least one non-digit, got %q", p.TestAlias)
 		}
 	case Custom:
