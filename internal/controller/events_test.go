@@ -411,3 +411,41 @@ func FuzzDecodeAlarmStateChange(f *testing.F) {
 		}
 	})
 }
+
+// Each EventBridge decoder takes its own kind of event alone: an upload is never read as an
+// alarm, nor an alarm as an upload, even where the detail's fields would fit.
+func TestEventDecodersRefuseTheOtherKind(t *testing.T) {
+	for _, c := range []struct{ file, decoder, want string }{
+		{"s3-object-created.json", "alarm", `not "CloudWatch Alarm State Change" from "aws.cloudwatch"`},
+		{"alarm-metric-ok-to-alarm.json", "upload", `not "Object Created" from "aws.s3"`},
+		{"scheduler-tick.json", "upload", `not "Object Created" from "aws.s3"`},
+	} {
+		raw, err := os.ReadFile(filepath.Join(eventsDir, c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.decoder == "alarm" {
+			_, _, err = controller.DecodeAlarmStateChange(raw)
+		} else {
+			_, _, err = controller.DecodeObjectCreated(raw)
+		}
+		if err == nil || controller.ErrorCode(err) != "InvalidEvent" || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s as an %s: %v, want InvalidEvent saying %s", c.file, c.decoder, err, c.want)
+		}
+	}
+	// The right kind with its detail's key fields empty.
+	for raw, want := range map[string]string{
+		`{"source":"aws.s3","detail-type":"Object Created","detail":{"bucket":{"name":"b"},"object":{}}}`:                 "Object Created event without bucket name or object key",
+		`{"source":"aws.cloudwatch","detail-type":"CloudWatch Alarm State Change","detail":{"alarmName":"a","state":{}}}`: "CloudWatch Alarm State Change event without alarmName or state.value",
+	} {
+		var err error
+		if strings.Contains(raw, "aws.s3") {
+			_, _, err = controller.DecodeObjectCreated([]byte(raw))
+		} else {
+			_, _, err = controller.DecodeAlarmStateChange([]byte(raw))
+		}
+		if err == nil || controller.ErrorCode(err) != "InvalidEvent" || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want InvalidEvent saying %s", raw, err, want)
+		}
+	}
+}

@@ -34,38 +34,34 @@ type AlarmStateValue struct {
 
 // DecodeObjectCreated reads an EventBridge "Object Created" event.
 func DecodeObjectCreated(raw []byte) (Envelope, ObjectCreated, error) {
-	var env Envelope
-	var d ObjectCreated
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return env, d, wrapf(EInvalidEvent, err, "decode event")
-	}
-	if env.Source != "aws.s3" || env.DetailType != "Object Created" {
-		return env, d, Errorf(EInvalidEvent, "event is %q from %q, not \"Object Created\" from \"aws.s3\"", env.DetailType, env.Source)
-	}
-	if err := json.Unmarshal(env.Detail, &d); err != nil {
-		return env, d, wrapf(EInvalidEvent, err, "decode Object Created detail")
-	}
-	if d.Bucket.Name == "" || d.Object.Key == "" {
-		return env, d, Errorf(EInvalidEvent, "Object Created event without bucket name or object key")
-	}
-	return env, d, nil
+	return decodeEvent(raw, "aws.s3", "Object Created", func(d ObjectCreated) bool {
+		return d.Bucket.Name != "" && d.Object.Key != ""
+	}, "bucket name or object key")
 }
 
 // DecodeAlarmStateChange reads an EventBridge "CloudWatch Alarm State Change" event.
 func DecodeAlarmStateChange(raw []byte) (Envelope, AlarmStateChange, error) {
+	return decodeEvent(raw, "aws.cloudwatch", "CloudWatch Alarm State Change", func(d AlarmStateChange) bool {
+		return d.AlarmName != "" && d.State.Value != ""
+	}, "alarmName or state.value")
+}
+
+// decodeEvent reads an EventBridge event of one source and detail-type and its detail, which
+// usable tells complete from not (lacking what needs names). Anything else is InvalidEvent.
+func decodeEvent[D any](raw []byte, source, detailType string, usable func(D) bool, needs string) (Envelope, D, error) {
 	var env Envelope
-	var d AlarmStateChange
+	var d D
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return env, d, wrapf(EInvalidEvent, err, "decode event")
 	}
-	if env.Source != "aws.cloudwatch" || env.DetailType != "CloudWatch Alarm State Change" {
-		return env, d, Errorf(EInvalidEvent, "event is %q from %q, not \"CloudWatch Alarm State Change\" from \"aws.cloudwatch\"", env.DetailType, env.Source)
+	if env.Source != source || env.DetailType != detailType {
+		return env, d, Errorf(EInvalidEvent, "event is %q from %q, not %q from %q", env.DetailType, env.Source, detailType, source)
 	}
 	if err := json.Unmarshal(env.Detail, &d); err != nil {
-		return env, d, wrapf(EInvalidEvent, err, "decode alarm state change detail")
+		return env, d, wrapf(EInvalidEvent, err, "decode %s detail", detailType)
 	}
-	if d.AlarmName == "" || d.State.Value == "" {
-		return env, d, Errorf(EInvalidEvent, "alarm state change without alarmName or state.value")
+	if !usable(d) {
+		return env, d, Errorf(EInvalidEvent, "%s event without %s", detailType, needs)
 	}
 	return env, d, nil
 }
