@@ -187,6 +187,7 @@ func runDoctor(ctx context.Context, a *app, stack string, refs []machineRef) Doc
 	}
 	d.tableAndController(ctx)
 	d.checkFunctions(ctx)
+	d.accountConcurrency(ctx)
 	d.rules(ctx)
 	d.bucketEvents(ctx)
 	d.scheduleGroupExists(ctx)
@@ -275,8 +276,8 @@ func (d *doctor) tableAndController(ctx context.Context) {
 }
 
 // checkFunctions: each of topology.Functions (the rollout's six and the deploy custom
-// resource's two) exists, is active, and (where it reports its environment) can start with
-// it and names this stack's resources (envProblems).
+// resource's two) exists, is active, (where it reports its environment) can start with it
+// and names this stack's resources (envProblems), and is not reserved a concurrency of 0.
 func (d *doctor) checkFunctions(ctx context.Context) {
 	for _, fn := range topology.Functions {
 		name := topology.FunctionName(d.stack, fn)
@@ -296,12 +297,26 @@ func (d *doctor) checkFunctions(ctx context.Context) {
 		if out.Environment != nil {
 			problems = append(problems, d.envProblems(fn, aws.ToString(out.FunctionArn), out.Environment.Variables)...)
 		}
+		fix := redeploy
+		reserved, err := d.a.lambda().GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String(name)})
+		switch {
+		case err != nil:
+			problems = append(problems, "reserved concurrency: "+OneLine(err))
+		case reserved.ReservedConcurrentExecutions != nil && *reserved.ReservedConcurrentExecutions == 0:
+			// Lambda throttles every invocation of it: no alarm is ever rolled back, or no
+			// rollout ever moves, and nothing else says so.
+			problems = append(problems, "reserved concurrency 0: Lambda throttles every invocation")
+			fix = "aws lambda delete-function-concurrency --function-name " + name + ", or " + redeploy
+		}
 		if len(problems) > 0 {
 			sort.Strings(problems)
-			d.fail("functions", fn, name+": "+strings.Join(problems, "; "), redeploy)
+			d.fail("functions", fn, name+": "+strings.Join(problems, "; "), fix)
 			continue
 		}
 		detail := fmt.Sprintf("%s is active", name)
+		if n := reserved.ReservedConcurrentExecutions; n != nil {
+			detail += fmt.Sprintf(", %d executions reserved", *n)
+		}
 		if out.Environment == nil {
 			detail += " (no environment reported: local mode's functions run in-process)"
 		} else {
@@ -309,6 +324,33 @@ func (d *doctor) checkFunctions(ctx context.Context) {
 		}
 		d.pass("functions", fn, detail)
 	}
+}
+
+// minAccountConcurrency is AWS's default Lambda concurrency quota, the one the scale
+// figures (README, "Measured") assume: a storm of alarms runs one rollback an alarm.
+const minAccountConcurrency = 1000
+
+// accountConcurrency: the account's Lambda concurrency limit is at least AWS's default. A new
+// account may have 10: rollbacks of a storm then queue behind one another and behind every
+// other function of the account, and the stack's reservation for rollback cannot be made.
+func (d *doctor) accountConcurrency(ctx context.Context) {
+	out, err := d.a.lambda().GetAccountSettings(ctx, &lambda.GetAccountSettingsInput{})
+	if err != nil {
+		d.fail("account", "concurrency", OneLine(err), "grant the caller lambda:GetAccountSettings")
+		return
+	}
+	if out.AccountLimit == nil {
+		d.fail("account", "concurrency", "GetAccountSettings answered no AccountLimit", "")
+		return
+	}
+	limit, unreserved := out.AccountLimit.ConcurrentExecutions, aws.ToInt32(out.AccountLimit.UnreservedConcurrentExecutions)
+	detail := fmt.Sprintf("Lambda may run %d executions at once in this account and region, %d of them unreserved", limit, unreserved)
+	if limit < minAccountConcurrency {
+		d.fail("account", "concurrency", detail+fmt.Sprintf(": under AWS's default %d, a storm of alarms runs its rollbacks a few at a time", minAccountConcurrency),
+			fmt.Sprintf("ask for Lambda's \"Concurrent executions\" quota of %d or more (Service Quotas); until then deploy with -c rollbackReservedConcurrency=0 if it is under 300", minAccountConcurrency))
+		return
+	}
+	d.pass("account", "concurrency", detail)
 }
 
 // envProblems are what a function's environment says against the stack: a variable the

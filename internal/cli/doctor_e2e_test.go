@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/cli"
@@ -135,12 +136,38 @@ func TestDoctorOnLocalMode(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("rollback reserved no concurrency", func(t *testing.T) {
+		fn := lambda.NewFromConfig(env.Deployment.AWS)
+		rollback := topology.FunctionName(deploy.Prefix, "rollback")
+		if _, err := fn.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String(rollback), ReservedConcurrentExecutions: aws.Int32(0)}); err != nil {
+			t.Fatal(err)
+		}
+		wantOneFailure(t, env, "functions", "rollback", "aws lambda delete-function-concurrency --function-name "+rollback, "--state-machine", name+":prod")
+		if _, err := fn.PutFunctionConcurrency(ctx, &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String(rollback), ReservedConcurrentExecutions: aws.Int32(int32(topology.ReservedConcurrency("rollback")))}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("state machine untagged", func(t *testing.T) {
 		if _, err := env.SFN.UntagResource(ctx, &sfn.UntagResourceInput{ResourceArn: aws.String(m.Arn), TagKeys: []string{topology.ManagedTag}}); err != nil {
 			t.Fatal(err)
 		}
 		wantOneFailure(t, env, "state machine "+name, "managed", "aws stepfunctions tag-resource --resource-arn "+m.Arn, "--state-machine", name+":prod")
 	})
+}
+
+// An account whose Lambda concurrency quota is under AWS's default 1,000 fails doctor's
+// account check, with the quota to ask for.
+func TestDoctorAccountConcurrency(t *testing.T) {
+	env, err := localenv.Start(context.Background(), localenv.Options{Speed: speed, Seed: 7, LambdaConcurrency: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	wantOneFailure(t, env, "account", "concurrency", `"Concurrent executions" quota of 1000`)
+	v, _, _ := doctor(t, env)
+	if c := check(t, v, "account", "concurrency"); !strings.Contains(c.Detail, "300 executions at once") || !strings.Contains(c.Detail, "100 of them unreserved") {
+		t.Errorf("account check says %q, want the limit 300 and 100 unreserved (rollback reserves 200)", c.Detail)
+	}
 }
 
 func waitExecution(t *testing.T, env *localenv.Env, arn string) {

@@ -16,15 +16,31 @@ import (
 	"github.com/sfn-rollout/sfn-rollout/internal/local/core"
 )
 
-const functionsPath = "/2015-03-31/functions"
+// The paths of Lambda's REST API: each operation keeps the API version it was added in.
+const (
+	functionsPath       = "/2015-03-31/functions"
+	getConcurrencyPath  = "/2019-09-30/functions/" // GetFunctionConcurrency: <name>/concurrency
+	putConcurrencyPath  = "/2017-10-31/functions/" // Put- and DeleteFunctionConcurrency: <name>/concurrency
+	concurrencySuffix   = "/concurrency"
+	accountSettingsPath = "/2016-08-19/account-settings"
+)
 
 // ServeHTTP answers Lambda's REST API (restJson1): Invoke, GetFunction,
-// GetFunctionConfiguration and ListFunctions. Anything else is refused by name.
+// GetFunctionConfiguration, ListFunctions, Get-, Put- and DeleteFunctionConcurrency and
+// GetAccountSettings. Anything else is refused by name.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := newRequestID()
 	w.Header().Set("X-Amzn-Requestid", requestID)
 	p := r.URL.Path
 	switch {
+	case r.Method == http.MethodGet && (p == accountSettingsPath || p == accountSettingsPath+"/"):
+		s.serveAccountSettings(w, r)
+	case r.Method == http.MethodGet && strings.HasPrefix(p, getConcurrencyPath) && strings.HasSuffix(p, concurrencySuffix):
+		s.serveConcurrency(w, r, strings.TrimSuffix(strings.TrimPrefix(p, getConcurrencyPath), concurrencySuffix), "GetFunctionConcurrency")
+	case r.Method == http.MethodPut && strings.HasPrefix(p, putConcurrencyPath) && strings.HasSuffix(p, concurrencySuffix):
+		s.serveConcurrency(w, r, strings.TrimSuffix(strings.TrimPrefix(p, putConcurrencyPath), concurrencySuffix), "PutFunctionConcurrency")
+	case r.Method == http.MethodDelete && strings.HasPrefix(p, putConcurrencyPath) && strings.HasSuffix(p, concurrencySuffix):
+		s.serveConcurrency(w, r, strings.TrimSuffix(strings.TrimPrefix(p, putConcurrencyPath), concurrencySuffix), "DeleteFunctionConcurrency")
 	case r.Method == http.MethodGet && (p == functionsPath || p == functionsPath+"/"):
 		s.serveList(w, r)
 	case strings.HasPrefix(p, functionsPath+"/"):
@@ -212,6 +228,66 @@ func (s *Service) serveGet(w http.ResponseWriter, r *http.Request, name, op stri
 		"Configuration": fn.configuration(),
 		"Code":          map[string]string{"RepositoryType": "S3", "Location": ""},
 		"Tags":          map[string]string{},
+	})
+}
+
+// serveConcurrency answers Get-, Put- and DeleteFunctionConcurrency for the function name
+// (a name, partial ARN or ARN, without a qualifier: reserved concurrency is the function's).
+func (s *Service) serveConcurrency(w http.ResponseWriter, r *http.Request, name, op string) {
+	if err := s.fault(r.Context(), op); err != nil {
+		writeErr(w, err)
+		return
+	}
+	fn, _, apiErr := s.lookup(name)
+	if apiErr != nil {
+		writeError(w, apiErr)
+		return
+	}
+	switch op {
+	case "GetFunctionConcurrency":
+		out := map[string]int{}
+		if n, ok := s.FunctionConcurrency(fn.name); ok {
+			out["ReservedConcurrentExecutions"] = n
+		}
+		writeJSON(w, out)
+	case "DeleteFunctionConcurrency":
+		s.DeleteFunctionConcurrency(fn.name)
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		var in struct {
+			ReservedConcurrentExecutions *int `json:"ReservedConcurrentExecutions"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&in); err != nil || in.ReservedConcurrentExecutions == nil {
+			writeError(w, core.Errorf("ValidationException", "1 validation error detected: Value null at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must not be null"))
+			return
+		}
+		n := *in.ReservedConcurrentExecutions
+		if n < 0 {
+			writeError(w, core.Errorf("ValidationException", "1 validation error detected: Value '%d' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0", n))
+			return
+		}
+		if err := s.PutFunctionConcurrency(fn.name, n); err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, map[string]int{"ReservedConcurrentExecutions": n})
+	}
+}
+
+// serveAccountSettings answers GetAccountSettings: the concurrency of AccountConcurrency, and
+// AWS's default code-storage limits (local mode stores no code).
+func (s *Service) serveAccountSettings(w http.ResponseWriter, r *http.Request) {
+	if err := s.fault(r.Context(), "GetAccountSettings"); err != nil {
+		writeErr(w, err)
+		return
+	}
+	limit, unreserved := s.AccountConcurrency()
+	writeJSON(w, map[string]any{
+		"AccountLimit": map[string]int64{
+			"ConcurrentExecutions": int64(limit), "UnreservedConcurrentExecutions": int64(unreserved),
+			"TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000, "CodeSizeZipped": 52428800,
+		},
+		"AccountUsage": map[string]int64{"FunctionCount": int64(len(s.registered())), "TotalCodeSize": 0},
 	})
 }
 

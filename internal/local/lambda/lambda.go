@@ -237,6 +237,37 @@ func (s *Service) PutFunctionConcurrency(name string, n int) error {
 	return nil
 }
 
+// FunctionConcurrency is the function's reserved concurrency, as GetFunctionConcurrency
+// answers it; ok is false when none is reserved.
+func (s *Service) FunctionConcurrency(name string) (n int, ok bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, ok := s.reserved[name]
+	return cap(c), ok
+}
+
+// DeleteFunctionConcurrency removes the function's reserved concurrency: its invocations take
+// the account's slots again. Set it before the function is invoked, as PutFunctionConcurrency.
+func (s *Service) DeleteFunctionConcurrency(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.reserved, name)
+}
+
+// AccountConcurrency is what GetAccountSettings says of concurrency: the account's limit, and
+// what is left of it after every function's reservation (never below zero: unlike AWS,
+// local mode does not keep 100 unreserved, see PutFunctionConcurrency).
+func (s *Service) AccountConcurrency() (limit, unreserved int) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	limit = cap(s.slots)
+	unreserved = limit
+	for _, c := range s.reserved {
+		unreserved -= cap(c)
+	}
+	return limit, max(unreserved, 0)
+}
+
 // slotsOf is the pool of concurrency slots fn's invocations take: its own when it has
 // reserved concurrency, the account's otherwise.
 func (s *Service) slotsOf(fn *function) chan struct{} {

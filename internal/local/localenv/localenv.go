@@ -65,6 +65,9 @@ type Options struct {
 	// VersionDimensionArn publishes AWS/States's Version dimension as the version ARN
 	// instead of the number, the other form AWS may write.
 	VersionDimensionArn bool
+	// LambdaConcurrency is Lambda's account concurrency (0: lambda.DefaultConcurrency, AWS's
+	// default 1,000).
+	LambdaConcurrency int
 }
 
 // Start runs the endpoint and deploys the controller on it.
@@ -72,7 +75,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
 	}
-	st, err := stack.Start(ctx, stack.Options{Addr: opts.Addr, Speed: opts.Speed, Seed: opts.Seed, Out: opts.Out, FunctionTimeout: opts.FunctionTimeout, VersionDimensionArn: opts.VersionDimensionArn})
+	st, err := stack.Start(ctx, stack.Options{Addr: opts.Addr, Speed: opts.Speed, Seed: opts.Seed, Out: opts.Out, FunctionTimeout: opts.FunctionTimeout, VersionDimensionArn: opts.VersionDimensionArn, LambdaConcurrency: opts.LambdaConcurrency})
 	if err != nil {
 		return nil, err
 	}

@@ -138,8 +138,12 @@ func operationName(r *http.Request, service string) string {
 			return "GetFunction"
 		case len(segments) == 4 && segments[3] == "configuration" && r.Method == http.MethodGet:
 			return "GetFunctionConfiguration"
-		case len(segments) == 2 && r.Method == http.MethodGet:
+		case len(segments) == 2 && segments[1] == "functions" && r.Method == http.MethodGet:
 			return "ListFunctions"
+		case len(segments) == 2 && segments[1] == "account-settings" && r.Method == http.MethodGet:
+			return "GetAccountSettings"
+		case len(segments) == 4 && segments[3] == "concurrency" && (r.Method == http.MethodGet || r.Method == http.MethodPut || r.Method == http.MethodDelete):
+			return map[string]string{http.MethodGet: "Get", http.MethodPut: "Put", http.MethodDelete: "Delete"}[r.Method] + "FunctionConcurrency"
 		}
 	}
 	shape := make([]string, len(segments))

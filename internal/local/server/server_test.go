@@ -287,3 +287,23 @@ func TestAdminQuotas(t *testing.T) {
 		t.Errorf("PUT off: %d %+v", code, got)
 	}
 }
+
+// The Lambda operations the system calls are counted by name, from method and path.
+func TestLambdaOperationNames(t *testing.T) {
+	for _, c := range []struct{ method, path, want string }{
+		{http.MethodPost, "/2015-03-31/functions/f/invocations", "Invoke"},
+		{http.MethodGet, "/2015-03-31/functions/f", "GetFunction"},
+		{http.MethodGet, "/2015-03-31/functions/f/configuration", "GetFunctionConfiguration"},
+		{http.MethodGet, "/2015-03-31/functions/", "ListFunctions"},
+		{http.MethodGet, "/2019-09-30/functions/f/concurrency", "GetFunctionConcurrency"},
+		{http.MethodPut, "/2017-10-31/functions/f/concurrency", "PutFunctionConcurrency"},
+		{http.MethodDelete, "/2017-10-31/functions/f/concurrency", "DeleteFunctionConcurrency"},
+		{http.MethodGet, "/2016-08-19/account-settings", "GetAccountSettings"},
+		{http.MethodPost, "/2017-10-31/functions/f/concurrency", "POST /2017-10-31/{}/{}/{}"},
+	} {
+		r := httptest.NewRequest(c.method, c.path, nil)
+		if got := operationName(r, "Lambda"); got != c.want {
+			t.Errorf("%s %s = %q, want %q", c.method, c.path, got, c.want)
+		}
+	}
+}
