@@ -656,8 +656,11 @@ func (c *Controller) observe(ctx context.Context, r rollout.Rollout, firing stri
 	if readAlias {
 		alias, at, ok := lk.seen(r.ID)
 		// An ended rollout's tick (a repair, or nothing) uses its triage's read of this
-		// sweep; a running one reads afresh, right before its write.
-		if !ok || withAlias || !r.Phase.Terminal() || c.now().Sub(at) > c.cfg.AliasWriteWindow {
+		// sweep if that read came after the record's last change. A rollout that ended
+		// since (an abort, a superseding upload) would be judged on the alias before its
+		// end's write, which reads as a hand change after the end, or as that write lost
+		// (a second write). A running one reads afresh, right before its write.
+		if !ok || withAlias || !r.Phase.Terminal() || c.now().Sub(at) > c.cfg.AliasWriteWindow || !at.After(r.UpdatedAt) {
 			var err error
 			if alias, err = c.Aliases.Describe(ctx, r.AliasArn); err != nil {
 				return obs, false, transient(fmt.Errorf("describe alias %s: %w", r.AliasArn, err))

@@ -263,3 +263,37 @@ func TestSweepTickThatPanicsIsItsRolloutsError(t *testing.T) {
 	}
 	wantEqual(t, "rollouts stepped past the crash", stepped, 3)
 }
+
+// A rollout that ends between the sweep's triage, which read its alias, and its tick (an
+// operator's abort, a superseding upload) is decided on a read made after its end. The
+// triage's read shows the alias before the end's write: taken as the ended rollout's alias,
+// it reads as a hand change after the end (a false "set by hand" report, which would also
+// keep the rollout from ever repairing its own lost write) or as the end's write lost (a
+// second write).
+func TestSweepDecidesAnEndedRolloutOnAReadAfterItsEnd(t *testing.T) {
+	w := newWorld(t)
+	e := startMany(t, w, 1, `{"strategy":"LINEAR","percentage":20,"interval":"2m"}`)[0]
+	w.clock.Advance(2 * tickEvery) // the next step is due: the sweep reads the alias and ticks it
+	w.faults.hook("Store.GetRollout", func(any) error {
+		// The tick's read of the record: the operator's abort lands just before it.
+		w.faults.hook("Store.GetRollout", nil)
+		if _, err := w.control(e.id(), rollout.CommandAbort, "alice"); err != nil {
+			t.Errorf("abort: %v", err)
+		}
+		return nil
+	})
+	before := w.faults.count("Aliases.Update")
+	sweep(t, w)
+	r := w.record(e.id())
+	if r.Phase != rollout.Aborted {
+		t.Fatalf("after the abort: %s, want Aborted", r.Phase)
+	}
+	wantEqual(t, "alias", w.sfn.routing(e.alias()), "v1=100")
+	wantEqual(t, "alias writes in the sweep (the abort's alone)", w.faults.count("Aliases.Update")-before, 1)
+	wantEqual(t, "drift reported after the end", r.DriftAfterEnd, "")
+	for _, ev := range w.audit(e.id()) {
+		if ev.Action == string(rollout.ActionReportDrift) || strings.Contains(ev.Reason, "after the rollout ended") {
+			t.Errorf("audit: %s %s", ev.Action, ev.Reason)
+		}
+	}
+}
