@@ -430,20 +430,6 @@ func (c *Controller) abortForDeploy(ctx context.Context, req deployRequest, r ro
 	return nil
 }
 
-// soleVersion is the version an alias routes 100% to, if it routes to one only.
-func soleVersion(routing []rollout.Route) (string, bool) {
-	var only string
-	for _, rt := range routing {
-		switch {
-		case rt.Weight == 100:
-			only = rt.VersionArn
-		case rt.Weight != 0:
-			return "", false
-		}
-	}
-	return only, only != ""
-}
-
 // deployUpload puts the definition where any upload goes, with the Metadata property's
 // entries and the request's id, and answers the rollout the upload starts. A retried
 // request (Lambda's retry of the framework, the framework's own) finds its upload as the

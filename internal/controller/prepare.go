@@ -596,6 +596,21 @@ func (c *Controller) abortQueued(ctx context.Context, aliasArn, by string) error
 	return nil
 }
 
+// soleVersion is the version an alias routes 100% to, if it routes to one only; a second
+// route of weight 0 (Step Functions takes weights 0–100) routes nothing.
+func soleVersion(routing []rollout.Route) (string, bool) {
+	var only string
+	for _, rt := range routing {
+		switch {
+		case rt.Weight == 100:
+			only = rt.VersionArn
+		case rt.Weight != 0:
+			return "", false
+		}
+	}
+	return only, only != ""
+}
+
 // publish reads the alias's stable version, refuses an upload that is already stable,
 // and publishes the candidate.
 func (c *Controller) publish(ctx context.Context, r *rollout.Rollout, u upload, in checked) error {
@@ -606,10 +621,11 @@ func (c *Controller) publish(ctx context.Context, r *rollout.Rollout, u upload, 
 		}
 		return transient(fmt.Errorf("describe alias %s: %w", r.AliasArn, err))
 	}
-	if len(alias.Routing) != 1 || alias.Routing[0].Weight != 100 {
+	stable, ok := soleVersion(alias.Routing)
+	if !ok {
 		return c.release(ctx, *r, Errorf(ERolloutInProgress, "alias %s routes %s, not 100%% to one version: finish or undo that split first", r.AliasName, rollout.DescribeRouting(alias.Routing)))
 	}
-	r.StableVersionArn = alias.Routing[0].VersionArn
+	r.StableVersionArn = stable
 	// Seen at 100% stable, the intent of a rollout that has not started: a sweep need not
 	// read it again before the first step's own read.
 	seen := 0

@@ -1475,3 +1475,36 @@ func TestOrphanedRolloutReleasesTheAlias(t *testing.T) {
 		t.Error("the orphaned rollout's schedule still ticks")
 	}
 }
+
+// An alias at 100% on one version with a second route of weight 0 (Step Functions takes
+// weights 0–100; a console edit can leave one) routes everything to one version: an upload
+// starts on it as on an alias with one route, and the first step's write replaces the
+// weight-0 route. The deploy custom resource reads such an alias the same way (soleVersion).
+func TestUploadOnAnAliasWithAWeightZeroRoute(t *testing.T) {
+	w := newWorld(t)
+	w.machine("orders", managed())
+	w.policy("orders", `{"strategy":"LINEAR","percentage":50,"interval":"1m"}`)
+	spare := w.sfn.publishNew("orders", definition("orders spare"))
+	w.sfn.route(aliasOf("orders"), rollout.Route{VersionArn: versionOf("orders", 1), Weight: 100}, rollout.Route{VersionArn: spare, Weight: 0})
+	e := w.execute(w.upload(ordersKey, definition("orders v3"), nil))
+	e.prepare()
+	if e.prepareErr != nil {
+		t.Fatalf("Prepare: %v", e.prepareErr)
+	}
+	// Register comes after Prepare's read is stale: the first step reads the alias again.
+	w.clock.Advance(controller.FreshRead + time.Second)
+	e.register()
+	if e.registerErr != nil {
+		t.Fatalf("Register: %v", e.registerErr)
+	}
+	e.ticks(20)
+	e.finalize()
+	r := wantPhase(t, w, e.id(), rollout.Succeeded, "")
+	wantEqual(t, "stable version", r.StableVersionArn, versionOf("orders", 1))
+	wantEqual(t, "alias", w.sfn.routing(aliasOf("orders")), "v3=100")
+	for _, ev := range w.audit(e.id()) {
+		if ev.Action == string(rollout.ActionPause) {
+			t.Errorf("paused: %s", ev.Reason)
+		}
+	}
+}

@@ -331,10 +331,15 @@ func Stop(r Rollout, phase Phase, reason string, now time.Time) Decision {
 }
 
 // liveWeight reads the candidate's weight from the alias's routing; ours is false when
-// the routing names another version or does not add up to 100.
+// the routing sends traffic to another version or does not add up to 100. A route of
+// weight 0 (Step Functions takes 0–100; a console edit can leave one) sends none: it is
+// nobody's, and the next write of the intent drops it.
 func (r Rollout) liveWeight(routing []Route) (weight int, ours bool) {
 	sum := 0
 	for _, rt := range routing {
+		if rt.Weight == 0 {
+			continue
+		}
 		switch rt.VersionArn {
 		case r.CandidateVersionArn:
 			weight += rt.Weight
