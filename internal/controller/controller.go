@@ -212,9 +212,10 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 			}
 		}()
 	}
-	overtaken, confirmed := false, false
+	overtaken, confirmed, applied := false, false, saved
 	if d.SetAlias {
-		applied, err := c.setAlias(ctx, saved, saved.Rev)
+		var err error
+		applied, err = c.setAlias(ctx, saved, saved.Rev)
 		if errors.Is(err, errHandedOver) {
 			// The write is a continuation's, at the turn this writer kept: the decision is
 			// done, and owes its events; the alias is confirmed when the continuation writes.
@@ -241,7 +242,12 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 		// announced after it; when it only moved on (a concurrent tick), this step did
 		// happen, and the other writer announces only its own.
 		overtaken = applied.Rev != saved.Rev && undone(saved, applied)
-		confirmed = applied.Rev == saved.Rev
+		// The alias holds applied's routing. It is this decision's intent when no newer
+		// revision came, or when the newer one only saved something else (a report after the
+		// end, a token): confirmed on applied all the same, so that the writer's claim
+		// (WriterUntil) does not hold Finalize and the sweep back after the write is done.
+		confirmed = applied.Rev == saved.Rev ||
+			applied.Phase == saved.Phase && applied.CandidateWeight == saved.CandidateWeight && sameRouting(applied.Routing(), saved.Routing())
 	}
 	if !overtaken {
 		c.announce(ctx, prev, saved, d)
@@ -252,7 +258,7 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 	if confirmed {
 		// The write landed and no newer intent came meanwhile: sweeps take the alias to be
 		// at this intent from now on, without reading it.
-		saved = c.confirm(ctx, saved)
+		saved = c.confirm(ctx, applied)
 	}
 	return saved, nil
 }

@@ -1508,3 +1508,33 @@ func TestUploadOnAnAliasWithAWeightZeroRoute(t *testing.T) {
 		}
 	}
 }
+
+// A rollback's write that lands while another invocation saves the record without changing
+// its intent (a report, a token) is confirmed all the same: its writer's claim
+// (WriterUntil) must not outlive the write, or Finalize and the sweep wait out the whole
+// invocation's time for a writer whose work is done.
+func TestRollbackWriteRacedByASaveOfTheSameIntentIsConfirmed(t *testing.T) {
+	w, e := startOrders(t, `{"strategy":"LINEAR","percentage":20,"interval":"2m"}`)
+	w.faults.hook("Aliases.Update", func(arg any) error {
+		if routingString(arg.([]rollout.Route)) != "v1=100" {
+			return nil
+		}
+		w.faults.hook("Aliases.Update", nil)
+		// The abort's write is in flight: another save of the ended record lands meanwhile.
+		r := w.record(e.id())
+		r.DriftAfterEnd = "v1=80 v2=20"
+		if _, err := w.store.SaveRollout(w.ctx, r); err != nil {
+			t.Errorf("concurrent save: %v", err)
+		}
+		return nil
+	})
+	if _, err := w.control(e.id(), rollout.CommandAbort, "alice"); err != nil {
+		t.Fatalf("abort: %v", err)
+	}
+	r := w.record(e.id())
+	wantEqual(t, "phase", r.Phase, rollout.Aborted)
+	wantEqual(t, "alias", w.sfn.routing(e.alias()), "v1=100")
+	if !r.Confirmed() {
+		t.Errorf("the abort's write landed but is not confirmed (aliasConfirmed %v, writerUntil %s)", r.AliasConfirmed, r.WriterUntil)
+	}
+}
