@@ -38,7 +38,7 @@ func (a *overtakenAliases) Update(ctx context.Context, aliasArn string, routing 
 	}
 	close(a.blocked)
 	want := a.want.Load().(string)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if got, err := a.env.Routing(context.Background(), aliasArn); err == nil && got == want {
 			break
 		}
