@@ -344,8 +344,8 @@ func TestReservedConcurrencyBoundsOneFunctionAndHoldsUpNoOther(t *testing.T) {
 			t.Fatalf("%d rollbacks run, want the reserved %d", g.now.Load(), reserved)
 		}
 	}
-	if _, _, err := svc.Invoke(context.Background(), "rollback", json.RawMessage(`{}`)); !errors.Is(err, errConcurrency) {
-		t.Errorf("a synchronous invocation beyond the reserved concurrency = %v, want TooManyRequestsException", err)
+	if _, _, err := svc.Invoke(context.Background(), "rollback", json.RawMessage(`{}`)); !errors.Is(err, errReservedConcurrency) {
+		t.Errorf("a synchronous invocation beyond the reserved concurrency = %v, want TooManyRequestsException (reserved)", err)
 	}
 	close(release)
 	done := make(chan struct{})

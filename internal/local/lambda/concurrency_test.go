@@ -63,8 +63,8 @@ func TestConcurrencyAPIs(t *testing.T) {
 	}
 	// Reserved 0: Lambda throttles every synchronous invocation.
 	var tooMany *types.TooManyRequestsException
-	if _, err := client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("advance")}); !errors.As(err, &tooMany) {
-		t.Errorf("Invoke with reserved concurrency 0: %v, want TooManyRequestsException", err)
+	if _, err := client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("advance")}); !errors.As(err, &tooMany) || tooMany.Reason != types.ThrottleReasonReservedFunctionConcurrentInvocationLimitExceeded {
+		t.Errorf("Invoke with reserved concurrency 0: %v, want TooManyRequestsException with Reason ReservedFunctionConcurrentInvocationLimitExceeded", err)
 	}
 	if _, err := client.DeleteFunctionConcurrency(ctx, &awslambda.DeleteFunctionConcurrencyInput{FunctionName: aws.String("advance")}); err != nil {
 		t.Fatalf("DeleteFunctionConcurrency: %v", err)

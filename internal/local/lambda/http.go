@@ -114,7 +114,7 @@ func (s *Service) serveInvoke(w http.ResponseWriter, r *http.Request, name, requ
 	}
 	pool := s.slotsOf(fn)
 	if !acquire(pool) {
-		writeError(w, errConcurrency)
+		writeError(w, s.throttled(pool))
 		return
 	}
 	out, err := s.run(r.Context(), fn, invoked, payload, requestID)
@@ -346,7 +346,7 @@ func writeErr(w http.ResponseWriter, err error) {
 }
 
 // writeError answers as Lambda does: the code in X-Amzn-Errortype, {"Type","Message"} in
-// the body, and for the concurrency limit its Reason.
+// the body, and for a concurrency limit its Reason.
 func writeError(w http.ResponseWriter, e *core.APIError) {
 	status := e.Status
 	if status == 0 {
@@ -360,8 +360,11 @@ func writeError(w http.ResponseWriter, e *core.APIError) {
 	w.Header().Set("X-Amzn-Errortype", e.Code)
 	w.WriteHeader(status)
 	body := map[string]string{"Type": kind, "Message": e.Message}
-	if e == errConcurrency {
+	switch e {
+	case errConcurrency:
 		body["Reason"] = "ConcurrentInvocationLimitExceeded"
+	case errReservedConcurrency:
+		body["Reason"] = "ReservedFunctionConcurrentInvocationLimitExceeded"
 	}
 	_ = json.NewEncoder(w).Encode(body)
 }

@@ -285,8 +285,20 @@ func FunctionArn(name string) string {
 }
 
 // errConcurrency is Lambda's answer to a synchronous invocation beyond the account's
-// concurrency (429, Reason ConcurrentInvocationLimitExceeded).
-var errConcurrency = &core.APIError{Code: "TooManyRequestsException", Message: "Rate Exceeded.", Status: http.StatusTooManyRequests}
+// concurrency (429, Reason ConcurrentInvocationLimitExceeded); errReservedConcurrency, beyond
+// the function's reserved concurrency (Reason ReservedFunctionConcurrentInvocationLimitExceeded).
+var (
+	errConcurrency         = &core.APIError{Code: "TooManyRequestsException", Message: "Rate Exceeded.", Status: http.StatusTooManyRequests}
+	errReservedConcurrency = &core.APIError{Code: "TooManyRequestsException", Message: "Rate Exceeded.", Status: http.StatusTooManyRequests}
+)
+
+// throttled is the answer to a synchronous invocation that found no slot in pool.
+func (s *Service) throttled(pool chan struct{}) *core.APIError {
+	if pool != s.slots {
+		return errReservedConcurrency
+	}
+	return errConcurrency
+}
 
 // acquire takes a concurrency slot of pool for a synchronous invocation, or says there is none.
 func acquire(pool chan struct{}) bool {
@@ -312,7 +324,7 @@ func (s *Service) Invoke(ctx context.Context, name string, payload json.RawMessa
 	}
 	pool := s.slotsOf(fn)
 	if !acquire(pool) {
-		return nil, nil, errConcurrency
+		return nil, nil, s.throttled(pool)
 	}
 	defer func() { <-pool }()
 	out, err := s.run(ctx, fn, invoked, payload, newRequestID())
