@@ -271,14 +271,21 @@ func (c *Controller) writerUntil(ctx context.Context) time.Time {
 		return time.Time{}
 	}
 	left := retryBudget(ctx)
+	if real := c.real(time.Second); real > 0 && real != time.Second {
+		left = time.Duration(float64(left) * float64(time.Second) / float64(real))
+	}
+	return c.now().Add(left)
+}
+
+// real is the wall time that d takes on the controller's clock: d itself, except in local
+// mode, whose clock runs faster. Waits (the Sleep port) and deadlines are wall time.
+func (c *Controller) real(d time.Duration) time.Duration {
 	if r, ok := c.Clock.(interface {
 		Real(time.Duration) time.Duration
 	}); ok {
-		if real := r.Real(time.Second); real > 0 {
-			left = time.Duration(float64(left) * float64(time.Second) / float64(real))
-		}
+		return r.Real(d)
 	}
-	return c.now().Add(left)
+	return d
 }
 
 // releaseWriter clears the WriterUntil that saved set, unless the record moved since: a
@@ -327,7 +334,8 @@ func (c *Controller) awaitWriter(ctx context.Context, r rollout.Rollout) rollout
 	// their turns).
 	poll := time.Second
 	for c.writerBusy(r) && patience > 0 {
-		wait := min(poll, patience, max(r.WriterUntil.Sub(c.now()), 0)+100*time.Millisecond)
+		// WriterUntil is on the controller's clock; the wait is wall time.
+		wait := min(poll, patience, c.real(max(r.WriterUntil.Sub(c.now()), 0))+100*time.Millisecond)
 		poll = min(2*poll, awaitWriterPollMax)
 		if err := c.Sleep(ctx, wait); err != nil {
 			return r
