@@ -837,19 +837,38 @@ func isRollback(d rollout.Decision) bool {
 	return d.Action == rollout.ActionRollback || d.SetAlias && d.Next.CandidateWeight == 0
 }
 
-// confirm records that the alias is at r's intent (AliasConfirmed). It is bookkeeping: a
-// lost race (the record moved) or a failed save leaves the intent unconfirmed, which only
-// costs the next sweep an alias read. It returns the record as saved, or r.
+// confirm records that the alias is at r's intent (AliasConfirmed). A save that came first
+// and kept the intent (a report after the end, a token) gets the confirmation on its newer
+// record. A newer intent, or a failed save, leaves it unconfirmed: the next sweep then reads
+// the alias, and a rollback writer's claim (WriterUntil) stands until it runs out, which
+// holds Finalize and the sweep back. It returns the record as saved, or r.
 func (c *Controller) confirm(ctx context.Context, r rollout.Rollout) rollout.Rollout {
 	weight := r.CandidateWeight
-	next := r
-	next.AliasConfirmed, next.AliasConfirmedAt = &weight, c.now()
-	saved, err := c.Rollouts.SaveRollout(ctx, next)
-	if err != nil {
-		c.logFor(r).DebugContext(ctx, "confirm the alias", "err", err)
-		return r
+	current := r
+	for range maxAttempts {
+		next := current
+		next.AliasConfirmed, next.AliasConfirmedAt = &weight, c.now()
+		saved, err := c.Rollouts.SaveRollout(ctx, next)
+		if err == nil {
+			return saved
+		}
+		if !errors.Is(err, ErrConflict) {
+			c.logFor(r).DebugContext(ctx, "confirm the alias", "err", err)
+			return r
+		}
+		// Another save came first (a report after the end, a token): the confirmation
+		// holds on the newer record as long as that keeps the intent the alias is at.
+		latest, err := c.Rollouts.GetRollout(ctx, r.ID)
+		if err != nil {
+			c.logFor(r).DebugContext(ctx, "confirm the alias", "err", err)
+			return r
+		}
+		if latest.Phase != r.Phase || latest.CandidateWeight != weight || !sameRouting(latest.Routing(), r.Routing()) || latest.Confirmed() {
+			return r
+		}
+		current = latest
 	}
-	return saved
+	return r
 }
 
 // sameRouting reports whether two routings send the same weights to the same versions,

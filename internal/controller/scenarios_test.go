@@ -1538,3 +1538,42 @@ func TestRollbackWriteRacedByASaveOfTheSameIntentIsConfirmed(t *testing.T) {
 		t.Errorf("the abort's write landed but is not confirmed (aliasConfirmed %v, writerUntil %s)", r.AliasConfirmed, r.WriterUntil)
 	}
 }
+
+// The confirmation of a landed write races other saves too: one that lands between the
+// writer's read of the record and its confirmation (a report after the end) makes the
+// confirmation's conditional save fail. The confirmation is saved again on the newer record
+// while that record keeps the intent, so that the writer's claim does not stand.
+func TestConfirmationRacedByASaveIsSavedAgain(t *testing.T) {
+	w, e := startOrders(t, `{"strategy":"LINEAR","percentage":20,"interval":"2m"}`)
+	written := false
+	w.faults.hook("Aliases.Update", func(arg any) error {
+		if routingString(arg.([]rollout.Route)) == "v1=100" {
+			written = true
+		}
+		return nil
+	})
+	w.faults.hook("Store.SaveRollout", func(arg any) error {
+		r, _ := arg.(rollout.Rollout)
+		if !written || r.AliasConfirmed == nil {
+			return nil
+		}
+		// The abort's write has landed, and its confirmation is about to be saved: another
+		// save of the ended record comes first.
+		w.faults.hook("Store.SaveRollout", nil)
+		latest := w.record(e.id())
+		latest.DriftAfterEnd = "v1=80 v2=20"
+		if _, err := w.store.SaveRollout(w.ctx, latest); err != nil {
+			t.Errorf("concurrent save: %v", err)
+		}
+		return nil
+	})
+	if _, err := w.control(e.id(), rollout.CommandAbort, "alice"); err != nil {
+		t.Fatalf("abort: %v", err)
+	}
+	r := w.record(e.id())
+	wantEqual(t, "phase", r.Phase, rollout.Aborted)
+	wantEqual(t, "alias", w.sfn.routing(e.alias()), "v1=100")
+	if !r.Confirmed() {
+		t.Errorf("the abort's write landed but is not confirmed (aliasConfirmed %v)", r.AliasConfirmed)
+	}
+}
