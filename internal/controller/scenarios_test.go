@@ -1510,70 +1510,63 @@ func TestUploadOnAnAliasWithAWeightZeroRoute(t *testing.T) {
 }
 
 // A rollback's write that lands while another invocation saves the record without changing
-// its intent (a report, a token) is confirmed all the same: its writer's claim
-// (WriterUntil) must not outlive the write, or Finalize and the sweep wait out the whole
-// invocation's time for a writer whose work is done.
+// its intent (a report after the end, a token) is confirmed all the same, whether that save
+// comes while the write is in flight or between the writer's read of the record and its
+// confirmation (whose conditional save it makes fail: the confirmation is saved again on
+// the newer record). Its writer's claim (WriterUntil) must not outlive the write, or
+// Finalize and the sweep wait out the whole invocation's time for a writer whose work is
+// done.
 func TestRollbackWriteRacedByASaveOfTheSameIntentIsConfirmed(t *testing.T) {
-	w, e := startOrders(t, `{"strategy":"LINEAR","percentage":20,"interval":"2m"}`)
-	w.faults.hook("Aliases.Update", func(arg any) error {
-		if routingString(arg.([]rollout.Route)) != "v1=100" {
-			return nil
-		}
-		w.faults.hook("Aliases.Update", nil)
-		// The abort's write is in flight: another save of the ended record lands meanwhile.
-		r := w.record(e.id())
-		r.DriftAfterEnd = "v1=80 v2=20"
-		if _, err := w.store.SaveRollout(w.ctx, r); err != nil {
-			t.Errorf("concurrent save: %v", err)
-		}
-		return nil
-	})
-	if _, err := w.control(e.id(), rollout.CommandAbort, "alice"); err != nil {
-		t.Fatalf("abort: %v", err)
+	tests := []struct {
+		name string
+		// race makes save run at its moment of the abort.
+		race func(w *world, save func())
+	}{
+		{name: "while the write is in flight", race: func(w *world, save func()) {
+			w.faults.hook("Aliases.Update", func(arg any) error {
+				if routingString(arg.([]rollout.Route)) == "v1=100" {
+					w.faults.hook("Aliases.Update", nil)
+					save()
+				}
+				return nil
+			})
+		}},
+		{name: "between the writer's read and its confirmation", race: func(w *world, save func()) {
+			written := false
+			w.faults.hook("Aliases.Update", func(arg any) error {
+				if routingString(arg.([]rollout.Route)) == "v1=100" {
+					written = true
+				}
+				return nil
+			})
+			w.faults.hook("Store.SaveRollout", func(arg any) error {
+				if r, _ := arg.(rollout.Rollout); written && r.AliasConfirmed != nil {
+					w.faults.hook("Store.SaveRollout", nil)
+					save()
+				}
+				return nil
+			})
+		}},
 	}
-	r := w.record(e.id())
-	wantEqual(t, "phase", r.Phase, rollout.Aborted)
-	wantEqual(t, "alias", w.sfn.routing(e.alias()), "v1=100")
-	if !r.Confirmed() {
-		t.Errorf("the abort's write landed but is not confirmed (aliasConfirmed %v, writerUntil %s)", r.AliasConfirmed, r.WriterUntil)
-	}
-}
-
-// The confirmation of a landed write races other saves too: one that lands between the
-// writer's read of the record and its confirmation (a report after the end) makes the
-// confirmation's conditional save fail. The confirmation is saved again on the newer record
-// while that record keeps the intent, so that the writer's claim does not stand.
-func TestConfirmationRacedByASaveIsSavedAgain(t *testing.T) {
-	w, e := startOrders(t, `{"strategy":"LINEAR","percentage":20,"interval":"2m"}`)
-	written := false
-	w.faults.hook("Aliases.Update", func(arg any) error {
-		if routingString(arg.([]rollout.Route)) == "v1=100" {
-			written = true
-		}
-		return nil
-	})
-	w.faults.hook("Store.SaveRollout", func(arg any) error {
-		r, _ := arg.(rollout.Rollout)
-		if !written || r.AliasConfirmed == nil {
-			return nil
-		}
-		// The abort's write has landed, and its confirmation is about to be saved: another
-		// save of the ended record comes first.
-		w.faults.hook("Store.SaveRollout", nil)
-		latest := w.record(e.id())
-		latest.DriftAfterEnd = "v1=80 v2=20"
-		if _, err := w.store.SaveRollout(w.ctx, latest); err != nil {
-			t.Errorf("concurrent save: %v", err)
-		}
-		return nil
-	})
-	if _, err := w.control(e.id(), rollout.CommandAbort, "alice"); err != nil {
-		t.Fatalf("abort: %v", err)
-	}
-	r := w.record(e.id())
-	wantEqual(t, "phase", r.Phase, rollout.Aborted)
-	wantEqual(t, "alias", w.sfn.routing(e.alias()), "v1=100")
-	if !r.Confirmed() {
-		t.Errorf("the abort's write landed but is not confirmed (aliasConfirmed %v)", r.AliasConfirmed)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, e := startOrders(t, `{"strategy":"LINEAR","percentage":20,"interval":"2m"}`)
+			tt.race(w, func() {
+				latest := w.record(e.id())
+				latest.DriftAfterEnd = "v1=80 v2=20"
+				if _, err := w.store.SaveRollout(w.ctx, latest); err != nil {
+					t.Errorf("concurrent save: %v", err)
+				}
+			})
+			if _, err := w.control(e.id(), rollout.CommandAbort, "alice"); err != nil {
+				t.Fatalf("abort: %v", err)
+			}
+			r := w.record(e.id())
+			wantEqual(t, "phase", r.Phase, rollout.Aborted)
+			wantEqual(t, "alias", w.sfn.routing(e.alias()), "v1=100")
+			if !r.Confirmed() {
+				t.Errorf("the abort's write landed but is not confirmed (aliasConfirmed %v, writerUntil %s)", r.AliasConfirmed, r.WriterUntil)
+			}
+		})
 	}
 }
