@@ -246,8 +246,7 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 		// revision came, or when the newer one only saved something else (a report after the
 		// end, a token): confirmed on applied all the same, so that the writer's claim
 		// (WriterUntil) does not hold Finalize and the sweep back after the write is done.
-		confirmed = applied.Rev == saved.Rev ||
-			applied.Phase == saved.Phase && applied.CandidateWeight == saved.CandidateWeight && sameRouting(applied.Routing(), saved.Routing())
+		confirmed = sameIntent(applied, saved)
 	}
 	if !overtaken {
 		c.announce(ctx, prev, saved, d)
@@ -863,12 +862,19 @@ func (c *Controller) confirm(ctx context.Context, r rollout.Rollout) rollout.Rol
 			c.logFor(r).DebugContext(ctx, "confirm the alias", "err", err)
 			return r
 		}
-		if latest.Phase != r.Phase || latest.CandidateWeight != weight || !sameRouting(latest.Routing(), r.Routing()) || latest.Confirmed() {
+		if !sameIntent(latest, r) || latest.Confirmed() {
 			return r
 		}
 		current = latest
 	}
 	return r
+}
+
+// sameIntent reports whether two revisions of a rollout hold the same intent for the alias:
+// the phase, the candidate's weight and the routing. A save between them that kept it (a
+// report after the end, a token) leaves a write of one a write of the other.
+func sameIntent(a, b rollout.Rollout) bool {
+	return a.Phase == b.Phase && a.CandidateWeight == b.CandidateWeight && sameRouting(a.Routing(), b.Routing())
 }
 
 // sameRouting reports whether two routings send the same weights to the same versions,
