@@ -385,6 +385,24 @@ func (c *Controller) appendEvent(ctx context.Context, id string, e Event) error 
 	return err
 }
 
+// note sets r's Noted line, for the save of r that follows: its Seq is the rev that save
+// makes.
+func note(r *rollout.Rollout, at time.Time, actor, action, reason string) {
+	r.Noted = &Event{Seq: r.Rev + 1, Time: at, Actor: actor, Action: action, Phase: r.Phase, StepIndex: r.StepIndex, CandidateWeight: r.CandidateWeight, Reason: reason}
+}
+
+// writeNoted writes r's Noted line (see rollout.Rollout.Noted), retried as appendEvent
+// does. An error is Transient: the step's retry writes the line.
+func (c *Controller) writeNoted(ctx context.Context, r rollout.Rollout) error {
+	if r.Noted == nil {
+		return nil
+	}
+	if err := c.appendEvent(ctx, r.ID, *r.Noted); err != nil {
+		return transient(fmt.Errorf("audit line %s of %s: %w", r.Noted.Action, r.ID, err))
+	}
+	return nil
+}
+
 // appendEventWithin writes one audit line, retried with backoff for as long as budget lasts.
 func (c *Controller) appendEventWithin(ctx context.Context, id string, e Event, budget time.Duration) error {
 	for i := 0; ; i++ {

@@ -92,6 +92,11 @@ func (c *Controller) finalizeOnce(ctx context.Context, s State) (Outcome, error)
 			return Outcome{}, transient(fmt.Errorf("audit the outcome of %s: %w", id, err))
 		}
 	}
+	// The last save that was no decision (a refusal, the test alias), whose step may have
+	// died before its line.
+	if err := c.writeNoted(ctx, r); err != nil {
+		return Outcome{}, err
+	}
 	if err := c.AlarmGuards.UnguardAlarms(ctx, id, r.Policy.Alarms); err != nil {
 		return Outcome{}, transient(fmt.Errorf("unguard alarms of %s: %w", id, err))
 	}

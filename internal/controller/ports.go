@@ -224,16 +224,7 @@ type Clock interface {
 }
 
 // Event is one entry of a rollout's append-only audit trail.
-type Event struct {
-	Seq             int64         `json:"seq"`
-	Time            time.Time     `json:"time"`
-	Actor           string        `json:"actor"`
-	Action          string        `json:"action"`
-	Phase           rollout.Phase `json:"phase"`
-	StepIndex       int           `json:"stepIndex"`
-	CandidateWeight int           `json:"candidateWeight"`
-	Reason          string        `json:"reason,omitempty"`
-}
+type Event = rollout.AuditLine
 
 // UploadClaim records that an upload was seen, and by which controller execution.
 type UploadClaim struct {

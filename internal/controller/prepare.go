@@ -187,6 +187,7 @@ func (c *Controller) prepareOnce(ctx context.Context, s State, u upload) (Prepar
 	if err := c.AlarmGuards.GuardAlarms(ctx, r.ID, r.Policy.Alarms); err != nil {
 		return PrepareResult{RolloutID: r.ID}, transient(fmt.Errorf("guard alarms of %s: %w", r.ID, err))
 	}
+	note(&r, now, actorOr(r.Actor), "Prepared", fmt.Sprintf("candidate %s over stable %s; %s", r.CandidateVersionArn, r.StableVersionArn, describeSteps(r.Steps)))
 	saved, err := c.Rollouts.SaveRollout(ctx, r)
 	if errors.Is(err, ErrConflict) {
 		if err := c.endedMeanwhile(ctx, r.ID); err != nil {
@@ -196,8 +197,10 @@ func (c *Controller) prepareOnce(ctx context.Context, s State, u upload) (Prepar
 	if err != nil {
 		return PrepareResult{RolloutID: r.ID}, transient(fmt.Errorf("save rollout %s: %w", r.ID, err))
 	}
-	_ = c.Rollouts.AppendEvent(ctx, r.ID, Event{Seq: saved.Rev, Time: now, Actor: actorOr(r.Actor), Action: "Prepared", Phase: saved.Phase,
-		Reason: fmt.Sprintf("candidate %s over stable %s; %s", saved.CandidateVersionArn, saved.StableVersionArn, describeSteps(saved.Steps))})
+	if err := c.writeNoted(ctx, saved); err != nil {
+		// The retry finds the candidate saved, and writes the line (preparedAgain).
+		return PrepareResult{RolloutID: r.ID}, err
+	}
 	c.logFor(saved).InfoContext(ctx, "prepared", "stable", saved.StableVersionArn, "candidate", saved.CandidateVersionArn, "tests", len(in.tests))
 	res := c.prepared(saved)
 	res.Tests = in.tests
@@ -250,6 +253,11 @@ func (c *Controller) endedMeanwhile(ctx context.Context, id string) error {
 
 // preparedAgain answers a retried Prepare whose record has its candidate.
 func (c *Controller) preparedAgain(ctx context.Context, r rollout.Rollout, u upload) (PrepareResult, error) {
+	if r.Noted != nil && r.Noted.Action == "Prepared" {
+		if err := c.writeNoted(ctx, r); err != nil {
+			return PrepareResult{RolloutID: r.ID}, err
+		}
+	}
 	if err := c.AlarmGuards.GuardAlarms(ctx, r.ID, r.Policy.Alarms); err != nil {
 		return PrepareResult{RolloutID: r.ID}, transient(fmt.Errorf("guard alarms of %s: %w", r.ID, err))
 	}
@@ -688,11 +696,15 @@ func (c *Controller) refuse(ctx context.Context, r rollout.Rollout, cause error)
 	r.ErrorName = ErrorCode(cause)
 	r.Reason = cause.Error()
 	r.FinishedAt, r.UpdatedAt = now, now
+	note(&r, now, "controller", "Refused", r.ErrorName+": "+r.Reason)
 	saved, err := c.Rollouts.SaveRollout(ctx, r)
 	if err != nil {
 		return transient(fmt.Errorf("record refusal of %s (%v): %w", r.ID, cause, err))
 	}
-	_ = c.Rollouts.AppendEvent(ctx, r.ID, Event{Seq: saved.Rev, Time: now, Actor: "controller", Action: "Refused", Phase: rollout.Failed, Reason: r.ErrorName + ": " + r.Reason})
+	if err := c.writeNoted(ctx, saved); err != nil {
+		// Finalize writes it again; the refusal's answer does not wait on it.
+		c.logFor(saved).ErrorContext(ctx, "append audit event", "err", err)
+	}
 	// Finalize announces the outcome ("Rollout Failed") once the execution gets there.
 	c.logFor(saved).WarnContext(ctx, "refused", "error", r.ErrorName, "reason", r.Reason)
 	return cause

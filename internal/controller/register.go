@@ -144,10 +144,13 @@ func (c *Controller) createTestAlias(ctx context.Context, r rollout.Rollout) (ro
 		// Recorded even when the rollout ended meanwhile, so that Finalize deletes it.
 		next := r
 		next.TestAlias, next.TestAliasArn, next.UpdatedAt = name, arn, c.now()
+		note(&next, next.UpdatedAt, "controller", "TestAliasCreated", fmt.Sprintf("test alias %s routes 100%% to %s", name, rollout.VersionLabel(r.CandidateVersionArn)))
 		saved, err := c.Rollouts.SaveRollout(ctx, next)
 		if err == nil {
-			_ = c.Rollouts.AppendEvent(ctx, r.ID, Event{Seq: saved.Rev, Time: saved.UpdatedAt, Actor: "controller", Action: "TestAliasCreated", Phase: saved.Phase,
-				StepIndex: saved.StepIndex, CandidateWeight: saved.CandidateWeight, Reason: fmt.Sprintf("test alias %s routes 100%% to %s", name, rollout.VersionLabel(r.CandidateVersionArn))})
+			if err := c.writeNoted(ctx, saved); err != nil {
+				// Finalize writes it again.
+				c.logFor(saved).ErrorContext(ctx, "append audit event", "err", err)
+			}
 			return saved, nil
 		}
 		if !errors.Is(err, ErrConflict) {

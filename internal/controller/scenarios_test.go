@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -1569,4 +1570,71 @@ func TestRollbackWriteRacedByASaveOfTheSameIntentIsConfirmed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A step's invocation that dies (Lambda's timeout) between a save and that save's audit
+// line leaves the line to the step's retry, which finds the save made: the retry must
+// write the line, or the audit trail loses the save for good. Each case kills the
+// invocation at one line's write, then retries the step as the state machine does after
+// a timeout, and runs the rollout to its end.
+func TestAuditLineOfADeadInvocationIsWrittenByItsRetry(t *testing.T) {
+	const blueGreen = `{"strategy":"BLUE_GREEN","testAlias":"staging"}`
+	tests := []struct {
+		name   string
+		line   string // the audit line whose write the invocation dies at
+		policy string
+		want   []string // the audit trail's first lines
+	}{
+		{name: "Prepared", line: "Prepared", policy: `{"strategy":"ALL_AT_ONCE"}`, want: []string{"Prepared", "Promote"}},
+		// Its Finalize cannot write Prepared again: the test alias's line is the last one
+		// noted by then. Prepare's retry must.
+		{name: "Prepared blue/green", line: "Prepared", policy: blueGreen, want: []string{"Prepared", "TestAliasCreated"}},
+		{name: "Refused", line: "Refused", policy: `{"strategy":"CANARY","percentage":150,"interval":"5m"}`, want: []string{"Refused"}},
+		{name: "TestAliasCreated", line: "TestAliasCreated", policy: blueGreen, want: []string{"Prepared", "TestAliasCreated"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.machine("orders", managed())
+			w.policy("orders", tc.policy)
+			e := w.execute(w.upload(ordersKey, definition("orders v2"), nil))
+
+			ctx, die := context.WithCancel(w.ctx)
+			died := false
+			w.faults.hook("Store.AppendEvent", func(arg any) error {
+				if arg.(controller.Event).Action != tc.line || died {
+					return nil
+				}
+				died = true
+				die()
+				return ctx.Err()
+			})
+			// The dying invocation; its answer (if any) is lost with it.
+			if tc.line == "TestAliasCreated" {
+				e.prepare()
+				token := "token-progress-" + e.name
+				w.tasks.issue(token)
+				_ = w.ctl.Register(ctx, controller.RegisterInput{State: withPreTraffic(e.state), TaskToken: token, Wait: controller.WaitProgress})
+			} else {
+				_, _ = w.ctl.Prepare(ctx, e.state)
+			}
+			if !died {
+				t.Fatalf("the invocation never wrote its %s line", tc.line)
+			}
+			w.faults.hook("Store.AppendEvent", nil)
+
+			// The state machine's retry after the timeout, and the rest of the execution.
+			e.run(20)
+			acts := actions(w.audit(e.id()))
+			if len(acts) < len(tc.want) || !slices.Equal(acts[:len(tc.want)], tc.want) {
+				t.Errorf("audit trail %v, want it to begin %v", acts, tc.want)
+			}
+		})
+	}
+}
+
+// withPreTraffic is the state Register gets after pre-traffic tests that all passed.
+func withPreTraffic(s controller.State) controller.State {
+	s.PreTraffic = []controller.TestResult{}
+	return s
 }

@@ -135,6 +135,12 @@ type Rollout struct {
 	// no weight the alias takes is missing from the audit trail, even when the decision's
 	// own writer died or timed out after its save.
 	Decided *Decided `json:"decided,omitempty"`
+	// Noted is the audit line of the last save that was no decision on the weights:
+	// Prepare's candidate (Prepared), its refusal (Refused), the blue/green test alias
+	// (TestAliasCreated). The step that made the save writes it after the save; a retry of
+	// that step writes it again (the same Seq, so one line), since the first invocation may
+	// have died between the two.
+	Noted *AuditLine `json:"noted,omitempty"`
 	// AliasConfirmed is the candidate weight the alias was last seen or written at by the
 	// controller (nil: never confirmed). While it equals CandidateWeight a sweep takes the
 	// alias to be at the intent without reading it; any other value (a write that failed,
@@ -228,6 +234,19 @@ func WithIntent(prev, next Rollout, now time.Time) Rollout {
 	}
 	next.IntentAt = now
 	return next
+}
+
+// AuditLine is one entry of a rollout's append-only audit trail. Its Seq is the rev of the
+// save it tells of, so that writing it again keeps one line.
+type AuditLine struct {
+	Seq             int64     `json:"seq"`
+	Time            time.Time `json:"time"`
+	Actor           string    `json:"actor"`
+	Action          string    `json:"action"`
+	Phase           Phase     `json:"phase"`
+	StepIndex       int       `json:"stepIndex"`
+	CandidateWeight int       `json:"candidateWeight"`
+	Reason          string    `json:"reason,omitempty"`
 }
 
 // Decided is what the audit trail says of one decision.
