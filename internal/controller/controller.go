@@ -269,11 +269,18 @@ func (c *Controller) writerUntil(ctx context.Context) time.Time {
 	if _, ok := ctx.Deadline(); !ok {
 		return time.Time{}
 	}
-	left := retryBudget(ctx)
-	if real := c.real(time.Second); real > 0 && real != time.Second {
-		left = time.Duration(float64(left) * float64(time.Second) / float64(real))
+	return c.now().Add(c.onClock(retryBudget(ctx)))
+}
+
+// onClock is the span of the controller's clock that wall time d takes (real's inverse):
+// d itself, except in local mode, whose clock runs faster. A wall-time bound (the alias
+// write window) is compared with the records' and the alias's times through it.
+func (c *Controller) onClock(d time.Duration) time.Duration {
+	const span = 24 * time.Hour // long, so that real's rounding to the nanosecond is lost
+	if real := c.real(span); real > 0 && real != span {
+		return time.Duration(float64(d) * float64(span) / float64(real))
 	}
-	return c.now().Add(left)
+	return d
 }
 
 // real is the wall time that d takes on the controller's clock: d itself, except in local
@@ -691,7 +698,7 @@ func (c *Controller) observe(ctx context.Context, r rollout.Rollout, firing stri
 		// since (an abort, a superseding upload) would be judged on the alias before its
 		// end's write, which reads as a hand change after the end, or as that write lost
 		// (a second write). A running one reads afresh, right before its write.
-		if !ok || withAlias || !r.Phase.Terminal() || c.now().Sub(at) > c.cfg.AliasWriteWindow || !at.After(r.UpdatedAt) {
+		if !ok || withAlias || !r.Phase.Terminal() || c.now().Sub(at) > c.onClock(c.cfg.AliasWriteWindow) || !at.After(r.UpdatedAt) {
 			var err error
 			if alias, err = c.Aliases.Describe(ctx, r.AliasArn); err != nil {
 				return obs, false, transient(fmt.Errorf("describe alias %s: %w", r.AliasArn, err))
@@ -700,7 +707,7 @@ func (c *Controller) observe(ctx context.Context, r rollout.Rollout, firing stri
 			lk.remember(r.ID, alias, c.now())
 		}
 		obs.Routing = alias.Routing
-		obs.AliasUpdatedAt, obs.WriteWindow = alias.UpdatedAt, c.cfg.AliasWriteWindow
+		obs.AliasUpdatedAt, obs.WriteWindow = alias.UpdatedAt, c.onClock(c.cfg.AliasWriteWindow)
 	} else {
 		obs.Routing = r.Routing()
 	}

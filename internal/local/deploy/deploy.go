@@ -51,7 +51,8 @@ const (
 	// localAliasWriteWindow is shorter than AWS's: the endpoint is in this process, on
 	// loopback, so an alias write takes about a millisecond, and it never applies a request
 	// whose caller gave up (internal/local/sfn). Both the write's deadline and the wait
-	// before a lock is released are wall time, as on AWS, so the bound holds at any speed;
+	// before a lock is released are wall time, as on AWS, so the bound holds at any speed
+	// (the controller compares its clock's times with the window's span on that clock);
 	// 200ms keeps a finalize fast for the demo and the end-to-end suite.
 	localAliasWriteWindow = "200ms"
 	// AppID is the controller's SDK application id ("app/<id>" in its User-Agent), by which
