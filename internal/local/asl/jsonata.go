@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	jsonata "github.com/blues/jsonata-go"
@@ -165,13 +166,18 @@ const (
 // jnode is a JSONata template: constants, with "{% ... %}" strings evaluated wherever they
 // are in objects and arrays.
 type jnode struct {
-	kind   jkind
-	lit    any
-	expr   *jsonata.Expr
-	src    string // the expression, for messages
-	field  string // "Arguments/Input/name", for messages
-	fields []jfield
-	items  []*jnode
+	kind jkind
+	lit  any
+	expr *jsonata.Expr
+	// applies is set for an expression with `~>`, which the library evaluates by adding
+	// its left side to the parse tree's call on the right, for good: a second evaluation
+	// of the same tree calls `$uppercase` with two arguments. Such an expression is
+	// compiled again for each evaluation.
+	applies bool
+	src     string // the expression, for messages
+	field   string // "Arguments/Input/name", for messages
+	fields  []jfield
+	items   []*jnode
 }
 
 type jfield struct {
@@ -199,7 +205,7 @@ func (c *checker) compileJSONata(v any, loc, field string, access jsonataAccess)
 			c.schema(loc, "The JSONata expression '%s' specified for the field '%s' is not valid: %v", src, field, err) // (unconfirmed)
 			return &jnode{kind: jLiteral}
 		}
-		return &jnode{kind: jExpr, expr: expr, src: src, field: field}
+		return &jnode{kind: jExpr, expr: expr, applies: strings.Contains(src, "~>"), src: src, field: field}
 	case *object:
 		n := &jnode{kind: jObject}
 		dynamic := false
@@ -395,6 +401,15 @@ func (n *jnode) eval(env *jenv) (any, *Failure) {
 	return out, nil
 }
 
+// jsonataMu makes one JSONata evaluation at a time, in the whole process. The library is
+// not safe for concurrent evaluation: its built-in functions are values shared by every
+// expression, and each call first sets the function's context (what a path step hands to
+// `s.$uppercase()`) on that shared value, so concurrent Map iterations, Parallel branches
+// and executions read each other's values (TestJSONataConcurrentEvaluations); `~>` also
+// rewrites the shared parse tree. An evaluation takes microseconds, and what it calls back
+// (the execution's random source) takes no lock that is held around an evaluation.
+var jsonataMu sync.Mutex
+
 func (env *jenv) evalExpr(n *jnode) (v any, f *Failure) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -402,6 +417,15 @@ func (env *jenv) evalExpr(n *jnode) (v any, f *Failure) {
 		}
 	}()
 	x := *n.expr // the compiled expression is shared by concurrent executions: bind a copy
+	if n.applies {
+		fresh, err := jsonata.Compile(n.src)
+		if err != nil { // it compiled when the definition was parsed
+			return nil, queryFailure("The JSONata expression '%s' specified for the field '%s' is not valid: %v", n.src, n.field, err) // (unconfirmed)
+		}
+		x = *fresh
+	}
+	jsonataMu.Lock()
+	defer jsonataMu.Unlock()
 	if err := x.RegisterVars(env.bind()); err != nil {
 		return nil, queryFailure("The JSONata expression '%s' specified for the field '%s' could not be given its variables: %v", n.src, n.field, err) // (unconfirmed)
 	}

@@ -3,7 +3,9 @@ package asl
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +60,10 @@ func TestJSONata(t *testing.T) {
 				"ItemProcessor":{"StartAt":"L","States":{"L":{"Type":"Pass","Output":"{% $states.input.sku & '#' & $states.input.i & ' for ' & $states.input.who %}","End":true}}},
 				"Output":{"lines":"{% $states.result %}","count":"{% $count($states.result) %}"}}`),
 			`{"who":"ann","orders":[{"sku":"a"},{"sku":"b"}]}`, `{"lines":["a#0 for ann","b#1 for ann"],"count":2}`},
+		{"`~>` in an expression evaluated again (each Map iteration, as each execution)",
+			jsonataMachine(`{"Type":"Map","Items":["a","b","c"],"MaxConcurrency":1,
+				"ItemProcessor":{"StartAt":"L","States":{"L":{"Type":"Pass","Output":"{% $states.input ~> $uppercase() %}","End":true}}}}`),
+			`{}`, `["A","B","C"]`},
 		{"Map Items as a literal array; without Output the results",
 			jsonataMachine(`{"Type":"Map","Items":[1,"{% 1+1 %}",3],"ItemProcessor":{"StartAt":"L","States":{"L":{"Type":"Pass","Output":"{% $states.input * 10 %}","End":true}}}}`),
 			`{}`, `[10,20,30]`},
@@ -249,4 +255,26 @@ func TestValidateJSONata(t *testing.T) {
 			checkDiags(t, Validate([]byte(tc.def)), tc.want)
 		})
 	}
+}
+
+// The JSONata library is not safe for concurrent evaluation: its built-in functions are
+// values shared by every expression, and a call sets the function's context (the value a
+// path step hands to `s.$uppercase()`) on that shared value before calling it. Concurrent
+// Map iterations, Parallel branches and executions evaluate at once; each must get its
+// own context. (Run under -race, the detector names the shared write as well.)
+func TestJSONataConcurrentEvaluations(t *testing.T) {
+	const n = 200
+	items := make([]string, n)
+	want := make([]string, n)
+	for i := range items {
+		s := fmt.Sprintf("item-%03d", i)
+		items[i] = strconv.Quote(s)
+		want[i] = strconv.Quote(strings.ToUpper(s) + "/" + strconv.Itoa(len(s)))
+	}
+	def := jsonataMachine(`{"Type":"Map","Items":"{% $states.input.items %}","MaxConcurrency":0,
+		"ItemProcessor":{"StartAt":"L","States":{"L":{"Type":"Pass","Output":"{% $states.input.$uppercase() & '/' & $states.input.$length() %}","End":true}}}}`)
+	input := `{"items":[` + strings.Join(items, ",") + `]}`
+	bubble(t, func(t *testing.T) {
+		checkOutput(t, execute(t, def, input, newFake(nil)), "["+strings.Join(want, ",")+"]")
+	})
 }
