@@ -14,6 +14,7 @@ import (
 	"time"
 
 	jsonata "github.com/blues/jsonata-go"
+	"github.com/blues/jsonata-go/jlib"
 	"github.com/blues/jsonata-go/jtypes"
 )
 
@@ -364,6 +365,9 @@ func (env *jenv) bind() map[string]any {
 	}
 	b["random"] = randomFunc{env: env}
 	b["uuid"] = uuidFunc{env: env}
+	ms := env.e.rt.Now().UnixMilli()
+	b["now"] = nowFunc{ms: ms}
+	b["millis"] = millisFunc{ms: ms}
 	b["states"] = states
 	env.bindings = b
 	return b
@@ -644,6 +648,50 @@ func (f uuidFunc) Call(argv []reflect.Value) (reflect.Value, error) {
 		return reflect.Value{}, err
 	}
 	return reflect.ValueOf(v), nil
+}
+
+// nowFunc is $now([picture [, timezone]]) and millisFunc $millis() on the execution's clock
+// (virtual in local mode), so that they agree with $states.context's times; the library's
+// read the wall clock. As jsonata-js reads the clock once per evaluation, both are read once
+// for the fields a state evaluates together.
+type nowFunc struct{ ms int64 }
+
+func (nowFunc) Name() string    { return "now" }
+func (nowFunc) ParamCount() int { return 2 }
+
+func (f nowFunc) Call(argv []reflect.Value) (reflect.Value, error) {
+	if len(argv) > 2 {
+		return reflect.Value{}, fmt.Errorf("$now takes at most 2 arguments, not %d", len(argv))
+	}
+	var opts [2]jtypes.OptionalString // picture, timezone
+	for i, a := range argv {
+		a = jtypes.Resolve(a)
+		if !a.IsValid() {
+			continue
+		}
+		s, ok := jtypes.AsString(a)
+		if !ok {
+			return reflect.Value{}, fmt.Errorf("$now: argument %d must be a string", i+1)
+		}
+		opts[i] = jtypes.NewOptionalString(s)
+	}
+	s, err := jlib.FromMillis(f.ms, opts[0], opts[1])
+	if err != nil {
+		return reflect.Value{}, fmt.Errorf("$now: %w", err)
+	}
+	return reflect.ValueOf(s), nil
+}
+
+type millisFunc struct{ ms int64 }
+
+func (millisFunc) Name() string    { return "millis" }
+func (millisFunc) ParamCount() int { return 0 }
+
+func (f millisFunc) Call(argv []reflect.Value) (reflect.Value, error) {
+	if len(argv) != 0 {
+		return reflect.Value{}, fmt.Errorf("$millis takes no arguments, not %d", len(argv))
+	}
+	return reflect.ValueOf(float64(f.ms)), nil
 }
 
 // --- states ----------------------------------------------------------------------------

@@ -278,3 +278,23 @@ func TestJSONataConcurrentEvaluations(t *testing.T) {
 		checkOutput(t, execute(t, def, input, newFake(nil)), "["+strings.Join(want, ",")+"]")
 	})
 }
+
+// fixedClock is a runtime whose clock stands at a time of its own, far from the wall clock.
+type fixedClock struct {
+	*fakeRuntime
+	at time.Time
+}
+
+func (c fixedClock) Now() time.Time { return c.at }
+
+// $now() and $millis() read the execution's clock, which local mode runs faster than the
+// wall clock: they agree with $states.context's times.
+func TestJSONataNowIsTheExecutionsClock(t *testing.T) {
+	at := time.Date(2031, 2, 3, 4, 5, 6, 789e6, time.UTC)
+	rt := fixedClock{fakeRuntime: newFake(nil), at: at}
+	r := execute(t, jsonataMachine(`{"Type":"Pass","Output":{
+		"now":"{% $now() %}","entered":"{% $states.context.State.EnteredTime %}",
+		"millis":"{% $millis() %}","picture":"{% $now('[Y0001]-[M01]-[D01] [H01]:[m01]', '+0100') %}",
+		"same":"{% $now() = $now() %}"}}`), `{}`, rt)
+	checkOutput(t, r, `{"now":"2031-02-03T04:05:06.789Z","entered":"2031-02-03T04:05:06.789Z","millis":1927857906789,"picture":"2031-02-03 05:05","same":true}`)
+}
