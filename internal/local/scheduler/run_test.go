@@ -132,6 +132,9 @@ func TestDeleteStopsFiring(t *testing.T) {
 	if _, err := f.client.DeleteSchedule(ctx, &schedsdk.DeleteScheduleInput{Name: aws.String("tick")}); err != nil {
 		t.Fatal(err)
 	}
+	// What fired before the delete returned (a virtual minute is 10 ms: a slow delete on a
+	// loaded machine spans several) does not count.
+	drain(f.functions.calls)
 	_ = f.clock.Sleep(ctx, 10*time.Minute)
 	if extra := drain(f.functions.calls); len(extra) > 1 { // one may have been under way
 		t.Errorf("fired %d times after DeleteSchedule", len(extra))
