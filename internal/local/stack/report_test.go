@@ -1,8 +1,10 @@
 package stack_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -71,7 +73,15 @@ func TestReporterPrintsOneLinePerEvent(t *testing.T) {
 		t.Fatalf("execution %s", out.Status)
 	}
 
-	lines := out.lines()
+	// The endpoint reports an execution's end once DescribeExecution shows it, so its line
+	// may come a moment after: wait for it (bounded) before counting.
+	var lines []string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		lines = out.lines()
+		if slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, "execution broken:x-1 FAILED") }) || time.Now().After(deadline) {
+			break
+		}
+	}
 	var alias, alarm, failed, other []string
 	for _, line := range lines {
 		_, text, _ := strings.Cut(line, "  ") // the virtual time comes first
