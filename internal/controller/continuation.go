@@ -222,7 +222,7 @@ func (c *Controller) Continue(ctx context.Context, in Continuation) (Outcome, er
 		return Outcome{RolloutID: r.ID}, err
 	}
 	if applied.Rev == r.Rev || sameRouting(applied.Routing(), r.Routing()) {
-		applied = c.confirm(ctx, applied)
+		applied = c.confirm(ctx, applied, true, "")
 	}
 	log.InfoContext(ctx, "continuation wrote the rollback", "turn_at", in.TurnAt)
 	return Outcome{RolloutID: r.ID, Phase: applied.Phase, Reason: applied.Reason}, nil

@@ -130,7 +130,11 @@ func (c *Controller) settle(ctx context.Context, r rollout.Rollout) error {
 		return err
 	}
 	if applied.Rev == r.Rev {
-		c.announce(ctx, r, r, rollout.Decision{Action: rollout.ActionSetWeights, Next: r, SetAlias: true})
+		d := rollout.Decision{Action: rollout.ActionSetWeights, Next: r, SetAlias: true}
+		if c.announce(ctx, r, r, d) {
+			// The write landed and its event is put: neither is owed any more.
+			c.confirm(ctx, applied, true, eventOf(r, r, d))
+		}
 		if r.Phase.Terminal() {
 			c.sendOutcome(ctx, r)
 		}

@@ -178,7 +178,7 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 		// alias when its turn came, and a continuation would write long after that read.
 		ctx = budget.WithoutHandOver(ctx)
 	}
-	d.Next = rollout.WithIntent(prev, d.Next, c.now())
+	d.Next = withOwedEvent(prev, rollout.WithIntent(prev, d.Next, c.now()), d)
 	d.Next.Decided = &rollout.Decided{Rev: d.Next.Rev + 1, At: d.Next.UpdatedAt, Actor: actor, Action: d.Action, Reason: d.Reason}
 	if d.SetAlias && d.Next.CandidateWeight == 0 {
 		// A rollback's writer retries its write for the rest of its invocation: until then
@@ -248,16 +248,21 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 		// (WriterUntil) does not hold Finalize and the sweep back after the write is done.
 		confirmed = sameIntent(applied, saved)
 	}
-	if !overtaken {
-		c.announce(ctx, prev, saved, d)
+	announced := ""
+	if !overtaken && c.announce(ctx, prev, saved, d) {
+		announced = saved.OwedEvent
 	}
 	if saved.Phase.Terminal() && !prev.Phase.Terminal() {
 		c.sendOutcome(ctx, saved)
 	}
 	if confirmed {
 		// The write landed and no newer intent came meanwhile: sweeps take the alias to be
-		// at this intent from now on, without reading it.
-		saved = c.confirm(ctx, applied)
+		// at this intent from now on, without reading it; its event, put, is owed no more.
+		saved = c.confirm(ctx, applied, true, announced)
+	} else if announced != "" && !d.SetAlias {
+		// A decision that writes no alias (a blue/green start at 0%, a pause) owes its
+		// event no more once it is put.
+		saved = c.confirm(ctx, saved, false, announced)
 	}
 	return saved, nil
 }
@@ -541,28 +546,51 @@ func undone(r, newer rollout.Rollout) bool {
 	return (newer.Phase.Terminal() && newer.Phase != rollout.Succeeded) || newer.CandidateWeight < r.CandidateWeight
 }
 
-// announce publishes the EventBridge event of a decision that changed the phase or weight.
-// The outcome's event is Finalize's, once the versions are settled. A lost notification
-// must not stop a rollback, so failures are logged.
-func (c *Controller) announce(ctx context.Context, prev, next rollout.Rollout, d rollout.Decision) {
-	var detailType string
+// announce publishes the EventBridge event of a decision that changed the phase or weight
+// (eventOf), and reports whether it was put. The outcome's event is Finalize's, once the
+// versions are settled. A lost notification must not stop a rollback, so failures are
+// logged; the event stays owed on the record (OwedEvent) for the next tick.
+func (c *Controller) announce(ctx context.Context, prev, next rollout.Rollout, d rollout.Decision) bool {
+	detailType := eventOf(prev, next, d)
+	return detailType != "" && c.putEvent(ctx, next, detailType)
+}
+
+// putEvent puts the event detailType of r, and reports whether it was put.
+func (c *Controller) putEvent(ctx context.Context, r rollout.Rollout, detailType string) bool {
+	if err := c.Events.Put(ctx, detailType, eventDetail(r)); err != nil {
+		c.logFor(r).ErrorContext(ctx, "put event", "detail_type", detailType, "err", err)
+		return false
+	}
+	return true
+}
+
+// eventOf is the detail type of the event a decision from prev to next owes, or "".
+func eventOf(prev, next rollout.Rollout, d rollout.Decision) string {
 	switch {
 	case next.Phase.Terminal():
-		return
+		return ""
 	case next.Phase == rollout.Paused && prev.Phase != rollout.Paused:
-		detailType = topology.DetailRolloutPaused
+		return topology.DetailRolloutPaused
 	case prev.Phase == rollout.Pending && next.Phase != rollout.Pending:
-		detailType = topology.DetailRolloutStarted
+		return topology.DetailRolloutStarted
 	case next.CandidateWeight != prev.CandidateWeight:
-		detailType = topology.DetailRolloutStep
+		return topology.DetailRolloutStep
 	case repaired(prev, next, d):
-		detailType = repairedDetailType(next)
-	default:
-		return
+		return repairedDetailType(next)
 	}
-	if err := c.Events.Put(ctx, detailType, eventDetail(next)); err != nil {
-		c.logFor(next).ErrorContext(ctx, "put event", "detail_type", detailType, "err", err)
+	return ""
+}
+
+// withOwedEvent is next with the event the decision owes (OwedEvent): its own; none once
+// the rollout has ended or its weight moved without one; else the one still owed before.
+func withOwedEvent(prev, next rollout.Rollout, d rollout.Decision) rollout.Rollout {
+	switch dt := eventOf(prev, next, d); {
+	case dt != "":
+		next.OwedEvent = dt
+	case next.Phase.Terminal() || next.CandidateWeight != prev.CandidateWeight:
+		next.OwedEvent = ""
 	}
+	return next
 }
 
 // repaired reports a decision that only sets the alias to the intent the record already
@@ -766,6 +794,7 @@ func (c *Controller) decideWith(ctx context.Context, id, actor, firing string, l
 	ctx = withTokenSlot(ctx)
 	defer c.giveBack(ctx)
 	atIntent := false
+	owedPut, owed := int64(-1), "" // the revision whose owed event this tick put, and that event
 	r, d, err := c.update(ctx, id, actor, func(r rollout.Rollout) (rollout.Decision, bool, error) {
 		atIntent = false
 		if !r.FenceClosedAt.IsZero() {
@@ -818,6 +847,16 @@ func (c *Controller) decideWith(ctx context.Context, id, actor, firing string, l
 			}
 		}
 		atIntent = read && sameRouting(obs.Routing, r.Routing())
+		if r.OwedEvent != "" && !r.Phase.Terminal() && (atIntent || r.Confirmed()) && owedPut != r.Rev {
+			// The alias is at the intent whose event was never put (its write's answer was
+			// lost, or the put failed): put it now, before any event of this decision.
+			if c.putEvent(ctx, r, r.OwedEvent) {
+				owedPut, owed = r.Rev, r.OwedEvent
+			}
+		}
+		if owedPut == r.Rev && d.Next.OwedEvent == owed {
+			d.Next.OwedEvent = ""
+		}
 		if firing != "" && !r.Phase.Terminal() && d.Action != rollout.ActionRollback && d.Action != rollout.ActionPause {
 			// An alarm's event only ever takes a rollout back or freezes it: it read nothing
 			// (the alias is taken to be at the intent, the other alarms as last seen), so
@@ -832,8 +871,16 @@ func (c *Controller) decideWith(ctx context.Context, id, actor, firing string, l
 		}
 		return d, true, nil
 	})
-	if err == nil && atIntent && !r.Confirmed() && r.FenceClosedAt.IsZero() {
-		r = c.confirm(ctx, r)
+	paid := "" // the owed event this tick put, when no decision was saved since
+	if owedPut == r.Rev {
+		paid = owed
+	}
+	switch {
+	case err != nil || !r.FenceClosedAt.IsZero():
+	case atIntent && (!r.Confirmed() || paid != ""):
+		r = c.confirm(ctx, r, true, paid)
+	case paid != "":
+		r = c.confirm(ctx, r, false, paid)
 	}
 	return r, d, err
 }
@@ -866,12 +913,20 @@ func isRollback(d rollout.Decision) bool {
 // record. A newer intent, or a failed save, leaves it unconfirmed: the next sweep then reads
 // the alias, and a rollback writer's claim (WriterUntil) stands until it runs out, which
 // holds Finalize and the sweep back. It returns the record as saved, or r.
-func (c *Controller) confirm(ctx context.Context, r rollout.Rollout) rollout.Rollout {
+//
+// seen is false when only the owed event was put (announced) on an intent already
+// confirmed: the save then clears OwedEvent and confirms nothing.
+func (c *Controller) confirm(ctx context.Context, r rollout.Rollout, seen bool, announced string) rollout.Rollout {
 	weight := r.CandidateWeight
 	current := r
 	for range maxAttempts {
 		next := current
-		next.AliasConfirmed, next.AliasConfirmedAt = &weight, c.now()
+		if seen {
+			next.AliasConfirmed, next.AliasConfirmedAt = &weight, c.now()
+		}
+		if announced != "" && next.OwedEvent == announced {
+			next.OwedEvent = ""
+		}
 		saved, err := c.Rollouts.SaveRollout(ctx, next)
 		if err == nil {
 			return saved
@@ -887,7 +942,14 @@ func (c *Controller) confirm(ctx context.Context, r rollout.Rollout) rollout.Rol
 			c.logFor(r).DebugContext(ctx, "confirm the alias", "err", err)
 			return r
 		}
-		if !sameIntent(latest, r) || latest.Confirmed() {
+		if !sameIntent(latest, r) {
+			return r
+		}
+		seen = seen && !latest.Confirmed()
+		if latest.OwedEvent != announced {
+			announced = ""
+		}
+		if !seen && announced == "" {
 			return r
 		}
 		current = latest

@@ -1,8 +1,12 @@
 package controller_test
 
 import (
+	"context"
+	"fmt"
 	"testing"
 
+	"github.com/sfn-rollout/sfn-rollout/internal/controller"
+	"github.com/sfn-rollout/sfn-rollout/internal/rollout"
 	"github.com/sfn-rollout/sfn-rollout/internal/topology"
 )
 
@@ -61,4 +65,80 @@ func TestRepairedStepIsAnnounced(t *testing.T) {
 			wantEqual(t, "events", w.events.of(e.id()), tc.want)
 		})
 	}
+}
+
+// A step's event is owed until it is put: when the step's alias write landed but its
+// answer was lost (a timeout after the write applied), or EventBridge refused the event,
+// the next tick that finds the alias at the step's weight announces it. Nothing repairs
+// such a step (the alias is right), so without the record's owed event it was never
+// announced. The end-to-end suite found the first case under load, where "Rollout
+// Started" went missing.
+func TestOwedEventIsAnnounced(t *testing.T) {
+	linear := `{"strategy":"LINEAR","percentage":25,"interval":"3m"}`
+	all := []string{"Rollout Started", "Rollout Step", "Rollout Step", "Rollout Step", "Rollout Succeeded"}
+	tests := []struct {
+		name  string
+		ticks int // ticks of the schedule before the faulty step (-1: Register's first step)
+		fault func(w *world) (stop func())
+	}{
+		{name: "the first step's write landed, its answer lost", ticks: -1, fault: landedUnanswered},
+		{name: "a later step's write landed, its answer lost", ticks: 3, fault: landedUnanswered},
+		{name: "the first step's event refused", ticks: -1, fault: refusedEvent},
+		{name: "a later step's event refused", ticks: 3, fault: refusedEvent},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.machine("orders", managed())
+			w.policy("orders", linear)
+			e := w.execute(w.upload(ordersKey, definition("orders v2"), nil))
+			e.prepare()
+			if tc.ticks < 0 {
+				stop := tc.fault(w)
+				e.register()
+				stop()
+			} else {
+				e.register()
+				for range tc.ticks {
+					e.tick()
+				}
+				stop := tc.fault(w)
+				for range 3 {
+					e.tick()
+				}
+				stop()
+			}
+			e.ticks(20)
+			e.finalize()
+			wantFinalized(t, w, e, topology.DetailRolloutSucceeded)
+			wantEqual(t, "events", w.events.of(e.id()), all)
+		})
+	}
+}
+
+// landedUnanswered makes the next alias update apply and then answer a timeout.
+func landedUnanswered(w *world) (stop func()) {
+	done := false
+	w.faults.hook("Aliases.Update", func(arg any) error {
+		if done {
+			return nil
+		}
+		done = true
+		w.sfn.route(aliasOf("orders"), arg.([]rollout.Route)...)
+		return fmt.Errorf("update alias: RequestCanceled: %w (%w)", context.DeadlineExceeded, controller.ErrThrottled)
+	})
+	return func() { w.faults.hook("Aliases.Update", nil) }
+}
+
+// refusedEvent makes the next event's put fail.
+func refusedEvent(w *world) (stop func()) {
+	done := false
+	w.faults.hook("Events.Put", func(any) error {
+		if done {
+			return nil
+		}
+		done = true
+		return throttled("PutEvents")
+	})
+	return func() { w.faults.hook("Events.Put", nil) }
 }

@@ -465,11 +465,13 @@ func (a simAliases) Update(ctx context.Context, arn string, routing []rollout.Ro
 	return s.lateSuccess("Aliases.Update")
 }
 
-// onlyConfirms reports whether a save changes nothing but the alias's confirmation: no
-// effect of a command, only the controller's bookkeeping of what it saw.
+// onlyConfirms reports whether a save changes nothing but the alias's confirmation and the
+// event still owed: no effect of a command, only the controller's bookkeeping of what it
+// saw and announced.
 func onlyConfirms(before, after rollout.Rollout) bool {
 	before.AliasConfirmed, after.AliasConfirmed = nil, nil
 	before.AliasConfirmedAt, after.AliasConfirmedAt = time.Time{}, time.Time{}
+	before.OwedEvent, after.OwedEvent = "", "" // an event put after its decision's save
 	before.Rev, after.Rev = 0, 0
 	return reflect.DeepEqual(before, after)
 }

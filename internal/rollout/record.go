@@ -141,6 +141,12 @@ type Rollout struct {
 	// that step writes it again (the same Seq, so one line), since the first invocation may
 	// have died between the two.
 	Noted *AuditLine `json:"noted,omitempty"`
+	// OwedEvent is the EventBridge detail type ("Rollout Started", "Rollout Step", …) of
+	// the last decision's event until it has been put: saved with the decision, cleared
+	// when the alias is confirmed after the put. A decision whose alias write landed but
+	// whose answer was lost, or whose put failed, leaves it set, and the next tick that
+	// knows the alias to be at the intent puts it, before any event of its own.
+	OwedEvent string `json:"owedEvent,omitempty"`
 	// AliasConfirmed is the candidate weight the alias was last seen or written at by the
 	// controller (nil: never confirmed). While it equals CandidateWeight a sweep takes the
 	// alias to be at the intent without reading it; any other value (a write that failed,
