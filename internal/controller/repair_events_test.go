@@ -30,11 +30,7 @@ func TestRepairedStepIsAnnounced(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld(t)
-			w.machine("orders", managed())
-			w.policy("orders", tc.policy)
-			e := w.execute(w.upload(ordersKey, definition("orders v2"), nil))
-			e.prepare()
+			w, e := preparedOrders(t, tc.policy)
 			if tc.ticks < 0 {
 				// Register's first tick: its alias update is throttled for longer than
 				// Register retries it, and Register leaves the step to the schedule, whose
@@ -88,11 +84,7 @@ func TestOwedEventIsAnnounced(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld(t)
-			w.machine("orders", managed())
-			w.policy("orders", linear)
-			e := w.execute(w.upload(ordersKey, definition("orders v2"), nil))
-			e.prepare()
+			w, e := preparedOrders(t, linear)
 			if tc.ticks < 0 {
 				stop := tc.fault(w)
 				e.register()
@@ -141,4 +133,15 @@ func refusedEvent(w *world) (stop func()) {
 		return throttled("PutEvents")
 	})
 	return func() { w.faults.hook("Events.Put", nil) }
+}
+
+// preparedOrders is a world whose upload of orders v2, under policy, Prepare has started.
+func preparedOrders(t *testing.T, policy string) (*world, *execution) {
+	t.Helper()
+	w := newWorld(t)
+	w.machine("orders", managed())
+	w.policy("orders", policy)
+	e := w.execute(w.upload(ordersKey, definition("orders v2"), nil))
+	e.prepare()
+	return w, e
 }
