@@ -145,3 +145,29 @@ func preparedOrders(t *testing.T, policy string) (*world, *execution) {
 	e.prepare()
 	return w, e
 }
+
+// An owed event is put by the next sweep, not by the next step: a canary's first step whose
+// event was refused, with an hour to its next step, is announced within a tick.
+func TestOwedEventIsPutByTheNextSweep(t *testing.T) {
+	w, e := preparedOrders(t, `{"strategy":"CANARY","percentage":20,"interval":"1h"}`)
+	stop := refusedEvent(w)
+	e.register()
+	stop()
+	if e.registerErr != nil {
+		t.Fatal(e.registerErr)
+	}
+	wantEqual(t, "events after Register", w.events.of(e.id()), []string(nil))
+	if err := e.tick(); err != nil {
+		t.Fatal(err)
+	}
+	wantEqual(t, "events after one tick", w.events.of(e.id()), []string{"Rollout Started"})
+	for range 3 {
+		if err := e.tick(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantEqual(t, "events after three more ticks", w.events.of(e.id()), []string{"Rollout Started"})
+	if r := w.record(e.id()); r.OwedEvent != "" {
+		t.Errorf("owedEvent %q after its event was put", r.OwedEvent)
+	}
+}
