@@ -847,9 +847,10 @@ func (c *Controller) decideWith(ctx context.Context, id, actor, firing string, l
 			}
 		}
 		atIntent = read && sameRouting(obs.Routing, r.Routing())
-		if r.OwedEvent != "" && !r.Phase.Terminal() && (atIntent || r.Confirmed()) && owedPut != r.Rev {
+		if r.OwedEvent != "" && !r.Phase.Terminal() && (atIntent || r.Confirmed()) && owedPut != r.Rev && firing == "" && !isRollback(d) {
 			// The alias is at the intent whose event was never put (its write's answer was
-			// lost, or the put failed): put it now, before any event of this decision.
+			// lost, or the put failed): put it now, before any event of this decision. Never
+			// ahead of a rollback's write, whose end makes the step's event moot.
 			if c.putEvent(ctx, r, r.OwedEvent) {
 				owedPut, owed = r.Rev, r.OwedEvent
 			}

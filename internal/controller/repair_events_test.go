@@ -3,6 +3,7 @@ package controller_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/sfn-rollout/sfn-rollout/internal/controller"
@@ -169,5 +170,34 @@ func TestOwedEventIsPutByTheNextSweep(t *testing.T) {
 	wantEqual(t, "events after three more ticks", w.events.of(e.id()), []string{"Rollout Started"})
 	if r := w.record(e.id()); r.OwedEvent != "" {
 		t.Errorf("owedEvent %q after its event was put", r.OwedEvent)
+	}
+}
+
+// An owed event never goes ahead of a rollback's alias write: the alarm's rollback writes
+// the alias first, and its end makes the step's event moot (the outcome's event is sent).
+func TestOwedEventWaitsForNoRollback(t *testing.T) {
+	w := newWorld(t)
+	w.alarms.set("orders-failures", rollout.AlarmOK)
+	w.machine("orders", managed())
+	w.policy("orders", `{"strategy":"CANARY","percentage":20,"interval":"1h","alarms":["orders-failures"]}`)
+	e := w.execute(w.upload(ordersKey, definition("orders v2"), nil))
+	e.prepare()
+	stop := refusedEvent(w)
+	e.register()
+	stop()
+	if r := w.record(e.id()); r.OwedEvent != topology.DetailRolloutStarted {
+		t.Fatalf("owedEvent %q after a refused put, want %q", r.OwedEvent, topology.DetailRolloutStarted)
+	}
+	var calls []string
+	w.faults.hook("Events.Put", func(arg any) error { calls = append(calls, "put "+arg.(string)); return nil })
+	w.faults.hook("Aliases.Update", func(any) error { calls = append(calls, "alias"); return nil })
+	if _, err := w.alarm("orders-failures", rollout.AlarmOK, rollout.AlarmAlarm); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) == 0 || calls[0] != "alias" {
+		t.Errorf("calls of the rollback %q, want the alias write first", calls)
+	}
+	if slices.Contains(calls, "put "+topology.DetailRolloutStarted) {
+		t.Errorf("the rollback put the owed step event: %q", calls)
 	}
 }
