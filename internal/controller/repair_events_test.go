@@ -136,10 +136,14 @@ func refusedEvent(w *world) (stop func()) {
 	return func() { w.faults.hook("Events.Put", nil) }
 }
 
-// preparedOrders is a world whose upload of orders v2, under policy, Prepare has started.
-func preparedOrders(t *testing.T, policy string) (*world, *execution) {
+// preparedOrders is a world whose upload of orders v2, under policy, Prepare has started;
+// the alarms named are there, in OK.
+func preparedOrders(t *testing.T, policy string, alarms ...string) (*world, *execution) {
 	t.Helper()
 	w := newWorld(t)
+	for _, a := range alarms {
+		w.alarms.set(a, rollout.AlarmOK)
+	}
 	w.machine("orders", managed())
 	w.policy("orders", policy)
 	e := w.execute(w.upload(ordersKey, definition("orders v2"), nil))
@@ -176,12 +180,7 @@ func TestOwedEventIsPutByTheNextSweep(t *testing.T) {
 // An owed event never goes ahead of a rollback's alias write: the alarm's rollback writes
 // the alias first, and its end makes the step's event moot (the outcome's event is sent).
 func TestOwedEventWaitsForNoRollback(t *testing.T) {
-	w := newWorld(t)
-	w.alarms.set("orders-failures", rollout.AlarmOK)
-	w.machine("orders", managed())
-	w.policy("orders", `{"strategy":"CANARY","percentage":20,"interval":"1h","alarms":["orders-failures"]}`)
-	e := w.execute(w.upload(ordersKey, definition("orders v2"), nil))
-	e.prepare()
+	w, e := preparedOrders(t, `{"strategy":"CANARY","percentage":20,"interval":"1h","alarms":["orders-failures"]}`, "orders-failures")
 	stop := refusedEvent(w)
 	e.register()
 	stop()
