@@ -277,6 +277,10 @@ func (c *Controller) writerUntil(ctx context.Context) time.Time {
 	return c.now().Add(c.onClock(retryBudget(ctx)))
 }
 
+// writeWindow is the alias write window (wall time) as a span of the controller's clock,
+// for comparing with the records' and the alias's times.
+func (c *Controller) writeWindow() time.Duration { return c.onClock(c.cfg.AliasWriteWindow) }
+
 // onClock is the span of the controller's clock that wall time d takes (real's inverse):
 // d itself, except in local mode, whose clock runs faster. A wall-time bound (the alias
 // write window) is compared with the records' and the alias's times through it.
@@ -726,7 +730,7 @@ func (c *Controller) observe(ctx context.Context, r rollout.Rollout, firing stri
 		// since (an abort, a superseding upload) would be judged on the alias before its
 		// end's write, which reads as a hand change after the end, or as that write lost
 		// (a second write). A running one reads afresh, right before its write.
-		if !ok || withAlias || !r.Phase.Terminal() || c.now().Sub(at) > c.onClock(c.cfg.AliasWriteWindow) || !at.After(r.UpdatedAt) {
+		if !ok || withAlias || !r.Phase.Terminal() || c.now().Sub(at) > c.writeWindow() || !at.After(r.UpdatedAt) {
 			var err error
 			if alias, err = c.Aliases.Describe(ctx, r.AliasArn); err != nil {
 				return obs, false, transient(fmt.Errorf("describe alias %s: %w", r.AliasArn, err))
@@ -735,7 +739,7 @@ func (c *Controller) observe(ctx context.Context, r rollout.Rollout, firing stri
 			lk.remember(r.ID, alias, c.now())
 		}
 		obs.Routing = alias.Routing
-		obs.AliasUpdatedAt, obs.WriteWindow = alias.UpdatedAt, c.onClock(c.cfg.AliasWriteWindow)
+		obs.AliasUpdatedAt, obs.WriteWindow = alias.UpdatedAt, c.writeWindow()
 	} else {
 		obs.Routing = r.Routing()
 	}

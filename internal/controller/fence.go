@@ -155,14 +155,14 @@ func (c *Controller) repairLate(ctx context.Context, closed rollout.Rollout) err
 	// no read: nothing of this rollout can land after it, and a hand change since is left
 	// alone either way. After a storm, a thousand releases would otherwise each wait for an
 	// alias read behind everything else (garbage collection's priority).
-	if closed.CandidateVersionArn != "" && !closed.LateWritesOver(c.onClock(c.cfg.AliasWriteWindow)) {
+	if closed.CandidateVersionArn != "" && !closed.LateWritesOver(c.writeWindow()) {
 		// Housekeeping after the outcome: the read waits behind every repair and step (after
 		// a storm of rollbacks, the account's alias reads are theirs first).
 		alias, err := c.Aliases.Describe(budget.WithPriority(ctx, budget.GC), closed.AliasArn)
 		if err != nil {
 			return transient(fmt.Errorf("describe alias %s: %w", closed.AliasArn, err))
 		}
-		d, err := rollout.Decide(closed, rollout.Observation{Routing: alias.Routing, AliasUpdatedAt: alias.UpdatedAt, WriteWindow: c.onClock(c.cfg.AliasWriteWindow), Slack: c.tick / 2}, c.now())
+		d, err := rollout.Decide(closed, rollout.Observation{Routing: alias.Routing, AliasUpdatedAt: alias.UpdatedAt, WriteWindow: c.writeWindow(), Slack: c.tick / 2}, c.now())
 		if err != nil {
 			return wrapf(EInternal, err, "decide")
 		}

@@ -53,7 +53,7 @@ func (c *Controller) setByHand(ctx context.Context, r rollout.Rollout) bool {
 		c.logFor(r).WarnContext(ctx, "stop goes on without reading the alias", "err", err)
 		return false
 	}
-	return !r.AliasIsOwn(rollout.Observation{Routing: alias.Routing, AliasUpdatedAt: alias.UpdatedAt, WriteWindow: c.onClock(c.cfg.AliasWriteWindow)})
+	return !r.AliasIsOwn(rollout.Observation{Routing: alias.Routing, AliasUpdatedAt: alias.UpdatedAt, WriteWindow: c.writeWindow()})
 }
 
 // sendOutcomeWith answers a token other than the stored one (a retried register).
