@@ -130,10 +130,9 @@ func (c *Controller) settle(ctx context.Context, r rollout.Rollout) error {
 		return err
 	}
 	if applied.Rev == r.Rev {
-		d := rollout.Decision{Action: rollout.ActionSetWeights, Next: r, SetAlias: true}
-		if c.announce(ctx, r, r, d) {
+		if put := c.announce(ctx, r, r, rollout.Decision{Action: rollout.ActionSetWeights, Next: r, SetAlias: true}); put != "" {
 			// The write landed and its event is put: neither is owed any more.
-			c.confirm(ctx, applied, true, eventOf(r, r, d))
+			c.confirm(ctx, applied, true, put)
 		}
 		if r.Phase.Terminal() {
 			c.sendOutcome(ctx, r)

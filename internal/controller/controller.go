@@ -249,8 +249,8 @@ func (c *Controller) commit(ctx context.Context, prev rollout.Rollout, d rollout
 		confirmed = sameIntent(applied, saved)
 	}
 	announced := ""
-	if !overtaken && c.announce(ctx, prev, saved, d) {
-		announced = saved.OwedEvent
+	if !overtaken {
+		announced = c.announce(ctx, prev, saved, d)
 	}
 	if saved.Phase.Terminal() && !prev.Phase.Terminal() {
 		c.sendOutcome(ctx, saved)
@@ -551,12 +551,21 @@ func undone(r, newer rollout.Rollout) bool {
 }
 
 // announce publishes the EventBridge event of a decision that changed the phase or weight
-// (eventOf), and reports whether it was put. The outcome's event is Finalize's, once the
-// versions are settled. A lost notification must not stop a rollback, so failures are
-// logged; the event stays owed on the record (OwedEvent) for the next tick.
-func (c *Controller) announce(ctx context.Context, prev, next rollout.Rollout, d rollout.Decision) bool {
-	detailType := eventOf(prev, next, d)
-	return detailType != "" && c.putEvent(ctx, next, detailType)
+// (eventOf), and returns its detail type once put ("" for none, or a failed put). The
+// outcome's event is Finalize's, once the versions are settled. A lost notification must
+// not stop a rollback, so failures are logged; the event stays owed on the record
+// (OwedEvent) for the next tick.
+func (c *Controller) announce(ctx context.Context, prev, next rollout.Rollout, d rollout.Decision) string {
+	if detailType := eventOf(prev, next, d); detailType != "" && c.putEvent(ctx, next, detailType) {
+		return detailType
+	}
+	return ""
+}
+
+// owedAtIntent reports whether r owes an event that can be put now: the rollout runs, and
+// its alias is known to be at the intent (a read found it there, or it is confirmed).
+func owedAtIntent(r rollout.Rollout, atIntent bool) bool {
+	return r.OwedEvent != "" && !r.Phase.Terminal() && (atIntent || r.Confirmed())
 }
 
 // putEvent puts the event detailType of r, and reports whether it was put.
@@ -851,7 +860,7 @@ func (c *Controller) decideWith(ctx context.Context, id, actor, firing string, l
 			}
 		}
 		atIntent = read && sameRouting(obs.Routing, r.Routing())
-		if r.OwedEvent != "" && !r.Phase.Terminal() && (atIntent || r.Confirmed()) && owedPut != r.Rev && firing == "" && !isRollback(d) {
+		if owedAtIntent(r, atIntent) && owedPut != r.Rev && firing == "" && !isRollback(d) {
 			// The alias is at the intent whose event was never put (its write's answer was
 			// lost, or the put failed): put it now, before any event of this decision. Never
 			// ahead of a rollback's write, whose end makes the step's event moot.
@@ -880,12 +889,8 @@ func (c *Controller) decideWith(ctx context.Context, id, actor, firing string, l
 	if owedPut == r.Rev {
 		paid = owed
 	}
-	switch {
-	case err != nil || !r.FenceClosedAt.IsZero():
-	case atIntent && (!r.Confirmed() || paid != ""):
-		r = c.confirm(ctx, r, true, paid)
-	case paid != "":
-		r = c.confirm(ctx, r, false, paid)
+	if err == nil && r.FenceClosedAt.IsZero() && (atIntent && !r.Confirmed() || paid != "") {
+		r = c.confirm(ctx, r, atIntent, paid)
 	}
 	return r, d, err
 }

@@ -348,8 +348,7 @@ func (c *Controller) triage(ctx context.Context, rs []rollout.Rollout, lk *look)
 		confirm := read && !r.Confirmed() && sameRouting(obs.Routing, r.Routing())
 		// An event owed on an alias known at the intent is put by this tick, not the next
 		// step's (an hour away on a canary).
-		owed := r.OwedEvent != "" && (confirm || r.Confirmed())
-		if !changed(r, d) && !confirm && !owed {
+		if !changed(r, d) && !confirm && !owedAtIntent(r, confirm) {
 			continue
 		}
 		j := job{id: r.ID, urgency: urgRepair, due: r.UpdatedAt}
